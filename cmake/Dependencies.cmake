@@ -1,0 +1,85 @@
+# Third-party dependencies: LibTorch, MPI, nlohmann-json, CLI11, GoogleTest, and (GPU) CUDA + NCCL.
+# Every dependency becomes one imported/interface target; layers link the ones they need.
+
+# --- LibTorch -------------------------------------------------------------------------------------
+if(NOT ZS_TORCH_ROOT)
+  message(FATAL_ERROR "ZS_TORCH_ROOT is not set: run scripts/setup.sh, or pass -DZS_TORCH_ROOT=<torch dir>")
+endif()
+if(NOT EXISTS "${ZS_TORCH_ROOT}/include/ATen/ATen.h")
+  message(FATAL_ERROR "ZS_TORCH_ROOT=${ZS_TORCH_ROOT} holds no LibTorch headers (include/ATen/ATen.h)")
+endif()
+
+# Decide on the GPU path. AUTO wants a driver on this machine: the CPU dev machines have the CUDA
+# toolkit (it compiles and links) but no runtime libraries for LibTorch's CUDA half.
+set(ZS_WITH_CUDA OFF)
+if(ZS_CUDA STREQUAL "ON")
+  set(ZS_WITH_CUDA ON)
+elseif(ZS_CUDA STREQUAL "AUTO")
+  if(EXISTS "/proc/driver/nvidia/version" AND EXISTS "${ZS_TORCH_ROOT}/lib/libtorch_cuda.so")
+    set(ZS_WITH_CUDA ON)
+  endif()
+endif()
+
+if(ZS_WITH_CUDA)
+  # LibTorch's own CMake config brings CUDA, cuDNN and the sm_90a flags with it.
+  list(APPEND CMAKE_PREFIX_PATH "${ZS_TORCH_ROOT}/share/cmake")
+  find_package(Torch REQUIRED)
+  add_library(zs_torch INTERFACE)
+  target_link_libraries(zs_torch INTERFACE ${TORCH_LIBRARIES})
+  target_compile_definitions(zs_torch INTERFACE ZS_WITH_CUDA=1)
+
+  # NCCL: the copy next to LibTorch (pip's nvidia-nccl) first, so one libnccl is loaded.
+  get_filename_component(_site "${ZS_TORCH_ROOT}" DIRECTORY)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS "${_site}/nvidia/nccl/include" ENV NCCL_HOME PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS "${_site}/nvidia/nccl/lib" ENV NCCL_HOME PATH_SUFFIXES lib lib64)
+  if(NOT NCCL_INCLUDE_DIR OR NOT NCCL_LIBRARY)
+    message(FATAL_ERROR "ZS_CUDA is on but NCCL was not found (set NCCL_HOME)")
+  endif()
+  add_library(zs_nccl INTERFACE)
+  target_include_directories(zs_nccl SYSTEM INTERFACE "${NCCL_INCLUDE_DIR}")
+  target_link_libraries(zs_nccl INTERFACE "${NCCL_LIBRARY}")
+  message(STATUS "ZeroShard: GPU build (NCCL ${NCCL_LIBRARY})")
+else()
+  # CPU build: only libtorch_cpu and c10, with the headers; no CUDA config is evaluated.
+  add_library(zs_torch INTERFACE)
+  target_include_directories(zs_torch SYSTEM INTERFACE
+    "${ZS_TORCH_ROOT}/include" "${ZS_TORCH_ROOT}/include/torch/csrc/api/include")
+  target_link_libraries(zs_torch INTERFACE
+    "${ZS_TORCH_ROOT}/lib/libtorch_cpu.so" "${ZS_TORCH_ROOT}/lib/libc10.so")
+  target_link_options(zs_torch INTERFACE "-Wl,-rpath,${ZS_TORCH_ROOT}/lib")
+  target_compile_definitions(zs_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=1)
+  message(STATUS "ZeroShard: CPU build (LibTorch ${ZS_TORCH_ROOT})")
+endif()
+
+# --- MPI: collectives on CPU tensors ------------------------------------------------------------------
+find_package(MPI REQUIRED COMPONENTS CXX)
+
+# --- Header-only libraries ----------------------------------------------------------------------------
+# Found on the system, or in .deps/include (copied there for the GPU machine, which installs nothing).
+find_path(NLOHMANN_INCLUDE_DIR nlohmann/json.hpp HINTS "${PROJECT_SOURCE_DIR}/.deps/include")
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp HINTS "${PROJECT_SOURCE_DIR}/.deps/include")
+if(NOT NLOHMANN_INCLUDE_DIR OR NOT CLI11_INCLUDE_DIR)
+  message(FATAL_ERROR "nlohmann-json or CLI11 headers not found: run scripts/setup.sh")
+endif()
+add_library(zs_headers INTERFACE)
+target_include_directories(zs_headers SYSTEM INTERFACE "${NLOHMANN_INCLUDE_DIR}" "${CLI11_INCLUDE_DIR}")
+
+# --- GoogleTest ------------------------------------------------------------------------------------------
+if(ZS_BUILD_TESTS)
+  find_package(GTest QUIET)
+  if(NOT GTest_FOUND)
+    foreach(_src /usr/src/googletest "${PROJECT_SOURCE_DIR}/.deps/googletest")
+      if(EXISTS "${_src}/CMakeLists.txt" AND NOT TARGET gtest)
+        set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+        add_subdirectory("${_src}" "${CMAKE_BINARY_DIR}/googletest" EXCLUDE_FROM_ALL)
+      endif()
+    endforeach()
+    if(NOT TARGET gtest)
+      message(WARNING "GoogleTest not found: tests are not built")
+      set(ZS_BUILD_TESTS OFF)
+    else()
+      add_library(GTest::gtest ALIAS gtest)
+      add_library(GTest::gtest_main ALIAS gtest_main)
+    endif()
+  endif()
+endif()

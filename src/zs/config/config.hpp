@@ -1,0 +1,168 @@
+// DeepSpeed-compatible training configuration: parsed, validated, "auto" resolved.
+//
+// Keys keep DeepSpeed's names, meanings and defaults. Every error names the key path
+// ("zero_optimization.reduce_bucket_size") and says what is wrong; a misspelled key inside a
+// known section gets a "did you mean" suggestion. Keys of features this build does not have
+// yet are parsed and validated, and using them is an error (never silently ignored).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace zs {
+
+// A configuration problem: the message is meant for the user, as is.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Precision { fp32, fp16, bf16 };
+const char* precision_name(Precision p);
+
+// fp16.* — loss scaling follows DeepSpeed's DynamicLossScaler.
+struct LossScaleConfig {
+  double static_scale = 0;          // fp16.loss_scale; 0 means dynamic
+  int initial_scale_power = 16;     // dynamic: start at 2^power
+  int loss_scale_window = 1000;     // dynamic: raise after this many overflow-free steps
+  int hysteresis = 2;               // dynamic: overflows tolerated before lowering the scale
+  bool consecutive_hysteresis = false;
+  double min_loss_scale = 1;
+};
+
+// optimizer.{type, params}
+struct OptimizerConfig {
+  std::string type = "AdamW";       // canonical: "Adam", "AdamW", "SGD"
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool adam_w_mode = true;          // Adam with adam_w_mode=true is AdamW (DeepSpeed's default)
+  double momentum = 0.0;            // SGD
+  double dampening = 0.0;           // SGD
+  bool nesterov = false;            // SGD
+  bool present = false;             // the config had an "optimizer" section
+};
+
+// scheduler.{type, params}, with DeepSpeed's parameter names and defaults.
+struct SchedulerConfig {
+  std::string type;                 // "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle"
+  // WarmupLR / WarmupDecayLR
+  double warmup_min_lr = 0.0;
+  double warmup_max_lr = 0.001;
+  int64_t warmup_num_steps = 1000;
+  std::string warmup_type = "log";  // "log" or "linear"
+  int64_t total_num_steps = 0;      // WarmupDecayLR, WarmupCosineLR (required there)
+  // WarmupCosineLR (ratios of the optimizer's lr)
+  double warmup_min_ratio = 0.0;
+  double cos_min_ratio = 0.0001;
+  // OneCycle
+  double cycle_min_lr = 0.0, cycle_max_lr = 0.0, decay_lr_rate = 0.0;
+  int64_t cycle_first_step_size = 2000;
+  int64_t cycle_second_step_size = -1;   // -1: same as first
+  int64_t cycle_first_stair_count = 0, cycle_second_stair_count = -1;
+  int64_t decay_step_size = 0;
+  bool cycle_momentum = true;
+  double cycle_min_mom = 0.8, cycle_max_mom = 0.9, decay_mom_rate = 0.0;
+};
+
+// zero_optimization.offload_optimizer / offload_param
+struct OffloadConfig {
+  std::string device = "none";      // "none", "cpu", "nvme"
+  std::string nvme_path;
+  bool pin_memory = false;
+  int64_t buffer_count = 5;
+  int64_t buffer_size = 100000000;
+  double ratio = 1.0;
+  bool enabled() const { return device != "none"; }
+};
+
+// zero_optimization.*  (sizes are in elements, as in DeepSpeed)
+struct ZeroConfig {
+  int stage = 0;
+  bool overlap_comm = false;        // DeepSpeed: false for stages 1/2, true for stage 3
+  bool contiguous_gradients = true;
+  bool reduce_scatter = true;
+  int64_t reduce_bucket_size = 500000000;
+  int64_t allgather_bucket_size = 500000000;
+  bool allgather_partitions = true;
+  bool round_robin_gradients = false;
+  // stage 3
+  int64_t stage3_prefetch_bucket_size = 50000000;
+  int64_t stage3_param_persistence_threshold = 100000;
+  int64_t stage3_max_live_parameters = 1000000000;
+  int64_t stage3_max_reuse_distance = 1000000000;
+  bool stage3_gather_16bit_weights_on_model_save = false;
+  OffloadConfig offload_optimizer;
+  OffloadConfig offload_param;
+};
+
+// activation_checkpointing.*
+struct ActivationCheckpointingConfig {
+  bool partition_activations = false;
+  bool cpu_checkpointing = false;
+  bool contiguous_memory_optimization = false;
+  int64_t number_checkpoints = -1;
+  bool synchronize_checkpoint_boundary = false;
+  bool profile = false;
+  bool present = false;
+};
+
+struct MonitorConfig {
+  bool enabled = false;
+  std::string output_path;
+  std::string job_name = "DeepSpeedJobName";
+};
+
+struct Config {
+  // Batch triple: train_batch_size = micro * gradient_accumulation_steps * world_size.
+  int64_t train_batch_size = 0;
+  int64_t train_micro_batch_size_per_gpu = 0;
+  int64_t gradient_accumulation_steps = 0;
+
+  Precision precision = Precision::fp32;
+  LossScaleConfig loss_scale;       // meaningful for fp16
+  std::optional<std::string> communication_data_type;  // "fp32", "fp16", "bf16"; empty: gradient dtype
+
+  OptimizerConfig optimizer;
+  std::optional<SchedulerConfig> scheduler;
+  double gradient_clipping = 0.0;   // 0: off
+  bool prescale_gradients = false;
+  double gradient_predivide_factor = 1.0;
+
+  ZeroConfig zero;
+  ActivationCheckpointingConfig activation_checkpointing;
+
+  int64_t steps_per_print = 10;
+  bool wall_clock_breakdown = false;
+  bool memory_breakdown = false;
+  bool flops_profiler = false;
+  MonitorConfig tensorboard, csv_monitor, wandb;
+
+  nlohmann::json raw;               // the resolved document, as used (for checkpoints and logs)
+  std::vector<std::string> warnings;  // unknown top-level keys and the like; rank 0 prints them
+};
+
+// Values a program offers for "auto" keys, by key path ("optimizer.params.lr"). `explicit_flag`
+// names the command-line flag when the user gave it; a concrete config value that differs from an
+// explicit flag is an error naming both. Without explicit_flag the value only fills "auto".
+struct AutoValue {
+  nlohmann::json value;
+  std::string explicit_flag;        // e.g. "--learning_rate"; empty: a program default
+};
+using AutoValues = std::map<std::string, AutoValue>;
+
+// Parses DeepSpeed JSON (accepting // and /* */ comments), resolves "auto" and the batch triple
+// for `world_size` ranks, validates everything, and returns the result. Throws ConfigError.
+// `built_features` lists what this build can run ("stage3", "offload", ...); a config that asks
+// for anything else is rejected with a message saying so.
+Config parse_config(const std::string& json_text, int world_size, const AutoValues& autos = {},
+                    const std::string& source_name = "<config>");
+Config load_config(const std::string& path, int world_size, const AutoValues& autos = {});
+
+}  // namespace zs

@@ -1,0 +1,55 @@
+// Collectives over tensors: the one interface the ZeRO layer talks to.
+//
+// Every collective is asynchronous and returns a Work handle. For CUDA tensors the collective runs
+// on the communicator's own stream, ordered after the work already queued on the caller's current
+// stream; Work::wait() makes the caller's current stream wait for it (the host does not block).
+// For CPU tensors Work::wait() blocks until the data is there. A collective that does not complete
+// within the communicator's timeout ends the process with a message naming the rank, the
+// collective and its size (a dead or hung peer must never hang the job forever).
+//
+// Tensors must be contiguous and stay alive, unmodified, until the Work completes.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace zs {
+
+enum class ReduceOp { sum, avg, max, min };
+
+class Work {
+ public:
+  virtual ~Work() = default;
+  // CUDA: the current stream waits for the collective. CPU: blocks until done (or times out).
+  virtual void wait() = 0;
+  // Non-blocking probe: true once the collective has finished.
+  virtual bool completed() = 0;
+};
+using WorkHandle = std::shared_ptr<Work>;
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;   // "nccl", "mpi", "self"
+
+  // In place: every rank ends with op(tensor over ranks).
+  virtual WorkHandle all_reduce(const at::Tensor& tensor, ReduceOp op) = 0;
+  // input.numel() == size() * output.numel(); rank r gets op over ranks of input chunk r.
+  virtual WorkHandle reduce_scatter(const at::Tensor& output, const at::Tensor& input, ReduceOp op) = 0;
+  // output.numel() == size() * input.numel(); chunk r of output is rank r's input.
+  virtual WorkHandle all_gather(const at::Tensor& output, const at::Tensor& input) = 0;
+  // In place: every rank ends with root's tensor.
+  virtual WorkHandle broadcast(const at::Tensor& tensor, int root) = 0;
+  // Blocks until every rank has reached it.
+  virtual void barrier() = 0;
+
+  // Ends every rank's communication after a local error (NCCL: ncclCommAbort; MPI: MPI_Abort).
+  [[noreturn]] virtual void abort(const std::string& why) = 0;
+};
+
+}  // namespace zs

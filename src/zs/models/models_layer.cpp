@@ -1,0 +1,1 @@
+// placeholder so the layer has a source; replaced as the layer grows
