@@ -1,0 +1,47 @@
+// Optimizers over flat fp32 tensors: the ZeRO layer hands each rank's shard of the master weights
+// (one flat tensor per parameter group) and the matching fp32 gradient shard.
+//
+// Adam/AdamW/SGD follow torch.optim's (and DeepSpeed's) update rules exactly, so a run can be
+// checked against LibTorch's own optimizers. State lives next to the master weights (same device).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "zs/config/config.hpp"
+
+namespace zs {
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+
+  // Registers a flat fp32 tensor the optimizer updates in place, with its group's weight decay.
+  // Returns its slot index (0, 1, ...). State tensors are created here, zero-filled, same device.
+  virtual int add_param(const at::Tensor& master, double weight_decay) = 0;
+
+  // One update of every slot: grads[i] is slot i's fp32 gradient (same shape). The gradients are
+  // divided by `grad_divisor` first (loss scale and clipping folded together; 1.0 for none).
+  virtual void step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor) = 0;
+
+  // Momentum-like hyper-parameter, for schedules that cycle it (OneCycle): Adam's beta1, SGD's momentum.
+  virtual void set_momentum(double momentum) = 0;
+
+  // Number of step() calls so far (Adam's bias-correction step).
+  virtual int64_t steps() const = 0;
+
+  // Named state of a slot ("exp_avg", "exp_avg_sq", "momentum_buffer"), for checkpoints.
+  virtual std::map<std::string, at::Tensor> state(int slot) const = 0;
+  virtual void set_steps(int64_t steps) = 0;
+
+  virtual std::string name() const = 0;
+};
+
+// Builds the optimizer the config names (Adam, AdamW, SGD). Throws ConfigError otherwise.
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config);
+
+}  // namespace zs
