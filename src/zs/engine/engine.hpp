@@ -1,0 +1,109 @@
+// Engine: the object a training program talks to.
+//
+//   auto world  = zs::init_distributed();
+//   auto config = zs::load_config("ds_config.json", world.size());
+//   GPT model(gpt_config);
+//   zs::Engine engine(*model, config, world);
+//   for (...) { auto loss = model->forward(x, y).loss; engine.backward(loss); engine.step(); }
+//
+// It moves the model to the rank's device and precision, flattens the trainable parameters into
+// ZeRO buffers, and from then on owns the optimizer: backward() scales the loss and reduces
+// gradients during backward; step() acts on accumulation boundaries only (clipping, loss-scale
+// bookkeeping, the sharded update, the parameter all-gather, the lr schedule and the step log).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include "zs/config/config.hpp"
+#include "zs/dist/world.hpp"
+
+namespace zs {
+
+class FlatParams;
+class GradReducer;
+class ZeroOptimizer;
+class LrScheduler;
+class LossScaler;
+class StepLogger;
+class ProgressBar;
+
+struct EngineOptions {
+  // Parameters for which this returns false get no weight decay (nanoGPT: biases and norms).
+  // Unset: every parameter decays, as in DeepSpeed.
+  std::function<bool(const std::string& name, const at::Tensor& param)> decay;
+  // For the step log: tokens per sample (sequence length) and model FLOPs per token (6N + attention).
+  int64_t tokens_per_sample = 0;
+  double flops_per_token = 0;
+  double peak_flops_per_device = 0;   // 0: 989 TFLOP/s (H100/H200 dense bf16) on CUDA, none on CPU
+  int64_t total_steps = 0;            // for the progress display; 0: unknown
+  bool log = true;                    // print step lines on rank 0
+};
+
+class Engine {
+ public:
+  Engine(torch::nn::Module& model, const Config& config, World& world, EngineOptions options = {});
+  template <class M>
+  Engine(torch::nn::ModuleHolder<M>& model, const Config& config, World& world, EngineOptions options = {})
+      : Engine(*model, config, world, std::move(options)) {}
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Backward of one micro-batch's loss (its mean over the micro-batch).
+  void backward(const at::Tensor& loss);
+  // Optimizer step on the accumulation boundary; a no-op (returns false) on other micro-steps.
+  // Returns true when the parameters were updated (false also when fp16 overflow skipped it).
+  bool step();
+
+  // The learning rate schedule when the config has no "scheduler" section (e.g. a trainer's own).
+  void set_lr_schedule(std::function<double(int64_t step)> schedule);
+
+  bool is_gradient_accumulation_boundary() const;
+  int64_t global_steps() const { return global_steps_; }
+  int64_t micro_steps() const { return micro_steps_; }
+  int64_t skipped_steps() const { return skipped_steps_; }
+  double lr() const { return last_lr_; }
+  double loss_scale() const;
+  double last_grad_norm() const { return last_grad_norm_; }
+  double last_loss() const { return last_loss_; }     // global mean loss of the last step
+  bool last_step_skipped() const { return last_skipped_; }
+
+  const Config& config() const { return config_; }
+  World& world() { return world_; }
+  at::ScalarType param_dtype() const { return param_dtype_; }
+  int64_t num_parameters() const { return num_params_; }
+
+ private:
+  double scheduled_lr() const;
+  void print_summary() const;
+
+  torch::nn::Module& model_;
+  Config config_;
+  World& world_;
+  EngineOptions options_;
+  at::ScalarType param_dtype_;
+  int64_t num_params_ = 0;
+
+  std::unique_ptr<FlatParams> flat_;
+  std::unique_ptr<GradReducer> reducer_;
+  std::unique_ptr<ZeroOptimizer> optimizer_;
+  std::unique_ptr<LrScheduler> scheduler_;
+  std::unique_ptr<LossScaler> scaler_;
+  std::unique_ptr<StepLogger> logger_;
+  std::unique_ptr<ProgressBar> progress_;
+  std::function<double(int64_t)> custom_schedule_;
+
+  int64_t micro_steps_ = 0, global_steps_ = 0, skipped_steps_ = 0, scheduler_steps_ = 0;
+  at::Tensor loss_sum_;
+  double last_lr_ = 0, last_grad_norm_ = 0, last_loss_ = 0;
+  bool last_skipped_ = false;
+  double window_start_s_ = 0;
+};
+
+}  // namespace zs

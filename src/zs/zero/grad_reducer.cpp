@@ -1,0 +1,185 @@
+#include "zs/zero/grad_reducer.hpp"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+namespace zs {
+
+// Runs right after autograd has accumulated a parameter's gradient into .grad.
+struct ReducerHook : torch::autograd::PostAccumulateGradHook {
+  ReducerHook(GradReducer* r, int e) : reducer(r), entry(e) {}
+  void operator()(const torch::autograd::Variable&) override { reducer->on_grad_ready(entry); }
+  GradReducer* reducer;
+  int entry;
+};
+
+GradReducer::GradReducer(FlatParams& flat, Communicator& comm, StagePolicy policy, ReducerOptions options)
+    : flat_(flat), comm_(comm), policy_(policy), options_(options), rank_(comm.rank()), world_(comm.size()) {
+  const FlatLayout& layout = flat_.layout();
+  if (policy_.shard_optimizer)
+    shard_grads_ = at::zeros({layout.shard_numel}, flat_.buffer().options());
+  bucket_staging_.assign(layout.buckets.size(), -1);
+  for (size_t i = 0; i < flat_.params().size(); ++i)
+    torch::autograd::impl::set_post_acc_grad_hooks(flat_.params()[i].tensor, std::make_unique<ReducerHook>(this, int(i)));
+}
+
+GradReducer::~GradReducer() {
+  for (const auto& p : flat_.params()) torch::autograd::impl::set_post_acc_grad_hooks(p.tensor, nullptr);
+}
+
+void GradReducer::begin_backward(bool boundary, bool first) {
+  communicate_ = boundary || policy_.reduce_every_micro_step;
+  first_micro_step_ = first;
+  const FlatLayout& layout = flat_.layout();
+  remaining_.resize(layout.buckets.size());
+  for (size_t b = 0; b < layout.buckets.size(); ++b)
+    remaining_[b] = layout.buckets[b].end_entry - layout.buckets[b].first_entry;
+  ready_.assign(layout.buckets.size(), 0);
+  seen_.assign(layout.entries.size(), 0);
+  next_launch_ = 0;
+  in_backward_ = true;
+  flat_.attach_grads();
+}
+
+void GradReducer::on_grad_ready(int entry) {
+  if (!in_backward_ || seen_[entry]) return;
+  seen_[entry] = 1;
+  const FlatEntry& e = flat_.layout().entries[entry];
+  if (policy_.shard_gradients) {
+    // Copy into the bucket's staging buffer and drop .grad: no full gradient ever stays alive.
+    at::Tensor& p = const_cast<at::Tensor&>(flat_.params()[entry].tensor);
+    if (bucket_staging_[e.bucket] < 0) bucket_staging_[e.bucket] = acquire_staging(e.bucket);
+    const int64_t start = e.offset - flat_.layout().buckets[e.bucket].offset;
+    if (p.grad().defined()) {
+      c10::NoGradGuard no_grad;
+      staging_[bucket_staging_[e.bucket]].buffer.narrow(0, start, e.numel).copy_(p.grad().reshape(-1));
+    }
+    p.mutable_grad().reset();
+  }
+  if (communicate_ && --remaining_[e.bucket] == 0) mark_ready(e.bucket);
+}
+
+void GradReducer::mark_ready(int bucket) {
+  ready_[bucket] = 1;
+  // Without overlap, stages 0/1 launch everything after backward; stage 2 cannot keep its
+  // staging buffers that long, so it reduces each bucket at once and waits for it.
+  if (!options_.overlap_comm && !policy_.shard_gradients) return;
+  const int n = int(ready_.size());
+  while (next_launch_ < n && ready_[next_launch_]) {
+    launch(next_launch_++);
+    if (!options_.overlap_comm) {
+      finish(pending_.back());
+      pending_.pop_back();
+    }
+  }
+}
+
+int GradReducer::acquire_staging(int bucket) {
+  const int64_t need = flat_.layout().buckets[bucket].numel;
+  // Prefer a free buffer whose last collective is done; double-buffer before waiting on one.
+  int candidate = -1;
+  for (size_t i = 0; i < staging_.size(); ++i) {
+    Staging& s = staging_[i];
+    if (s.busy || s.buffer.numel() < need) continue;
+    if (!s.last_use || s.last_use->completed()) { candidate = int(i); break; }
+    if (candidate < 0) candidate = int(i);
+  }
+  const size_t double_buffer = options_.overlap_comm ? 2 : 1;
+  if (candidate < 0 || (staging_[candidate].last_use && staging_.size() < double_buffer)) {
+    int64_t size = need;
+    for (const auto& b : flat_.layout().buckets) size = std::max(size, b.numel);
+    staging_.push_back(Staging{at::empty({size}, flat_.buffer().options()), nullptr, false});
+    candidate = int(staging_.size()) - 1;
+  }
+  Staging& s = staging_[candidate];
+  if (s.last_use) s.last_use->wait();  // stream-ordered on CUDA: no host stall
+  s.last_use.reset();
+  s.busy = true;
+  s.buffer.narrow(0, 0, need).zero_();  // parameters without a gradient contribute zeros
+  return candidate;
+}
+
+void GradReducer::launch(int b) {
+  c10::NoGradGuard no_grad;
+  const FlatBucket& bucket = flat_.layout().buckets[b];
+  at::Tensor input;
+  int staging = -1;
+  if (policy_.shard_gradients) {
+    if (bucket_staging_[b] < 0) bucket_staging_[b] = acquire_staging(b);  // a bucket with no gradients at all
+    staging = bucket_staging_[b];
+    bucket_staging_[b] = -1;
+    input = staging_[staging].buffer.narrow(0, 0, bucket.numel);
+  } else {
+    input = flat_.grad_bucket(b);
+  }
+  const at::ScalarType grad_dtype = input.scalar_type();
+  const bool convert = options_.comm_dtype && *options_.comm_dtype != grad_dtype;
+  if (convert) input = input.to(*options_.comm_dtype);
+  if (options_.prescale) input.div_(options_.predivide_factor);
+  const ReduceOp op = options_.prescale ? ReduceOp::sum : ReduceOp::avg;
+
+  Pending p;
+  p.bucket = b;
+  p.staging = staging;
+  p.accumulate = policy_.reduce_every_micro_step && !first_micro_step_;
+  if (!policy_.shard_optimizer) {
+    // Stage 0: every rank keeps the whole averaged bucket.
+    p.work = comm_.all_reduce(input, op);
+    p.result = input;
+    p.target = flat_.grad_bucket(b);
+  } else {
+    p.target = shard_grads_.narrow(0, bucket.shard_offset, bucket.chunk);
+    if (options_.use_reduce_scatter) {
+      const bool direct = !convert && !p.accumulate;
+      p.result = direct ? p.target : at::empty({bucket.chunk}, input.options());
+      p.work = comm_.reduce_scatter(p.result, input, op);
+    } else {
+      p.work = comm_.all_reduce(input, op);
+      p.result = input.narrow(0, rank_ * bucket.chunk, bucket.chunk);
+    }
+  }
+  if (staging >= 0) {
+    // The buffer may be refilled once this collective is done (acquire_staging waits on it).
+    staging_[staging].busy = false;
+    staging_[staging].last_use = p.work;
+  }
+  pending_.push_back(std::move(p));
+}
+
+void GradReducer::finish(Pending& p) {
+  c10::NoGradGuard no_grad;
+  p.work->wait();
+  if (options_.prescale) p.result.mul_(options_.predivide_factor / world_);
+  if (!p.result.is_same(p.target)) {
+    if (p.accumulate)
+      p.target.add_(p.result);
+    else
+      p.target.copy_(p.result);
+  }
+}
+
+void GradReducer::end_backward() {
+  in_backward_ = false;
+  if (communicate_) {
+    const int n = int(flat_.layout().buckets.size());
+    while (next_launch_ < n) launch(next_launch_++);
+    for (Pending& p : pending_) finish(p);
+  }
+  pending_.clear();
+}
+
+at::Tensor GradReducer::shard_grad(int b) const {
+  if (!policy_.shard_optimizer) return flat_.grad_bucket(b);
+  const FlatBucket& bucket = flat_.layout().buckets[b];
+  return shard_grads_.narrow(0, bucket.shard_offset, bucket.chunk);
+}
+
+void GradReducer::zero_grads() {
+  flat_.zero_grad_buffer();
+  // Stage 1/2 shard gradients are overwritten by the next window's first reduction.
+}
+
+}  // namespace zs

@@ -1,0 +1,118 @@
+#include "zs/zero/zero_optimizer.hpp"
+
+#include <cmath>
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
+
+#include "zs/optim/grad_utils.hpp"
+
+namespace zs {
+
+ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
+                             std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
+                             int64_t allgather_elements)
+    : flat_(flat),
+      reducer_(reducer),
+      comm_(comm),
+      policy_(policy),
+      optimizer_(std::move(optimizer)),
+      allgather_elements_(allgather_elements) {
+  c10::NoGradGuard no_grad;
+  const FlatLayout& layout = flat_.layout();
+  separate_master_ = flat_.dtype() != at::kFloat;
+  const int64_t master_numel = policy_.shard_optimizer ? layout.shard_numel : layout.total_numel;
+  if (separate_master_)
+    master_buffer_ = at::empty({master_numel}, flat_.buffer().options().dtype(at::kFloat));
+  for (size_t b = 0; b < layout.buckets.size(); ++b) {
+    const FlatBucket& bucket = layout.buckets[b];
+    // fp32 training updates the parameter buffer in place; 16-bit keeps an fp32 copy.
+    at::Tensor own = policy_.shard_optimizer ? flat_.chunk(int(b), comm_.rank()) : flat_.bucket(int(b));
+    at::Tensor master = own;
+    if (separate_master_) {
+      const int64_t at_ = policy_.shard_optimizer ? bucket.shard_offset : bucket.offset;
+      master = master_buffer_.narrow(0, at_, own.numel());
+      master.copy_(own);
+    }
+    masters_.push_back(master);
+    optimizer_->add_param(master, group_weight_decay.at(bucket.group));
+  }
+}
+
+double ZeroOptimizer::global_sq_norm() {
+  std::vector<at::Tensor> parts;
+  for (size_t b = 0; b < masters_.size(); ++b) parts.push_back(squared_norm(reducer_.shard_grad(int(b))));
+  at::Tensor total = at::stack(parts).sum();
+  // Stage 0: every rank holds the same full gradient; otherwise sum the shards' parts.
+  if (policy_.shard_optimizer) comm_.all_reduce(total, ReduceOp::sum)->wait();
+  return total.item<double>();
+}
+
+bool ZeroOptimizer::any_overflow() {
+  std::vector<at::Tensor> flags;
+  for (size_t b = 0; b < masters_.size(); ++b) flags.push_back(has_inf_or_nan(reducer_.shard_grad(int(b))));
+  at::Tensor any = at::stack(flags).amax();
+  // Every rank must agree, or they would take different paths (and collectives) from here.
+  comm_.all_reduce(any, ReduceOp::max)->wait();
+  return any.item<double>() > 0;
+}
+
+StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflow, double max_norm) {
+  c10::NoGradGuard no_grad;
+  StepOutcome out;
+  if (check_overflow && any_overflow()) {
+    out.skipped = true;
+    out.grad_norm = INFINITY;
+    reducer_.zero_grads();
+    return out;
+  }
+  out.grad_norm = std::sqrt(global_sq_norm()) / loss_scale;
+  double divisor = loss_scale;
+  if (max_norm > 0) {
+    const double clip = max_norm / (out.grad_norm + 1e-6);
+    if (clip < 1.0) divisor /= clip;
+  }
+  std::vector<at::Tensor> grads;
+  grads.reserve(masters_.size());
+  for (size_t b = 0; b < masters_.size(); ++b) {
+    at::Tensor g = reducer_.shard_grad(int(b));
+    grads.push_back(g.scalar_type() == at::kFloat ? g : g.to(at::kFloat));
+  }
+  optimizer_->step(grads, lr, divisor);
+  grads.clear();
+  reducer_.zero_grads();
+  publish_parameters();
+  return out;
+}
+
+void ZeroOptimizer::publish_parameters() {
+  const FlatLayout& layout = flat_.layout();
+  if (!policy_.gather_after_step) {
+    if (separate_master_)
+      for (size_t b = 0; b < masters_.size(); ++b) flat_.bucket(int(b)).copy_(masters_[b]);
+    return;
+  }
+  // Every rank contributes its updated chunk; the gather writes whole buckets in place. At most
+  // about allgather_bucket_size elements are in flight (and their 16-bit inputs alive) at once.
+  std::vector<WorkHandle> works;
+  std::vector<at::Tensor> inputs;
+  int64_t in_flight = 0;
+  for (size_t b = 0; b < layout.buckets.size(); ++b) {
+    if (in_flight > 0 && in_flight + layout.buckets[b].numel > allgather_elements_) {
+      for (auto& w : works) w->wait();
+      works.clear();
+      inputs.clear();
+      in_flight = 0;
+    }
+    at::Tensor chunk = masters_[b].to(flat_.dtype(), /*non_blocking=*/false, /*copy=*/true);
+    works.push_back(comm_.all_gather(flat_.bucket(int(b)), chunk));
+    inputs.push_back(chunk);
+    in_flight += layout.buckets[b].numel;
+  }
+  for (auto& w : works) w->wait();
+}
+
+}  // namespace zs

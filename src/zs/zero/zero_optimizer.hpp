@@ -1,0 +1,57 @@
+// The optimizer step over sharded state: fp32 master weights and optimizer state for this
+// rank's chunks only (all of them at stage 0), global gradient norm and overflow checks across
+// ranks, clipping, the update, and the all-gather that brings every rank the new parameters.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "zs/dist/communicator.hpp"
+#include "zs/optim/optimizer.hpp"
+#include "zs/zero/flat_params.hpp"
+#include "zs/zero/grad_reducer.hpp"
+#include "zs/zero/stage_policy.hpp"
+
+namespace zs {
+
+struct StepOutcome {
+  bool skipped = false;     // overflow (fp16): nobody stepped
+  double grad_norm = 0.0;   // global norm of the unscaled gradient, before clipping
+};
+
+class ZeroOptimizer {
+ public:
+  // `group_weight_decay[g]` applies to buckets of group g. `allgather_elements` bounds how many
+  // parameter elements are being all-gathered at once after the step.
+  ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
+                std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
+                int64_t allgather_elements);
+
+  // One optimizer step on the reduced gradients. `loss_scale`: the factor the loss was scaled
+  // by (1 without fp16); `check_overflow`: look for inf/nan first (fp16); `max_norm`: clip the
+  // global gradient norm to it (0: off). Zeroes the gradients afterwards.
+  StepOutcome step(double lr, double loss_scale, bool check_overflow, double max_norm);
+
+  Optimizer& optimizer() { return *optimizer_; }
+  // This rank's fp32 master values of bucket b (the chunk, or the whole bucket at stage 0).
+  at::Tensor master(int b) const { return masters_[b]; }
+
+ private:
+  double global_sq_norm();
+  bool any_overflow();
+  void publish_parameters();
+
+  FlatParams& flat_;
+  GradReducer& reducer_;
+  Communicator& comm_;
+  StagePolicy policy_;
+  std::unique_ptr<Optimizer> optimizer_;
+  int64_t allgather_elements_;
+  bool separate_master_;          // 16-bit parameters: fp32 masters live in their own buffer
+  at::Tensor master_buffer_;
+  std::vector<at::Tensor> masters_;
+};
+
+}  // namespace zs

@@ -1,0 +1,56 @@
+// Helpers for multi-process tests: run a program under zsrun with N CPU ranks, capture its
+// output, and read the JSON files it writes.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+namespace zs::testing {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs a shell command with a time limit (seconds), returning its exit code and combined output.
+inline RunResult run_command(const std::string& command, int timeout_s = 300) {
+  RunResult r;
+  const std::string full = "timeout -k 5 " + std::to_string(timeout_s) + " " + command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+inline std::string bin(const std::string& name) { return std::string(ZS_BIN_DIR) + "/" + name; }
+
+// `program args` on `ranks` CPU ranks through the real launcher (1 rank: a plain process).
+inline RunResult run_ranks(int ranks, const std::string& program_and_args, int timeout_s = 300) {
+  if (ranks == 1) return run_command(program_and_args, timeout_s);
+  return run_command(bin("zsrun") + " --num_procs " + std::to_string(ranks) + " " + program_and_args, timeout_s);
+}
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return nlohmann::json::parse(in);
+}
+
+inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+inline std::string temp_dir(const std::string& tag) {
+  std::string pattern = "/tmp/zs_" + tag + "_XXXXXX";
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+}  // namespace zs::testing
