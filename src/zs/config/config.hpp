@@ -46,6 +46,7 @@ struct OptimizerConfig {
   double momentum = 0.0;            // SGD
   double dampening = 0.0;           // SGD
   bool nesterov = false;            // SGD
+  bool torch_adam = false;          // accepted for compatibility; the math is the same
   bool present = false;             // the config had an "optimizer" section
 };
 
@@ -69,6 +70,8 @@ struct SchedulerConfig {
   int64_t decay_step_size = 0;
   bool cycle_momentum = true;
   double cycle_min_mom = 0.8, cycle_max_mom = 0.9, decay_mom_rate = 0.0;
+  // All types: the step the schedule resumes after (-1: start from the beginning)
+  int64_t last_batch_iteration = -1;
 };
 
 // zero_optimization.offload_optimizer / offload_param
@@ -78,7 +81,11 @@ struct OffloadConfig {
   bool pin_memory = false;
   int64_t buffer_count = 5;
   int64_t buffer_size = 100000000;
-  double ratio = 1.0;
+  double ratio = 1.0;               // offload_optimizer: share of the optimizer step done on the CPU
+  bool fast_init = false;           // offload_optimizer
+  bool pipeline_read = false;       // offload_optimizer, nvme
+  bool pipeline_write = false;      // offload_optimizer, nvme
+  int64_t max_in_cpu = 1000000000;  // offload_param: parameter elements kept in CPU memory (nvme)
   bool enabled() const { return device != "none"; }
 };
 
@@ -98,8 +105,12 @@ struct ZeroConfig {
   int64_t stage3_max_live_parameters = 1000000000;
   int64_t stage3_max_reuse_distance = 1000000000;
   bool stage3_gather_16bit_weights_on_model_save = false;
-  OffloadConfig offload_optimizer;
-  OffloadConfig offload_param;
+  int64_t sub_group_size = 1000000000;  // optimizer step granularity (elements) with offload
+  bool elastic_checkpoint = false;
+  bool ignore_unused_parameters = true;
+  bool load_from_fp32_weights = true;
+  OffloadConfig offload_optimizer;  // buffer_count defaults to 4 here
+  OffloadConfig offload_param;      // buffer_count defaults to 5 here
 };
 
 // activation_checkpointing.*
@@ -113,10 +124,24 @@ struct ActivationCheckpointingConfig {
   bool present = false;
 };
 
+// tensorboard / csv_monitor use output_path and job_name; wandb uses team, group, project.
 struct MonitorConfig {
   bool enabled = false;
   std::string output_path;
   std::string job_name = "DeepSpeedJobName";
+  std::string team, group;
+  std::string project = "deepspeed";
+};
+
+// flops_profiler.*
+struct FlopsProfilerConfig {
+  bool enabled = false;
+  double recompute_fwd_factor = 0.0;
+  int64_t profile_step = 1;
+  int64_t module_depth = -1;
+  int64_t top_modules = 1;
+  bool detailed = true;
+  std::string output_file;          // empty: print to stdout
 };
 
 struct Config {
@@ -141,7 +166,8 @@ struct Config {
   int64_t steps_per_print = 10;
   bool wall_clock_breakdown = false;
   bool memory_breakdown = false;
-  bool flops_profiler = false;
+  bool flops_profiler = false;      // flops_profiler.enabled (details in flops_profiler_options)
+  FlopsProfilerConfig flops_profiler_options;
   MonitorConfig tensorboard, csv_monitor, wandb;
 
   nlohmann::json raw;               // the resolved document, as used (for checkpoints and logs)
@@ -158,9 +184,9 @@ struct AutoValue {
 using AutoValues = std::map<std::string, AutoValue>;
 
 // Parses DeepSpeed JSON (accepting // and /* */ comments), resolves "auto" and the batch triple
-// for `world_size` ranks, validates everything, and returns the result. Throws ConfigError.
-// `built_features` lists what this build can run ("stage3", "offload", ...); a config that asks
-// for anything else is rejected with a message saying so.
+// for `world_size` ranks, validates everything, and returns the result. Throws ConfigError, whose
+// message starts with `source_name`. A config that asks for a feature this build does not have
+// yet is rejected with a message saying so (see zs/config/unbuilt_features.hpp).
 Config parse_config(const std::string& json_text, int world_size, const AutoValues& autos = {},
                     const std::string& source_name = "<config>");
 Config load_config(const std::string& path, int world_size, const AutoValues& autos = {});

@@ -1,0 +1,125 @@
+// Throughput and memory of one GPT-2 size under one ZeRO config: random tokens, fixed micro
+// batch, a few warm-up steps, then timed steps. Prints one JSON line on rank 0:
+//   {"bench":"zeroshard","model":"350M","stage":2,"world":2,"tok_s_per_gpu":...,"mfu":...,"peak_gib":...}
+// Run under zsrun; bench/gpu_visit.sh runs it next to PyTorch DDP/FSDP2 on the same GPUs.
+//
+//   zsrun --num_gpus 2 build/bin/bench_gpt --model 350M --stage 2 [--micro 8] [--steps 10]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/utils.h>
+
+#include "zs/config/config.hpp"
+#include "zs/dist/communicator.hpp"
+#include "zs/dist/world.hpp"
+#include "zs/engine/engine.hpp"
+#include "zs/models/gpt.hpp"
+#include "zs/monitor/memory.hpp"
+
+#ifdef ZS_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace {
+
+void synchronize(const c10::Device& device) {
+#ifdef ZS_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::device_synchronize();
+#endif
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ZeroShard GPT throughput benchmark"};
+  std::string model_name = "124M", dtype = "bf16", label;
+  int stage = 0, warmup = 3, steps = 10;
+  int64_t micro = 8, seq = 1024, bucket = 50000000;
+  bool overlap = true;
+  app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B");
+  app.add_option("--stage", stage);
+  app.add_option("--dtype", dtype, "bf16, fp16, fp32");
+  app.add_option("--micro", micro);
+  app.add_option("--seq", seq);
+  app.add_option("--warmup", warmup);
+  app.add_option("--steps", steps);
+  app.add_option("--bucket", bucket, "reduce_bucket_size / allgather_bucket_size (elements)");
+  app.add_option("--overlap", overlap, "overlap_comm");
+  app.add_option("--label", label, "free text carried into the JSON line");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    zs::World world = zs::init_distributed();
+    nlohmann::json cfg = {
+        {"train_micro_batch_size_per_gpu", micro},
+        {"gradient_accumulation_steps", 1},
+        {"gradient_clipping", 1.0},
+        {"steps_per_print", 1000000},
+        {"optimizer", {{"type", "AdamW"}, {"params", {{"lr", 1e-4}, {"weight_decay", 0.1}}}}},
+        {"zero_optimization",
+         {{"stage", stage}, {"overlap_comm", overlap}, {"reduce_bucket_size", bucket}, {"allgather_bucket_size", bucket}}}};
+    if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
+    if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
+    zs::Config config = zs::parse_config(cfg.dump(), world.size(), {}, "<bench>");
+
+    zs::GPTConfig gpt = zs::GPTConfig::preset(model_name);
+    gpt.block_size = seq;
+    torch::manual_seed(0);
+    zs::GPT model(gpt);
+    const double flops_per_token = model->flops_per_token(seq);
+    const int64_t n_params = model->num_params(false);
+
+    zs::EngineOptions options;
+    options.log = false;
+    zs::Engine engine(model, config, world, options);
+    zs::reset_peak_memory(world.device);
+
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1000 + world.rank());
+    at::Tensor x = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
+    at::Tensor y = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
+
+    std::vector<double> times;
+    for (int i = 0; i < warmup + steps; ++i) {
+      synchronize(world.device);
+      const double t0 = now_s();
+      engine.backward(model->forward(x, y).loss);
+      engine.step();
+      synchronize(world.device);
+      if (i >= warmup) times.push_back(now_s() - t0);
+    }
+    std::sort(times.begin(), times.end());
+    const double median = times[times.size() / 2];
+    const double tok_s = double(micro * seq) / median;
+    const zs::MemoryStats mem = zs::device_memory(world.device);
+    at::Tensor peak = at::full({1}, double(mem.peak_allocated), at::TensorOptions().dtype(at::kDouble).device(world.device));
+    world.comm->all_reduce(peak, zs::ReduceOp::max)->wait();
+    if (world.is_main()) {
+      nlohmann::json out = {{"bench", "zeroshard"},
+                            {"label", label},
+                            {"model", model_name},
+                            {"params", n_params},
+                            {"stage", stage},
+                            {"dtype", dtype},
+                            {"world", world.size()},
+                            {"micro", micro},
+                            {"step_ms", median * 1e3},
+                            {"tok_s_per_gpu", tok_s},
+                            {"mfu", world.device.is_cuda() ? tok_s * flops_per_token / 989e12 : 0.0},
+                            {"peak_gib", peak.item<double>() / double(1 << 30)},
+                            {"final_loss", engine.last_loss()}};
+      std::printf("%s\n", out.dump().c_str());
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_gpt: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+// The batch triple: train_batch_size = train_micro_batch_size_per_gpu * gradient_accumulation_steps
+// * world_size. Any two given derive the third; one of the batch sizes alone means accumulation 1.
+// train_batch_size "auto" without a value from the program is derived from the other two.
+#include "zs/config/sections.hpp"
+
+namespace zs::config_detail {
+
+static std::optional<int64_t> read_batch_number(Section& top, const std::string& key) {
+  auto v = top.opt_int(key);
+  // The cap keeps micro * accumulation * world far from int64 overflow.
+  if (v) require(*v > 0 && *v <= 1000000000, key, "a positive integer (at most 10^9)", std::to_string(*v));
+  return v;
+}
+
+static std::string n(int64_t v) { return std::to_string(v); }
+
+void read_batch(Section& top, int world_size, Config& cfg) {
+  if (world_size < 1) fail("world size must be at least 1, got " + n(world_size));
+  // train_batch_size "auto" with no value from the program means "derive it", as the rule would.
+  std::optional<int64_t> train;
+  if (!top.is_unresolved_auto("train_batch_size")) train = read_batch_number(top, "train_batch_size");
+  auto micro = read_batch_number(top, "train_micro_batch_size_per_gpu");
+  auto accum = read_batch_number(top, "gradient_accumulation_steps");
+  const int64_t world = world_size;
+  const std::string ws = "world_size " + n(world);
+
+  if (!train && !micro)
+    fail("the batch size is not set: set train_micro_batch_size_per_gpu (samples per rank per step) "
+         "and/or train_batch_size (samples per optimizer step over all ranks)");
+
+  if (train && micro && accum) {
+    if (*train != *micro * *accum * world)
+      fail("train_batch_size " + n(*train) + " does not equal train_micro_batch_size_per_gpu " + n(*micro) +
+           " * gradient_accumulation_steps " + n(*accum) + " * " + ws + " = " + n(*micro * *accum * world));
+  } else if (train && micro) {
+    if (*train % (*micro * world) != 0)
+      fail("train_batch_size " + n(*train) + " is not divisible by train_micro_batch_size_per_gpu " +
+           n(*micro) + " * " + ws + " = " + n(*micro * world) +
+           ", so gradient_accumulation_steps cannot be derived");
+    accum = *train / (*micro * world);
+  } else if (train && accum) {
+    if (*train % (*accum * world) != 0)
+      fail("train_batch_size " + n(*train) + " is not divisible by gradient_accumulation_steps " + n(*accum) +
+           " * " + ws + " = " + n(*accum * world) + ", so train_micro_batch_size_per_gpu cannot be derived");
+    micro = *train / (*accum * world);
+  } else if (micro && accum) {
+    train = *micro * *accum * world;
+  } else if (train) {
+    if (*train % world != 0)
+      fail("train_batch_size " + n(*train) + " is not divisible by " + ws +
+           ", so train_micro_batch_size_per_gpu cannot be derived (gradient_accumulation_steps 1)");
+    accum = 1;
+    micro = *train / world;
+  } else {
+    accum = 1;
+    train = *micro * world;
+  }
+  cfg.train_batch_size = *train;
+  cfg.train_micro_batch_size_per_gpu = *micro;
+  cfg.gradient_accumulation_steps = *accum;
+}
+
+}  // namespace zs::config_detail

@@ -1,0 +1,71 @@
+// activation_checkpointing, flops_profiler and the monitor writers (tensorboard, csv_monitor, wandb).
+#include "zs/config/sections.hpp"
+
+namespace zs::config_detail {
+
+static void read_activation_checkpointing(Section& top, Config& cfg) {
+  Section s = top.child("activation_checkpointing");
+  s.allow_only({"partition_activations", "cpu_checkpointing", "contiguous_memory_optimization",
+                "number_checkpoints", "synchronize_checkpoint_boundary", "profile"});
+  ActivationCheckpointingConfig& a = cfg.activation_checkpointing;
+  a.present = s.exists();
+  a.partition_activations = s.get_bool("partition_activations", a.partition_activations);
+  a.cpu_checkpointing = s.get_bool("cpu_checkpointing", a.cpu_checkpointing);
+  a.contiguous_memory_optimization = s.get_bool("contiguous_memory_optimization", a.contiguous_memory_optimization);
+  a.number_checkpoints = s.get_int("number_checkpoints", a.number_checkpoints);
+  require(a.number_checkpoints > 0 || a.number_checkpoints == -1, s.key_path("number_checkpoints"),
+          "a positive integer (or null)", std::to_string(a.number_checkpoints));
+  a.synchronize_checkpoint_boundary = s.get_bool("synchronize_checkpoint_boundary", a.synchronize_checkpoint_boundary);
+  a.profile = s.get_bool("profile", a.profile);
+  if (a.cpu_checkpointing && !a.partition_activations)
+    fail(s.key_path("cpu_checkpointing") + " needs partition_activations true");
+}
+
+static void read_flops_profiler(Section& top, Config& cfg) {
+  Section s = top.child("flops_profiler");
+  s.allow_only({"enabled", "recompute_fwd_factor", "profile_step", "module_depth", "top_modules", "detailed",
+                "output_file"});
+  FlopsProfilerConfig& f = cfg.flops_profiler_options;
+  f.enabled = s.get_bool("enabled", f.enabled);
+  f.recompute_fwd_factor = s.get_double("recompute_fwd_factor", f.recompute_fwd_factor);
+  require(f.recompute_fwd_factor >= 0, s.key_path("recompute_fwd_factor"), "at least 0",
+          number_text(f.recompute_fwd_factor));
+  f.profile_step = s.get_int("profile_step", f.profile_step);
+  require(f.profile_step >= 1, s.key_path("profile_step"), "a positive integer", std::to_string(f.profile_step));
+  f.module_depth = s.get_int("module_depth", f.module_depth);
+  require(f.module_depth >= -1, s.key_path("module_depth"), "-1 (all) or at least 0",
+          std::to_string(f.module_depth));
+  f.top_modules = s.get_int("top_modules", f.top_modules);
+  require(f.top_modules >= 1, s.key_path("top_modules"), "a positive integer", std::to_string(f.top_modules));
+  f.detailed = s.get_bool("detailed", f.detailed);
+  f.output_file = s.get_string("output_file", f.output_file);
+  cfg.flops_profiler = f.enabled;
+}
+
+static void read_writer(Section& top, const std::string& name, MonitorConfig& m) {
+  Section s = top.child(name);
+  s.allow_only({"enabled", "output_path", "job_name"});
+  m.enabled = s.get_bool("enabled", m.enabled);
+  m.output_path = s.get_string("output_path", m.output_path);
+  m.job_name = s.get_string("job_name", m.job_name);
+  require(!m.job_name.empty(), s.key_path("job_name"), "a non-empty string", "\"\"");
+}
+
+static void read_wandb(Section& top, MonitorConfig& m) {
+  Section s = top.child("wandb");
+  s.allow_only({"enabled", "team", "group", "project"});
+  m.enabled = s.get_bool("enabled", m.enabled);
+  m.team = s.get_string("team", m.team);
+  m.group = s.get_string("group", m.group);
+  m.project = s.get_string("project", m.project);
+}
+
+void read_monitoring(Section& top, Config& cfg) {
+  read_activation_checkpointing(top, cfg);
+  read_flops_profiler(top, cfg);
+  read_writer(top, "tensorboard", cfg.tensorboard);
+  read_writer(top, "csv_monitor", cfg.csv_monitor);
+  read_wandb(top, cfg.wandb);
+}
+
+}  // namespace zs::config_detail

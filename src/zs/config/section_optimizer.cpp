@@ -1,0 +1,105 @@
+// optimizer.{type, params}: Adam, AdamW and SGD with DeepSpeed's parameter names and defaults.
+//
+// DeepSpeed runs "Adam" as AdamW (decoupled weight decay) unless params.adam_w_mode is false.
+// ZeroShard resolves that here: OptimizerConfig.type is "AdamW" for decoupled weight decay and
+// "Adam" for L2-style weight decay, with adam_w_mode kept consistent, so later layers only
+// look at `type`.
+#include <algorithm>
+#include <cctype>
+
+#include "zs/config/sections.hpp"
+
+namespace zs::config_detail {
+
+static std::string lowercase(std::string s) {
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Optimizer names DeepSpeed knows (lowercase), to tell "not supported" from "misspelled".
+static const std::vector<std::string> kDeepSpeedOnlyOptimizers = {
+    "adagrad", "lamb", "onebitadam", "zerooneadam", "onebitlamb", "lion", "muadam", "muadamw",
+    "musgd", "muon", "fusedadam", "cpuadam"};
+
+static std::string canonical_type(const std::string& path, const std::string& type) {
+  std::string lower = lowercase(type);
+  if (lower == "adam") return "Adam";
+  if (lower == "adamw") return "AdamW";
+  if (lower == "sgd") return "SGD";
+  std::string message = path + " \"" + type + "\" is not supported by ZeroShard (supported: Adam, AdamW, SGD)";
+  bool deepspeed_has_it = std::find(kDeepSpeedOnlyOptimizers.begin(), kDeepSpeedOnlyOptimizers.end(),
+                                    lower) != kDeepSpeedOnlyOptimizers.end();
+  if (!deepspeed_has_it) {
+    std::string guess = closest_name(lower, {"adam", "adamw", "sgd"});
+    if (!guess.empty()) message += "; did you mean \"" + canonical_type(path, guess) + "\"?";
+  }
+  fail(message);
+}
+
+static void read_adam_params(Section& params, OptimizerConfig& opt) {
+  auto betas = params.get_numbers("betas", {opt.beta1, opt.beta2});
+  opt.beta1 = betas[0];
+  opt.beta2 = betas[1];
+  for (double b : betas)
+    if (!(b >= 0 && b < 1))
+      fail(params.key_path("betas") + " must be two numbers in [0, 1), got " + params.find("betas")->dump());
+  opt.eps = params.get_double("eps", opt.eps);
+  require(opt.eps > 0, params.key_path("eps"), "greater than 0", number_text(opt.eps));
+  opt.torch_adam = params.get_bool("torch_adam", false);
+
+  auto adam_w_mode = params.opt_bool("adam_w_mode");
+  if (opt.type == "AdamW" && adam_w_mode == false)
+    fail(params.key_path("adam_w_mode") +
+         " is false but optimizer.type is AdamW (decoupled weight decay); use type \"Adam\" for L2 weight decay");
+  opt.adam_w_mode = adam_w_mode.value_or(true);
+  if (opt.type == "Adam" && opt.adam_w_mode) opt.type = "AdamW";
+
+  if (params.get_bool("amsgrad", false))
+    fail(params.key_path("amsgrad") + " true is not supported by ZeroShard; remove it or set it to false");
+  if (!params.get_bool("bias_correction", true))
+    fail(params.key_path("bias_correction") + " false is not supported by ZeroShard; remove it or set it to true");
+}
+
+static void read_sgd_params(Section& params, OptimizerConfig& opt) {
+  opt.momentum = params.get_double("momentum", 0.0);
+  require(opt.momentum >= 0, params.key_path("momentum"), "at least 0", number_text(opt.momentum));
+  opt.dampening = params.get_double("dampening", 0.0);
+  require(opt.dampening >= 0 && opt.dampening <= 1, params.key_path("dampening"), "between 0 and 1",
+          number_text(opt.dampening));
+  opt.nesterov = params.get_bool("nesterov", false);
+  if (opt.nesterov && (opt.momentum <= 0 || opt.dampening != 0))
+    fail(params.key_path("nesterov") + " requires momentum > 0 and dampening 0, got momentum " +
+         number_text(opt.momentum) + " and dampening " + number_text(opt.dampening));
+}
+
+void read_optimizer(Section& top, Config& cfg) {
+  Section section = top.child("optimizer");
+  if (!section.exists()) return;
+  section.allow_only({"type", "params"});
+  OptimizerConfig& opt = cfg.optimizer;
+  opt.present = true;
+  auto type = section.opt_string("type");
+  if (!type) fail("optimizer.type is missing (supported: Adam, AdamW, SGD)");
+  opt.type = canonical_type(section.key_path("type"), *type);
+
+  Section params = section.child("params");
+  if (opt.type == "SGD")
+    params.allow_only({"lr", "momentum", "dampening", "weight_decay", "nesterov"}, "for SGD");
+  else
+    params.allow_only({"lr", "betas", "eps", "weight_decay", "adam_w_mode", "torch_adam", "amsgrad",
+                       "bias_correction"},
+                      "for " + opt.type);
+  opt.lr = params.get_double("lr", opt.lr);
+  require(opt.lr >= 0, params.key_path("lr"), "at least 0", number_text(opt.lr));
+  opt.weight_decay = params.get_double("weight_decay", 0.0);
+  require(opt.weight_decay >= 0, params.key_path("weight_decay"), "at least 0",
+          number_text(opt.weight_decay));
+  if (opt.type == "SGD") {
+    opt.adam_w_mode = false;
+    read_sgd_params(params, opt);
+  } else {
+    read_adam_params(params, opt);
+  }
+}
+
+}  // namespace zs::config_detail
