@@ -83,10 +83,6 @@ zs::Config make_config(const Flags& f, const CLI::App& app, const zs::World& wor
   autos["bf16.enabled"] = {precision == "bfloat16", given("--dtype")};
   autos["fp16.enabled"] = {precision == "float16", given("--dtype")};
   autos["zero_optimization.stage"] = {f.zero_stage, given("--zero_stage")};
-  autos["scheduler.params.warmup_num_steps"] = {f.warmup_iters, given("--warmup_iters")};
-  autos["scheduler.params.total_num_steps"] = {f.lr_decay_iters, given("--lr_decay_iters")};
-  autos["scheduler.params.warmup_max_lr"] = {f.learning_rate, given("--learning_rate")};
-  autos["scheduler.params.cos_min_ratio"] = {f.min_lr / f.learning_rate, given("--min_lr")};
 
   nlohmann::json doc;
   std::string source = "<flags>";
@@ -109,6 +105,13 @@ zs::Config make_config(const Flags& f, const CLI::App& app, const zs::World& wor
     doc["steps_per_print"] = f.log_interval;
     if (precision == "bfloat16") doc["bf16"] = {{"enabled", true}};
     if (precision == "float16") doc["fp16"] = {{"enabled", true}};
+  }
+  if (doc.is_object() && doc.contains("scheduler")) {
+    // A config schedule replaces nanoGPT's; its "auto" values still come from nanoGPT's flags.
+    autos["scheduler.params.warmup_num_steps"] = {f.warmup_iters, given("--warmup_iters")};
+    autos["scheduler.params.total_num_steps"] = {f.lr_decay_iters, given("--lr_decay_iters")};
+    autos["scheduler.params.warmup_max_lr"] = {f.learning_rate, given("--learning_rate")};
+    autos["scheduler.params.cos_min_ratio"] = {f.min_lr / f.learning_rate, given("--min_lr")};
   }
   if (doc.is_object() && !doc.contains("optimizer"))
     doc["optimizer"] = {{"type", "AdamW"}, {"params", {{"lr", "auto"}, {"betas", "auto"}, {"weight_decay", "auto"}}}};

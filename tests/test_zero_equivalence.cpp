@@ -8,77 +8,17 @@
 #include <algorithm>
 #include <cmath>
 
-#include "support/run_ranks.hpp"
+#include "support/equivalence.hpp"
 
 using namespace zs::testing;
 
 namespace {
 
-constexpr int kGlobalBatch = 24;
-constexpr int kSteps = 8;
-
-struct Setup {
-  int stage = 0;
-  std::string dtype = "fp32";   // fp32, bf16, fp16
-  int accum = 1;
-  int world = 1;
-  bool overlap = true;
-  bool reduce_scatter = true;
-  std::string comm_dtype;       // empty: default
-  std::string extra;            // extra top-level JSON members, with a leading comma
-};
-
-std::string config_json(const Setup& s) {
-  const int micro = kGlobalBatch / (s.accum * s.world);
-  std::string precision;
-  if (s.dtype == "bf16") precision = R"(, "bf16": {"enabled": true})";
-  if (s.dtype == "fp16")
-    precision = R"(, "fp16": {"enabled": true, "initial_scale_power": 8, "hysteresis": 2, "loss_scale_window": 1000})";
-  std::string comm = s.comm_dtype.empty() ? "" : R"(, "communication_data_type": ")" + s.comm_dtype + "\"";
-  return R"({
-    "train_batch_size": )" + std::to_string(kGlobalBatch) + R"(,
-    "train_micro_batch_size_per_gpu": )" + std::to_string(micro) + R"(,
-    "gradient_accumulation_steps": )" + std::to_string(s.accum) + R"(,
-    "gradient_clipping": 0.5,
-    "optimizer": {"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}},
-    "zero_optimization": {"stage": )" + std::to_string(s.stage) + R"(, "reduce_bucket_size": 3000,
-       "allgather_bucket_size": 5000, "overlap_comm": )" + (s.overlap ? "true" : "false") +
-         R"(, "reduce_scatter": )" + (s.reduce_scatter ? "true" : "false") + "}" + precision + comm + s.extra + "}";
-}
-
-nlohmann::json train(const Setup& s, const std::string& args = "") {
-  const std::string dir = temp_dir("eq");
-  write_text(dir + "/config.json", config_json(s));
-  const RunResult r = run_ranks(s.world, bin("tests/train_tiny") + " --config " + dir + "/config.json --out " + dir +
-                                             "/result.json --steps " + std::to_string(kSteps) + " " + args);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return r.exit_code == 0 ? read_json(dir + "/result.json") : nlohmann::json();
-}
-
-// Largest relative difference of the per-step losses, and the relative difference of all final
-// weights together, ||w - w_ref|| / ||w_ref|| (Adam amplifies rounding on elements whose
-// gradients are near zero, so single elements say more about Adam than about sharding).
-std::pair<double, double> difference(const nlohmann::json& a, const nlohmann::json& b) {
-  double loss = 0, diff_sq = 0, ref_sq = 0;
-  for (size_t i = 0; i < a["loss"].size(); ++i)
-    loss = std::max(loss, std::abs(a["loss"][i].get<double>() - b["loss"][i].get<double>()) /
-                              std::abs(b["loss"][i].get<double>()));
-  for (const auto& [name, values] : b["params"].items()) {
-    const auto& other = a["params"][name];
-    for (size_t i = 0; i < values.size(); ++i) {
-      const double r = values[i].get<double>(), d = r - other[i].get<double>();
-      ref_sq += r * r;
-      diff_sq += d * d;
-    }
-  }
-  return {loss, std::sqrt(diff_sq / ref_sq)};
-}
-
 const nlohmann::json& reference(const std::string& dtype) {
   static std::map<std::string, nlohmann::json> cache;
   auto it = cache.find(dtype);
   if (it == cache.end()) {
-    Setup s;
+    RunSetup s;
     s.dtype = dtype;
     it = cache.emplace(dtype, train(s)).first;
   }
@@ -88,7 +28,7 @@ const nlohmann::json& reference(const std::string& dtype) {
 class Equivalence : public ::testing::TestWithParam<std::tuple<int, std::string, int, int>> {};
 
 TEST_P(Equivalence, MatchesSingleProcessReference) {
-  Setup s;
+  RunSetup s;
   std::tie(s.stage, s.dtype, s.accum, s.world) = GetParam();
   const nlohmann::json& ref = reference(s.dtype);
   ASSERT_FALSE(ref.is_null());
@@ -121,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(Matrix, Equivalence,
 // reduction of bf16 gradients, prescaled gradients.
 TEST(EquivalenceVariants, CommunicationOptions) {
   for (int stage : {0, 1, 2}) {
-    Setup s;
+    RunSetup s;
     s.stage = stage;
     s.world = 3;
     s.accum = 4;
@@ -152,7 +92,7 @@ TEST(EquivalenceVariants, CommunicationOptions) {
 // with hysteresis 2 the first overflow keeps the scale and the second halves it.
 TEST(LossScaling, InjectedOverflowSkipsTheStepOnEveryRank) {
   for (int stage : {0, 1, 2}) {
-    Setup s;
+    RunSetup s;
     s.stage = stage;
     s.dtype = "fp16";
     s.world = 2;
@@ -167,7 +107,7 @@ TEST(LossScaling, InjectedOverflowSkipsTheStepOnEveryRank) {
     EXPECT_EQ(scale[3], 128.0) << "the second overflow halves it";
     EXPECT_EQ(scale.back(), 128.0);
     // A single process with the same injection takes the same path and ends with similar weights.
-    Setup one = s;
+    RunSetup one = s;
     one.world = 1;
     const nlohmann::json ref = train(one, "--poison_steps 2 3 --poison_rank 0");
     ASSERT_FALSE(ref.is_null());

@@ -28,15 +28,17 @@ int main(int argc, char** argv) {
   int64_t steps = 8;
   std::vector<int64_t> poison_steps;
   int poison_rank = 0;
+  std::string device = "cpu";
   app.add_option("--config", config_path, "DeepSpeed JSON config")->required();
   app.add_option("--out", out_path, "where rank 0 writes the result JSON")->required();
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--poison_steps", poison_steps, "steps at which one gradient becomes inf (overflow injection)");
   app.add_option("--poison_rank", poison_rank, "rank that injects the inf");
+  app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   CLI11_PARSE(app, argc, argv);
 
   try {
-    zs::World world = zs::init_distributed(zs::DevicePreference::cpu);
+    zs::World world = zs::init_distributed(device == "cuda" ? zs::DevicePreference::cuda : zs::DevicePreference::cpu);
     zs::Config config = zs::load_config(config_path, world.size());
 
     zs::GPTConfig gpt;
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {
     for (current_step = 0; current_step < steps; ++current_step) {
       for (int64_t m = 0; m < config.gradient_accumulation_steps; ++m) {
         zs::Batch b = sampler.batch(zs::Split::Train, current_step, m, world.rank(), world.size(), micro);
-        engine.backward(model->forward(b.x, b.y).loss);
+        engine.backward(model->forward(b.x.to(world.device), b.y.to(world.device)).loss);
         engine.step();
       }
       result["loss"].push_back(engine.last_loss());

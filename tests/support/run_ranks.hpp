@@ -33,10 +33,12 @@ inline RunResult run_command(const std::string& command, int timeout_s = 300) {
 
 inline std::string bin(const std::string& name) { return std::string(ZS_BIN_DIR) + "/" + name; }
 
-// `program args` on `ranks` CPU ranks through the real launcher (1 rank: a plain process).
-inline RunResult run_ranks(int ranks, const std::string& program_and_args, int timeout_s = 300) {
+// `program args` on `ranks` ranks through the real launcher (1 rank: a plain process).
+// `launcher_flag`: "--num_procs" for CPU ranks, "--num_gpus" for one GPU per rank.
+inline RunResult run_ranks(int ranks, const std::string& program_and_args, int timeout_s = 300,
+                           const std::string& launcher_flag = "--num_procs") {
   if (ranks == 1) return run_command(program_and_args, timeout_s);
-  return run_command(bin("zsrun") + " --num_procs " + std::to_string(ranks) + " " + program_and_args, timeout_s);
+  return run_command(bin("zsrun") + " " + launcher_flag + " " + std::to_string(ranks) + " " + program_and_args, timeout_s);
 }
 
 inline nlohmann::json read_json(const std::string& path) {

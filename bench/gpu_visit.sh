@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# One visit to the lent GPU machine: build with its own LibTorch/CUDA/NCCL, run the GPU tests,
+# then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
+#
+#   bench/gpu_visit.sh [build] [tests] [shakespeare] [gpt2]      (default: all of them)
+#
+# Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
+# makes them. Logs and JSON results go to $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export OUT=${OUT:-/tmp/zs_out}
+mkdir -p "$OUT"
+steps=${*:-build tests shakespeare gpt2}
+PY=$(command -v python3)
+[ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
+export PATH="$(dirname "$PY"):$PATH"
+TORCH_ROOT=$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+NGPU=$(nvidia-smi -L | wc -l)
+B=build-gpu
+results="$OUT/results.jsonl"
+: > "$results"
+note() { echo "== $*" | tee -a "$OUT/visit.log"; }
+has() { [[ " $steps " == *" $1 "* ]]; }
+
+note "GPUs: $NGPU ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)); torch at $TORCH_ROOT"
+if has build; then
+  note "build"
+  t0=$(date +%s)
+  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
+    > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" >> "$OUT/build.log" 2>&1
+  rc=$?
+  note "build rc=$rc in $(( $(date +%s) - t0 )) s"
+  if [ $rc != 0 ]; then grep -E "error|Error" -A5 "$OUT/build.log" | head -60; exit 1; fi
+fi
+
+if has tests; then
+  note "GPU tests"
+  ( cd $B && timeout 400 ./bin/test_gpu_equivalence_cuda 2>&1 ) > "$OUT/gpu_tests.log"
+  echo "gpu_equivalence rc=$?" >> "$OUT/gpu_tests.log"
+  grep -E "gpu equivalence|OK|FAILED|rc=" "$OUT/gpu_tests.log" | tail -20
+  if [ -x $B/bin/tests/dist_probe ]; then
+    timeout 120 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/tests/dist_probe --device cuda > "$OUT/dist_probe.log" 2>&1
+    echo "dist_probe (NCCL, $NGPU GPUs) rc=$?" | tee -a "$OUT/gpu_tests.log"
+    tail -5 "$OUT/dist_probe.log"
+  fi
+fi
+
+if has shakespeare; then
+  data=.deps/data/tinyshakespeare.txt
+  note "shakespeare_char recipe, 1 GPU (ours), then the same model in PyTorch eager for iteration time"
+  CUDA_VISIBLE_DEVICES=0 timeout 900 $B/bin/train_gpt --data $data --n_layer 6 --n_head 6 --n_embd 384 \
+    --block_size 256 --batch_size 64 --max_iters 5000 --eval_interval 250 --eval_iters 200 --log_interval 100 \
+    --learning_rate 1e-3 --min_lr 1e-4 --beta2 0.99 --warmup_iters 100 --lr_decay_iters 5000 --dropout 0.2 \
+    --dtype bfloat16 > "$OUT/shakespeare.log" 2>&1
+  echo "rc=$?" >> "$OUT/shakespeare.log"
+  tail -25 "$OUT/shakespeare.log"
+  CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model custom --layers 6 \
+    --heads 6 --width 384 --vocab 65 --seq 256 --micro 64 --dropout 0.2 --strategy single --warmup 20 --steps 200 \
+    2> "$OUT/torch_shakespeare.err" | sed 's/"bench": "torch_single"/"bench": "torch_eager_shakespeare"/' | tee -a "$results"
+fi
+
+if has gpt2; then
+  note "GPT-2 124M/350M/1.5B, seq 1024, micro 8, bf16, $NGPU GPUs: PyTorch DDP vs ZeRO stages 0/1/2"
+  for model in 124M 350M 1.5B; do
+    timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy ddp \
+      2>> "$OUT/torch_gpt2.err" | tee -a "$results"
+    for stage in 0 1 2; do
+      timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage $stage 2>> "$OUT/zs_gpt2.err" \
+        | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+    done
+  done
+fi
+
+note "summary"
+"$PY" bench/summarize.py "$results" "$OUT/shakespeare.log" | tee "$OUT/summary.md"

@@ -1,0 +1,82 @@
+# Turns the JSON lines of bench/gpu_visit.sh (and the shakespeare log) into the markdown tables
+# the release notes carry: ours vs PyTorch side by side, with ratios.
+#   python3 bench/summarize.py results.jsonl [shakespeare.log]
+import json
+import re
+import statistics
+import sys
+
+GIB = 2**30
+
+
+def load(path):
+    rows = []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return rows
+
+
+def shakespeare(log_path, rows):
+    try:
+        text = open(log_path).read()
+    except OSError:
+        return
+    best = re.findall(r"best val loss ([0-9.]+) at step (\d+)", text)
+    ms = [float(x) for x in re.findall(r"([0-9.]+) ms/step", text)]
+    torch_rows = [r for r in rows if r.get("bench") == "torch_eager_shakespeare"]
+    print("## nanoGPT shakespeare_char recipe, 1 GPU\n")
+    print("| run | best val loss (step) | iter time ms (steady) |")
+    print("|---|---|---|")
+    if best:
+        steady = statistics.median(ms[1:]) if len(ms) > 1 else (ms[0] if ms else float("nan"))
+        print(f"| ZeroShard train_gpt, bf16 | {best[-1][0]} ({best[-1][1]}) | {steady:.2f} |")
+    for r in torch_rows:
+        print(f"| PyTorch eager, same model and batch (this run) | - | {r['step_ms']:.2f} |")
+    print("| nanoGPT eager (REFERENCE.md, H200) | 1.4677 (1750) | 9.09 |")
+    print("| nanoGPT torch.compile (REFERENCE.md, H200) | 1.4632 (1750) | 6.39 |\n")
+
+
+def gpt2(rows):
+    models = [m for m in ["124M", "350M", "774M", "1.5B"] if any(r.get("model") == m for r in rows)]
+    if not models:
+        return
+    world = next((r["world"] for r in rows if "world" in r), "?")
+    print(f"## GPT-2, seq 1024, micro 8, bf16, {world} GPUs: tokens/s per GPU (MFU, peak GiB)\n")
+    print("| model | PyTorch DDP | ZeRO-0 | ZeRO-1 | ZeRO-2 | ZeRO-0 / DDP | ZeRO-2 / ZeRO-0 |")
+    print("|---|---|---|---|---|---|---|")
+    mem_lines = []
+    for m in models:
+        ddp = next((r for r in rows if r.get("bench") == "torch_ddp" and r["model"] == m), None)
+        ours = {r["stage"]: r for r in rows if r.get("bench") == "zeroshard" and r["model"] == m}
+        cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({100 * r['mfu']:.1f}%, {r['peak_gib']:.1f})" if r else "-"
+        ratio = lambda a, b: f"{a['tok_s_per_gpu'] / b['tok_s_per_gpu']:.3f}" if a and b else "-"
+        print(f"| {m} | {cell(ddp)} | {cell(ours.get(0))} | {cell(ours.get(1))} | {cell(ours.get(2))} | "
+              f"{ratio(ours.get(0), ddp)} | {ratio(ours.get(2), ours.get(0))} |")
+        if all(s in ours for s in (0, 1, 2)):
+            psi, n = ours[0]["params"], ours[0]["world"]
+            pred01, pred12 = 12 * psi * (1 - 1 / n) / GIB, 2 * psi * (1 - 1 / n) / GIB
+            got01 = ours[0]["peak_gib"] - ours[1]["peak_gib"]
+            got12 = ours[1]["peak_gib"] - ours[2]["peak_gib"]
+            mem_lines.append(f"| {m} | {got01:.2f} | {pred01:.2f} | {got01 / pred01:.2f} | {got12:.2f} | {pred12:.2f} | "
+                             f"{got12 / pred12:.2f} |")
+    if mem_lines:
+        print("\n## Peak-memory drop between stages (GiB): measured vs the stage table (12Ψ(1-1/N), 2Ψ(1-1/N))\n")
+        print("| model | 0→1 measured | 0→1 predicted | ratio | 1→2 measured | 1→2 predicted | ratio |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(mem_lines))
+
+
+def main():
+    rows = load(sys.argv[1])
+    if len(sys.argv) > 2:
+        shakespeare(sys.argv[2], rows)
+    gpt2(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+// init_distributed(): environment -> device -> communicator.
+#include <stdexcept>
+#include <string>
+
+#include "zs/dist/collective_checks.hpp"
+#include "zs/dist/mpi_communicator.hpp"
+#include "zs/dist/self_communicator.hpp"
+#include "zs/dist/world.hpp"
+#ifdef ZS_WITH_CUDA
+#include "zs/dist/nccl_communicator.hpp"
+#endif
+
+namespace zs {
+namespace {
+
+c10::Device choose_device(const RankInfo& info, DevicePreference pref) {
+  if (pref == DevicePreference::cpu) return c10::Device(c10::kCPU);
+#ifdef ZS_WITH_CUDA
+  int gpus = cuda_device_count();
+  if (gpus > 0) {
+    if (info.local_rank >= gpus) {
+      throw std::runtime_error("LOCAL_RANK=" + std::to_string(info.local_rank) + " but this process sees only " +
+                               std::to_string(gpus) + " CUDA device(s): start at most one rank per GPU");
+    }
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank));
+  }
+  if (pref == DevicePreference::cuda) {
+    throw std::runtime_error("no CUDA device is visible to this process (check CUDA_VISIBLE_DEVICES and the driver)");
+  }
+#else
+  if (pref == DevicePreference::cuda) {
+    throw std::runtime_error("no CUDA device: this ZeroShard build has no CUDA support (configure with -DZS_CUDA=ON)");
+  }
+#endif
+  return c10::Device(c10::kCPU);
+}
+
+}  // namespace
+
+World init_distributed(DevicePreference pref, double timeout_s) {
+  World world;
+  world.info = detect_rank_info();
+  double timeout = timeout_s > 0 ? timeout_s : default_comm_timeout_s();
+  world.device = choose_device(world.info, pref);
+
+  if (world.info.world_size == 1 && world.info.launcher != Launcher::mpi) {
+    world.comm = std::make_shared<SelfCommunicator>(world.device);
+  } else if (world.device.is_cuda()) {
+#ifdef ZS_WITH_CUDA
+    world.comm = make_nccl_communicator(world.info, world.device, timeout);
+#endif
+  } else {
+    world.comm = make_mpi_communicator(world.info, timeout);
+  }
+  return world;
+}
+
+}  // namespace zs

@@ -1,0 +1,17 @@
+// Collectives on CPU tensors over MPI (OpenMPI). The ranks must have been started by an MPI
+// launcher (`zsrun --num_procs N`, mpirun, or srun with PMI): MPI cannot join processes started
+// independently.
+#pragma once
+
+#include <memory>
+
+#include "zs/dist/communicator.hpp"
+#include "zs/dist/world.hpp"
+
+namespace zs {
+
+// Initializes MPI (once per process; finalized at a clean exit) and checks that MPI's world is the
+// one `info` describes. Throws std::runtime_error with what to do when it is not.
+std::shared_ptr<Communicator> make_mpi_communicator(const RankInfo& info, double timeout_s);
+
+}  // namespace zs

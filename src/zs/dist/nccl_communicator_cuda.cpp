@@ -1,0 +1,308 @@
+// NcclCommunicator: collectives on CUDA tensors. Each collective runs on the communicator's own
+// high-priority stream, after the work already queued on the caller's current stream (event wait),
+// and records a done-event the caller's stream waits on in Work::wait(). Tensors stay referenced
+// until the done-event fires (no record_stream: memory is freed at a deterministic point).
+// A watchdog thread ends the process when a collective outlives the timeout or NCCL reports an
+// asynchronous error, aborting the communicator first so peers' kernels are released too.
+#include "zs/dist/nccl_communicator.hpp"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "zs/dist/collective_checks.hpp"
+
+namespace zs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void check_cuda(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+void check_nccl(ncclResult_t res, const char* what) {
+  if (res != ncclSuccess) {
+    throw std::runtime_error(std::string(what) + " failed: " + ncclGetErrorString(res));
+  }
+}
+
+ncclDataType_t nccl_type(c10::ScalarType t) {
+  switch (t) {
+    case c10::kFloat: return ncclFloat32;
+    case c10::kDouble: return ncclFloat64;
+    case c10::kHalf: return ncclFloat16;
+    case c10::kBFloat16: return ncclBfloat16;
+    case c10::kInt: return ncclInt32;
+    case c10::kLong: return ncclInt64;
+    case c10::kChar: return ncclInt8;
+    case c10::kByte: return ncclUint8;
+    case c10::kBool: return ncclUint8;
+    default:
+      throw std::invalid_argument("NCCL collectives do not support dtype " + dtype_name(t));
+  }
+}
+
+ncclRedOp_t nccl_op(c10::ScalarType t, ReduceOp op) {
+  if (t == c10::kBool) {
+    // uint8 0/1: max = any rank true, min = all true; sum would count, so it means "any" too.
+    if (op == ReduceOp::avg) throw std::invalid_argument("avg of bool tensors has no meaning");
+    return op == ReduceOp::min ? ncclMin : ncclMax;
+  }
+  switch (op) {
+    case ReduceOp::sum: return ncclSum;
+    case ReduceOp::avg: return ncclAvg;
+    case ReduceOp::max: return ncclMax;
+    case ReduceOp::min: return ncclMin;
+  }
+  return ncclSum;
+}
+
+// One collective in flight: its done-event and the tensors it reads and writes.
+struct PendingCollective {
+  cudaEvent_t done = nullptr;
+  std::vector<at::Tensor> tensors;
+  std::string what;
+  Clock::time_point start;
+
+  ~PendingCollective() {
+    if (done) cudaEventDestroy(done);
+  }
+};
+
+class NcclWork : public Work {
+ public:
+  NcclWork(std::shared_ptr<PendingCollective> pending, c10::DeviceIndex device)
+      : pending_(std::move(pending)), device_(device) {}
+
+  void wait() override {
+    c10::cuda::CUDAGuard guard(device_);
+    auto current = c10::cuda::getCurrentCUDAStream(device_);
+    check_cuda(cudaStreamWaitEvent(current.stream(), pending_->done, 0), "cudaStreamWaitEvent");
+  }
+
+  bool completed() override {
+    c10::cuda::CUDAGuard guard(device_);
+    cudaError_t err = cudaEventQuery(pending_->done);
+    if (err == cudaErrorNotReady) return false;
+    check_cuda(err, "cudaEventQuery");
+    return true;
+  }
+
+ private:
+  std::shared_ptr<PendingCollective> pending_;
+  c10::DeviceIndex device_;
+};
+
+class NcclCommunicator : public Communicator {
+ public:
+  NcclCommunicator(const RankInfo& info, c10::Device device, double timeout_s)
+      : rank_(info.rank), size_(info.world_size), device_(device), timeout_s_(timeout_s),
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())) {
+    c10::cuda::CUDAGuard guard(device_.index());
+
+    // Rendezvous: rank 0 serves a TCP store and publishes the NCCL id; the others fetch it.
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<std::uint16_t>(info.master_port);
+    opts.isServer = info.rank == 0;
+    opts.numWorkers = static_cast<std::size_t>(info.world_size);
+    opts.waitWorkers = true;
+    opts.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+    store_ = c10::make_intrusive<c10d::TCPStore>(info.master_addr, opts);
+
+    ncclUniqueId id;
+    const std::string key = "zeroshard/nccl_unique_id";
+    if (rank_ == 0) {
+      check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+      const auto* bytes = reinterpret_cast<const uint8_t*>(&id);
+      store_->set(key, std::vector<uint8_t>(bytes, bytes + sizeof(id)));
+    } else {
+      std::vector<uint8_t> bytes = store_->get(key);
+      if (bytes.size() != sizeof(id)) throw std::runtime_error("NCCL bootstrap: the unique id from rank 0 has the wrong size");
+      std::memcpy(&id, bytes.data(), sizeof(id));
+    }
+    check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+    watchdog_ = std::thread([this] { watch(); });
+  }
+
+  ~NcclCommunicator() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
+    c10::cuda::CUDAGuard guard(device_.index());
+    cudaStreamSynchronize(stream_.stream());
+    pending_.clear();
+    if (comm_) ncclCommDestroy(comm_);
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string backend() const override { return "nccl"; }
+
+  WorkHandle all_reduce(const at::Tensor& tensor, ReduceOp op) override {
+    check_tensor("all_reduce", tensor, device_);
+    auto type = nccl_type(tensor.scalar_type());
+    auto rop = nccl_op(tensor.scalar_type(), op);
+    return launch(describe_collective("all_reduce", tensor), {tensor}, [&](cudaStream_t s) {
+      return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), type, rop, comm_, s);
+    });
+  }
+
+  WorkHandle reduce_scatter(const at::Tensor& output, const at::Tensor& input, ReduceOp op) override {
+    check_reduce_scatter(output, input, size_, device_);
+    auto type = nccl_type(output.scalar_type());
+    auto rop = nccl_op(output.scalar_type(), op);
+    return launch(describe_collective("reduce_scatter", input), {output, input}, [&](cudaStream_t s) {
+      return ncclReduceScatter(input.data_ptr(), output.data_ptr(), output.numel(), type, rop, comm_, s);
+    });
+  }
+
+  WorkHandle all_gather(const at::Tensor& output, const at::Tensor& input) override {
+    check_all_gather(output, input, size_, device_);
+    auto type = nccl_type(input.scalar_type());
+    return launch(describe_collective("all_gather", output), {output, input}, [&](cudaStream_t s) {
+      return ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(), type, comm_, s);
+    });
+  }
+
+  WorkHandle broadcast(const at::Tensor& tensor, int root) override {
+    check_tensor("broadcast", tensor, device_);
+    check_root("broadcast", root, size_);
+    auto type = nccl_type(tensor.scalar_type());
+    return launch(describe_collective("broadcast", tensor), {tensor}, [&](cudaStream_t s) {
+      return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), type, root, comm_, s);
+    });
+  }
+
+  void barrier() override {
+    // A one-element all-reduce, waited for on the host (the watchdog bounds the wait).
+    auto token = at::empty({1}, at::TensorOptions().dtype(at::kFloat).device(device_));
+    token.zero_();
+    auto work = all_reduce(token, ReduceOp::sum);
+    while (!work->completed()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+
+  [[noreturn]] void abort(const std::string& why) override {
+    std::fprintf(stderr, "[zeroshard] rank %d: aborting: %s\n", rank_, why.c_str());
+    std::fflush(stderr);
+    ncclCommAbort(comm_);
+    std::_Exit(1);
+  }
+
+ private:
+  template <typename Launch>
+  WorkHandle launch(std::string what, std::vector<at::Tensor> tensors, Launch&& nccl_call) {
+    c10::cuda::CUDAGuard guard(device_.index());
+    auto current = c10::cuda::getCurrentCUDAStream(device_.index());
+    auto pending = std::make_shared<PendingCollective>();
+    pending->what = std::move(what);
+    pending->tensors = std::move(tensors);
+
+    // The comm stream starts after everything already queued on the caller's stream.
+    cudaEvent_t ready = nullptr;
+    check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
+    check_cuda(cudaEventRecord(ready, current.stream()), "cudaEventRecord");
+    check_cuda(cudaStreamWaitEvent(stream_.stream(), ready, 0), "cudaStreamWaitEvent");
+    cudaEventDestroy(ready);  // released once the recorded work completes; the wait stays queued
+
+    check_cuda(cudaEventCreateWithFlags(&pending->done, cudaEventDisableTiming), "cudaEventCreate");
+    {
+      std::lock_guard<std::mutex> lock(launch_mutex_);  // NCCL calls on one comm must not interleave
+      check_nccl(nccl_call(stream_.stream()), pending->what.c_str());
+    }
+    check_cuda(cudaEventRecord(pending->done, stream_.stream()), "cudaEventRecord");
+    pending->start = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.push_back(pending);
+    }
+    return std::make_shared<NcclWork>(pending, device_.index());
+  }
+
+  // Drops finished collectives (releasing their tensors) and ends the process on a timeout or an
+  // asynchronous NCCL error.
+  void watch() {
+    cudaSetDevice(device_.index());
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(100));
+      while (!pending_.empty()) {
+        cudaError_t state = cudaEventQuery(pending_.front()->done);
+        if (state == cudaSuccess) {
+          pending_.pop_front();  // in launch order, so the front finishes first
+          continue;
+        }
+        double waited = std::chrono::duration<double>(Clock::now() - pending_.front()->start).count();
+        if (state != cudaErrorNotReady) {
+          fail(pending_.front()->what + " failed on the GPU: " + cudaGetErrorString(state));
+        }
+        if (waited > timeout_s_) fail_timeout(pending_.front()->what);
+        break;
+      }
+      ncclResult_t async_error = ncclSuccess;
+      if (ncclCommGetAsyncError(comm_, &async_error) == ncclSuccess && async_error != ncclSuccess &&
+          async_error != ncclInProgress) {
+        fail(std::string("NCCL reported an error: ") + ncclGetErrorString(async_error) +
+             (pending_.empty() ? "" : " (during " + pending_.front()->what + ")"));
+      }
+    }
+  }
+
+  [[noreturn]] void fail_timeout(const std::string& what) {
+    std::fprintf(stderr, "%s\n", timeout_message(rank_, what, timeout_s_).c_str());
+    std::fflush(stderr);
+    ncclCommAbort(comm_);
+    std::_Exit(1);
+  }
+
+  [[noreturn]] void fail(const std::string& why) {
+    std::fprintf(stderr, "[zeroshard] rank %d: %s\n", rank_, why.c_str());
+    std::fflush(stderr);
+    ncclCommAbort(comm_);
+    std::_Exit(1);
+  }
+
+  int rank_, size_;
+  c10::Device device_;
+  double timeout_s_;
+  c10::cuda::CUDAStream stream_;
+  c10::intrusive_ptr<c10d::TCPStore> store_;  // kept for the job: rank 0 serves it
+  ncclComm_t comm_ = nullptr;
+
+  std::mutex launch_mutex_;
+  std::mutex mutex_;                       // guards pending_ and stopping_
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<PendingCollective>> pending_;
+  bool stopping_ = false;
+  std::thread watchdog_;
+};
+
+}  // namespace
+
+int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
+
+std::shared_ptr<Communicator> make_nccl_communicator(const RankInfo& info, c10::Device device, double timeout_s) {
+  return std::make_shared<NcclCommunicator>(info, device, timeout_s);
+}
+
+}  // namespace zs

@@ -1,0 +1,183 @@
+#include "zs/launcher/launch_options.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+namespace zs::launcher {
+namespace {
+
+int parse_count(const std::string& flag, const std::string& value, int min_value, int max_value) {
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno != 0 || v < min_value || v > max_value) {
+    throw UsageError(flag + " wants a whole number from " + std::to_string(min_value) + " to " +
+                     std::to_string(max_value) + ", got '" + value + "'");
+  }
+  return static_cast<int>(v);
+}
+
+// Accept --num_gpus and --num-gpus alike.
+std::string normalize_flag(std::string flag) {
+  std::replace(flag.begin(), flag.end(), '-', '_');
+  return "--" + flag.substr(2);
+}
+
+bool is_this_machine(const std::string& host) {
+  if (host == "localhost" || host == "127.0.0.1") return true;
+  char name[256] = {0};
+  if (gethostname(name, sizeof(name) - 1) == 0 && host == name) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<int> parse_gpu_selection(const std::string& flag, const std::string& value) {
+  if (value.find('@') != std::string::npos) {
+    throw UsageError(flag + " '" + value + "' names several hosts; zsrun runs on one node for now");
+  }
+  std::string list = value;
+  auto colon = value.find(':');
+  if (colon != std::string::npos) {
+    std::string host = value.substr(0, colon);
+    if (!is_this_machine(host)) {
+      throw UsageError(flag + " names host '" + host + "'; zsrun runs on this machine only (use localhost)");
+    }
+    list = value.substr(colon + 1);
+  } else if (!list.empty() && !std::isdigit(static_cast<unsigned char>(list[0]))) {
+    // A bare host name selects all its GPUs, which is no selection at all on one node.
+    throw UsageError(flag + " '" + value + "' selects no GPU ids; write it as localhost:0,2");
+  }
+  std::vector<int> ids;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    ids.push_back(parse_count(flag + " GPU id", item, 0, 1023));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  std::vector<int> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    throw UsageError(flag + " '" + value + "' lists a GPU id twice");
+  }
+  return ids;
+}
+
+LaunchOptions parse_launch_args(const std::vector<std::string>& args) {
+  LaunchOptions opts;
+  bool gpus_given = false, procs_given = false;
+  size_t i = 1;
+  while (i < args.size()) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.rfind("--", 0) != 0) break;  // the program: it and everything after belong to it
+
+    std::string flag = arg, value;
+    bool has_inline_value = false;
+    auto eq = arg.find('=');
+    if (eq != std::string::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_inline_value = true;
+    }
+    flag = normalize_flag(flag);
+    ++i;
+    if (flag == "--help") {
+      opts.help = true;
+      return opts;
+    }
+    static const char* kValueFlags[] = {"--num_gpus", "--num_procs", "--num_nodes", "--master_addr",
+                                        "--master_port", "--include", "--exclude", "--grace_s"};
+    bool known = std::any_of(std::begin(kValueFlags), std::end(kValueFlags),
+                             [&](const char* f) { return flag == f; });
+    if (!known) throw UsageError("unknown option '" + arg + "'");
+    if (!has_inline_value) {
+      if (i >= args.size()) throw UsageError(flag + " needs a value");
+      value = args[i++];
+    }
+    if (flag == "--num_gpus") {
+      opts.num_gpus = parse_count(flag, value, 1, 1024);
+      gpus_given = true;
+    } else if (flag == "--num_procs") {
+      opts.num_procs = parse_count(flag, value, 1, 4096);
+      procs_given = true;
+    } else if (flag == "--num_nodes") {
+      opts.num_nodes = parse_count(flag, value, 1, 100000);
+    } else if (flag == "--master_addr") {
+      if (value.empty()) throw UsageError("--master_addr is empty");
+      opts.master_addr = value;
+    } else if (flag == "--master_port") {
+      opts.master_port = parse_count(flag, value, 1, 65535);
+    } else if (flag == "--include") {
+      opts.include_gpus = parse_gpu_selection(flag, value);
+    } else if (flag == "--exclude") {
+      opts.exclude_gpus = parse_gpu_selection(flag, value);
+    } else if (flag == "--grace_s") {
+      char* end = nullptr;
+      opts.grace_s = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(opts.grace_s >= 0)) {
+        throw UsageError("--grace_s wants a number of seconds, got '" + value + "'");
+      }
+    }
+  }
+
+  if (i >= args.size()) throw UsageError("no program to run: zsrun [options] [--] program [args...]");
+  opts.program = args[i];
+  opts.program_args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+
+  if (opts.num_nodes != 1) {
+    throw UsageError("--num_nodes " + std::to_string(opts.num_nodes) +
+                     ": zsrun runs ranks on one node for now; for several nodes start the program "
+                     "with mpirun or srun (it finds its rank from their environment)");
+  }
+  if (gpus_given && procs_given) throw UsageError("--num_gpus and --num_procs exclude each other: pick one");
+  if (!opts.include_gpus.empty() && !opts.exclude_gpus.empty()) {
+    throw UsageError("--include and --exclude exclude each other: pick one");
+  }
+  if (procs_given) {
+    opts.kind = RankKind::cpu;
+    if (!opts.include_gpus.empty() || !opts.exclude_gpus.empty()) {
+      throw UsageError("--include/--exclude select GPUs; they do not apply to CPU ranks (--num_procs)");
+    }
+  }
+  if (!opts.include_gpus.empty() && gpus_given &&
+      opts.num_gpus != static_cast<int>(opts.include_gpus.size())) {
+    throw UsageError("--num_gpus " + std::to_string(opts.num_gpus) + " disagrees with --include, which selects " +
+                     std::to_string(opts.include_gpus.size()) + " GPU(s)");
+  }
+  return opts;
+}
+
+std::string launch_usage() {
+  return R"(usage: zsrun [options] [--] program [args...]
+
+Starts one rank of `program` per GPU (or per CPU process) on this machine, with the environment
+every ZeroShard program reads: RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
+Every output line carries its rank ("[rank 3] ..."). When one rank fails, zsrun stops the others and
+exits with that rank's exit code (128+N for a rank killed by signal N).
+
+options:
+  --num_gpus N         GPU ranks: N processes, rank r uses cuda:r (default: every GPU found)
+  --num_procs N        CPU ranks: N processes started through OpenMPI's mpirun (CPU collectives use MPI)
+  --include H:I,J      use only these GPU ids, e.g. localhost:0,2 (sets CUDA_VISIBLE_DEVICES)
+  --exclude H:I,J      use every GPU but these, e.g. localhost:1
+  --num_nodes 1        nodes (only 1 for now; use mpirun or srun across nodes)
+  --master_addr ADDR   rendezvous address for the ranks (default 127.0.0.1)
+  --master_port PORT   rendezvous port (default 29500)
+  --grace_s S          seconds between SIGTERM and SIGKILL when stopping ranks (default 5)
+  --help               this text
+Everything after the program path (or after `--`) goes to the program unchanged.
+)";
+}
+
+}  // namespace zs::launcher

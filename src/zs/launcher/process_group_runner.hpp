@@ -1,0 +1,49 @@
+// Runs a group of child processes as one job: their output comes back line by line, and the first
+// child that fails (non-zero exit or a signal) brings the others down (SIGTERM, then SIGKILL after
+// a grace period). SIGINT/SIGTERM/SIGHUP sent to this process are passed on to the children.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zs::launcher {
+
+struct ChildSpec {
+  std::vector<std::string> argv;   // argv[0]: the program (searched on PATH when it has no '/')
+  std::vector<std::string> env;    // the child's whole environment, "NAME=value"
+};
+
+// Called for each whole line a child writes, in the order lines arrive (one thread).
+using LineSink = std::function<void(int child, bool is_stderr, const std::string& line)>;
+
+struct ChildExit {
+  int child = -1;
+  int exit_code = 0;    // the exit status, or 128+signal
+  int signal = 0;       // the signal that killed it, 0 when it exited
+};
+
+struct GroupResult {
+  int exit_code = 0;                       // the first failure's code, else 0
+  std::optional<ChildExit> first_failure;  // the child that failed first
+  int others_stopped = 0;                  // children still running when that happened
+  int forwarded_signal = 0;                // a signal this process received and passed on
+};
+
+class ProcessGroupRunner {
+ public:
+  ProcessGroupRunner(std::vector<ChildSpec> children, LineSink sink, double grace_s = 5.0);
+  // Starts the children and supervises them until all have exited and their output is drained.
+  GroupResult run();
+
+ private:
+  std::vector<ChildSpec> children_;
+  LineSink sink_;
+  double grace_s_;
+};
+
+// "SIGSEGV"-style name of a signal, for messages.
+std::string signal_name(int sig);
+
+}  // namespace zs::launcher

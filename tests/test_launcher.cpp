@@ -1,0 +1,225 @@
+// zsrun, tested as users run it: a subprocess with real child processes (GPU-mode ranks are
+// plain processes here; CPU ranks go through mpirun).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+  double seconds = 0;
+};
+
+std::string zsrun_path() { return std::string(ZS_BIN_DIR) + "/zsrun"; }
+
+// Runs a shell command line (with a hard limit so a broken launcher fails the test, not hangs it).
+Run run(const std::string& command, int limit_s = 60) {
+  Run r;
+  auto start = std::chrono::steady_clock::now();
+  std::string full = "timeout -k 5 " + std::to_string(limit_s) + " " + command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+Run zsrun(const std::string& args, int limit_s = 60) { return run(zsrun_path() + " " + args, limit_s); }
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+// ---- GPU-style ranks (started by zsrun itself) ---------------------------------------------------
+
+TEST(Zsrun, GivesEachRankItsEnvironment) {
+  auto r = zsrun("--num_gpus 3 --master_port 29733 /bin/sh -c "
+                 "'echo \"id=$RANK local=$LOCAL_RANK of $WORLD_SIZE/$LOCAL_WORLD_SIZE at $MASTER_ADDR:$MASTER_PORT "
+                 "nvls=$NCCL_NVLS_ENABLE mc=$TORCH_SYMM_MEM_DISABLE_MULTICAST shm=$NVSHMEM_DISABLE_NVLS "
+                 "cvd=${CUDA_VISIBLE_DEVICES-unset}\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 0; i < 3; ++i) {
+    std::string want = "[rank " + std::to_string(i) + "] id=" + std::to_string(i) + " local=" + std::to_string(i) +
+                       " of 3/3 at 127.0.0.1:29733 nvls=0 mc=1 shm=1 cvd=unset";
+    EXPECT_TRUE(contains(r.output, want)) << "missing: " << want << "\n" << r.output;
+  }
+}
+
+TEST(Zsrun, KeepsMulticastSwitchesAlreadySet) {
+  auto r = run("env NCCL_NVLS_ENABLE=1 " + zsrun_path() + " --num_gpus 1 /bin/sh -c 'echo nvls=$NCCL_NVLS_ENABLE'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 0] nvls=1")) << r.output;
+}
+
+TEST(Zsrun, IncludeSelectsDevices) {
+  auto r = zsrun("--include localhost:1,3 /bin/sh -c 'echo \"$RANK/$WORLD_SIZE cvd=$CUDA_VISIBLE_DEVICES\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 0] 0/2 cvd=1,3")) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 1] 1/2 cvd=1,3")) << r.output;
+}
+
+TEST(Zsrun, ExcludeRemovesDevices) {
+  auto r = zsrun("--num_gpus 4 --exclude localhost:1 /bin/sh -c 'echo \"$RANK/$WORLD_SIZE cvd=$CUDA_VISIBLE_DEVICES\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 2] 2/3 cvd=0,2,3")) << r.output;
+}
+
+TEST(Zsrun, PassesProgramArgumentsUnchanged) {
+  auto r = zsrun("--num_gpus 1 -- /bin/echo --num_gpus 5 'two words' --");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 0] --num_gpus 5 two words --")) << r.output;
+  // Without "--", the first non-option is the program and the rest is its own.
+  auto r2 = zsrun("--num_gpus=1 /bin/sh -c 'echo \"args: $*\"' prog --help --num_procs 3");
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  EXPECT_TRUE(contains(r2.output, "[rank 0] args: --help --num_procs 3")) << r2.output;
+}
+
+TEST(Zsrun, PrefixesEveryLineWithoutMixingRanks) {
+  // 4 ranks each write 2000 long lines to stdout and stderr as fast as they can.
+  auto r = zsrun("--num_gpus 4 /bin/sh -c "
+                 "'i=0; while [ $i -lt 2000 ]; do echo \"r$RANK-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-end\"; "
+                 "echo \"e$RANK-$i-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy-end\" >&2; i=$((i+1)); done; printf \"tail$RANK\"'",
+                 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
+  int counted = 0;
+  for (const auto& line : lines_of(r.output)) {
+    ASSERT_EQ(line.rfind("[rank ", 0), 0u) << "unprefixed line: " << line;
+    char rank = line[6];
+    std::string body = line.substr(9);
+    if (body.rfind("tail", 0) == 0) {
+      EXPECT_EQ(body, std::string("tail") + rank);  // a last line without '\n' still arrives whole
+      continue;
+    }
+    ASSERT_EQ(body[1], rank) << line;
+    ASSERT_EQ(body.substr(body.size() - 4), "-end") << "torn line: " << line;
+    ++counted;
+  }
+  EXPECT_EQ(counted, 4 * 2000 * 2);
+}
+
+TEST(Zsrun, FailingRankStopsTheOthersAndSetsExitCode) {
+  auto r = zsrun("--num_gpus 3 /bin/sh -c 'if [ $RANK = 1 ]; then sleep 0.5; exit 5; fi; exec sleep 60'");
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_LT(r.seconds, 10) << r.output;
+  EXPECT_TRUE(contains(r.output, "zsrun: rank 1 exited with code 5; stopped the other ranks")) << r.output;
+}
+
+TEST(Zsrun, RankIgnoringSigtermIsKilledAfterGrace) {
+  auto r = zsrun("--num_gpus 2 --grace_s 1 /bin/sh -c "
+                 "'if [ $RANK = 0 ]; then sleep 0.3; exit 4; fi; trap \"\" TERM; while true; do sleep 0.1; done'");
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_LT(r.seconds, 10) << r.output;
+}
+
+TEST(Zsrun, RankKilledBySignalGives128PlusSignal) {
+  auto r = zsrun("--num_gpus 2 /bin/sh -c 'if [ $RANK = 1 ]; then kill -SEGV $$; fi; exec sleep 60'");
+  EXPECT_EQ(r.exit_code, 128 + 11) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 1 was killed by signal 11 (SIGSEGV)")) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 1 exited with code 139")) << r.output;
+}
+
+TEST(Zsrun, ForwardsSigtermToRanks) {
+  // zsrun in the background gets SIGTERM; its ranks must go and zsrun must return promptly.
+  std::string cmd = "sh -c '" + zsrun_path() +
+                    " --num_gpus 2 /bin/sh -c \"echo started; exec sleep 60\" & pid=$!; sleep 1; kill -TERM $pid; "
+                    "wait $pid; echo rc=$?'";
+  auto r = run(cmd, 30);
+  EXPECT_TRUE(contains(r.output, "rc=143")) << r.output;  // the ranks died of SIGTERM
+  EXPECT_LT(r.seconds, 10) << r.output;
+}
+
+// ---- CPU ranks (through mpirun) ------------------------------------------------------------------
+
+TEST(Zsrun, CpuRanksThroughMpirun) {
+  auto r = run("env -u OMP_NUM_THREADS " + zsrun_path() +
+               " --num_procs 2 /bin/sh -c 'echo \"out $OMPI_COMM_WORLD_RANK rank=${RANK-unset} omp=$OMP_NUM_THREADS "
+               "port=$MASTER_PORT\"; echo \"err $OMPI_COMM_WORLD_RANK\" >&2'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  std::string omp = std::to_string(std::max(1L, cores / 2));
+  EXPECT_TRUE(contains(r.output, "[rank 0] out 0 rank=unset omp=" + omp + " port=29500")) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 1] out 1 rank=unset omp=" + omp)) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 1] err 1")) << r.output;
+  EXPECT_FALSE(contains(r.output, "<stdout>")) << r.output;
+}
+
+TEST(Zsrun, CpuRankFailureNamesRankAndCode) {
+  auto r = zsrun("--num_procs 3 /bin/sh -c 'if [ $OMPI_COMM_WORLD_RANK = 2 ]; then exit 3; fi; exec sleep 60'");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_LT(r.seconds, 15) << r.output;
+  EXPECT_TRUE(contains(r.output, "zsrun: rank 2 exited with code 3; stopped the other ranks")) << r.output;
+}
+
+TEST(Zsrun, CpuRankSignalNamesRank) {
+  auto r = zsrun("--num_procs 2 /bin/sh -c 'if [ $OMPI_COMM_WORLD_RANK = 1 ]; then kill -SEGV $$; fi; exec sleep 60'");
+  EXPECT_EQ(r.exit_code, 139) << r.output;
+  EXPECT_TRUE(contains(r.output, "zsrun: rank 1 exited with code 139")) << r.output;
+}
+
+TEST(Zsrun, CpuRanksStopOnSigterm) {
+  std::string cmd = "sh -c '" + zsrun_path() +
+                    " --num_procs 2 /bin/sh -c \"echo started; exec sleep 60\" & pid=$!; sleep 1.5; kill -TERM $pid; "
+                    "wait $pid; echo rc=$?'";
+  auto r = run(cmd, 30);
+  EXPECT_TRUE(contains(r.output, "rc=143")) << r.output;
+  EXPECT_LT(r.seconds, 10) << r.output;
+}
+
+// ---- command line errors -------------------------------------------------------------------------
+
+TEST(ZsrunUsage, HelpListsFlags) {
+  auto r = zsrun("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--num_gpus", "--num_procs", "--include", "--exclude", "--master_addr", "--master_port",
+                           "--num_nodes"}) {
+    EXPECT_TRUE(contains(r.output, flag)) << flag;
+  }
+}
+
+TEST(ZsrunUsage, ErrorsAreClearAndNonZero) {
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"", "no program to run"},
+      {"--num_procs 2", "no program to run"},
+      {"--num_procs 0 /bin/true", "--num_procs wants a whole number from 1"},
+      {"--num_procs abc /bin/true", "got 'abc'"},
+      {"--num_gpus", "--num_gpus needs a value"},
+      {"--num_gpus 2 --num_procs 2 /bin/true", "exclude each other"},
+      {"--num_nodes 2 --num_procs 2 /bin/true", "one node for now"},
+      {"--include localhost:0 --exclude localhost:1 /bin/true", "exclude each other"},
+      {"--include otherhost:0 /bin/true", "this machine only"},
+      {"--include localhost:0,0 /bin/true", "twice"},
+      {"--num_procs 2 --include localhost:0 /bin/true", "do not apply to CPU ranks"},
+      {"--master_port 70000 --num_procs 1 /bin/true", "--master_port wants"},
+      {"--bogus 1 /bin/true", "unknown option '--bogus'"},
+      {"--num_procs 2 /no/such/program", "cannot run '/no/such/program'"},
+  };
+  for (const auto& c : cases) {
+    auto r = zsrun(c.args);
+    EXPECT_EQ(r.exit_code, 2) << "zsrun " << c.args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.message)) << "zsrun " << c.args << "\nwant: " << c.message << "\n" << r.output;
+  }
+}
