@@ -1,0 +1,83 @@
+#include "zs/data/batch_sampler.hpp"
+
+#include <ATen/ops/empty.h>
+
+#include <stdexcept>
+
+namespace zs {
+namespace {
+
+// splitmix64's finaliser: a strong 64-bit mix, portable and stateless.
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+uint64_t combine(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b)); }
+
+}  // namespace
+
+GlobalBatchSampler::GlobalBatchSampler(const TokenData& data, int64_t block_size, uint64_t seed)
+    : data_(data), block_size_(block_size), seed_(seed) {
+  if (block_size <= 0) throw std::invalid_argument("block_size must be positive, got " + std::to_string(block_size));
+  for (Split split : {Split::Train, Split::Val}) {
+    const auto len = static_cast<int64_t>(data_.tokens(split).size());
+    if (len < block_size + 1)
+      throw std::runtime_error("data '" + data_.source() + "': the " + split_name(split) + " split has " +
+                               std::to_string(len) + " tokens, fewer than block_size + 1 = " +
+                               std::to_string(block_size + 1));
+  }
+}
+
+int64_t GlobalBatchSampler::sample_offset(Split split, int64_t step, int64_t index) const {
+  const uint64_t n = data_.tokens(split).size() - static_cast<uint64_t>(block_size_);  // offsets 0..n-1
+  uint64_t key = combine(combine(combine(seed_, split == Split::Train ? 0 : 1), static_cast<uint64_t>(step)),
+                         static_cast<uint64_t>(index));
+  // Rejection keeps the draw exactly uniform: refuse the few values below 2^64 mod n.
+  const uint64_t threshold = (0 - n) % n;
+  for (;;) {
+    key = mix64(key);
+    if (key >= threshold) return static_cast<int64_t>(key % n);
+  }
+}
+
+Batch GlobalBatchSampler::global_samples(Split split, int64_t step, int64_t first, int64_t count) const {
+  const TokenArray& tokens = data_.tokens(split);
+  const int64_t T = block_size_;
+  Batch out{at::empty({count, T}, at::kLong), at::empty({count, T}, at::kLong)};
+  int64_t* x = out.x.data_ptr<int64_t>();
+  int64_t* y = out.y.data_ptr<int64_t>();
+  const int64_t vocab = data_.vocab_size();
+  for (int64_t s = 0; s < count; ++s) {
+    const uint16_t* src = tokens.data() + sample_offset(split, step, first + s);
+    for (int64_t t = 0; t <= T; ++t) {
+      if (src[t] >= vocab)
+        throw std::runtime_error("data '" + data_.source() + "' holds token id " + std::to_string(src[t]) +
+                                 " but vocab_size is " + std::to_string(vocab));
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      x[s * T + t] = src[t];
+      y[s * T + t] = src[t + 1];
+    }
+  }
+  return out;
+}
+
+Batch GlobalBatchSampler::batch(Split split, int64_t step, int64_t micro_step, int rank, int world_size,
+                                int64_t micro_batch) const {
+  if (world_size <= 0 || rank < 0 || rank >= world_size)
+    throw std::invalid_argument("rank " + std::to_string(rank) + " is outside world size " +
+                                std::to_string(world_size));
+  if (micro_batch <= 0 || micro_step < 0 || step < 0)
+    throw std::invalid_argument("micro_batch must be positive and step, micro_step non-negative");
+  const int64_t first = (micro_step * world_size + rank) * micro_batch;
+  return global_samples(split, step, first, micro_batch);
+}
+
+Batch GlobalBatchSampler::batch(const std::string& split, int64_t step, int64_t micro_step, int rank,
+                                int world_size, int64_t micro_batch) const {
+  return batch(parse_split(split), step, micro_step, rank, world_size, micro_batch);
+}
+
+}  // namespace zs

@@ -1,0 +1,73 @@
+#include "zs/data/token_data.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace zs {
+
+Split parse_split(const std::string& name) {
+  if (name == "train") return Split::Train;
+  if (name == "val") return Split::Val;
+  throw std::invalid_argument("unknown data split '" + name + "' (expected \"train\" or \"val\")");
+}
+
+const char* split_name(Split split) { return split == Split::Train ? "train" : "val"; }
+
+namespace {
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+TokenData TokenData::from_bin_folder(const std::string& folder, int64_t vocab_size) {
+  if (!is_directory(folder)) throw std::runtime_error("data folder '" + folder + "' does not exist");
+  if (vocab_size <= 0 || vocab_size > 65536)
+    throw std::invalid_argument("vocab_size " + std::to_string(vocab_size) + " does not fit uint16 tokens");
+  TokenData d;
+  d.source_ = folder;
+  d.vocab_size_ = vocab_size;
+  d.train_ = TokenArray::map_file(folder + "/train.bin");
+  d.val_ = TokenArray::map_file(folder + "/val.bin");
+  // Token ids are checked against vocab_size as batches are built (a full scan of a multi-GB file
+  // at start-up would cost more than it saves).
+  return d;
+}
+
+TokenData TokenData::from_text_file(const std::string& path, double train_fraction) {
+  if (is_directory(path))
+    throw std::runtime_error("'" + path + "' is a folder without train.bin; expected a text file or a nanoGPT data folder");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open text file '" + path + "'");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return from_text(buffer.str(), train_fraction, path);
+}
+
+TokenData TokenData::from_text(const std::string& text, double train_fraction, const std::string& source_name) {
+  if (text.empty()) throw std::runtime_error("text '" + source_name + "' is empty");
+  if (!(train_fraction > 0.0 && train_fraction < 1.0))
+    throw std::invalid_argument("train_fraction must be in (0, 1), got " + std::to_string(train_fraction));
+  TokenData d;
+  d.source_ = source_name;
+  d.vocab_.emplace(text);
+  d.vocab_size_ = d.vocab_->size();
+  auto ids = d.vocab_->encode(text);
+  const auto n_train = static_cast<size_t>(static_cast<double>(ids.size()) * train_fraction);
+  d.train_ = TokenArray::from_vector(std::vector<uint16_t>(ids.begin(), ids.begin() + static_cast<long>(n_train)));
+  d.val_ = TokenArray::from_vector(std::vector<uint16_t>(ids.begin() + static_cast<long>(n_train), ids.end()));
+  return d;
+}
+
+TokenData TokenData::load(const std::string& path, int64_t vocab_size) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("data path '" + path + "' does not exist");
+  if (is_directory(path) && ::stat((path + "/train.bin").c_str(), &st) == 0) return from_bin_folder(path, vocab_size);
+  return from_text_file(path);
+}
+
+}  // namespace zs

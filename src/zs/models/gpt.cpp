@@ -1,0 +1,126 @@
+#include "zs/models/gpt.hpp"
+
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
+#include <ATen/core/Reduction.h>
+#include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/dropout.h>
+#include <ATen/ops/full_like.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/multinomial.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/topk.h>
+#include <ATen/ops/where.h>
+#include <c10/core/GradMode.h>
+#include <torch/nn/modules/linear.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace zs {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+GPTTransformerImpl::GPTTransformerImpl(const GPTConfig& config) {
+  wte = register_module("wte", torch::nn::Embedding(config.vocab_size, config.n_embd));
+  wpe = register_module("wpe", torch::nn::Embedding(config.block_size, config.n_embd));
+  h = register_module("h", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.n_layer; ++i) h->push_back(Block(config));
+  ln_f = register_module("ln_f", LayerNorm(config.n_embd, config.bias));
+}
+
+GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
+  config_.validate();
+  transformer = register_module("transformer", GPTTransformer(config_));
+  init_weights();
+}
+
+void GPTImpl::init_weights() {
+  c10::NoGradGuard no_grad;
+  for (const auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<torch::nn::Linear>()) {
+      linear->weight.normal_(0.0, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
+      embedding->weight.normal_(0.0, 0.02);
+    } else if (auto* norm = module->as<LayerNorm>()) {
+      norm->weight.fill_(1.0);
+      if (norm->bias.defined()) norm->bias.zero_();
+    }
+  }
+  // Residual projections are scaled down so the residual stream's variance does not grow with depth.
+  const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(config_.n_layer));
+  for (auto& item : named_parameters()) {
+    if (ends_with(item.key(), "c_proj.weight")) item.value().normal_(0.0, residual_std);
+  }
+}
+
+GPTOutput GPTImpl::forward(const at::Tensor& idx, const std::optional<at::Tensor>& targets) {
+  if (idx.dim() != 2) throw std::invalid_argument("GPT::forward: idx must be [B, T], got " + std::to_string(idx.dim()) + " dims");
+  const int64_t T = idx.size(1);
+  if (T > config_.block_size)
+    throw std::invalid_argument("GPT::forward: sequence length " + std::to_string(T) +
+                                " exceeds block_size " + std::to_string(config_.block_size));
+  auto pos = at::arange(T, idx.options().dtype(at::kLong));
+  auto x = transformer->wte->forward(idx) + transformer->wpe->forward(pos);
+  x = at::dropout(x, config_.dropout, is_training());
+  for (const auto& block : *transformer->h) x = block->as<Block>()->forward(x);
+  x = transformer->ln_f->forward(x);
+
+  const auto& head_weight = transformer->wte->weight;  // tied LM head
+  GPTOutput out;
+  if (targets.has_value() && targets->defined()) {
+    out.logits = at::linear(x, head_weight);
+    const int64_t V = out.logits.size(-1);
+    out.loss = at::cross_entropy_loss(out.logits.to(at::kFloat).reshape({-1, V}), targets->reshape({-1}),
+                                      /*weight=*/{}, at::Reduction::Mean, /*ignore_index=*/-1);
+  } else {
+    out.logits = at::linear(x.slice(/*dim=*/1, T - 1, T), head_weight);
+  }
+  return out;
+}
+
+at::Tensor GPTImpl::loss(const at::Tensor& idx, const at::Tensor& targets) { return forward(idx, targets).loss; }
+
+int64_t GPTImpl::num_params(bool exclude_embeddings) const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  if (exclude_embeddings) n -= transformer->wpe->weight.numel();
+  return n;
+}
+
+double GPTImpl::flops_per_token(int64_t T) const {
+  const double N = static_cast<double>(num_params(/*exclude_embeddings=*/false));
+  return 6.0 * N + 12.0 * static_cast<double>(config_.n_layer) * static_cast<double>(config_.n_embd) *
+                       static_cast<double>(T);
+}
+
+at::Tensor GPTImpl::generate(at::Tensor idx, int64_t max_new_tokens, double temperature, int64_t top_k,
+                             std::optional<at::Generator> generator) {
+  if (temperature <= 0.0) throw std::invalid_argument("GPT::generate: temperature must be positive");
+  c10::NoGradGuard no_grad;
+  const bool was_training = is_training();
+  eval();
+  for (int64_t i = 0; i < max_new_tokens; ++i) {
+    const int64_t T = idx.size(1);
+    auto context = T > config_.block_size ? idx.slice(1, T - config_.block_size, T) : idx;
+    auto logits = forward(context).logits.select(1, 0).to(at::kFloat) / temperature;  // [B, V]
+    if (top_k > 0 && top_k < logits.size(-1)) {
+      auto kth = std::get<0>(at::topk(logits, top_k, /*dim=*/-1)).slice(1, top_k - 1, top_k);
+      logits = at::where(logits < kth, at::full_like(logits, -std::numeric_limits<float>::infinity()), logits);
+    }
+    auto probs = at::softmax(logits, /*dim=*/-1);
+    auto next = at::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, generator);
+    idx = at::cat({idx, next}, /*dim=*/1);
+  }
+  train(was_training);
+  return idx;
+}
+
+}  // namespace zs

@@ -1,0 +1,64 @@
+#include "zs/models/gpt_blocks.hpp"
+
+#include <ATen/ops/dropout.h>
+#include <ATen/ops/gelu.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/scaled_dot_product_attention.h>
+#include <ATen/ops/zeros.h>
+
+namespace zs {
+
+LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias) {
+  weight = register_parameter("weight", at::ones({n_embd}));
+  if (with_bias) bias = register_parameter("bias", at::zeros({n_embd}));
+}
+
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
+  // An undefined bias tensor tells layer_norm there is none.
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
+}
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config)
+    : n_head(config.n_head), n_embd(config.n_embd), dropout(config.dropout) {
+  c_attn = register_module(
+      "c_attn", torch::nn::Linear(torch::nn::LinearOptions(n_embd, 3 * n_embd).bias(config.bias)));
+  c_proj = register_module(
+      "c_proj", torch::nn::Linear(torch::nn::LinearOptions(n_embd, n_embd).bias(config.bias)));
+}
+
+at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  auto qkv = c_attn->forward(x).split(n_embd, /*dim=*/2);
+  // [B, T, C] -> [B, n_head, T, head_size]
+  auto heads = [&](const at::Tensor& t) { return t.view({B, T, n_head, C / n_head}).transpose(1, 2); };
+  const double p = is_training() ? dropout : 0.0;
+  auto y = at::scaled_dot_product_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), /*attn_mask=*/{},
+                                            /*dropout_p=*/p, /*is_causal=*/true);
+  y = y.transpose(1, 2).contiguous().view({B, T, C});
+  return at::dropout(c_proj->forward(y), dropout, is_training());
+}
+
+MLPImpl::MLPImpl(const GPTConfig& config) : dropout(config.dropout) {
+  const int64_t C = config.n_embd;
+  c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(C, 4 * C).bias(config.bias)));
+  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(4 * C, C).bias(config.bias)));
+}
+
+at::Tensor MLPImpl::forward(const at::Tensor& x) {
+  return at::dropout(c_proj->forward(at::gelu(c_fc->forward(x))), dropout, is_training());
+}
+
+BlockImpl::BlockImpl(const GPTConfig& config) {
+  ln_1 = register_module("ln_1", LayerNorm(config.n_embd, config.bias));
+  attn = register_module("attn", CausalSelfAttention(config));
+  ln_2 = register_module("ln_2", LayerNorm(config.n_embd, config.bias));
+  mlp = register_module("mlp", MLP(config));
+}
+
+at::Tensor BlockImpl::forward(const at::Tensor& x) {
+  auto h = x + attn->forward(ln_1->forward(x));
+  return h + mlp->forward(ln_2->forward(h));
+}
+
+}  // namespace zs

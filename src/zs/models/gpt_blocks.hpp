@@ -1,0 +1,66 @@
+#pragma once
+// The pieces of a GPT-2 transformer block as plain torch::nn::Modules. Parameter names follow
+// nanoGPT / Hugging Face (ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj), so a state
+// dict exported from here loads there.
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "zs/models/gpt_config.hpp"
+
+namespace zs {
+
+// LayerNorm whose bias is optional: with bias=false no "bias" parameter exists at all.
+class LayerNormImpl : public torch::nn::Module {
+ public:
+  LayerNormImpl(int64_t n_embd, bool bias);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight;
+  at::Tensor bias;  // undefined when built with bias=false
+};
+TORCH_MODULE(LayerNorm);
+
+// Multi-head causal self-attention through at::scaled_dot_product_attention (flash/efficient kernels
+// where the device has them).
+class CausalSelfAttentionImpl : public torch::nn::Module {
+ public:
+  explicit CausalSelfAttentionImpl(const GPTConfig& config);
+  at::Tensor forward(const at::Tensor& x);  // x: [B, T, C]
+
+  torch::nn::Linear c_attn{nullptr};  // C -> 3C (query, key, value)
+  torch::nn::Linear c_proj{nullptr};  // C -> C
+  int64_t n_head;
+  int64_t n_embd;
+  double dropout;
+};
+TORCH_MODULE(CausalSelfAttention);
+
+// Position-wise feed-forward: C -> 4C -> GELU (exact, erf form) -> C.
+class MLPImpl : public torch::nn::Module {
+ public:
+  explicit MLPImpl(const GPTConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+
+  torch::nn::Linear c_fc{nullptr};
+  torch::nn::Linear c_proj{nullptr};
+  double dropout;
+};
+TORCH_MODULE(MLP);
+
+// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). This is the unit a sharding
+// engine gathers and releases as a whole.
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const GPTConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+
+  LayerNorm ln_1{nullptr};
+  CausalSelfAttention attn{nullptr};
+  LayerNorm ln_2{nullptr};
+  MLP mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+}  // namespace zs
