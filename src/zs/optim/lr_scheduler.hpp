@@ -9,6 +9,11 @@
 
 namespace zs {
 
+class Optimizer;
+
+// Step indexing: `step` counts applied optimizer steps from 0 (an overflow-skipped step does
+// not advance the schedule). lr(step) is the rate the optimizer uses for that step; note that
+// WarmupCosineLR's first step (step 0) runs with lr 0 and OneCycle's with cycle_min_lr/min_mom.
 class LrScheduler {
  public:
   virtual ~LrScheduler() = default;
@@ -21,5 +26,13 @@ class LrScheduler {
 
 // `base_lr` is the optimizer's lr (WarmupCosineLR scales it). Throws ConfigError on bad parameters.
 std::unique_ptr<LrScheduler> make_scheduler(const SchedulerConfig& config, double base_lr);
+
+// beta2 that a momentum-cycling schedule pins Adam-family optimizers to.
+constexpr double kCycledBeta2 = 0.99;
+
+// Applies the schedule's momentum for `step` (if it cycles momentum) the way the reference engine
+// does: optimizers with betas get (momentum, kCycledBeta2); optimizers without betas (SGD) keep
+// their momentum unchanged.
+void apply_scheduled_momentum(const LrScheduler& scheduler, Optimizer& optimizer, int64_t step);
 
 }  // namespace zs

@@ -22,14 +22,24 @@ class Optimizer {
 
   // Registers a flat fp32 tensor the optimizer updates in place, with its group's weight decay.
   // Returns its slot index (0, 1, ...). State tensors are created here, zero-filled, same device.
+  // The tensor must be contiguous fp32; the slot's weight decay replaces the config's for that slot.
   virtual int add_param(const at::Tensor& master, double weight_decay) = 0;
+  // Same, with the config's weight_decay.
+  int add_param(const at::Tensor& master) { return add_param(master, default_weight_decay()); }
+  virtual double default_weight_decay() const = 0;
 
   // One update of every slot: grads[i] is slot i's fp32 gradient (same shape). The gradients are
   // divided by `grad_divisor` first (loss scale and clipping folded together; 1.0 for none).
+  // When grad_divisor != 1 the division happens in place: grads[i] holds the divided gradient
+  // afterwards. With grad_divisor == 1 the gradients are only read.
   virtual void step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor) = 0;
 
   // Momentum-like hyper-parameter, for schedules that cycle it (OneCycle): Adam's beta1, SGD's momentum.
   virtual void set_momentum(double momentum) = 0;
+  // Adam-family optimizers have (beta1, beta2); SGD has none and throws std::logic_error from
+  // set_betas. A momentum-cycling schedule sets both (see apply_scheduled_momentum).
+  virtual bool has_betas() const = 0;
+  virtual void set_betas(double beta1, double beta2) = 0;
 
   // Number of step() calls so far (Adam's bias-correction step).
   virtual int64_t steps() const = 0;
@@ -41,7 +51,13 @@ class Optimizer {
   virtual std::string name() const = 0;
 };
 
-// Builds the optimizer the config names (Adam, AdamW, SGD). Throws ConfigError otherwise.
+// Builds the optimizer the config names (Adam, AdamW, SGD; any letter case). Throws ConfigError
+// for another name or out-of-range hyper-parameters.
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config);
+
+// The concrete optimizers (make_optimizer picks one). Adam with decoupled_weight_decay is AdamW:
+// the parameter shrinks by lr * weight_decay; without it weight_decay * param joins the gradient.
+std::unique_ptr<Optimizer> make_adam(const OptimizerConfig& config, bool decoupled_weight_decay);
+std::unique_ptr<Optimizer> make_sgd(const OptimizerConfig& config);
 
 }  // namespace zs

@@ -1,1 +1,0 @@
-// placeholder so the layer has a source; replaced as the layer grows

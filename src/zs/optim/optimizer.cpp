@@ -1,0 +1,79 @@
+// make_optimizer: validates the optimizer section and builds Adam, AdamW or SGD.
+#include "zs/optim/optimizer.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+#include "zs/optim/optimizer_checks.hpp"
+
+namespace zs {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw ConfigError("optimizer.params: " + message);
+}
+
+void validate(const OptimizerConfig& c, const std::string& type) {
+  require(c.lr >= 0, "lr must be >= 0, got " + std::to_string(c.lr));
+  require(c.weight_decay >= 0, "weight_decay must be >= 0, got " + std::to_string(c.weight_decay));
+  if (type == "sgd") {
+    require(c.momentum >= 0, "momentum must be >= 0, got " + std::to_string(c.momentum));
+    require(!c.nesterov || (c.momentum > 0 && c.dampening == 0),
+            "nesterov needs momentum > 0 and dampening = 0 (got momentum " +
+                std::to_string(c.momentum) + ", dampening " + std::to_string(c.dampening) + ")");
+  } else {
+    require(c.beta1 >= 0 && c.beta1 < 1, "betas[0] must be in [0, 1), got " + std::to_string(c.beta1));
+    require(c.beta2 >= 0 && c.beta2 < 1, "betas[1] must be in [0, 1), got " + std::to_string(c.beta2));
+    require(c.eps >= 0, "eps must be >= 0, got " + std::to_string(c.eps));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
+  const std::string type = lower(config.type);
+  if (type != "adam" && type != "adamw" && type != "sgd") {
+    throw ConfigError("optimizer.type: '" + config.type +
+                      "' is not supported; use one of Adam, AdamW, SGD");
+  }
+  validate(config, type);
+  if (type == "sgd") return make_sgd(config);
+  // "Adam" follows adam_w_mode (decoupled decay unless it is false); "AdamW" always decouples.
+  const bool decoupled = type == "adamw" || config.adam_w_mode;
+  return make_adam(config, decoupled);
+}
+
+namespace optim_detail {
+
+void check_master(const at::Tensor& master, const char* who) {
+  TORCH_CHECK(master.defined(), who, ": add_param got an undefined tensor");
+  TORCH_CHECK(master.scalar_type() == at::kFloat, who,
+              ": master weights must be fp32, got ", master.scalar_type());
+  TORCH_CHECK(master.is_contiguous(), who, ": master weights must be contiguous");
+}
+
+void check_grads(const std::vector<at::Tensor>& masters, const std::vector<at::Tensor>& grads,
+                 const char* who) {
+  TORCH_CHECK(grads.size() == masters.size(), who, ": step got ", grads.size(),
+              " gradients for ", masters.size(), " registered parameters");
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const at::Tensor& g = grads[i];
+    TORCH_CHECK(g.defined(), who, ": gradient ", i, " is undefined");
+    TORCH_CHECK(g.numel() == masters[i].numel(), who, ": gradient ", i, " has ", g.numel(),
+                " elements, its parameter ", masters[i].numel());
+    TORCH_CHECK(g.scalar_type() == at::kFloat, who, ": gradient ", i, " must be fp32, got ",
+                g.scalar_type());
+    TORCH_CHECK(g.device() == masters[i].device(), who, ": gradient ", i, " is on ", g.device(),
+                ", its parameter on ", masters[i].device());
+    TORCH_CHECK(g.is_contiguous(), who, ": gradient ", i, " must be contiguous");
+  }
+}
+
+}  // namespace optim_detail
+}  // namespace zs
