@@ -117,6 +117,10 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
 
 Engine::~Engine() = default;
 
+double Engine::last_loss() const { return last_loss_.defined() ? last_loss_.item<double>() : 0.0; }
+
+double Engine::last_grad_norm() const { return last_grad_norm_.defined() ? last_grad_norm_.item<double>() : 0.0; }
+
 bool Engine::is_gradient_accumulation_boundary() const {
   return (micro_steps_ + 1) % config_.gradient_accumulation_steps == 0;
 }
@@ -155,9 +159,7 @@ bool Engine::step() {
   if (!boundary) return false;
 
   const double lr = scheduled_lr();
-  if (scheduler_) {
-    if (auto momentum = scheduler_->momentum(scheduler_steps_)) optimizer_->optimizer().set_momentum(*momentum);
-  }
+  if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
   const StepOutcome outcome = optimizer_->step(lr, scaler_->scale(), scaler_->enabled(), config_.gradient_clipping);
   const double scale_used = scaler_->scale();
   scaler_->update(outcome.skipped);
@@ -165,9 +167,8 @@ bool Engine::step() {
   // Global mean loss of this step: over the micro-steps here, then over ranks.
   {
     c10::NoGradGuard no_grad;
-    at::Tensor mean = loss_sum_ / double(config_.gradient_accumulation_steps);
-    world_.comm->all_reduce(mean, ReduceOp::avg)->wait();
-    last_loss_ = mean.item<double>();
+    last_loss_ = loss_sum_ / double(config_.gradient_accumulation_steps);
+    world_.comm->all_reduce(last_loss_, ReduceOp::avg)->wait();
     loss_sum_.zero_();
   }
   last_lr_ = lr;
@@ -183,16 +184,18 @@ bool Engine::step() {
   const double now = now_s();
   StepStats stats;
   stats.step = global_steps_;
-  stats.loss = last_loss_;
   stats.lr = lr;
   stats.loss_scale = scale_used;
-  stats.grad_norm = outcome.grad_norm;
   stats.samples = config_.train_batch_size;
   stats.tokens = config_.train_batch_size * options_.tokens_per_sample;
   stats.seconds = now - window_start_s_;
   stats.skipped = outcome.skipped;
+  if (logger_ && global_steps_ % config_.steps_per_print == 0) {
+    stats.loss = last_loss();
+    stats.grad_norm = last_grad_norm();
+  }
   if (logger_) logger_->log(stats);
-  if (progress_) progress_->update(global_steps_, "loss " + std::to_string(last_loss_).substr(0, 6));
+  if (progress_) progress_->update(global_steps_);
   window_start_s_ = now;
   return !outcome.skipped;
 }

@@ -70,8 +70,10 @@ class Engine {
   int64_t skipped_steps() const { return skipped_steps_; }
   double lr() const { return last_lr_; }
   double loss_scale() const;
-  double last_grad_norm() const { return last_grad_norm_; }
-  double last_loss() const { return last_loss_; }     // global mean loss of the last step
+  // Global mean loss and gradient norm of the last step. Reading them waits for the device, so
+  // the engine itself reads them only on steps it logs.
+  double last_grad_norm() const;
+  double last_loss() const;
   bool last_step_skipped() const { return last_skipped_; }
 
   const Config& config() const { return config_; }
@@ -101,7 +103,8 @@ class Engine {
 
   int64_t micro_steps_ = 0, global_steps_ = 0, skipped_steps_ = 0, scheduler_steps_ = 0;
   at::Tensor loss_sum_;
-  double last_lr_ = 0, last_grad_norm_ = 0, last_loss_ = 0;
+  at::Tensor last_loss_, last_grad_norm_;   // 0-dim fp32 on the device
+  double last_lr_ = 0;
   bool last_skipped_ = false;
   double window_start_s_ = 0;
 };

@@ -49,29 +49,28 @@ class Adam final : public Optimizer {
   }
 
   double default_weight_decay() const override { return default_weight_decay_; }
+  int num_slots() const override { return static_cast<int>(masters_.size()); }
 
-  void step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor) override {
-    optim_detail::check_grads(masters_, grads, who());
-    TORCH_CHECK(grad_divisor > 0, who(), ": grad_divisor must be > 0, got ", grad_divisor);
-    if (masters_.empty()) {
-      ++steps_;
-      return;
-    }
-    step_tensor_.add_(1);
+  void begin_step() override {
+    if (step_tensor_.defined()) step_tensor_.add_(1);
     ++steps_;
+  }
 
-    std::optional<at::Tensor> grad_scale;
-    if (grad_divisor != 1.0) grad_scale = at::full({}, grad_divisor, masters_[0].options());
+  void step_slots(const std::vector<int>& slot_list, const std::vector<at::Tensor>& grads, double lr,
+                  const std::optional<at::Tensor>& grad_scale) override {
+    optim_detail::check_slot_grads(masters_, slot_list, grads, who());
+    if (slot_list.empty()) return;
 
     // The fused kernels take one weight decay per call: one call per distinct value.
-    std::map<double, std::vector<size_t>> slots_by_decay;
-    for (size_t i = 0; i < masters_.size(); ++i) slots_by_decay[weight_decays_[i]].push_back(i);
+    std::map<double, std::vector<size_t>> by_decay;
+    for (size_t k = 0; k < slot_list.size(); ++k) by_decay[weight_decays_[slot_list[k]]].push_back(k);
 
-    for (const auto& [weight_decay, slots] : slots_by_decay) {
+    for (const auto& [weight_decay, ks] : by_decay) {
       std::vector<at::Tensor> params, gs, ms, vs, steps;
-      for (size_t i : slots) {
+      for (size_t k : ks) {
+        const int i = slot_list[k];
         params.push_back(masters_[i]);
-        gs.push_back(grads[i].view(masters_[i].sizes()));
+        gs.push_back(grads[k].view(masters_[i].sizes()));
         ms.push_back(exp_avgs_[i]);
         vs.push_back(exp_avg_sqs_[i]);
         steps.push_back(step_tensor_);

@@ -30,7 +30,7 @@ std::unique_ptr<LrScheduler> make_scheduler(const SchedulerConfig& config, doubl
 // beta2 that a momentum-cycling schedule pins Adam-family optimizers to.
 constexpr double kCycledBeta2 = 0.99;
 
-// Applies the schedule's momentum for `step` (if it cycles momentum) the way the reference engine
+// Applies the schedule's momentum for `step` (if it cycles momentum) the way DeepSpeed
 // does: optimizers with betas get (momentum, kCycledBeta2); optimizers without betas (SGD) keep
 // their momentum unchanged.
 void apply_scheduled_momentum(const LrScheduler& scheduler, Optimizer& optimizer, int64_t step);

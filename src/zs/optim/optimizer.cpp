@@ -1,6 +1,8 @@
 // make_optimizer: validates the optimizer section and builds Adam, AdamW or SGD.
 #include "zs/optim/optimizer.hpp"
 
+#include <ATen/ops/full.h>
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -58,12 +60,13 @@ void check_master(const at::Tensor& master, const char* who) {
   TORCH_CHECK(master.is_contiguous(), who, ": master weights must be contiguous");
 }
 
-void check_grads(const std::vector<at::Tensor>& masters, const std::vector<at::Tensor>& grads,
-                 const char* who) {
-  TORCH_CHECK(grads.size() == masters.size(), who, ": step got ", grads.size(),
-              " gradients for ", masters.size(), " registered parameters");
-  for (size_t i = 0; i < grads.size(); ++i) {
-    const at::Tensor& g = grads[i];
+void check_slot_grads(const std::vector<at::Tensor>& masters, const std::vector<int>& slots,
+                      const std::vector<at::Tensor>& grads, const char* who) {
+  TORCH_CHECK(grads.size() == slots.size(), who, ": got ", grads.size(), " gradients for ", slots.size(), " slots");
+  for (size_t k = 0; k < grads.size(); ++k) {
+    const int i = slots[k];
+    TORCH_CHECK(i >= 0 && i < static_cast<int>(masters.size()), who, ": no slot ", i);
+    const at::Tensor& g = grads[k];
     TORCH_CHECK(g.defined(), who, ": gradient ", i, " is undefined");
     TORCH_CHECK(g.numel() == masters[i].numel(), who, ": gradient ", i, " has ", g.numel(),
                 " elements, its parameter ", masters[i].numel());
@@ -75,5 +78,26 @@ void check_grads(const std::vector<at::Tensor>& masters, const std::vector<at::T
   }
 }
 
+void check_grads(const std::vector<at::Tensor>& masters, const std::vector<at::Tensor>& grads,
+                 const char* who) {
+  TORCH_CHECK(grads.size() == masters.size(), who, ": step got ", grads.size(),
+              " gradients for ", masters.size(), " registered parameters");
+  std::vector<int> all(masters.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  check_slot_grads(masters, all, grads, who);
+}
+
 }  // namespace optim_detail
+
+void Optimizer::step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor) {
+  TORCH_CHECK(static_cast<int>(grads.size()) == num_slots(), name(), ": step got ", grads.size(),
+              " gradients for ", num_slots(), " registered parameters");
+  std::vector<int> all(grads.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  TORCH_CHECK(grad_divisor > 0, name(), ": grad_divisor must be > 0, got ", grad_divisor);
+  std::optional<at::Tensor> divisor;
+  if (grad_divisor != 1.0 && !grads.empty()) divisor = at::full({}, grad_divisor, grads[0].options());
+  begin_step();
+  step_slots(all, grads, lr, divisor);
+}
 }  // namespace zs

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,12 +28,22 @@ class Optimizer {
   // Same, with the config's weight_decay.
   int add_param(const at::Tensor& master) { return add_param(master, default_weight_decay()); }
   virtual double default_weight_decay() const = 0;
+  virtual int num_slots() const = 0;
 
   // One update of every slot: grads[i] is slot i's fp32 gradient (same shape). The gradients are
   // divided by `grad_divisor` first (loss scale and clipping folded together; 1.0 for none).
   // When grad_divisor != 1 the division happens in place: grads[i] holds the divided gradient
   // afterwards. With grad_divisor == 1 the gradients are only read.
-  virtual void step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor) = 0;
+  void step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor);
+
+  // step() in pieces, for callers that make fp32 gradients a few slots at a time to bound scratch
+  // memory: begin_step() once, then step_slots() over disjoint sets of slots that together cover
+  // every slot; grads[k] belongs to slots[k]. `grad_divisor`, when given, is a one-element fp32
+  // tensor on the parameters' device, so a divisor computed on the device (clipping) needs no
+  // round trip to the host.
+  virtual void begin_step() = 0;
+  virtual void step_slots(const std::vector<int>& slots, const std::vector<at::Tensor>& grads, double lr,
+                          const std::optional<at::Tensor>& grad_divisor) = 0;
 
   // Momentum-like hyper-parameter, for schedules that cycle it (OneCycle): Adam's beta1, SGD's momentum.
   virtual void set_momentum(double momentum) = 0;
@@ -41,7 +52,7 @@ class Optimizer {
   virtual bool has_betas() const = 0;
   virtual void set_betas(double beta1, double beta2) = 0;
 
-  // Number of step() calls so far (Adam's bias-correction step).
+  // Number of steps so far (Adam's bias-correction step).
   virtual int64_t steps() const = 0;
 
   // Named state of a slot ("exp_avg", "exp_avg_sq", "momentum_buffer"), for checkpoints.

@@ -39,43 +39,43 @@ class Sgd final : public Optimizer {
   }
 
   double default_weight_decay() const override { return default_weight_decay_; }
+  int num_slots() const override { return static_cast<int>(masters_.size()); }
 
-  void step(const std::vector<at::Tensor>& grads, double lr, double grad_divisor) override {
-    optim_detail::check_grads(masters_, grads, "SGD");
-    TORCH_CHECK(grad_divisor > 0, "SGD: grad_divisor must be > 0, got ", grad_divisor);
+  void begin_step() override {
     TORCH_CHECK(!nesterov_ || (momentum_ > 0 && dampening_ == 0),
                 "SGD: nesterov needs momentum > 0 and dampening = 0, momentum is ", momentum_);
     ++steps_;
-    if (masters_.empty()) return;
+  }
 
-    std::optional<at::Tensor> grad_scale;
-    if (grad_divisor != 1.0) grad_scale = at::full({}, grad_divisor, masters_[0].options());
+  void step_slots(const std::vector<int>& slot_list, const std::vector<at::Tensor>& grads, double lr,
+                  const std::optional<at::Tensor>& grad_scale) override {
+    optim_detail::check_slot_grads(masters_, slot_list, grads, "SGD");
+    if (slot_list.empty()) return;
 
     const bool use_momentum = momentum_ != 0.0;
-    if (use_momentum) {
-      // Momentum switched on after add_param (a schedule set it): create the missing buffers.
-      for (size_t i = 0; i < masters_.size(); ++i) {
-        if (!momentum_buffers_[i].defined()) momentum_buffers_[i] = at::zeros_like(masters_[i]);
-      }
-    }
     // One fused call per (weight decay, first momentum step) pair: both are per-call arguments.
     std::map<std::tuple<double, bool>, std::vector<size_t>> groups;
-    for (size_t i = 0; i < masters_.size(); ++i) {
+    for (size_t k = 0; k < slot_list.size(); ++k) {
+      const int i = slot_list[k];
+      // Momentum switched on after add_param (a schedule set it): create the missing buffer.
+      if (use_momentum && !momentum_buffers_[i].defined()) momentum_buffers_[i] = at::zeros_like(masters_[i]);
       const bool first = use_momentum && !buffer_started_[i];
-      groups[{weight_decays_[i], first}].push_back(i);
+      groups[{weight_decays_[i], first}].push_back(k);
     }
-    for (const auto& [key, slots] : groups) {
+    for (const auto& [key, ks] : groups) {
       const auto [weight_decay, first] = key;
       std::vector<at::Tensor> params, gs, bufs;
-      for (size_t i : slots) {
+      for (size_t k : ks) {
+        const int i = slot_list[k];
         params.push_back(masters_[i]);
-        gs.push_back(grads[i].view(masters_[i].sizes()));
+        gs.push_back(grads[k].view(masters_[i].sizes()));
         if (use_momentum) bufs.push_back(momentum_buffers_[i]);
       }
       at::_fused_sgd_(params, gs, bufs, weight_decay, momentum_, lr, dampening_, nesterov_,
                       /*maximize=*/false, /*is_first_step=*/first, grad_scale);
     }
-    if (use_momentum) std::fill(buffer_started_.begin(), buffer_started_.end(), true);
+    if (use_momentum)
+      for (int i : slot_list) buffer_started_[i] = true;
   }
 
   void set_momentum(double momentum) override {

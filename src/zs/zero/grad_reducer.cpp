@@ -141,7 +141,10 @@ void GradReducer::launch(int b) {
       p.result = input.narrow(0, rank_ * bucket.chunk, bucket.chunk);
     }
   }
-  if (staging >= 0) {
+  if (staging >= 0 && !convert && !options_.use_reduce_scatter) {
+    // The result is a view of the staging buffer itself: keep it until finish() has read it.
+    p.release_staging_in_finish = true;
+  } else if (staging >= 0) {
     // The buffer may be refilled once this collective is done (acquire_staging waits on it).
     staging_[staging].busy = false;
     staging_[staging].last_use = p.work;
@@ -158,6 +161,10 @@ void GradReducer::finish(Pending& p) {
       p.target.add_(p.result);
     else
       p.target.copy_(p.result);
+  }
+  if (p.release_staging_in_finish) {
+    staging_[p.staging].busy = false;
+    staging_[p.staging].last_use.reset();  // ordered on the stream that just read it
   }
 }
 

@@ -56,7 +56,8 @@ class GradReducer {
     at::Tensor result;    // where the collective wrote (may be a temporary)
     at::Tensor target;    // where the result must end up (shard gradient / bucket)
     bool accumulate;      // target += result, else target = result (when they differ)
-    int staging = -1;     // stage 2: staging buffer to release once done
+    int staging = -1;     // stage 2: the staging buffer the input came from
+    bool release_staging_in_finish = false;
   };
   struct Staging {
     at::Tensor buffer;

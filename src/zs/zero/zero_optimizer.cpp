@@ -12,6 +12,11 @@
 
 namespace zs {
 
+namespace {
+// fp32 gradient scratch the step may hold at once (elements): 256 MiB, or one bucket if larger.
+constexpr int64_t kStepScratchElements = 64 << 20;
+}  // namespace
+
 ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
                              std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
                              int64_t allgather_elements)
@@ -42,13 +47,13 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
   }
 }
 
-double ZeroOptimizer::global_sq_norm() {
+at::Tensor ZeroOptimizer::global_sq_norm() {
   std::vector<at::Tensor> parts;
   for (size_t b = 0; b < masters_.size(); ++b) parts.push_back(squared_norm(reducer_.shard_grad(int(b))));
   at::Tensor total = at::stack(parts).sum();
   // Stage 0: every rank holds the same full gradient; otherwise sum the shards' parts.
   if (policy_.shard_optimizer) comm_.all_reduce(total, ReduceOp::sum)->wait();
-  return total.item<double>();
+  return total;
 }
 
 bool ZeroOptimizer::any_overflow() {
@@ -65,24 +70,41 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   StepOutcome out;
   if (check_overflow && any_overflow()) {
     out.skipped = true;
-    out.grad_norm = INFINITY;
+    out.grad_norm = at::full({}, INFINITY, flat_.buffer().options().dtype(at::kFloat));
     reducer_.zero_grads();
     return out;
   }
-  out.grad_norm = std::sqrt(global_sq_norm()) / loss_scale;
-  double divisor = loss_scale;
-  if (max_norm > 0) {
-    const double clip = max_norm / (out.grad_norm + 1e-6);
-    if (clip < 1.0) divisor /= clip;
-  }
+  // Unscale and clip in one divisor, computed on the device: no wait for the host here.
+  out.grad_norm = global_sq_norm().sqrt_().div_(loss_scale);
+  std::optional<at::Tensor> divisor;
+  if (max_norm > 0)
+    divisor = out.grad_norm.add(1e-6).div_(max_norm).clamp_min_(1.0).mul_(loss_scale);
+  else if (loss_scale != 1.0)
+    divisor = at::full({}, loss_scale, out.grad_norm.options());
+
+  // 16-bit gradients become fp32 a few buckets at a time, so the scratch stays bounded instead
+  // of doubling the gradient memory.
+  optimizer_->begin_step();
+  std::vector<int> slots;
   std::vector<at::Tensor> grads;
-  grads.reserve(masters_.size());
+  int64_t scratch = 0;
+  auto flush = [&]() {
+    if (!slots.empty()) optimizer_->step_slots(slots, grads, lr, divisor);
+    slots.clear();
+    grads.clear();
+    scratch = 0;
+  };
   for (size_t b = 0; b < masters_.size(); ++b) {
     at::Tensor g = reducer_.shard_grad(int(b));
-    grads.push_back(g.scalar_type() == at::kFloat ? g : g.to(at::kFloat));
+    if (g.scalar_type() != at::kFloat) {
+      g = g.to(at::kFloat);
+      scratch += g.numel();
+    }
+    slots.push_back(int(b));
+    grads.push_back(g);
+    if (scratch >= kStepScratchElements) flush();
   }
-  optimizer_->step(grads, lr, divisor);
-  grads.clear();
+  flush();
   reducer_.zero_grads();
   publish_parameters();
   return out;

@@ -18,7 +18,9 @@ namespace zs {
 
 struct StepOutcome {
   bool skipped = false;     // overflow (fp16): nobody stepped
-  double grad_norm = 0.0;   // global norm of the unscaled gradient, before clipping
+  // Global norm of the unscaled gradient before clipping: a 0-dim fp32 tensor on the device,
+  // read on the host only when someone asks (reading it waits for the device).
+  at::Tensor grad_norm;
 };
 
 class ZeroOptimizer {
@@ -39,7 +41,7 @@ class ZeroOptimizer {
   at::Tensor master(int b) const { return masters_[b]; }
 
  private:
-  double global_sq_norm();
+  at::Tensor global_sq_norm();
   bool any_overflow();
   void publish_parameters();
 
