@@ -231,8 +231,9 @@ int run(int argc, char** argv) {
     if (f.sample_tokens > 0 && data.vocab()) {
       const zs::CharVocab& vocab = *data.vocab();
       at::Tensor prompt = vocab.encode_tensor(vocab.contains('\n') ? "\n" : std::string(1, ' ')).unsqueeze(0);
-      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(uint64_t(f.seed));
-      at::Tensor out = model->generate(prompt.to(world.device), f.sample_tokens, 0.8, 20, gen);
+      // The sampling generator lives on the model's device; torch::manual_seed seeds it.
+      torch::manual_seed(f.seed);
+      at::Tensor out = model->generate(prompt.to(world.device), f.sample_tokens, 0.8, 20);
       std::printf("[train_gpt] sample:\n%s\n", vocab.decode(out.cpu()).c_str());
     }
   }
