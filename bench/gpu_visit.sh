@@ -2,7 +2,8 @@
 # One visit to the lent GPU machine: build with its own LibTorch/CUDA/NCCL, run the GPU tests,
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
-#   bench/gpu_visit.sh [build] [tests] [shakespeare] [gpt2]      (default: all of them)
+#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2]   (default: all but shakespeare_torch,
+#   which is the PyTorch half of shakespeare alone)
 #
 # Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
 # makes them. Logs and JSON results go to $OUT.
@@ -55,6 +56,8 @@ if has shakespeare; then
     --dtype bfloat16 > "$OUT/shakespeare.log" 2>&1
   echo "rc=$?" >> "$OUT/shakespeare.log"
   tail -25 "$OUT/shakespeare.log"
+fi
+if has shakespeare || has shakespeare_torch; then
   CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model custom --layers 6 \
     --heads 6 --width 384 --vocab 65 --seq 256 --micro 64 --dropout 0.2 --strategy single --warmup 20 --steps 200 \
     2> "$OUT/torch_shakespeare.err" | sed 's/"bench": "torch_single"/"bench": "torch_eager_shakespeare"/' | tee -a "$results"

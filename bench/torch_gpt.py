@@ -39,9 +39,10 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, layers, heads, d, seq, dropout=0.0):
+    def __init__(self, layers, heads, d, seq, vocab, dropout=0.0):
         super().__init__()
-        self.wte, self.wpe = nn.Embedding(VOCAB, d), nn.Embedding(seq, d)
+        self.vocab = vocab
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(seq, d)
         self.h = nn.ModuleList(Block(d, heads, dropout) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d)
 
@@ -50,7 +51,7 @@ class GPT(nn.Module):
         for block in self.h:
             x = block(x)
         logits = F.linear(self.ln_f(x), self.wte.weight)
-        return F.cross_entropy(logits.float().view(-1, VOCAB), targets.view(-1))
+        return F.cross_entropy(logits.float().view(-1, self.vocab), targets.view(-1))
 
 
 def main():
@@ -73,10 +74,8 @@ def main():
     dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.cuda.set_device(dev)
     layers, heads, d = PRESETS[args.model] if args.model != "custom" else (args.layers, args.heads, args.width)
-    global VOCAB
-    VOCAB = args.vocab
     torch.manual_seed(0)
-    model = GPT(layers, heads, d, args.seq, args.dropout).to(dev)
+    model = GPT(layers, heads, d, args.seq, args.vocab, args.dropout).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     if args.strategy == "single":
         step_model = model
@@ -95,8 +94,8 @@ def main():
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1, foreach=True)
 
     g = torch.Generator(device="cpu").manual_seed(1000 + rank)
-    x = torch.randint(0, VOCAB, (args.micro, args.seq), generator=g).to(dev)
-    y = torch.randint(0, VOCAB, (args.micro, args.seq), generator=g).to(dev)
+    x = torch.randint(0, args.vocab, (args.micro, args.seq), generator=g).to(dev)
+    y = torch.randint(0, args.vocab, (args.micro, args.seq), generator=g).to(dev)
     torch.cuda.reset_peak_memory_stats(dev)
     times = []
     for i in range(args.warmup + args.steps):

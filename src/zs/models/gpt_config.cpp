@@ -1,5 +1,6 @@
 #include "zs/models/gpt_config.hpp"
 
+#include <cctype>
 #include <stdexcept>
 
 namespace zs {
@@ -18,12 +19,14 @@ GPTConfig GPTConfig::gpt2_350m() { return make_preset(24, 16, 1024); }
 GPTConfig GPTConfig::gpt2_774m() { return make_preset(36, 20, 1280); }
 GPTConfig GPTConfig::gpt2_1_5b() { return make_preset(48, 25, 1600); }
 
-GPTConfig GPTConfig::preset(const std::string& name) {
+GPTConfig GPTConfig::preset(const std::string& given) {
+  std::string name = given;  // case-insensitive: "124M" and "124m" alike
+  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
   if (name == "gpt2" || name == "124m" || name == "gpt2-124m") return gpt2_124m();
   if (name == "gpt2-medium" || name == "350m" || name == "gpt2-350m") return gpt2_350m();
   if (name == "gpt2-large" || name == "774m" || name == "gpt2-774m") return gpt2_774m();
   if (name == "gpt2-xl" || name == "1.5b" || name == "gpt2-1.5b") return gpt2_1_5b();
-  throw std::invalid_argument("unknown GPT preset '" + name +
+  throw std::invalid_argument("unknown GPT preset '" + given +
                               "' (known: gpt2, gpt2-medium, gpt2-large, gpt2-xl, or 124m/350m/774m/1.5b)");
 }
 
