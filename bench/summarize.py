@@ -64,6 +64,14 @@ def gpt2(rows):
             got12 = ours[1]["peak_gib"] - ours[2]["peak_gib"]
             mem_lines.append(f"| {m} | {got01:.2f} | {pred01:.2f} | {got01 / pred01:.2f} | {got12:.2f} | {pred12:.2f} | "
                              f"{got12 / pred12:.2f} |")
+    states = [r for r in rows if r.get("bench") == "zeroshard" and "state_gib" in r]
+    if states:
+        print("\n## Model-state memory per GPU after set-up (GiB): measured vs the stage table\n")
+        print("| model | stage | measured | table (16Ψ, 4Ψ+12Ψ/N, 2Ψ+14Ψ/N) | ratio | peak fwd+bwd | peak step |")
+        print("|---|---|---|---|---|---|---|")
+        for r in states:
+            print(f"| {r['model']} | {r['stage']} | {r['state_gib']:.2f} | {r['table_state_gib']:.2f} | "
+                  f"{r['state_gib'] / r['table_state_gib']:.3f} | {r['fwd_bwd_peak_gib']:.2f} | {r['step_peak_gib']:.2f} |")
     if mem_lines:
         print("\n## Peak-memory drop between stages (GiB): measured vs the stage table (12Ψ(1-1/N), 2Ψ(1-1/N))\n")
         print("| model | 0→1 measured | 0→1 predicted | ratio | 1→2 measured | 1→2 predicted | ratio |")

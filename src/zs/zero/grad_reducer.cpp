@@ -19,7 +19,9 @@ struct ReducerHook : torch::autograd::PostAccumulateGradHook {
 GradReducer::GradReducer(FlatParams& flat, Communicator& comm, StagePolicy policy, ReducerOptions options)
     : flat_(flat), comm_(comm), policy_(policy), options_(options), rank_(comm.rank()), world_(comm.size()) {
   const FlatLayout& layout = flat_.layout();
-  if (policy_.shard_optimizer)
+  // Stage 2 has no full gradient buffer, so its shard gradients need their own; stage 1
+  // reduce-scatters in place, into this rank's chunk of the full buffer.
+  if (policy_.shard_gradients)
     shard_grads_ = at::zeros({layout.shard_numel}, flat_.buffer().options());
   bucket_staging_.assign(layout.buckets.size(), -1);
   for (size_t i = 0; i < flat_.params().size(); ++i)
@@ -131,7 +133,7 @@ void GradReducer::launch(int b) {
     p.result = input;
     p.target = flat_.grad_bucket(b);
   } else {
-    p.target = shard_grads_.narrow(0, bucket.shard_offset, bucket.chunk);
+    p.target = shard_grad(b);
     if (options_.use_reduce_scatter) {
       const bool direct = !convert && !p.accumulate;
       p.result = direct ? p.target : at::empty({bucket.chunk}, input.options());
@@ -156,7 +158,7 @@ void GradReducer::finish(Pending& p) {
   c10::NoGradGuard no_grad;
   p.work->wait();
   if (options_.prescale) p.result.mul_(options_.predivide_factor / world_);
-  if (!p.result.is_same(p.target)) {
+  if (p.result.data_ptr() != p.target.data_ptr()) {
     if (p.accumulate)
       p.target.add_(p.result);
     else
@@ -181,6 +183,7 @@ void GradReducer::end_backward() {
 at::Tensor GradReducer::shard_grad(int b) const {
   if (!policy_.shard_optimizer) return flat_.grad_bucket(b);
   const FlatBucket& bucket = flat_.layout().buckets[b];
+  if (!policy_.shard_gradients) return flat_.grad_bucket(b).narrow(0, rank_ * bucket.chunk, bucket.chunk);
   return shard_grads_.narrow(0, bucket.shard_offset, bucket.chunk);
 }
 

@@ -78,7 +78,7 @@ class GradReducer {
   ReducerOptions options_;
   int rank_, world_;
 
-  at::Tensor shard_grads_;              // stages 1/2: this rank's chunks, concatenated
+  at::Tensor shard_grads_;              // stage 2: this rank's chunks, concatenated
   std::vector<Staging> staging_;        // stage 2
   std::vector<int> bucket_staging_;     // stage 2: bucket -> staging buffer while it fills
 
