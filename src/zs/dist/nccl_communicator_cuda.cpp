@@ -234,6 +234,9 @@ class NcclCommunicator : public Communicator {
     pending->start = Clock::now();
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      // Let go of what has finished since the watchdog last looked, so temporaries return to the
+      // allocator promptly instead of up to one watchdog period later.
+      while (!pending_.empty() && cudaEventQuery(pending_.front()->done) == cudaSuccess) pending_.pop_front();
       pending_.push_back(pending);
     }
     return std::make_shared<NcclWork>(pending, device_.index());

@@ -37,7 +37,9 @@ FlatLayout make_flat_layout(const std::vector<int64_t>& numels, const std::vecto
     if (numels[i] < 0) throw std::invalid_argument("make_flat_layout: negative numel");
     if (i > 0 && groups[i] < groups[i - 1])
       throw std::invalid_argument("make_flat_layout: groups must come in non-decreasing runs");
-    if (has_open && (groups[i] != open.group || cursor - open.offset >= bucket_elements)) close_bucket();
+    // A bucket closes before a parameter that would take it past the bucket size (a parameter
+    // larger than that gets a bucket of its own).
+    if (has_open && (groups[i] != open.group || cursor - open.offset + numels[i] > bucket_elements)) close_bucket();
     if (!has_open) {
       open = FlatBucket{};
       open.group = groups[i];

@@ -24,6 +24,7 @@ GradReducer::GradReducer(FlatParams& flat, Communicator& comm, StagePolicy polic
   if (policy_.shard_gradients)
     shard_grads_ = at::zeros({layout.shard_numel}, flat_.buffer().options());
   bucket_staging_.assign(layout.buckets.size(), -1);
+  direct_input_.resize(layout.buckets.size());
   for (size_t i = 0; i < flat_.params().size(); ++i)
     torch::autograd::impl::set_post_acc_grad_hooks(flat_.params()[i].tensor, std::make_unique<ReducerHook>(this, int(i)));
 }
@@ -51,13 +52,19 @@ void GradReducer::on_grad_ready(int entry) {
   seen_[entry] = 1;
   const FlatEntry& e = flat_.layout().entries[entry];
   if (policy_.shard_gradients) {
-    // Copy into the bucket's staging buffer and drop .grad: no full gradient ever stays alive.
+    // Hand the gradient to its bucket and drop .grad: no full gradient stays alive. A bucket that
+    // is exactly one parameter (no padding) reduces straight from that gradient; others gather
+    // their gradients in a staging buffer.
     at::Tensor& p = const_cast<at::Tensor&>(flat_.params()[entry].tensor);
-    if (bucket_staging_[e.bucket] < 0) bucket_staging_[e.bucket] = acquire_staging(e.bucket);
-    const int64_t start = e.offset - flat_.layout().buckets[e.bucket].offset;
-    if (p.grad().defined()) {
-      c10::NoGradGuard no_grad;
-      staging_[bucket_staging_[e.bucket]].buffer.narrow(0, start, e.numel).copy_(p.grad().reshape(-1));
+    const FlatBucket& bucket = flat_.layout().buckets[e.bucket];
+    if (p.grad().defined() && bucket.numel == e.numel && p.grad().is_contiguous()) {
+      direct_input_[e.bucket] = p.grad().view(-1);
+    } else {
+      if (bucket_staging_[e.bucket] < 0) bucket_staging_[e.bucket] = acquire_staging(e.bucket);
+      if (p.grad().defined()) {
+        c10::NoGradGuard no_grad;
+        staging_[bucket_staging_[e.bucket]].buffer.narrow(0, e.offset - bucket.offset, e.numel).copy_(p.grad().reshape(-1));
+      }
     }
     p.mutable_grad().reset();
   }
@@ -91,8 +98,11 @@ int GradReducer::acquire_staging(int bucket) {
   }
   const size_t double_buffer = options_.overlap_comm ? 2 : 1;
   if (candidate < 0 || (staging_[candidate].last_use && staging_.size() < double_buffer)) {
+    // Sized for the largest bucket that needs staging (single-parameter buckets do not).
     int64_t size = need;
-    for (const auto& b : flat_.layout().buckets) size = std::max(size, b.numel);
+    for (const auto& b : flat_.layout().buckets)
+      if (b.end_entry - b.first_entry > 1 || b.numel != flat_.layout().entries[b.first_entry].numel)
+        size = std::max(size, b.numel);
     staging_.push_back(Staging{at::empty({size}, flat_.buffer().options()), nullptr, false});
     candidate = int(staging_.size()) - 1;
   }
@@ -109,7 +119,10 @@ void GradReducer::launch(int b) {
   const FlatBucket& bucket = flat_.layout().buckets[b];
   at::Tensor input;
   int staging = -1;
-  if (policy_.shard_gradients) {
+  if (policy_.shard_gradients && direct_input_[b].defined()) {
+    input = std::move(direct_input_[b]);  // the collective keeps it alive until it is done
+    direct_input_[b] = at::Tensor();
+  } else if (policy_.shard_gradients) {
     if (bucket_staging_[b] < 0) bucket_staging_[b] = acquire_staging(b);  // a bucket with no gradients at all
     staging = bucket_staging_[b];
     bucket_staging_[b] = -1;

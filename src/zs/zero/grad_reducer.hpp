@@ -81,6 +81,7 @@ class GradReducer {
   at::Tensor shard_grads_;              // stage 2: this rank's chunks, concatenated
   std::vector<Staging> staging_;        // stage 2
   std::vector<int> bucket_staging_;     // stage 2: bucket -> staging buffer while it fills
+  std::vector<at::Tensor> direct_input_;  // stage 2: single-parameter buckets reduce from .grad
 
   bool communicate_ = false, first_micro_step_ = true, in_backward_ = false;
   std::vector<int> remaining_;          // per bucket: gradients still to land

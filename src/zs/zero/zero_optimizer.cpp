@@ -117,21 +117,20 @@ void ZeroOptimizer::publish_parameters() {
       for (size_t b = 0; b < masters_.size(); ++b) flat_.bucket(int(b)).copy_(masters_[b]);
     return;
   }
-  // Every rank contributes its updated chunk; the gather writes whole buckets in place. At most
-  // about allgather_bucket_size elements are in flight (and their 16-bit inputs alive) at once.
+  // Every rank writes its updated chunk into its own part of each bucket, then the all-gather
+  // fills in the other ranks' parts in place (no temporary copies). Gathers run in groups of
+  // about allgather_bucket_size elements; a group starts once the previous one is done.
   std::vector<WorkHandle> works;
-  std::vector<at::Tensor> inputs;
   int64_t in_flight = 0;
   for (size_t b = 0; b < layout.buckets.size(); ++b) {
     if (in_flight > 0 && in_flight + layout.buckets[b].numel > allgather_elements_) {
       for (auto& w : works) w->wait();
       works.clear();
-      inputs.clear();
       in_flight = 0;
     }
-    at::Tensor chunk = masters_[b].to(flat_.dtype(), /*non_blocking=*/false, /*copy=*/true);
-    works.push_back(comm_.all_gather(flat_.bucket(int(b)), chunk));
-    inputs.push_back(chunk);
+    at::Tensor own = flat_.chunk(int(b), comm_.rank());
+    if (separate_master_) own.copy_(masters_[b]);
+    works.push_back(comm_.all_gather(flat_.bucket(int(b)), own));
     in_flight += layout.buckets[b].numel;
   }
   for (auto& w : works) w->wait();
