@@ -191,6 +191,10 @@ void GradReducer::end_backward() {
     for (Pending& p : pending_) finish(p);
   }
   pending_.clear();
+  // Stage 2: give the staging buffers back between backward passes, so they do not sit on top of
+  // the next forward's activations (the caching allocator hands the memory out again cheaply).
+  // Safe to free: finish() ordered this stream after every collective that read them.
+  if (communicate_) staging_.clear();
 }
 
 at::Tensor GradReducer::shard_grad(int b) const {
