@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ZeroShard GPT throughput benchmark"};
   std::string model_name = "124M", dtype = "bf16", label;
   int stage = 0, warmup = 3, steps = 10;
-  int64_t micro = 8, seq = 1024, bucket = 20000000;
+  int64_t micro = 8, seq = 1024, bucket = 10000000;
   bool overlap = true;
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B");
   app.add_option("--stage", stage);

@@ -64,7 +64,7 @@ if has shakespeare || has shakespeare_torch; then
 fi
 
 if has gpt2; then
-  note "GPT-2 124M/350M/1.5B, seq 1024, micro 8, bf16, $NGPU GPUs: PyTorch DDP vs ZeRO stages 0/1/2"
+  note "GPT-2 124M/350M/1.5B, seq 1024, micro 8, bf16, $NGPU GPUs: PyTorch DDP vs ZeRO stages 0/1/2 (buckets of 1e7)"
   for model in 124M 350M 1.5B; do
     timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy ddp \
       2>> "$OUT/torch_gpt2.err" | tee -a "$results"
