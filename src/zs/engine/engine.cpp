@@ -1,5 +1,6 @@
 #include "zs/engine/engine.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <unordered_set>
@@ -198,6 +199,60 @@ bool Engine::step() {
   if (progress_) progress_->update(global_steps_);
   window_start_s_ = now;
   return !outcome.skipped;
+}
+
+std::vector<ParamShard> Engine::param_shards() {
+  const FlatLayout& layout = flat_->layout();
+  std::vector<ParamShard> shards;
+  shards.reserve(layout.entries.size());
+  for (size_t b = 0; b < layout.buckets.size(); ++b) {
+    const FlatBucket& bucket = layout.buckets[b];
+    const at::Tensor master = optimizer_->master(int(b));
+    const int64_t own_lo = optimizer_->own_begin(int(b)), own_hi = own_lo + master.numel();
+    const auto state = optimizer_->optimizer().state(int(b));
+    for (int i = bucket.first_entry; i < bucket.end_entry; ++i) {
+      const FlatEntry& e = layout.entries[i];
+      const NamedParam& p = flat_->params()[i];
+      ParamShard shard;
+      shard.name = p.name;
+      shard.shape = p.tensor.sizes().vec();
+      const int64_t lo = std::max(own_lo, e.offset), hi = std::min(own_hi, e.offset + e.numel);
+      if (lo < hi) {
+        shard.begin = lo - e.offset;
+        shard.end = hi - e.offset;
+        shard.master = master.narrow(0, lo - own_lo, hi - lo);
+        for (const auto& [key, tensor] : state) shard.optimizer_state[key] = tensor.narrow(0, lo - own_lo, hi - lo);
+      }
+      shards.push_back(std::move(shard));
+    }
+  }
+  return shards;
+}
+
+bool Engine::shards_replicated() const { return config_.zero.stage == 0; }
+
+TrainingCounters Engine::counters() const {
+  TrainingCounters c;
+  c.global_steps = global_steps_;
+  c.micro_steps = micro_steps_;
+  c.skipped_steps = skipped_steps_;
+  c.scheduler_steps = scheduler_steps_;
+  c.optimizer_steps = optimizer_->optimizer().steps();
+  return c;
+}
+
+void Engine::set_counters(const TrainingCounters& c) {
+  global_steps_ = c.global_steps;
+  micro_steps_ = c.micro_steps;
+  skipped_steps_ = c.skipped_steps;
+  scheduler_steps_ = c.scheduler_steps;
+  optimizer_->optimizer().set_steps(c.optimizer_steps);
+  last_lr_ = scheduled_lr();
+}
+
+void Engine::refresh_parameters() {
+  c10::NoGradGuard no_grad;
+  optimizer_->publish_parameters();
 }
 
 void Engine::print_summary() const {

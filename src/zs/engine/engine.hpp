@@ -13,6 +13,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -32,6 +34,22 @@ class LrScheduler;
 class LossScaler;
 class StepLogger;
 class ProgressBar;
+
+// One trainable parameter as this rank holds it: the part of its flattened fp32 master weights
+// and optimizer state that lives here. Checkpoints read and write the training state through
+// these views (writing into them changes the engine's state).
+struct ParamShard {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t begin = 0, end = 0;   // this rank's elements [begin, end) of the flattened parameter
+  at::Tensor master;            // fp32, end - begin elements (undefined when the range is empty)
+  std::map<std::string, at::Tensor> optimizer_state;  // e.g. exp_avg, exp_avg_sq: same elements
+};
+
+// Step counters a resumed run continues from.
+struct TrainingCounters {
+  int64_t global_steps = 0, micro_steps = 0, skipped_steps = 0, scheduler_steps = 0, optimizer_steps = 0;
+};
 
 struct EngineOptions {
   // Parameters for which this returns false get no weight decay (nanoGPT: biases and norms).
@@ -75,6 +93,17 @@ class Engine {
   double last_grad_norm() const;
   double last_loss() const;
   bool last_step_skipped() const { return last_skipped_; }
+
+  // Training state, for checkpoints. Every rank's shards together cover every parameter once
+  // (at stage 0 every rank holds everything: shards_replicated()).
+  std::vector<ParamShard> param_shards();
+  bool shards_replicated() const;
+  TrainingCounters counters() const;
+  void set_counters(const TrainingCounters& counters);
+  LossScaler& loss_scaler() { return *scaler_; }
+  // After new masters were written (a checkpoint load): refresh every rank's 16-bit parameters.
+  void refresh_parameters();
+  torch::nn::Module& module() { return model_; }
 
   const Config& config() const { return config_; }
   World& world() { return world_; }

@@ -110,6 +110,10 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   return out;
 }
 
+int64_t ZeroOptimizer::own_begin(int b) const {
+  return policy_.shard_optimizer ? flat_.layout().chunk_offset(b, comm_.rank()) : flat_.layout().buckets[b].offset;
+}
+
 void ZeroOptimizer::publish_parameters() {
   const FlatLayout& layout = flat_.layout();
   if (!policy_.gather_after_step) {

@@ -37,13 +37,17 @@ class ZeroOptimizer {
   StepOutcome step(double lr, double loss_scale, bool check_overflow, double max_norm);
 
   Optimizer& optimizer() { return *optimizer_; }
-  // This rank's fp32 master values of bucket b (the chunk, or the whole bucket at stage 0).
+  // This rank's fp32 master values of bucket b (the chunk, or the whole bucket at stage 0), and
+  // where they sit in the flat buffer: [own_begin(b), own_begin(b) + master(b).numel()).
   at::Tensor master(int b) const { return masters_[b]; }
+  int64_t own_begin(int b) const;
+  // Copies the masters into the 16-bit parameters and all-gathers them (after a step, or after
+  // a checkpoint load wrote new masters). Collective.
+  void publish_parameters();
 
  private:
   at::Tensor global_sq_norm();
   bool any_overflow();
-  void publish_parameters();
 
   FlatParams& flat_;
   GradReducer& reducer_;
