@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/utils.h>
 
+#include "zs/ckpt/checkpoint.hpp"
+#include "zs/ckpt/module_weights.hpp"
 #include "zs/config/config.hpp"
 #include "zs/data/batch_sampler.hpp"
 #include "zs/data/synthetic_text.hpp"
@@ -50,6 +52,11 @@ struct Flags {
   int zero_stage = 0;
   int64_t sample_tokens = 300;
   std::string sample_prompt = "\n";
+  // checkpoints
+  std::string out_dir, init_from;
+  int64_t save_interval = 0;
+  int keep_last = 0;
+  bool resume = false;
 };
 
 // nanoGPT's schedule: linear warmup, cosine decay to min_lr at lr_decay_iters, then min_lr.
@@ -173,7 +180,13 @@ int run(int argc, char** argv) {
   app.add_option("--min_lr", f.min_lr);
   app.add_option("--zero_stage", f.zero_stage, "ZeRO stage when the config has none (0, 1, 2)");
   app.add_option("--sample_tokens", f.sample_tokens, "length of the text sample printed at the end (0: none)");
+  app.add_option("--out_dir", f.out_dir, "checkpoint directory: saved at the end and every --save_interval iterations");
+  app.add_option("--save_interval", f.save_interval, "iterations between checkpoints (0: only at the end)");
+  app.add_option("--keep_last", f.keep_last, "keep only the newest K checkpoints (0: all)");
+  app.add_flag("--resume", f.resume, "continue from the latest checkpoint in --out_dir");
+  app.add_option("--init_from", f.init_from, "start from these weights (a consolidated .safetensors file)");
   CLI11_PARSE(app, argc, argv);
+  if (f.resume && f.out_dir.empty()) throw zs::ConfigError("--resume needs --out_dir");
 
   const auto preference = f.device == "cpu"    ? zs::DevicePreference::cpu
                           : f.device == "cuda" ? zs::DevicePreference::cuda
@@ -195,6 +208,7 @@ int run(int argc, char** argv) {
 
   torch::manual_seed(f.seed);  // the same initial weights on every rank
   zs::GPT model(gpt);
+  if (!f.init_from.empty()) zs::load_module_weights(*model, f.init_from);
   zs::EngineOptions options;
   options.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };
   options.tokens_per_sample = gpt.block_size;
@@ -212,8 +226,14 @@ int run(int argc, char** argv) {
   zs::GlobalBatchSampler sampler(data, gpt.block_size, uint64_t(f.seed));
   const int64_t micro = config.train_micro_batch_size_per_gpu;
   double best_val = INFINITY;
-  int64_t best_step = -1;
-  for (int64_t iter = 0; iter <= f.max_iters; ++iter) {
+  int64_t best_step = -1, start_iter = 0;
+  if (f.resume) {   // the sampler is a pure function of the step: iteration i sees the same batches
+    const nlohmann::json client = zs::load_checkpoint(engine, f.out_dir);
+    start_iter = client.at("iter").get<int64_t>();
+    if (client.contains("best_val")) best_val = client["best_val"], best_step = client["best_step"];
+    if (world.is_main()) std::printf("[train_gpt] resumed from %s at iteration %lld\n", f.out_dir.c_str(), (long long)start_iter);
+  }
+  for (int64_t iter = start_iter; iter <= f.max_iters; ++iter) {
     if (f.eval_interval > 0 && (iter % f.eval_interval == 0 || iter == f.max_iters)) {
       auto [train_loss, val_loss] = estimate_loss(model, sampler, f, world, micro);
       if (val_loss < best_val) best_val = val_loss, best_step = iter;
@@ -224,6 +244,12 @@ int run(int argc, char** argv) {
       zs::Batch b = sampler.batch(zs::Split::Train, iter, m, world.rank(), world.size(), micro);
       engine.backward(model->forward(b.x.to(world.device), b.y.to(world.device)).loss);
       engine.step();
+    }
+    if (!f.out_dir.empty() && (iter + 1 == f.max_iters || (f.save_interval > 0 && (iter + 1) % f.save_interval == 0))) {
+      nlohmann::json client = {{"iter", iter + 1}};
+      if (best_step >= 0) client["best_val"] = best_val, client["best_step"] = best_step;
+      const std::string tag = zs::save_checkpoint(engine, f.out_dir, "", client, {f.keep_last});
+      if (world.is_main()) std::printf("[train_gpt] saved checkpoint %s/%s\n", f.out_dir.c_str(), tag.c_str());
     }
   }
   if (world.is_main()) {

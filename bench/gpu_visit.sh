@@ -2,7 +2,7 @@
 # One visit to the lent GPU machine: build with its own LibTorch/CUDA/NCCL, run the GPU tests,
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
-#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2]   (default: all but shakespeare_torch,
+#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3]   (default: all but shakespeare_torch,
 #   which is the PyTorch half of shakespeare alone)
 #
 # Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export OUT=${OUT:-/tmp/zs_out}
 mkdir -p "$OUT"
-steps=${*:-build tests shakespeare gpt2}
+steps=${*:-build tests shakespeare gpt2 stage3}
 PY=$(command -v python3)
 [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
 export PATH="$(dirname "$PY"):$PATH"
@@ -72,6 +72,16 @@ if has gpt2; then
       timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage $stage 2>> "$OUT/zs_gpt2.err" \
         | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
     done
+  done
+fi
+
+if has stage3; then
+  note "ZeRO-3 vs PyTorch FSDP2 (fully_shard per block, bf16 params, fp32 reduce), seq 1024, micro 8, $NGPU GPUs"
+  for model in 350M 1.5B; do
+    timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy fsdp2 \
+      2>> "$OUT/torch_stage3.err" | tee -a "$results"
+    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage 3 2>> "$OUT/zs_stage3.err" \
+      | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
   done
 fi
 

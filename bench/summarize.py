@@ -79,11 +79,27 @@ def gpt2(rows):
         print("\n".join(mem_lines))
 
 
+def stage3(rows):
+    pairs = [(r["model"], r) for r in rows if r.get("bench") == "torch_fsdp2"]
+    if not pairs:
+        return
+    print("\n## ZeRO-3 vs PyTorch FSDP2: tokens/s per GPU (MFU, peak GiB)\n")
+    print("| model | FSDP2 | ZeRO-3 | ZeRO-3 / FSDP2 | peak ZeRO-3 / FSDP2 |")
+    print("|---|---|---|---|---|")
+    for model, f in pairs:
+        z = next((r for r in rows if r.get("bench") == "zeroshard" and r["model"] == model and r["stage"] == 3), None)
+        cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({100 * r['mfu']:.1f}%, {r['peak_gib']:.1f})" if r else "-"
+        ratio = f"{z['tok_s_per_gpu'] / f['tok_s_per_gpu']:.3f}" if z else "-"
+        mem = f"{z['peak_gib'] / f['peak_gib']:.3f}" if z else "-"
+        print(f"| {model} | {cell(f)} | {cell(z)} | {ratio} | {mem} |")
+
+
 def main():
     rows = load(sys.argv[1])
     if len(sys.argv) > 2:
         shakespeare(sys.argv[2], rows)
-    gpt2(rows)
+    gpt2([r for r in rows if r.get("stage", 0) != 3])
+    stage3(rows)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ else()
   message(STATUS "ZeroShard: CPU build (LibTorch ${ZS_TORCH_ROOT})")
 endif()
 
+# --- zlib: checksums of checkpoint shards ---------------------------------------------------------
+find_package(ZLIB REQUIRED)
+
 # --- MPI: collectives on CPU tensors ------------------------------------------------------------------
 find_package(MPI REQUIRED COMPONENTS CXX)
 

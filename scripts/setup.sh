@@ -12,7 +12,7 @@ log() { echo "[setup] $*"; }
 
 # ---- Debian packages -------------------------------------------------------------------------
 need=()
-for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev unzip python3-pip; do
+for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev unzip python3-pip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,4 +1,4 @@
-// Multi-process equivalence: every ZeRO stage, in fp32 and bf16, with and without gradient
+// Multi-process equivalence: every ZeRO stage (0-3), in fp32 and bf16, with and without gradient
 // accumulation, at world sizes 1, 2 and 3 (real ranks, real MPI collectives through zsrun),
 // gives the same losses and final weights as a single-process stage-0 run of the same global
 // batch. Gradient clipping is active in every run. fp16 runs inject an overflow on one rank
@@ -53,14 +53,14 @@ std::string name_of(const ::testing::TestParamInfo<Equivalence::ParamType>& info
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, Equivalence,
-                         ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values("fp32", "bf16"),
+                         ::testing::Combine(::testing::Values(0, 1, 2, 3), ::testing::Values("fp32", "bf16"),
                                             ::testing::Values(1, 4), ::testing::Values(1, 2, 3)),
                          name_of);
 
 // Variants of the communication path: no overlap, all-reduce instead of reduce-scatter, fp32
 // reduction of bf16 gradients, prescaled gradients.
 TEST(EquivalenceVariants, CommunicationOptions) {
-  for (int stage : {0, 1, 2}) {
+  for (int stage : {0, 1, 2, 3}) {
     RunSetup s;
     s.stage = stage;
     s.world = 3;
@@ -91,7 +91,7 @@ TEST(EquivalenceVariants, CommunicationOptions) {
 // fp16: rank 1 turns one gradient into inf at steps 2 and 3. Every rank must skip both steps;
 // with hysteresis 2 the first overflow keeps the scale and the second halves it.
 TEST(LossScaling, InjectedOverflowSkipsTheStepOnEveryRank) {
-  for (int stage : {0, 1, 2}) {
+  for (int stage : {0, 1, 2, 3}) {
     RunSetup s;
     s.stage = stage;
     s.dtype = "fp16";

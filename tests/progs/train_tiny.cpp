@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
       result["loss_scale"].push_back(engine.loss_scale());
       result["skipped"].push_back(engine.last_step_skipped());
     }
+    zs::FullParameters full(engine);  // stage 3 keeps only shards between uses
     if (world.is_main()) {
       for (const auto& item : model->named_parameters(true)) {
         at::Tensor t = item.value().detach().to(at::kFloat).contiguous().cpu();

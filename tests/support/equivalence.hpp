@@ -28,6 +28,8 @@ struct RunSetup {
   std::string device = "cpu";   // cpu (MPI ranks) or cuda (NCCL ranks, one GPU each)
 };
 
+// At stage 3 the tiny GPT's blocks are units: its matrices are partitioned, while biases and
+// norms (under 100 elements) stay gathered, so both paths run; prefetching covers a block or two.
 inline std::string config_json(const RunSetup& s) {
   const int micro = kGlobalBatch / (s.accum * s.world);
   std::string precision;
@@ -42,6 +44,7 @@ inline std::string config_json(const RunSetup& s) {
     "gradient_clipping": 0.5,
     "optimizer": {"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}},
     "zero_optimization": {"stage": )" + std::to_string(s.stage) + R"(, "reduce_bucket_size": 3000,
+       "stage3_param_persistence_threshold": 100, "stage3_prefetch_bucket_size": 8000,
        "allgather_bucket_size": 5000, "overlap_comm": )" + (s.overlap ? "true" : "false") +
          R"(, "reduce_scatter": )" + (s.reduce_scatter ? "true" : "false") + "}" + precision + comm + s.extra + "}";
 }

@@ -8,7 +8,14 @@ static void not_yet(const std::string& what) {
 }
 
 void reject_unbuilt_features(const Config& c) {
-  if (c.zero.stage == 3) not_yet("zero_optimization.stage 3 (parameter partitioning)");
+  if (c.zero.stage == 3) {
+    // Stage 3 runs; these of its options do not yet.
+    const ZeroConfig defaults;
+    if (c.zero.stage3_max_reuse_distance != defaults.stage3_max_reuse_distance)
+      not_yet("zero_optimization.stage3_max_reuse_distance (units are released after every use)");
+    if (c.zero.stage3_gather_16bit_weights_on_model_save)
+      not_yet("zero_optimization.stage3_gather_16bit_weights_on_model_save (consolidate a checkpoint with zs_ckpt instead)");
+  }
   if (c.zero.offload_optimizer.enabled())
     not_yet("zero_optimization.offload_optimizer.device \"" + c.zero.offload_optimizer.device +
             "\" (optimizer offload)");

@@ -15,8 +15,11 @@
 #include "zs/optim/loss_scaler.hpp"
 #include "zs/optim/lr_scheduler.hpp"
 #include "zs/optim/optimizer.hpp"
+#include "zs/engine/param_plan.hpp"
 #include "zs/zero/flat_params.hpp"
 #include "zs/zero/grad_reducer.hpp"
+#include "zs/zero/sharded_unit.hpp"
+#include "zs/zero/unit_schedule.hpp"
 #include "zs/zero/zero_optimizer.hpp"
 
 namespace zs {
@@ -53,50 +56,40 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   param_dtype_ = dtype_of(config_.precision);
   model_.to(world_.device, param_dtype_);
 
-  // Trainable parameters, each once (tied weights appear under two names), split into the
-  // decaying group 0 and the non-decaying group 1, each in reverse registration order: the
-  // order backward produces gradients in, so buckets fill one after the other.
-  std::vector<NamedParam> groups[2];
-  std::unordered_set<const void*> seen;
-  for (const auto& item : model_.named_parameters(/*recurse=*/true)) {
-    const at::Tensor& t = item.value();
-    if (!t.requires_grad() || !seen.insert(t.unsafeGetTensorImpl()).second) continue;
-    const bool decays = !options_.decay || options_.decay(item.key(), t);
-    groups[decays ? 0 : 1].push_back({item.key(), t});
-    num_params_ += t.numel();
-  }
-  std::vector<NamedParam> params;
-  std::vector<int64_t> numels;
-  std::vector<int> group_of;
-  for (int g = 0; g < 2; ++g) {
-    for (auto it = groups[g].rbegin(); it != groups[g].rend(); ++it) {
-      numels.push_back(it->tensor.numel());
-      group_of.push_back(g);
-      params.push_back(*it);
-    }
-  }
-  FlatLayout layout = make_flat_layout(numels, group_of, policy.partitions(world_.size()), config_.zero.reduce_bucket_size);
-  flat_ = std::make_unique<FlatParams>(std::move(params), std::move(layout), /*keep_grad_buffer=*/!policy.shard_gradients);
-
+  const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
+                                         config_.zero.stage3_param_persistence_threshold);
+  num_params_ = plan.total_numel;
   {
     // Every rank starts from rank 0's weights and buffers.
     c10::NoGradGuard no_grad;
-    comm.broadcast(flat_->buffer(), 0)->wait();
+    for (auto& p : model_.parameters(/*recurse=*/true)) comm.broadcast(p.detach(), 0)->wait();
     for (auto& buffer : model_.buffers(/*recurse=*/true))
       if (buffer.defined() && buffer.numel() > 0) comm.broadcast(buffer, 0)->wait();
   }
-
+  std::vector<int64_t> numels;
+  for (const auto& p : plan.persistent) numels.push_back(p.tensor.numel());
+  FlatLayout layout = make_flat_layout(numels, plan.persistent_groups, policy.partitions(world_.size()),
+                                       config_.zero.reduce_bucket_size);
+  flat_ = std::make_unique<FlatParams>(plan.persistent, std::move(layout), /*keep_grad_buffer=*/!policy.shard_gradients,
+                                       at::TensorOptions().dtype(param_dtype_).device(world_.device));
   ReducerOptions reducer_options;
   reducer_options.overlap_comm = config_.zero.overlap_comm;
   reducer_options.use_reduce_scatter = config_.zero.reduce_scatter;
   reducer_options.comm_dtype = comm_dtype(config_);
   reducer_options.prescale = config_.prescale_gradients;
   reducer_options.predivide_factor = config_.gradient_predivide_factor;
+  if (policy.partition_parameters) {
+    units_ = std::make_unique<UnitSchedule>(config_.zero.stage3_prefetch_bucket_size,
+                                            config_.zero.stage3_max_live_parameters);
+    for (const UnitParams& u : plan.units)
+      units_->add(std::make_unique<ShardedUnit>(u.name, *u.module, u.params, u.groups, comm, *units_, reducer_options));
+  }
+
   reducer_ = std::make_unique<GradReducer>(*flat_, comm, policy, reducer_options);
 
   optimizer_ = std::make_unique<ZeroOptimizer>(*flat_, *reducer_, comm, policy, make_optimizer(config_.optimizer),
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
-                                               config_.zero.allgather_bucket_size);
+                                               config_.zero.allgather_bucket_size, units_.get());
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);
 
@@ -145,12 +138,14 @@ void Engine::backward(const at::Tensor& loss) {
   TORCH_CHECK(loss.numel() == 1, "Engine::backward expects a scalar loss, got shape ", loss.sizes());
   const int64_t gas = config_.gradient_accumulation_steps;
   reducer_->begin_backward(is_gradient_accumulation_boundary(), micro_steps_ % gas == 0);
+  if (units_) units_->begin_backward(micro_steps_ % gas == 0);
   {
     c10::NoGradGuard no_grad;
     loss_sum_.add_(loss.detach().to(at::kFloat));
   }
   // Mean over the accumulation window; the reducer averages over ranks.
   (loss * (scaler_->scale() / double(gas))).backward();
+  if (units_) units_->end_backward();
   reducer_->end_backward();
 }
 
@@ -202,25 +197,23 @@ bool Engine::step() {
 }
 
 std::vector<ParamShard> Engine::param_shards() {
-  const FlatLayout& layout = flat_->layout();
   std::vector<ParamShard> shards;
-  shards.reserve(layout.entries.size());
-  for (size_t b = 0; b < layout.buckets.size(); ++b) {
-    const FlatBucket& bucket = layout.buckets[b];
-    const at::Tensor master = optimizer_->master(int(b));
-    const int64_t own_lo = optimizer_->own_begin(int(b)), own_hi = own_lo + master.numel();
-    const auto state = optimizer_->optimizer().state(int(b));
-    for (int i = bucket.first_entry; i < bucket.end_entry; ++i) {
-      const FlatEntry& e = layout.entries[i];
-      const NamedParam& p = flat_->params()[i];
+  for (size_t i = 0; i < optimizer_->slots().size(); ++i) {
+    const OwnedSlot& slot = optimizer_->slots()[i];
+    const FlatBucket& bucket = slot.layout->buckets[slot.bucket];
+    const int64_t own_lo = slot.own_begin, own_hi = own_lo + slot.master.numel();
+    const auto state = optimizer_->optimizer().state(int(i));
+    for (int e = bucket.first_entry; e < bucket.end_entry; ++e) {
+      const FlatEntry& entry = slot.layout->entries[e];
+      const NamedParam& p = (*slot.params)[e];
       ParamShard shard;
       shard.name = p.name;
       shard.shape = p.tensor.sizes().vec();
-      const int64_t lo = std::max(own_lo, e.offset), hi = std::min(own_hi, e.offset + e.numel);
+      const int64_t lo = std::max(own_lo, entry.offset), hi = std::min(own_hi, entry.offset + entry.numel);
       if (lo < hi) {
-        shard.begin = lo - e.offset;
-        shard.end = hi - e.offset;
-        shard.master = master.narrow(0, lo - own_lo, hi - lo);
+        shard.begin = lo - entry.offset;
+        shard.end = hi - entry.offset;
+        shard.master = slot.master.narrow(0, lo - own_lo, hi - lo);
         for (const auto& [key, tensor] : state) shard.optimizer_state[key] = tensor.narrow(0, lo - own_lo, hi - lo);
       }
       shards.push_back(std::move(shard));
@@ -248,6 +241,11 @@ void Engine::set_counters(const TrainingCounters& c) {
   scheduler_steps_ = c.scheduler_steps;
   optimizer_->optimizer().set_steps(c.optimizer_steps);
   last_lr_ = scheduled_lr();
+}
+
+void Engine::pin_full_parameters(bool pinned) {
+  c10::NoGradGuard no_grad;
+  if (units_) units_->set_pinned(pinned);
 }
 
 void Engine::refresh_parameters() {

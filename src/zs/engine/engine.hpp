@@ -30,6 +30,7 @@ namespace zs {
 class FlatParams;
 class GradReducer;
 class ZeroOptimizer;
+class UnitSchedule;
 class LrScheduler;
 class LossScaler;
 class StepLogger;
@@ -104,6 +105,9 @@ class Engine {
   // After new masters were written (a checkpoint load): refresh every rank's 16-bit parameters.
   void refresh_parameters();
   torch::nn::Module& module() { return model_; }
+  // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
+  // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.
+  void pin_full_parameters(bool pinned);
 
   const Config& config() const { return config_; }
   World& world() { return world_; }
@@ -123,6 +127,7 @@ class Engine {
 
   std::unique_ptr<FlatParams> flat_;
   std::unique_ptr<GradReducer> reducer_;
+  std::unique_ptr<UnitSchedule> units_;     // stage 3
   std::unique_ptr<ZeroOptimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
   std::unique_ptr<LossScaler> scaler_;
@@ -136,6 +141,20 @@ class Engine {
   double last_lr_ = 0;
   bool last_skipped_ = false;
   double window_start_s_ = 0;
+};
+
+// Full parameters for as long as it lives, at every stage: for evaluation, sampling or export
+// under stage 3, where parameters are otherwise gathered only inside their unit's forward and
+// backward. Collective: every rank creates and destroys it at the same point.
+class FullParameters {
+ public:
+  explicit FullParameters(Engine& engine) : engine_(engine) { engine_.pin_full_parameters(true); }
+  ~FullParameters() { engine_.pin_full_parameters(false); }
+  FullParameters(const FullParameters&) = delete;
+  FullParameters& operator=(const FullParameters&) = delete;
+
+ private:
+  Engine& engine_;
 };
 
 }  // namespace zs

@@ -8,6 +8,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "zs/models/gpt_config.hpp"
+#include "zs/zero/unit.hpp"
 
 namespace zs {
 
@@ -49,12 +50,12 @@ class MLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MLP);
 
-// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). This is the unit a sharding
-// engine gathers and releases as a whole.
-class BlockImpl : public torch::nn::Module {
+// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). Marked as a ZeRO-3 unit:
+// its parameters are gathered and released as a whole (forward() wraps unit_forward()).
+class BlockImpl : public UnitModule {
  public:
   explicit BlockImpl(const GPTConfig& config);
-  at::Tensor forward(const at::Tensor& x);
+  at::Tensor unit_forward(const at::Tensor& x) override;
 
   LayerNorm ln_1{nullptr};
   CausalSelfAttention attn{nullptr};

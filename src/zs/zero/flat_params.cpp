@@ -8,14 +8,14 @@
 
 namespace zs {
 
-FlatParams::FlatParams(std::vector<NamedParam> params, FlatLayout layout, bool keep_grad_buffer)
+FlatParams::FlatParams(std::vector<NamedParam> params, FlatLayout layout, bool keep_grad_buffer,
+                       at::TensorOptions options)
     : params_(std::move(params)), layout_(std::move(layout)) {
   if (params_.size() != layout_.entries.size()) throw std::invalid_argument("FlatParams: layout does not match the parameters");
-  if (params_.empty()) throw std::invalid_argument("the model has no trainable parameters");
-  const auto options = params_.front().tensor.options();
   for (const auto& p : params_) {
     if (p.tensor.scalar_type() != options.dtype().toScalarType() || p.tensor.device() != options.device())
-      throw std::invalid_argument("parameter " + p.name + " has a different dtype or device than " + params_.front().name +
+      throw std::invalid_argument("parameter " + p.name + " is " + std::string(c10::toString(p.tensor.scalar_type())) +
+                                  " on " + p.tensor.device().str() +
                                   "; all trainable parameters must share one dtype and device");
   }
   c10::NoGradGuard no_grad;

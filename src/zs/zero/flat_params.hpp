@@ -23,8 +23,9 @@ struct NamedParam {
 class FlatParams {
  public:
   // `params` in layout order; the layout's entries match them one to one. Parameter values are
-  // copied into the buffer, then each parameter's storage is replaced by its view.
-  FlatParams(std::vector<NamedParam> params, FlatLayout layout, bool keep_grad_buffer);
+  // copied into the buffer, then each parameter's storage is replaced by its view. `options`:
+  // the buffers' dtype and device (every parameter must match them; the list may be empty).
+  FlatParams(std::vector<NamedParam> params, FlatLayout layout, bool keep_grad_buffer, at::TensorOptions options);
 
   const FlatLayout& layout() const { return layout_; }
   const std::vector<NamedParam>& params() const { return params_; }

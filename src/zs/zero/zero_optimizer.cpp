@@ -4,11 +4,13 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
-#include <ATen/ops/stack.h>
+#include <ATen/ops/maximum.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
 
 #include "zs/optim/grad_utils.hpp"
+#include "zs/zero/sharded_unit.hpp"
+#include "zs/zero/unit_schedule.hpp"
 
 namespace zs {
 
@@ -19,47 +21,63 @@ constexpr int64_t kStepScratchElements = 64 << 20;
 
 ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
                              std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                             int64_t allgather_elements)
+                             int64_t allgather_elements, UnitSchedule* units)
     : flat_(flat),
       reducer_(reducer),
       comm_(comm),
       policy_(policy),
       optimizer_(std::move(optimizer)),
-      allgather_elements_(allgather_elements) {
-  c10::NoGradGuard no_grad;
+      allgather_elements_(allgather_elements),
+      separate_master_(flat.dtype() != at::kFloat) {
   const FlatLayout& layout = flat_.layout();
-  separate_master_ = flat_.dtype() != at::kFloat;
-  const int64_t master_numel = policy_.shard_optimizer ? layout.shard_numel : layout.total_numel;
-  if (separate_master_)
-    master_buffer_ = at::empty({master_numel}, flat_.buffer().options().dtype(at::kFloat));
   for (size_t b = 0; b < layout.buckets.size(); ++b) {
-    const FlatBucket& bucket = layout.buckets[b];
-    // fp32 training updates the parameter buffer in place; 16-bit keeps an fp32 copy.
-    at::Tensor own = policy_.shard_optimizer ? flat_.chunk(int(b), comm_.rank()) : flat_.bucket(int(b));
-    at::Tensor master = own;
-    if (separate_master_) {
-      const int64_t at_ = policy_.shard_optimizer ? bucket.shard_offset : bucket.offset;
-      master = master_buffer_.narrow(0, at_, own.numel());
-      master.copy_(own);
+    OwnedSlot slot;
+    slot.layout = &layout;
+    slot.params = &flat_.params();
+    slot.bucket = int(b);
+    slot.own_begin = policy_.shard_optimizer ? layout.chunk_offset(int(b), comm_.rank()) : layout.buckets[b].offset;
+    slot.own = policy_.shard_optimizer ? flat_.chunk(int(b), comm_.rank()) : flat_.bucket(int(b));
+    add_slot(std::move(slot), group_weight_decay.at(layout.buckets[b].group));
+  }
+  if (units) {
+    for (const auto& unit : units->units()) {
+      for (size_t b = 0; b < unit->layout().buckets.size(); ++b) {
+        OwnedSlot slot;
+        slot.layout = &unit->layout();
+        slot.params = &unit->params();
+        slot.bucket = int(b);
+        slot.own_begin = unit->own_begin(int(b));
+        slot.own = unit->shard(int(b));
+        slot.unit = unit.get();
+        add_slot(std::move(slot), group_weight_decay.at(unit->layout().buckets[b].group));
+      }
     }
-    masters_.push_back(master);
-    optimizer_->add_param(master, group_weight_decay.at(bucket.group));
   }
 }
 
+void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
+  c10::NoGradGuard no_grad;
+  // fp32 training updates the parameter values in place; 16-bit keeps an fp32 copy.
+  slot.master = separate_master_ ? slot.own.to(at::kFloat) : slot.own;
+  optimizer_->add_param(slot.master, weight_decay);
+  slots_.push_back(std::move(slot));
+}
+
+at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) const {
+  return slot.unit ? slot.unit->shard_grad(slot.bucket) : reducer_.shard_grad(slot.bucket);
+}
+
 at::Tensor ZeroOptimizer::global_sq_norm() {
-  std::vector<at::Tensor> parts;
-  for (size_t b = 0; b < masters_.size(); ++b) parts.push_back(squared_norm(reducer_.shard_grad(int(b))));
-  at::Tensor total = at::stack(parts).sum();
+  at::Tensor total = at::zeros({}, flat_.buffer().options().dtype(at::kFloat));
+  for (const OwnedSlot& slot : slots_) total.add_(squared_norm(grad(slot)));
   // Stage 0: every rank holds the same full gradient; otherwise sum the shards' parts.
   if (policy_.shard_optimizer) comm_.all_reduce(total, ReduceOp::sum)->wait();
   return total;
 }
 
 bool ZeroOptimizer::any_overflow() {
-  std::vector<at::Tensor> flags;
-  for (size_t b = 0; b < masters_.size(); ++b) flags.push_back(has_inf_or_nan(reducer_.shard_grad(int(b))));
-  at::Tensor any = at::stack(flags).amax();
+  at::Tensor any = at::zeros({}, flat_.buffer().options().dtype(at::kFloat));
+  for (const OwnedSlot& slot : slots_) any = at::maximum(any, has_inf_or_nan(grad(slot)));
   // Every rank must agree, or they would take different paths (and collectives) from here.
   comm_.all_reduce(any, ReduceOp::max)->wait();
   return any.item<double>() > 0;
@@ -68,10 +86,13 @@ bool ZeroOptimizer::any_overflow() {
 StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflow, double max_norm) {
   c10::NoGradGuard no_grad;
   StepOutcome out;
+  auto zero_grads = [&]() {
+    reducer_.zero_grads();  // unit shard gradients are overwritten by the next window's first reduction
+  };
   if (check_overflow && any_overflow()) {
     out.skipped = true;
     out.grad_norm = at::full({}, INFINITY, flat_.buffer().options().dtype(at::kFloat));
-    reducer_.zero_grads();
+    zero_grads();
     return out;
   }
   // Unscale and clip in one divisor, computed on the device: no wait for the host here.
@@ -82,60 +103,53 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   else if (loss_scale != 1.0)
     divisor = at::full({}, loss_scale, out.grad_norm.options());
 
-  // 16-bit gradients become fp32 a few buckets at a time, so the scratch stays bounded instead
+  // 16-bit gradients become fp32 a few slots at a time, so the scratch stays bounded instead
   // of doubling the gradient memory.
   optimizer_->begin_step();
-  std::vector<int> slots;
+  std::vector<int> batch;
   std::vector<at::Tensor> grads;
   int64_t scratch = 0;
   auto flush = [&]() {
-    if (!slots.empty()) optimizer_->step_slots(slots, grads, lr, divisor);
-    slots.clear();
+    if (!batch.empty()) optimizer_->step_slots(batch, grads, lr, divisor);
+    batch.clear();
     grads.clear();
     scratch = 0;
   };
-  for (size_t b = 0; b < masters_.size(); ++b) {
-    at::Tensor g = reducer_.shard_grad(int(b));
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    at::Tensor g = grad(slots_[i]);
     if (g.scalar_type() != at::kFloat) {
       g = g.to(at::kFloat);
       scratch += g.numel();
     }
-    slots.push_back(int(b));
+    batch.push_back(int(i));
     grads.push_back(g);
     if (scratch >= kStepScratchElements) flush();
   }
   flush();
-  reducer_.zero_grads();
+  zero_grads();
   publish_parameters();
   return out;
 }
 
-int64_t ZeroOptimizer::own_begin(int b) const {
-  return policy_.shard_optimizer ? flat_.layout().chunk_offset(b, comm_.rank()) : flat_.layout().buckets[b].offset;
-}
-
 void ZeroOptimizer::publish_parameters() {
-  const FlatLayout& layout = flat_.layout();
-  if (!policy_.gather_after_step) {
-    if (separate_master_)
-      for (size_t b = 0; b < masters_.size(); ++b) flat_.bucket(int(b)).copy_(masters_[b]);
-    return;
-  }
-  // Every rank writes its updated chunk into its own part of each bucket, then the all-gather
-  // fills in the other ranks' parts in place (no temporary copies). Gathers run in groups of
-  // about allgather_bucket_size elements; a group starts once the previous one is done.
+  c10::NoGradGuard no_grad;
+  // Every rank writes its updated values into its own part of each bucket; for gathered buckets
+  // the all-gather then fills in the other ranks' parts in place (no temporary copies). Gathers
+  // run in groups of about allgather_bucket_size elements; a group starts once the previous one
+  // is done.
   std::vector<WorkHandle> works;
   int64_t in_flight = 0;
-  for (size_t b = 0; b < layout.buckets.size(); ++b) {
-    if (in_flight > 0 && in_flight + layout.buckets[b].numel > allgather_elements_) {
+  for (const OwnedSlot& slot : slots_) {
+    if (separate_master_) slot.own.copy_(slot.master);
+    if (slot.unit || !policy_.gather_after_step) continue;
+    const int64_t numel = flat_.layout().buckets[slot.bucket].numel;
+    if (in_flight > 0 && in_flight + numel > allgather_elements_) {
       for (auto& w : works) w->wait();
       works.clear();
       in_flight = 0;
     }
-    at::Tensor own = flat_.chunk(int(b), comm_.rank());
-    if (separate_master_) own.copy_(masters_[b]);
-    works.push_back(comm_.all_gather(flat_.bucket(int(b)), own));
-    in_flight += layout.buckets[b].numel;
+    works.push_back(comm_.all_gather(flat_.bucket(slot.bucket), slot.own));
+    in_flight += numel;
   }
   for (auto& w : works) w->wait();
 }

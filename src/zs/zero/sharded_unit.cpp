@@ -1,0 +1,208 @@
+#include "zs/zero/sharded_unit.hpp"
+
+#include <stdexcept>
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include "zs/zero/unit_schedule.hpp"
+
+namespace zs {
+
+// Runs right after autograd has accumulated a unit parameter's gradient into .grad.
+struct UnitGradHook : torch::autograd::PostAccumulateGradHook {
+  UnitGradHook(ShardedUnit* u, int e) : unit(u), entry(e) {}
+  void operator()(const torch::autograd::Variable&) override { unit->on_grad_ready(entry); }
+  ShardedUnit* unit;
+  int entry;
+};
+
+ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<NamedParam> params,
+                         const std::vector<int>& groups, Communicator& comm, UnitSchedule& schedule,
+                         ReducerOptions options)
+    : name_(std::move(name)),
+      module_(module),
+      params_(std::move(params)),
+      comm_(comm),
+      schedule_(schedule),
+      options_(options) {
+  std::vector<int64_t> numels;
+  for (const auto& p : params_) numels.push_back(p.tensor.numel());
+  // One bucket per group: the whole unit is gathered and reduced at once.
+  layout_ = make_flat_layout(numels, groups, comm_.size(), /*bucket_elements=*/INT64_MAX / 4);
+  const auto tensor_options = params_.front().tensor.options().requires_grad(false);
+  c10::NoGradGuard no_grad;
+
+  // Lay the current values out once, keep this rank's chunks, then drop the full copy.
+  full_ = at::zeros({layout_.total_numel}, tensor_options);
+  for (size_t i = 0; i < params_.size(); ++i)
+    full_.narrow(0, layout_.entries[i].offset, layout_.entries[i].numel).copy_(params_[i].tensor.detach().reshape(-1));
+  shard_ = at::empty({layout_.shard_numel}, tensor_options);
+  shard_grads_ = at::zeros({layout_.shard_numel}, tensor_options);
+  for (size_t b = 0; b < layout_.buckets.size(); ++b) shard(int(b)).copy_(full_.narrow(0, own_begin(int(b)), layout_.buckets[b].chunk));
+
+  // Each parameter becomes a tensor on the full buffer's storage, but not an autograd view of it.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].tensor;
+    at::Tensor alias = at::empty({0}, tensor_options);
+    alias.set_(full_.storage(), full_.storage_offset() + layout_.entries[i].offset, {layout_.entries[i].numel}, {1});
+    p.set_data(alias.view(p.sizes()));
+    torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<UnitGradHook>(this, int(i)));
+  }
+  state_ = State::gathered;
+  release();
+  module_.set_unit_hooks(this);
+}
+
+ShardedUnit::~ShardedUnit() {
+  module_.set_unit_hooks(nullptr);
+  for (const auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p.tensor, nullptr);
+}
+
+at::Tensor ShardedUnit::shard(int b) const {
+  return shard_.narrow(0, layout_.buckets[b].shard_offset, layout_.buckets[b].chunk);
+}
+
+at::Tensor ShardedUnit::shard_grad(int b) const {
+  return shard_grads_.narrow(0, layout_.buckets[b].shard_offset, layout_.buckets[b].chunk);
+}
+
+int64_t ShardedUnit::own_begin(int b) const { return layout_.chunk_offset(b, comm_.rank()); }
+
+void ShardedUnit::allocate_full() {
+  c10::Storage storage = full_.storage();
+  const size_t bytes = size_t(layout_.total_numel) * full_.element_size();
+  storage.set_data_ptr_noswap(storage.allocator()->allocate(bytes));
+  storage.set_nbytes(bytes);
+}
+
+void ShardedUnit::start_gather() {
+  if (state_ != State::released) return;
+  allocate_full();
+  for (size_t b = 0; b < layout_.buckets.size(); ++b)
+    gather_works_.push_back(comm_.all_gather(full_.narrow(0, layout_.buckets[b].offset, layout_.buckets[b].numel), shard(int(b))));
+  state_ = State::gathering;
+}
+
+void ShardedUnit::gather() {
+  start_gather();
+  if (state_ == State::gathering) {
+    for (auto& w : gather_works_) w->wait();
+    gather_works_.clear();
+    state_ = State::gathered;
+  }
+}
+
+void ShardedUnit::set_pinned(bool pinned) {
+  pinned_ = pinned;
+  if (pinned_)
+    gather();
+  else
+    release();
+}
+
+void ShardedUnit::release() {
+  if (state_ == State::released || pinned_) return;
+  gather();  // a prefetch still in flight must land before its buffer goes away
+  c10::Storage storage = full_.storage();
+  storage.set_data_ptr_noswap(at::DataPtr(nullptr, full_.device()));
+  storage.set_nbytes(0);
+  state_ = State::released;
+}
+
+void ShardedUnit::before_forward() {
+  gather();
+  schedule_.on_forward(this);
+}
+
+at::Tensor ShardedUnit::after_forward(const at::Tensor& output) {
+  release();
+  if (c10::GradMode::is_enabled() && output.requires_grad()) {
+    // Fires when the gradient of the unit's output is ready, before the unit's own backward runs.
+    output.register_hook([this](const at::Tensor&) { before_backward(); });
+  }
+  return output;
+}
+
+void ShardedUnit::before_backward() {
+  gather();
+  schedule_.on_backward(this);
+}
+
+void ShardedUnit::begin_backward(bool first_micro_step) {
+  first_micro_step_ = first_micro_step;
+  seen_.assign(params_.size(), 0);
+  remaining_ = int(params_.size());
+  in_backward_ = true;
+  reduced_ = false;
+}
+
+void ShardedUnit::on_grad_ready(int entry) {
+  if (!in_backward_ || seen_[entry]) return;
+  seen_[entry] = 1;
+  at::Tensor& p = params_[entry].tensor;
+  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_.options());
+  if (p.grad().defined()) {
+    c10::NoGradGuard no_grad;
+    staging_.narrow(0, layout_.entries[entry].offset, layout_.entries[entry].numel).copy_(p.grad().reshape(-1));
+  }
+  p.mutable_grad().reset();
+  if (--remaining_ == 0) reduce_gradients();
+}
+
+void ShardedUnit::reduce_gradients() {
+  if (reduced_) return;
+  reduced_ = true;
+  c10::NoGradGuard no_grad;
+  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_.options());
+  const ReduceOp op = options_.prescale ? ReduceOp::sum : ReduceOp::avg;
+  for (size_t b = 0; b < layout_.buckets.size(); ++b) {
+    const FlatBucket& bucket = layout_.buckets[b];
+    at::Tensor input = staging_.narrow(0, bucket.offset, bucket.numel);
+    const bool convert = options_.comm_dtype && *options_.comm_dtype != input.scalar_type();
+    if (convert) input = input.to(*options_.comm_dtype);
+    if (options_.prescale) input.div_(options_.predivide_factor);
+    Pending p;
+    p.target = shard_grad(int(b));
+    p.accumulate = !first_micro_step_;
+    if (options_.use_reduce_scatter) {
+      p.result = p.accumulate || convert ? at::empty({bucket.chunk}, input.options()) : p.target;
+      p.work = comm_.reduce_scatter(p.result, input, op);
+    } else {
+      p.work = comm_.all_reduce(input, op);
+      p.result = input.narrow(0, comm_.rank() * bucket.chunk, bucket.chunk);
+    }
+    pending_.push_back(std::move(p));
+    if (!options_.overlap_comm) {
+      finish(pending_.back());
+      pending_.pop_back();
+    }
+  }
+  staging_ = at::Tensor();  // the collectives hold it until they are done
+  release();
+}
+
+void ShardedUnit::finish(Pending& p) {
+  c10::NoGradGuard no_grad;
+  p.work->wait();
+  if (options_.prescale) p.result.mul_(options_.predivide_factor / comm_.size());
+  if (p.result.data_ptr() == p.target.data_ptr()) return;
+  if (p.accumulate)
+    p.target.add_(p.result);
+  else
+    p.target.copy_(p.result);
+}
+
+void ShardedUnit::end_backward() {
+  if (!in_backward_) return;
+  in_backward_ = false;
+  reduce_gradients();
+  for (Pending& p : pending_) finish(p);
+  pending_.clear();
+  release();
+}
+
+}  // namespace zs

@@ -1,0 +1,100 @@
+// One ZeRO-3 unit: its parameters live as this rank's shard only, and are gathered into a full
+// buffer just for the unit's forward and backward.
+//
+//   forward:  gather (or finish a prefetch) -> unit_forward -> release; a hook on the output
+//             arranges the re-gather
+//   backward: the output hook gathers again before the unit's backward; as the parameters'
+//             gradients land they are copied into a staging buffer and dropped; once all have
+//             landed the staging buffer is reduce-scattered into this rank's shard gradient and
+//             the parameters are released.
+//
+// "Released" means the full buffer's storage is given back to the allocator (its tensors keep
+// their shapes). Parameters are not autograd views of the full buffer, so gathering into it never
+// bumps the version counters of tensors autograd saved.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "zs/dist/communicator.hpp"
+#include "zs/zero/flat_layout.hpp"
+#include "zs/zero/flat_params.hpp"
+#include "zs/zero/grad_reducer.hpp"
+#include "zs/zero/unit.hpp"
+
+namespace zs {
+
+class UnitSchedule;
+
+class ShardedUnit : public UnitHooks {
+ public:
+  // `params` (in layout order) and `groups` as for make_flat_layout; the parameters' current
+  // values become this rank's shard.
+  ShardedUnit(std::string name, UnitModule& module, std::vector<NamedParam> params, const std::vector<int>& groups,
+              Communicator& comm, UnitSchedule& schedule, ReducerOptions options);
+  ~ShardedUnit() override;
+  ShardedUnit(const ShardedUnit&) = delete;
+  ShardedUnit& operator=(const ShardedUnit&) = delete;
+
+  void before_forward() override;
+  at::Tensor after_forward(const at::Tensor& output) override;
+
+  void begin_backward(bool first_micro_step);
+  // Reduces whatever has not been reduced (parameters without gradients count as zero), waits for
+  // this unit's reductions and releases the parameters.
+  void end_backward();
+
+  // Starts gathering without waiting (prefetch); gather() waits for it.
+  void start_gather();
+  void gather();
+  void release();
+  bool gathered() const { return state_ != State::released; }
+  // While pinned the unit stays gathered (release() does nothing): full parameters for user code.
+  void set_pinned(bool pinned);
+
+  const std::string& name() const { return name_; }
+  const FlatLayout& layout() const { return layout_; }
+  const std::vector<NamedParam>& params() const { return params_; }
+  int64_t numel() const { return layout_.total_numel; }
+  at::Tensor shard(int bucket) const;       // this rank's 16-bit chunk of a bucket
+  at::Tensor shard_grad(int bucket) const;  // its reduced gradient (after the boundary backward)
+  int64_t own_begin(int bucket) const;      // where that chunk sits in the unit's flat coordinates
+
+ private:
+  enum class State { released, gathering, gathered };
+  struct Pending {
+    WorkHandle work;
+    at::Tensor result, target;
+    bool accumulate;
+  };
+  void on_grad_ready(int entry);
+  void finish(Pending& p);
+  void before_backward();
+  void reduce_gradients();
+  void allocate_full();
+
+  friend struct UnitGradHook;
+  std::string name_;
+  UnitModule& module_;
+  std::vector<NamedParam> params_;
+  FlatLayout layout_;
+  Communicator& comm_;
+  UnitSchedule& schedule_;
+  ReducerOptions options_;   // the same gradient-reduction settings as the gathered parameters
+
+  at::Tensor full_;         // the gathered parameters; storage present only while gathered
+  at::Tensor shard_;        // this rank's chunks, concatenated (16-bit)
+  at::Tensor shard_grads_;  // their reduced gradients
+  at::Tensor staging_;      // gradients of the running backward, full size
+  State state_ = State::released;
+  std::vector<WorkHandle> gather_works_;
+  std::vector<Pending> pending_;
+  std::vector<char> seen_;
+  int remaining_ = 0;
+  bool first_micro_step_ = true, in_backward_ = false, reduced_ = false, pinned_ = false;
+};
+
+}  // namespace zs

@@ -1,0 +1,57 @@
+#include "zs/zero/unit_schedule.hpp"
+
+#include <algorithm>
+
+#include "zs/zero/sharded_unit.hpp"
+
+namespace zs {
+
+void UnitSchedule::add(std::unique_ptr<ShardedUnit> unit) { units_.push_back(std::move(unit)); }
+
+int64_t UnitSchedule::live_elements() const {
+  int64_t live = 0;
+  for (const auto& u : units_)
+    if (u->gathered()) live += u->numel();
+  return live;
+}
+
+void UnitSchedule::prefetch_from(int position, int direction) {
+  int64_t budget = prefetch_elements_;
+  for (int i = position + direction; i >= 0 && i < int(order_.size()); i += direction) {
+    ShardedUnit* next = order_[i];
+    if (next->gathered()) continue;
+    if (next->numel() > budget || live_elements() + next->numel() > max_live_elements_) break;
+    next->start_gather();
+    budget -= next->numel();
+  }
+}
+
+void UnitSchedule::on_forward(ShardedUnit* unit) {
+  if (recording_) {
+    order_.push_back(unit);
+    return;
+  }
+  auto it = std::find(order_.begin(), order_.end(), unit);
+  if (it != order_.end()) prefetch_from(int(it - order_.begin()), +1);
+}
+
+void UnitSchedule::on_backward(ShardedUnit* unit) {
+  if (recording_) return;
+  auto it = std::find(order_.rbegin(), order_.rend(), unit);  // the last forward use runs backward first
+  if (it != order_.rend()) prefetch_from(int(order_.rend() - it) - 1, -1);
+}
+
+void UnitSchedule::begin_backward(bool first_micro_step) {
+  for (auto& u : units_) u->begin_backward(first_micro_step);
+}
+
+void UnitSchedule::set_pinned(bool pinned) {
+  for (auto& u : units_) u->set_pinned(pinned);
+}
+
+void UnitSchedule::end_backward() {
+  for (auto& u : units_) u->end_backward();
+  recording_ = false;
+}
+
+}  // namespace zs

@@ -1,0 +1,46 @@
+// The ZeRO-3 units of a model, and when to gather them ahead of time.
+//
+// The first step records the order in which units run their forward. From then on, a unit that
+// starts its forward also starts gathering the units that follow it, and a unit that starts its
+// backward gathers the ones before it, as far as stage3_prefetch_bucket_size (elements being
+// prefetched) and stage3_max_live_parameters (elements gathered at once) allow. A step that runs
+// units in another order stays correct: a unit that was not prefetched is gathered when it runs,
+// and one prefetched for nothing is released at the end of the backward.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace zs {
+
+class ShardedUnit;
+
+class UnitSchedule {
+ public:
+  UnitSchedule(int64_t prefetch_elements, int64_t max_live_elements)
+      : prefetch_elements_(prefetch_elements), max_live_elements_(max_live_elements) {}
+
+  void add(std::unique_ptr<ShardedUnit> unit);
+  const std::vector<std::unique_ptr<ShardedUnit>>& units() const { return units_; }
+
+  // Called by a unit as its forward / backward starts.
+  void on_forward(ShardedUnit* unit);
+  void on_backward(ShardedUnit* unit);
+
+  void begin_backward(bool first_micro_step);
+  void end_backward();
+  // Keeps every unit gathered (or lets them go again). Collective.
+  void set_pinned(bool pinned);
+
+ private:
+  void prefetch_from(int position, int direction);
+  int64_t live_elements() const;
+
+  std::vector<std::unique_ptr<ShardedUnit>> units_;
+  std::vector<ShardedUnit*> order_;  // forward order of the first step
+  bool recording_ = true;
+  int64_t prefetch_elements_, max_live_elements_;
+};
+
+}  // namespace zs
