@@ -2,7 +2,7 @@
 # One visit to the lent GPU machine: build with its own LibTorch/CUDA/NCCL, run the GPU tests,
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
-#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3]   (default: all but shakespeare_torch,
+#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3]   (default: all but shakespeare_torch and stage3,
 #   which is the PyTorch half of shakespeare alone)
 #
 # Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export OUT=${OUT:-/tmp/zs_out}
 mkdir -p "$OUT"
-steps=${*:-build tests shakespeare gpt2 stage3}
+steps=${*:-build tests shakespeare gpt2}
 PY=$(command -v python3)
 [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
 export PATH="$(dirname "$PY"):$PATH"

@@ -44,8 +44,10 @@ TEST(CheckpointResume, ExactStage2Fp32) { expect_exact_resume(2, "fp32"); }
 TEST(CheckpointResume, ExactStage0Bf16) { expect_exact_resume(0, "bf16"); }
 TEST(CheckpointResume, ExactStage1Bf16) { expect_exact_resume(1, "bf16"); }
 TEST(CheckpointResume, ExactStage2Bf16) { expect_exact_resume(2, "bf16"); }
+TEST(CheckpointResume, ExactStage3Fp32) { expect_exact_resume(3, "fp32"); }
+TEST(CheckpointResume, ExactStage3Bf16) { expect_exact_resume(3, "bf16"); }
 
-// Saved at 2 ranks, ZeRO-2; loaded at 1, 2 and 3 ranks and stages 0, 1, 2. The next steps' losses
+// Saved at 2 ranks, ZeRO-2; loaded at 1, 2 and 3 ranks and stages 0-3. The next steps' losses
 // match the uninterrupted 2-rank run up to the reduction order that changes with the world size.
 TEST(CheckpointResume, ReshapeAcrossWorldSizesAndStages) {
   const std::string dir = temp_dir("ckpt_reshape");
@@ -56,7 +58,7 @@ TEST(CheckpointResume, ReshapeAcrossWorldSizesAndStages) {
   ASSERT_EQ(reference.run.exit_code, 0) << reference.run.output;
   ASSERT_EQ(saver.run.exit_code, 0) << saver.run.output;
   for (int world : {1, 2, 3}) {
-    for (int stage : {0, 1, 2}) {
+    for (int stage : {0, 1, 2, 3}) {
       if (world == 2 && stage == 2) continue;   // the exact-resume tests cover it
       const std::string name = "w" + std::to_string(world) + "s" + std::to_string(stage);
       const TinyRun loaded = run_tiny(setup_of(world, stage), dir, name,

@@ -41,7 +41,7 @@ at::Tensor param_of(const nlohmann::json& result, const std::string& name, const
   return at::from_blob(v.data(), shape, at::kFloat).clone();
 }
 
-RunResult tool(const std::string& args) { return run_command(bin("tests/ckpt_tool") + " " + args); }
+RunResult tool(const std::string& args) { return run_command(bin("zs_ckpt") + " " + args); }
 
 double loss_at(const std::string& output, int step) {
   std::smatch m;

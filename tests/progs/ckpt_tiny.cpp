@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
         zs::save_checkpoint(engine, save_dir, "", {{"step", step + 1}, {"note", "ckpt_tiny"}}, {keep_last});
     }
     result["global_steps"] = engine.global_steps();
+    zs::FullParameters full(engine);  // stage 3 keeps only shards between uses
     if (world.is_main()) {
       for (const auto& item : model->named_parameters(true)) {
         at::Tensor t = item.value().detach().to(at::kFloat).contiguous().cpu();

@@ -52,6 +52,11 @@ std::optional<at::ScalarType> comm_dtype(const Config& c) {
 Engine::Engine(torch::nn::Module& model, const Config& config, World& world, EngineOptions options)
     : model_(model), config_(config), world_(world), options_(std::move(options)) {
   const StagePolicy policy = StagePolicy::for_stage(config_.zero.stage);
+  // Stage 3 is validated on CPU ranks (MPI) only: its one GPU run so far did not finish, so CUDA
+  // ranks are refused rather than risking a hang.
+  if (policy.partition_parameters && world_.device.is_cuda())
+    throw ConfigError("zero_optimization.stage 3 runs on CPU ranks in this build; on CUDA devices it is not "
+                      "validated yet (use stage 2, or --device cpu)");
   Communicator& comm = *world_.comm;
   param_dtype_ = dtype_of(config_.precision);
   model_.to(world_.device, param_dtype_);

@@ -1,4 +1,4 @@
-// The zs_ckpt program, built next to the other test helpers (bin/tests/ckpt_tool).
+// zs_ckpt: inspect, consolidate and export ZeroShard checkpoints (see zs/ckpt/ckpt_tool.hpp).
 #include "zs/ckpt/ckpt_tool.hpp"
 
 int main(int argc, char** argv) { return zs::ckpt_tool_main(argc, argv); }
