@@ -50,6 +50,7 @@ struct Flags {
   int64_t warmup_iters = 2000, lr_decay_iters = 600000;
   double min_lr = 6e-5;
   int zero_stage = 0;
+  bool activation_checkpointing = false;
   int64_t sample_tokens = 300;
   std::string sample_prompt = "\n";
   // checkpoints
@@ -178,7 +179,8 @@ int run(int argc, char** argv) {
   app.add_option("--warmup_iters", f.warmup_iters);
   app.add_option("--lr_decay_iters", f.lr_decay_iters);
   app.add_option("--min_lr", f.min_lr);
-  app.add_option("--zero_stage", f.zero_stage, "ZeRO stage when the config has none (0, 1, 2)");
+  app.add_option("--zero_stage", f.zero_stage, "ZeRO stage when the config has none (0-3)");
+  app.add_flag("--activation_checkpointing", f.activation_checkpointing, "recompute each block's activations in backward");
   app.add_option("--sample_tokens", f.sample_tokens, "length of the text sample printed at the end (0: none)");
   app.add_option("--out_dir", f.out_dir, "checkpoint directory: saved at the end and every --save_interval iterations");
   app.add_option("--save_interval", f.save_interval, "iterations between checkpoints (0: only at the end)");
@@ -214,6 +216,7 @@ int run(int argc, char** argv) {
   options.tokens_per_sample = gpt.block_size;
   options.flops_per_token = model->flops_per_token(gpt.block_size);
   options.total_steps = f.max_iters;
+  options.activation_checkpointing = f.activation_checkpointing;
   zs::Engine engine(model, config, world, options);
   if (!config.scheduler) engine.set_lr_schedule([f](int64_t step) { return nanogpt_lr(f, step); });
   torch::manual_seed(f.seed + world.rank());  // dropout differs per rank, as in nanoGPT
@@ -252,9 +255,11 @@ int run(int argc, char** argv) {
       if (world.is_main()) std::printf("[train_gpt] saved checkpoint %s/%s\n", f.out_dir.c_str(), tag.c_str());
     }
   }
-  if (world.is_main()) {
-    if (best_step >= 0) std::printf("[train_gpt] best val loss %.4f at step %lld\n", best_val, (long long)best_step);
-    if (f.sample_tokens > 0 && data.vocab()) {
+  if (world.is_main() && best_step >= 0)
+    std::printf("[train_gpt] best val loss %.4f at step %lld\n", best_val, (long long)best_step);
+  if (f.sample_tokens > 0 && data.vocab()) {
+    zs::FullParameters full(engine);  // stage 3: every rank gathers, rank 0 samples
+    if (world.is_main()) {
       const zs::CharVocab& vocab = *data.vocab();
       at::Tensor prompt = vocab.encode_tensor(vocab.contains('\n') ? "\n" : std::string(1, ' ')).unsqueeze(0);
       // The sampling generator lives on the model's device; torch::manual_seed seeds it.

@@ -29,12 +29,16 @@ int main(int argc, char** argv) {
   std::vector<int64_t> poison_steps;
   int poison_rank = 0;
   std::string device = "cpu";
+  bool activation_checkpointing = false;
+  double dropout = 0.0;
   app.add_option("--config", config_path, "DeepSpeed JSON config")->required();
   app.add_option("--out", out_path, "where rank 0 writes the result JSON")->required();
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--poison_steps", poison_steps, "steps at which one gradient becomes inf (overflow injection)");
   app.add_option("--poison_rank", poison_rank, "rank that injects the inf");
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_flag("--activation_checkpointing", activation_checkpointing, "recompute each block's activations in backward");
+  app.add_option("--dropout", dropout, "dropout probability");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -46,6 +50,7 @@ int main(int argc, char** argv) {
     gpt.n_head = 2;
     gpt.n_embd = 32;
     gpt.block_size = 16;
+    gpt.dropout = dropout;
     zs::TokenData data = zs::TokenData::from_text(zs::synthetic_text(20000, 7), 0.9, "synthetic");
     gpt.vocab_size = data.vocab_size();
     torch::manual_seed(1234);
@@ -55,7 +60,9 @@ int main(int argc, char** argv) {
     zs::EngineOptions options;
     options.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };
     options.log = false;
+    options.activation_checkpointing = activation_checkpointing;
     zs::Engine engine(model, config, world, options);
+    torch::manual_seed(99 + world.rank());  // dropout masks: per rank, the same in every run
 
     // Overflow injection: one rank turns one parameter's gradient into inf on chosen steps.
     at::Tensor poisoned = model->transformer->ln_f->weight;

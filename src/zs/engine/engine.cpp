@@ -16,6 +16,7 @@
 #include "zs/optim/lr_scheduler.hpp"
 #include "zs/optim/optimizer.hpp"
 #include "zs/engine/param_plan.hpp"
+#include "zs/zero/activation_checkpoint.hpp"
 #include "zs/zero/flat_params.hpp"
 #include "zs/zero/grad_reducer.hpp"
 #include "zs/zero/sharded_unit.hpp"
@@ -61,6 +62,17 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   param_dtype_ = dtype_of(config_.precision);
   model_.to(world_.device, param_dtype_);
 
+  // Activation checkpointing: every unit when asked (flag or config section); at stage 3 the
+  // unit hooks honour it, below that CheckpointingHooks do.
+  if (options_.activation_checkpointing || config_.activation_checkpointing.present) {
+    for (const auto& m : model_.modules(/*include_self=*/true))
+      if (auto* unit = dynamic_cast<UnitModule*>(m.get())) unit->set_activation_checkpointing(true);
+  }
+  if (!policy.partition_parameters) {
+    checkpointing_ = std::make_unique<CheckpointingHooks>();
+    for (const auto& m : model_.modules(/*include_self=*/true))
+      if (auto* unit = dynamic_cast<UnitModule*>(m.get())) unit->set_unit_hooks(checkpointing_.get());
+  }
   const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
                                          config_.zero.stage3_param_persistence_threshold);
   num_params_ = plan.total_numel;
@@ -114,7 +126,12 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   window_start_s_ = now_s();
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // Units may outlive the engine: let them run plainly again.
+  if (checkpointing_)
+    for (const auto& m : model_.modules(/*include_self=*/true))
+      if (auto* unit = dynamic_cast<UnitModule*>(m.get())) unit->set_unit_hooks(nullptr);
+}
 
 double Engine::last_loss() const { return last_loss_.defined() ? last_loss_.item<double>() : 0.0; }
 

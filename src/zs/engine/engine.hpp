@@ -31,6 +31,7 @@ class FlatParams;
 class GradReducer;
 class ZeroOptimizer;
 class UnitSchedule;
+class UnitHooks;
 class LrScheduler;
 class LossScaler;
 class StepLogger;
@@ -61,6 +62,9 @@ struct EngineOptions {
   double flops_per_token = 0;
   double peak_flops_per_device = 0;   // 0: 989 TFLOP/s (H100/H200 dense bf16) on CUDA, none on CPU
   int64_t total_steps = 0;            // for the progress display; 0: unknown
+  // Checkpoint the activations of every unit (zero/unit.hpp). Also on when the config has an
+  // "activation_checkpointing" section. A unit can ask for it by itself too.
+  bool activation_checkpointing = false;
   bool log = true;                    // print step lines on rank 0
 };
 
@@ -128,6 +132,7 @@ class Engine {
   std::unique_ptr<FlatParams> flat_;
   std::unique_ptr<GradReducer> reducer_;
   std::unique_ptr<UnitSchedule> units_;     // stage 3
+  std::unique_ptr<UnitHooks> checkpointing_;  // stages 0-2: activation checkpointing of units
   std::unique_ptr<ZeroOptimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
   std::unique_ptr<LossScaler> scaler_;

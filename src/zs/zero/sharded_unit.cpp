@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include "zs/zero/activation_checkpoint.hpp"
 #include "zs/zero/unit_schedule.hpp"
 
 namespace zs {
@@ -113,9 +114,13 @@ void ShardedUnit::release() {
   state_ = State::released;
 }
 
-void ShardedUnit::before_forward() {
+at::Tensor ShardedUnit::run(UnitModule& unit, const at::Tensor& x) {
   gather();
   schedule_.on_forward(this);
+  at::Tensor y = unit.activation_checkpointing()
+                     ? checkpointed([&unit](const at::Tensor& in) { return unit.forward_unhooked(in); }, x)
+                     : unit.forward_unhooked(x);
+  return after_forward(y);
 }
 
 at::Tensor ShardedUnit::after_forward(const at::Tensor& output) {

@@ -39,8 +39,9 @@ class ShardedUnit : public UnitHooks {
   ShardedUnit(const ShardedUnit&) = delete;
   ShardedUnit& operator=(const ShardedUnit&) = delete;
 
-  void before_forward() override;
-  at::Tensor after_forward(const at::Tensor& output) override;
+  // Gathers, runs the unit (checkpointed if it asks for it), releases, and arranges the
+  // re-gather before the unit's backward.
+  at::Tensor run(UnitModule& unit, const at::Tensor& x) override;
 
   void begin_backward(bool first_micro_step);
   // Reduces whatever has not been reduced (parameters without gradients count as zero), waits for
@@ -70,6 +71,7 @@ class ShardedUnit : public UnitHooks {
     at::Tensor result, target;
     bool accumulate;
   };
+  at::Tensor after_forward(const at::Tensor& output);
   void on_grad_ready(int entry);
   void finish(Pending& p);
   void before_backward();

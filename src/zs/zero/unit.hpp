@@ -7,9 +7,10 @@
 //     at::Tensor unit_forward(const at::Tensor& x) override;   // was: forward
 //   };
 //
-// Callers keep calling block->forward(x). Without an engine (or below stage 3) forward() is just
-// unit_forward(); under stage 3 the engine installs hooks that gather the unit's parameters,
-// release them after the forward, and gather them again before the unit's backward. Header-only:
+// Callers keep calling block->forward(x). Without an engine forward() is just unit_forward(); an
+// engine installs hooks that run it its way: at stage 3 gathering the unit's parameters before
+// and releasing them after (and again around the unit's backward), and, at any stage, with
+// activation checkpointing when the unit asks for it (set_activation_checkpointing). Header-only:
 // a model that marks its units does not depend on the engine.
 #pragma once
 
@@ -18,33 +19,36 @@
 
 namespace zs {
 
-// What stage 3 does around a unit's forward (installed by the engine).
+class UnitModule;
+
+// How an engine runs a unit's forward (installed by the engine).
 class UnitHooks {
  public:
   virtual ~UnitHooks() = default;
-  virtual void before_forward() = 0;
-  // Gets the unit's output and returns it (with the backward re-gather arranged on it).
-  virtual at::Tensor after_forward(const at::Tensor& output) = 0;
+  virtual at::Tensor run(UnitModule& unit, const at::Tensor& x) = 0;
 };
 
 class UnitModule : public torch::nn::Module {
  public:
   using torch::nn::Module::Module;
 
-  at::Tensor forward(const at::Tensor& x) {
-    if (!hooks_) return unit_forward(x);
-    hooks_->before_forward();
-    return hooks_->after_forward(unit_forward(x));
-  }
+  at::Tensor forward(const at::Tensor& x) { return hooks_ ? hooks_->run(*this, x) : unit_forward(x); }
+  // The unit's own computation, bypassing the hooks (for the hooks themselves).
+  at::Tensor forward_unhooked(const at::Tensor& x) { return unit_forward(x); }
 
   void set_unit_hooks(UnitHooks* hooks) { hooks_ = hooks; }
   UnitHooks* unit_hooks() const { return hooks_; }
+
+  // Keep no activations of this unit; recompute them in backward (takes effect under an engine).
+  void set_activation_checkpointing(bool on) { checkpoint_activations_ = on; }
+  bool activation_checkpointing() const { return checkpoint_activations_; }
 
  protected:
   virtual at::Tensor unit_forward(const at::Tensor& x) = 0;
 
  private:
   UnitHooks* hooks_ = nullptr;
+  bool checkpoint_activations_ = false;
 };
 
 }  // namespace zs

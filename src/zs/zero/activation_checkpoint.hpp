@@ -1,0 +1,27 @@
+// Activation checkpointing: run a function without keeping its activations, and recompute them
+// during backward. The recomputation sees the random-number state of the original forward, so
+// dropout masks match and the gradients equal those of the plain run.
+#pragma once
+
+#include <functional>
+
+#include <ATen/core/Tensor.h>
+
+#include "zs/zero/unit.hpp"
+
+namespace zs {
+
+using UnitFunction = std::function<at::Tensor(const at::Tensor&)>;
+
+// fn(x) without autograd history inside; its output's backward re-runs fn with autograd on and
+// differentiates that (parameters used by fn receive their gradients then). With autograd off
+// this is just fn(x).
+at::Tensor checkpointed(const UnitFunction& fn, const at::Tensor& x);
+
+// Hooks for stages 0-2: a unit that asks for activation checkpointing gets it, others run plainly.
+class CheckpointingHooks : public UnitHooks {
+ public:
+  at::Tensor run(UnitModule& unit, const at::Tensor& x) override;
+};
+
+}  // namespace zs

@@ -1,0 +1,77 @@
+// Activation checkpointing: the recomputed backward gives the plain backward's gradients, also
+// with dropout (the forward's random state is replayed), and keeps no activations of the unit.
+#include <gtest/gtest.h>
+
+#include <ATen/ops/dropout.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/utils.h>
+
+#include "zs/config/config.hpp"
+#include "zs/dist/world.hpp"
+#include "zs/engine/engine.hpp"
+#include "zs/models/gpt.hpp"
+#include "zs/zero/activation_checkpoint.hpp"
+
+namespace {
+
+struct Net {
+  torch::nn::Linear a{16, 32}, b{32, 16};
+  at::Tensor operator()(const at::Tensor& x) {
+    return b->forward(at::dropout(at::gelu(a->forward(x)), 0.3, /*train=*/true));
+  }
+};
+
+TEST(ActivationCheckpoint, RecomputesInBackwardWithTheSameGradients) {
+  torch::manual_seed(0);
+  Net net;
+  at::Tensor x = at::randn({8, 16}).requires_grad_(true);
+
+  torch::manual_seed(7);
+  net(x).pow(2).sum().backward();
+  const at::Tensor plain_wa = net.a->weight.grad().clone(), plain_x = x.grad().clone();
+  net.a->weight.mutable_grad().reset();
+  net.b->weight.mutable_grad().reset();
+  x.mutable_grad().reset();
+
+  torch::manual_seed(7);
+  int calls = 0;
+  at::Tensor y = zs::checkpointed([&](const at::Tensor& in) { ++calls; return net(in); }, x);
+  EXPECT_EQ(y.grad_fn()->name(), "zs::CheckpointBackward");  // nothing of net's graph was kept
+  EXPECT_EQ(calls, 1);
+  y.pow(2).sum().backward();
+  EXPECT_EQ(calls, 2);  // recomputed once, in backward
+  EXPECT_TRUE(at::equal(net.a->weight.grad(), plain_wa));
+  EXPECT_TRUE(at::equal(x.grad(), plain_x));
+}
+
+TEST(ActivationCheckpoint, WithoutAutogradItIsAPlainCall) {
+  Net net;
+  torch::NoGradGuard no_grad;
+  at::Tensor y = zs::checkpointed([&](const at::Tensor& in) { return net(in); }, at::randn({2, 16}));
+  EXPECT_FALSE(y.requires_grad());
+}
+
+// The engine turns it on for every unit (here GPT blocks) when asked.
+TEST(ActivationCheckpoint, EngineCheckpointsEveryUnitWhenAsked) {
+  for (const char* section : {"", R"(, "activation_checkpointing": {})"}) {
+    zs::World world = zs::init_distributed(zs::DevicePreference::cpu);
+    zs::Config config = zs::parse_config(std::string(R"({"train_micro_batch_size_per_gpu": 2)") + section + "}", 1);
+    zs::GPTConfig g;
+    g.n_layer = 2;
+    g.n_head = 2;
+    g.n_embd = 16;
+    g.block_size = 8;
+    g.vocab_size = 11;
+    zs::GPT model(g);
+    zs::EngineOptions options;
+    options.log = false;
+    options.activation_checkpointing = std::string(section).empty();  // the flag, or the config section
+    zs::Engine engine(model, config, world, options);
+    auto* block = model->transformer->h[0]->as<zs::BlockImpl>();
+    at::Tensor y = block->forward(at::randn({2, 8, 16}).requires_grad_(true));
+    EXPECT_EQ(y.grad_fn()->name(), "zs::CheckpointBackward");
+  }
+}
+
+}  // namespace
