@@ -122,7 +122,9 @@ def main():
     p.add_argument("--vocab_size", type=int, default=0, help="0: read from the checkpoint")
     p.add_argument("--seq_len", type=int, default=0, help="tokens to run (0: block_size)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random token ids")
-    p.add_argument("--fp32_tol", type=float, default=1e-4, help="max abs logit difference in fp32")
+    # Rounding noise measured here is ~1e-6 (124M shape); a tanh-instead-of-erf GELU moves logits by
+    # 3e-5 or more, so 1e-5 tells the two apart where 1e-4 would not.
+    p.add_argument("--fp32_tol", type=float, default=1e-5, help="max abs logit difference in fp32")
     p.add_argument("--bf16_tol", type=float, default=5e-2, help="max abs difference in bf16 over the largest |logit|")
     args = p.parse_args()
 
