@@ -13,6 +13,7 @@
 #include "zs/ckpt/module_tensors.hpp"
 #include "zs/ckpt/rank_agreement.hpp"
 #include "zs/ckpt/safetensors.hpp"
+#include "zs/ckpt/shard_file.hpp"
 #include "zs/dist/communicator.hpp"
 #include "zs/optim/loss_scaler.hpp"
 
@@ -26,24 +27,20 @@ void check_tag(const std::string& tag) {
     throw CheckpointError("checkpoint tag \"" + tag + "\" is not a plain directory name");
 }
 
-// One rank's part of the checkpoint, written in one safetensors file.
+// This rank's slices of the engine's state, as a shard file plan plus the views holding them.
 struct RankShard {
-  std::vector<TensorInfo> declarations;
-  std::vector<at::Tensor> tensors;   // views into the engine's state, copied while writing
-  nlohmann::json slices = nlohmann::json::object();
-  std::vector<std::string> state_keys;
+  ShardFilePlan plan;
+  std::map<std::string, std::map<std::string, at::Tensor>> views;   // param -> key ("master", ...) -> view
 };
-
-void add(RankShard& shard, const std::string& name, const at::Tensor& t) {
-  shard.declarations.push_back({name, safetensors_dtype(t.scalar_type()), t.sizes().vec()});
-  shard.tensors.push_back(t);
-}
 
 RankShard collect_rank_shard(Engine& engine) {
   World& world = engine.world();
   RankShard out;
+  out.plan.rank = world.rank();
+  out.plan.world_size = world.size();
   std::map<std::string, ParamShard> by_name;
   for (ParamShard& s : engine.param_shards()) by_name.emplace(s.name, std::move(s));
+  bool keys_known = false;
   for (const std::string& name : trainable_parameter_names(engine.module())) {
     auto it = by_name.find(name);
     if (it == by_name.end()) continue;   // not handed to the engine
@@ -56,30 +53,31 @@ RankShard collect_rank_shard(Engine& engine) {
       view_offset = begin - s.begin;
     }
     if (begin >= end) continue;
-    out.slices[name] = {begin, end};
-    add(out, name + ".master", s.master.narrow(0, view_offset, end - begin));
-    for (const auto& [key, t] : s.optimizer_state) {
-      add(out, name + "." + key, t.narrow(0, view_offset, end - begin));
-      if (std::find(out.state_keys.begin(), out.state_keys.end(), key) == out.state_keys.end())
-        out.state_keys.push_back(key);
+    out.plan.slices.push_back({name, begin, end});
+    auto& views = out.views[name];
+    views["master"] = s.master.narrow(0, view_offset, end - begin);
+    for (const auto& [key, t] : s.optimizer_state) views[key] = t.narrow(0, view_offset, end - begin);
+    if (!keys_known) {   // the optimizer keeps the same state for every slice
+      for (const auto& item : s.optimizer_state) out.plan.state_keys.push_back(item.first);
+      keys_known = true;
     }
   }
-  add(out, "__rng__.cpu", cpu_rng_state());
+  out.plan.extra_tensors.emplace_back("__rng__.cpu", cpu_rng_state());
   if (world.rank() == 0)
-    for (const auto& [name, t] : untrained_module_tensors(engine.module())) add(out, "__module__." + name, t);
+    for (const auto& [name, t] : untrained_module_tensors(engine.module()))
+      out.plan.extra_tensors.emplace_back("__module__." + name, t);
   return out;
 }
 
 FileSummary write_rank_shard(Engine& engine, const std::string& path) {
-  RankShard shard = collect_rank_shard(engine);
-  SafetensorsMetadata metadata{{"format", "pt"},
-                               {"zeroshard.rank", std::to_string(engine.world().rank())},
-                               {"zeroshard.world_size", std::to_string(engine.world().size())},
-                               {"zeroshard.slices", shard.slices.dump()},
-                               {"zeroshard.state_keys", nlohmann::json(shard.state_keys).dump()}};
-  SafetensorsWriter writer(path, shard.declarations, metadata);
-  for (size_t i = 0; i < shard.tensors.size(); ++i) writer.write(shard.declarations[i].name, shard.tensors[i]);
-  return writer.finish();
+  const RankShard shard = collect_rank_shard(engine);
+  return write_shard_file(path, shard.plan, [&](const ShardSlice& slice, const std::string& key) {
+    const auto& views = shard.views.at(slice.param);
+    auto it = views.find(key);
+    if (it == views.end())
+      throw CheckpointError(path + ": the optimizer holds no " + key + " for " + slice.param);
+    return it->second;
+  });
 }
 
 // Rank 0: the index, from the engine's global state and the headers of every rank's file.
@@ -103,20 +101,7 @@ CheckpointIndex build_index(Engine& engine, const std::string& tmp_dir, const st
   for (const ParamShard& s : engine.param_shards()) shapes[s.name] = s.shape;
   for (const std::string& name : trainable_parameter_names(engine.module()))
     if (shapes.count(name)) index.params.push_back({name, shapes[name], {}});
-
-  for (int r = 0; r < index.world_size; ++r) {
-    const std::string file = shard_file_name(r, index.world_size);
-    index.files.push_back({file, r, summaries[r].bytes, summaries[r].crc32});
-    SafetensorsReader header(join_path(tmp_dir, file));   // the header only
-    const auto slices = nlohmann::json::parse(header.metadata().at("zeroshard.slices"));
-    for (ParamRecord& p : index.params)
-      if (slices.contains(p.name)) p.slices.push_back({file, slices[p.name][0].get<int64_t>(), slices[p.name][1].get<int64_t>()});
-    for (const auto& key : nlohmann::json::parse(header.metadata().at("zeroshard.state_keys")))
-      if (std::find(index.optimizer_state_keys.begin(), index.optimizer_state_keys.end(), key) == index.optimizer_state_keys.end())
-        index.optimizer_state_keys.push_back(key.get<std::string>());
-  }
-  for (ParamRecord& p : index.params)
-    std::sort(p.slices.begin(), p.slices.end(), [](const SliceRef& a, const SliceRef& b) { return a.begin < b.begin; });
+  add_shard_files_to_index(index, tmp_dir, summaries);
   return index;
 }
 

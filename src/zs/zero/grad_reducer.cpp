@@ -3,18 +3,10 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
+
+#include "zs/zero/grad_ready_hook.hpp"
 
 namespace zs {
-
-// Runs right after autograd has accumulated a parameter's gradient into .grad.
-struct ReducerHook : torch::autograd::PostAccumulateGradHook {
-  ReducerHook(GradReducer* r, int e) : reducer(r), entry(e) {}
-  void operator()(const torch::autograd::Variable&) override { reducer->on_grad_ready(entry); }
-  GradReducer* reducer;
-  int entry;
-};
 
 GradReducer::GradReducer(FlatParams& flat, Communicator& comm, StagePolicy policy, ReducerOptions options)
     : flat_(flat), comm_(comm), policy_(policy), options_(options), rank_(comm.rank()), world_(comm.size()) {
@@ -26,11 +18,11 @@ GradReducer::GradReducer(FlatParams& flat, Communicator& comm, StagePolicy polic
   bucket_staging_.assign(layout.buckets.size(), -1);
   direct_input_.resize(layout.buckets.size());
   for (size_t i = 0; i < flat_.params().size(); ++i)
-    torch::autograd::impl::set_post_acc_grad_hooks(flat_.params()[i].tensor, std::make_unique<ReducerHook>(this, int(i)));
+    set_grad_ready_hook(flat_.params()[i].tensor, [this, i] { on_grad_ready(int(i)); });
 }
 
 GradReducer::~GradReducer() {
-  for (const auto& p : flat_.params()) torch::autograd::impl::set_post_acc_grad_hooks(p.tensor, nullptr);
+  for (const auto& p : flat_.params()) clear_grad_ready_hook(p.tensor);
 }
 
 void GradReducer::begin_backward(bool boundary, bool first) {
@@ -130,53 +122,23 @@ void GradReducer::launch(int b) {
   } else {
     input = flat_.grad_bucket(b);
   }
-  const at::ScalarType grad_dtype = input.scalar_type();
-  const bool convert = options_.comm_dtype && *options_.comm_dtype != grad_dtype;
-  if (convert) input = input.to(*options_.comm_dtype);
-  if (options_.prescale) input.div_(options_.predivide_factor);
-  const ReduceOp op = options_.prescale ? ReduceOp::sum : ReduceOp::avg;
-
   Pending p;
-  p.bucket = b;
   p.staging = staging;
-  p.accumulate = policy_.reduce_every_micro_step && !first_micro_step_;
-  if (!policy_.shard_optimizer) {
-    // Stage 0: every rank keeps the whole averaged bucket.
-    p.work = comm_.all_reduce(input, op);
-    p.result = input;
-    p.target = flat_.grad_bucket(b);
-  } else {
-    p.target = shard_grad(b);
-    if (options_.use_reduce_scatter) {
-      const bool direct = !convert && !p.accumulate;
-      p.result = direct ? p.target : at::empty({bucket.chunk}, input.options());
-      p.work = comm_.reduce_scatter(p.result, input, op);
-    } else {
-      p.work = comm_.all_reduce(input, op);
-      p.result = input.narrow(0, rank_ * bucket.chunk, bucket.chunk);
-    }
-  }
-  if (staging >= 0 && !convert && !options_.use_reduce_scatter) {
+  const bool accumulate = policy_.reduce_every_micro_step && !first_micro_step_;
+  p.reduction = start_reduction(comm_, input, shard_grad(b), /*whole_bucket=*/!policy_.shard_optimizer, accumulate, options_);
+  if (staging >= 0 && p.reduction.result.is_alias_of(input)) {
     // The result is a view of the staging buffer itself: keep it until finish() has read it.
     p.release_staging_in_finish = true;
   } else if (staging >= 0) {
     // The buffer may be refilled once this collective is done (acquire_staging waits on it).
     staging_[staging].busy = false;
-    staging_[staging].last_use = p.work;
+    staging_[staging].last_use = p.reduction.work;
   }
   pending_.push_back(std::move(p));
 }
 
 void GradReducer::finish(Pending& p) {
-  c10::NoGradGuard no_grad;
-  p.work->wait();
-  if (options_.prescale) p.result.mul_(options_.predivide_factor / world_);
-  if (p.result.data_ptr() != p.target.data_ptr()) {
-    if (p.accumulate)
-      p.target.add_(p.result);
-    else
-      p.target.copy_(p.result);
-  }
+  finish_reduction(p.reduction, options_, world_);
   if (p.release_staging_in_finish) {
     staging_[p.staging].busy = false;
     staging_[p.staging].last_use.reset();  // ordered on the stream that just read it

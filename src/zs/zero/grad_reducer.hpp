@@ -19,17 +19,10 @@
 
 #include "zs/dist/communicator.hpp"
 #include "zs/zero/flat_params.hpp"
+#include "zs/zero/reduction.hpp"
 #include "zs/zero/stage_policy.hpp"
 
 namespace zs {
-
-struct ReducerOptions {
-  bool overlap_comm = true;            // launch buckets from the hooks, during backward
-  bool use_reduce_scatter = true;      // false: all-reduce, then keep this rank's chunk
-  std::optional<at::ScalarType> comm_dtype;  // reduce in this dtype (default: the gradient dtype)
-  double predivide_factor = 1.0;       // prescale_gradients: divide before, multiply after
-  bool prescale = false;
-};
 
 class GradReducer {
  public:
@@ -51,11 +44,7 @@ class GradReducer {
 
  private:
   struct Pending {
-    int bucket;
-    WorkHandle work;
-    at::Tensor result;    // where the collective wrote (may be a temporary)
-    at::Tensor target;    // where the result must end up (shard gradient / bucket)
-    bool accumulate;      // target += result, else target = result (when they differ)
+    PendingReduction reduction;
     int staging = -1;     // stage 2: the staging buffer the input came from
     bool release_staging_in_finish = false;
   };
@@ -71,7 +60,6 @@ class GradReducer {
   void finish(Pending& p);
   int acquire_staging(int bucket);
 
-  friend struct ReducerHook;
   FlatParams& flat_;
   Communicator& comm_;
   StagePolicy policy_;

@@ -5,21 +5,12 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
 
 #include "zs/zero/activation_checkpoint.hpp"
+#include "zs/zero/grad_ready_hook.hpp"
 #include "zs/zero/unit_schedule.hpp"
 
 namespace zs {
-
-// Runs right after autograd has accumulated a unit parameter's gradient into .grad.
-struct UnitGradHook : torch::autograd::PostAccumulateGradHook {
-  UnitGradHook(ShardedUnit* u, int e) : unit(u), entry(e) {}
-  void operator()(const torch::autograd::Variable&) override { unit->on_grad_ready(entry); }
-  ShardedUnit* unit;
-  int entry;
-};
 
 ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<NamedParam> params,
                          const std::vector<int>& groups, Communicator& comm, UnitSchedule& schedule,
@@ -51,7 +42,7 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
     at::Tensor alias = at::empty({0}, tensor_options);
     alias.set_(full_.storage(), full_.storage_offset() + layout_.entries[i].offset, {layout_.entries[i].numel}, {1});
     p.set_data(alias.view(p.sizes()));
-    torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<UnitGradHook>(this, int(i)));
+    set_grad_ready_hook(p, [this, i] { on_grad_ready(int(i)); });
   }
   state_ = State::gathered;
   release();
@@ -60,7 +51,7 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
 
 ShardedUnit::~ShardedUnit() {
   module_.set_unit_hooks(nullptr);
-  for (const auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p.tensor, nullptr);
+  for (const auto& p : params_) clear_grad_ready_hook(p.tensor);
 }
 
 at::Tensor ShardedUnit::shard(int b) const {
@@ -163,26 +154,12 @@ void ShardedUnit::reduce_gradients() {
   reduced_ = true;
   c10::NoGradGuard no_grad;
   if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_.options());
-  const ReduceOp op = options_.prescale ? ReduceOp::sum : ReduceOp::avg;
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
     const FlatBucket& bucket = layout_.buckets[b];
-    at::Tensor input = staging_.narrow(0, bucket.offset, bucket.numel);
-    const bool convert = options_.comm_dtype && *options_.comm_dtype != input.scalar_type();
-    if (convert) input = input.to(*options_.comm_dtype);
-    if (options_.prescale) input.div_(options_.predivide_factor);
-    Pending p;
-    p.target = shard_grad(int(b));
-    p.accumulate = !first_micro_step_;
-    if (options_.use_reduce_scatter) {
-      p.result = p.accumulate || convert ? at::empty({bucket.chunk}, input.options()) : p.target;
-      p.work = comm_.reduce_scatter(p.result, input, op);
-    } else {
-      p.work = comm_.all_reduce(input, op);
-      p.result = input.narrow(0, comm_.rank() * bucket.chunk, bucket.chunk);
-    }
-    pending_.push_back(std::move(p));
+    pending_.push_back(start_reduction(comm_, staging_.narrow(0, bucket.offset, bucket.numel), shard_grad(int(b)),
+                                       /*whole_bucket=*/false, /*accumulate=*/!first_micro_step_, options_));
     if (!options_.overlap_comm) {
-      finish(pending_.back());
+      finish_reduction(pending_.back(), options_, comm_.size());
       pending_.pop_back();
     }
   }
@@ -190,22 +167,11 @@ void ShardedUnit::reduce_gradients() {
   release();
 }
 
-void ShardedUnit::finish(Pending& p) {
-  c10::NoGradGuard no_grad;
-  p.work->wait();
-  if (options_.prescale) p.result.mul_(options_.predivide_factor / comm_.size());
-  if (p.result.data_ptr() == p.target.data_ptr()) return;
-  if (p.accumulate)
-    p.target.add_(p.result);
-  else
-    p.target.copy_(p.result);
-}
-
 void ShardedUnit::end_backward() {
   if (!in_backward_) return;
   in_backward_ = false;
   reduce_gradients();
-  for (Pending& p : pending_) finish(p);
+  for (PendingReduction& p : pending_) finish_reduction(p, options_, comm_.size());
   pending_.clear();
   release();
 }

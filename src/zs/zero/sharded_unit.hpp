@@ -22,7 +22,7 @@
 #include "zs/dist/communicator.hpp"
 #include "zs/zero/flat_layout.hpp"
 #include "zs/zero/flat_params.hpp"
-#include "zs/zero/grad_reducer.hpp"
+#include "zs/zero/reduction.hpp"
 #include "zs/zero/unit.hpp"
 
 namespace zs {
@@ -66,19 +66,12 @@ class ShardedUnit : public UnitHooks {
 
  private:
   enum class State { released, gathering, gathered };
-  struct Pending {
-    WorkHandle work;
-    at::Tensor result, target;
-    bool accumulate;
-  };
   at::Tensor after_forward(const at::Tensor& output);
   void on_grad_ready(int entry);
-  void finish(Pending& p);
   void before_backward();
   void reduce_gradients();
   void allocate_full();
 
-  friend struct UnitGradHook;
   std::string name_;
   UnitModule& module_;
   std::vector<NamedParam> params_;
@@ -93,7 +86,7 @@ class ShardedUnit : public UnitHooks {
   at::Tensor staging_;      // gradients of the running backward, full size
   State state_ = State::released;
   std::vector<WorkHandle> gather_works_;
-  std::vector<Pending> pending_;
+  std::vector<PendingReduction> pending_;
   std::vector<char> seen_;
   int remaining_ = 0;
   bool first_micro_step_ = true, in_backward_ = false, reduced_ = false, pinned_ = false;

@@ -1,0 +1,39 @@
+// One gradient reduction across ranks, as the config asks for it: in the communication dtype,
+// optionally prescaled, as a reduce-scatter or as an all-reduce of which this rank keeps its
+// chunk. Shared by the bucketed reducer (stages 0-2 and the gathered parameters of stage 3) and
+// the stage-3 units, so both reduce the same way.
+#pragma once
+
+#include <optional>
+
+#include <ATen/core/Tensor.h>
+
+#include "zs/dist/communicator.hpp"
+
+namespace zs {
+
+struct ReducerOptions {
+  bool overlap_comm = true;            // launch reductions during backward
+  bool use_reduce_scatter = true;      // false: all-reduce, then keep this rank's chunk
+  std::optional<at::ScalarType> comm_dtype;  // reduce in this dtype (default: the gradient dtype)
+  double predivide_factor = 1.0;       // prescale_gradients: divide before, multiply after
+  bool prescale = false;
+};
+
+struct PendingReduction {
+  WorkHandle work;
+  at::Tensor result;    // where the collective wrote (may alias the input or be a temporary)
+  at::Tensor target;    // where the averaged gradient must end up
+  bool accumulate = false;
+};
+
+// Starts averaging `input` (a padded bucket) over ranks into `target`: the whole bucket when
+// `whole_bucket` (stage 0), else this rank's chunk (input.numel() == ranks * target.numel()).
+// `accumulate` adds to target instead of overwriting it. `input` may be modified.
+PendingReduction start_reduction(Communicator& comm, const at::Tensor& input, const at::Tensor& target,
+                                 bool whole_bucket, bool accumulate, const ReducerOptions& options);
+
+// Waits for it (stream-ordered on CUDA) and lands the result in the target.
+void finish_reduction(PendingReduction& p, const ReducerOptions& options, int world_size);
+
+}  // namespace zs
