@@ -15,6 +15,7 @@
 #include <torch/utils.h>
 
 #include "zs/ckpt/checkpoint.hpp"
+#include "support/params_json.hpp"
 #include "zs/config/config.hpp"
 #include "zs/data/batch_sampler.hpp"
 #include "zs/data/synthetic_text.hpp"
@@ -82,10 +83,7 @@ int main(int argc, char** argv) {
     result["global_steps"] = engine.global_steps();
     zs::FullParameters full(engine);  // stage 3 keeps only shards between uses
     if (world.is_main()) {
-      for (const auto& item : model->named_parameters(true)) {
-        at::Tensor t = item.value().detach().to(at::kFloat).contiguous().cpu();
-        result["params"][item.key()] = std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-      }
+      result["params"] = zs::testing::parameters_json(*model);
       std::ofstream(out_path) << result.dump();
     }
   } catch (const std::exception& e) {
