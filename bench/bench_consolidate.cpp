@@ -171,7 +171,8 @@ Written write_checkpoint(const std::string& dir, const Layout& layout, const zs:
     plan.world_size = world;
     plan.slices = layout.rank_slices[r];
     plan.state_keys = {"exp_avg", "exp_avg_sq"};
-    plan.extra_tensors.emplace_back("__rng__.cpu", zs::cpu_rng_state());
+    const c10::Device cpu(c10::kCPU);   // what a CPU run saves
+    plan.extra_tensors.emplace_back(zs::rng_tensor_name(cpu), zs::rng_state(cpu));
     if (r == 0)
       for (const auto& [name, t] : layout.module_tensors) plan.extra_tensors.emplace_back("__module__." + name, t);
     const std::string path = zs::join_path(tag_dir, zs::shard_file_name(r, world));

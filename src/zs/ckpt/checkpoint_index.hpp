@@ -4,7 +4,7 @@
 //   <dir>/<tag>/index.json              this index
 //   <dir>/<tag>/rank_<r>_of_<N>.safetensors
 //       "<param>.master", "<param>.<state key>": 1-D fp32 slices [begin, end) of the flattened
-//       parameter that rank r wrote; "__rng__.cpu" (rank r's CPU generator state, uint8);
+//       parameter that rank r wrote; "__rng__.cpu" (and on GPUs "__rng__.cuda": rank r's generator states, uint8);
 //       rank 0 also holds "__module__.<name>" (the module's buffers and frozen parameters).
 //
 // The index records, per parameter, its shape and the slices that hold it (file, begin, end),

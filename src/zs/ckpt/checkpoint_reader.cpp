@@ -103,8 +103,11 @@ nlohmann::json load_checkpoint(Engine& engine, const std::string& dir, const std
     }
     load_module_tensors(index, files, engine);
     // Ranks beyond the saving run's world size keep their own generator state.
-    if (world.rank() < index.world_size)
-      set_cpu_rng_state(files.open(shard_file_name(world.rank(), index.world_size)).read("__rng__.cpu"));
+    if (world.rank() < index.world_size) {
+      const auto& shard = files.open(shard_file_name(world.rank(), index.world_size));
+      for (const c10::Device& d : {c10::Device(c10::kCPU), world.device})
+        if (shard.contains(rng_tensor_name(d))) set_rng_state(d, shard.read(rng_tensor_name(d)));
+    }
   });
 
   engine.set_counters(index.counters);

@@ -62,7 +62,9 @@ RankShard collect_rank_shard(Engine& engine) {
       keys_known = true;
     }
   }
-  out.plan.extra_tensors.emplace_back("__rng__.cpu", cpu_rng_state());
+  const c10::Device cpu(c10::kCPU);
+  out.plan.extra_tensors.emplace_back(rng_tensor_name(cpu), rng_state(cpu));
+  if (!world.device.is_cpu()) out.plan.extra_tensors.emplace_back(rng_tensor_name(world.device), rng_state(world.device));
   if (world.rank() == 0)
     for (const auto& [name, t] : untrained_module_tensors(engine.module()))
       out.plan.extra_tensors.emplace_back("__module__." + name, t);

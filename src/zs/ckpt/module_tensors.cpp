@@ -3,7 +3,7 @@
 #include <mutex>
 #include <unordered_set>
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 
 namespace zs {
 
@@ -28,16 +28,20 @@ std::vector<std::string> trainable_parameter_names(torch::nn::Module& module) {
   return names;
 }
 
-at::Tensor cpu_rng_state() {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
+at::Tensor rng_state(const c10::Device& device) {
+  at::Generator gen = at::globalContext().defaultGenerator(device);  // a handle to the shared generator
   std::lock_guard<std::mutex> lock(gen.mutex());
   return gen.get_state();
 }
 
-void set_cpu_rng_state(const at::Tensor& state) {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
+void set_rng_state(const c10::Device& device, const at::Tensor& state) {
+  at::Generator gen = at::globalContext().defaultGenerator(device);
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
+}
+
+std::string rng_tensor_name(const c10::Device& device) {
+  return std::string("__rng__.") + (device.is_cpu() ? "cpu" : c10::DeviceTypeName(device.type(), /*lower_case=*/true));
 }
 
 }  // namespace zs

@@ -1,8 +1,10 @@
 // The parts of a module's state the engine does not own, which checkpoints save next to it:
-// buffers and frozen (requires_grad = false) parameters, and the CPU random generator's state.
+// buffers and frozen (requires_grad = false) parameters, and the random generators' states.
 #pragma once
 
 #include <string>
+
+#include <c10/core/Device.h>
 #include <utility>
 #include <vector>
 
@@ -17,8 +19,10 @@ std::vector<std::pair<std::string, at::Tensor>> untrained_module_tensors(torch::
 // The names of trainable parameters, in registration order, each tensor once.
 std::vector<std::string> trainable_parameter_names(torch::nn::Module& module);
 
-// The default CPU generator's state (uint8 bytes) and its restoration.
-at::Tensor cpu_rng_state();
-void set_cpu_rng_state(const at::Tensor& state);
+// A device's default random generator state (uint8 bytes) and its restoration; checkpoints keep
+// the CPU's and, on GPUs, the rank's device's, as "__rng__.cpu" / "__rng__.cuda".
+at::Tensor rng_state(const c10::Device& device);
+void set_rng_state(const c10::Device& device, const at::Tensor& state);
+std::string rng_tensor_name(const c10::Device& device);
 
 }  // namespace zs
