@@ -45,7 +45,7 @@ def gpt2(rows):
     models = [m for m in ["124M", "350M", "774M", "1.5B"] if any(r.get("model") == m for r in rows)]
     if not models:
         return
-    world = next((r["world"] for r in rows if "world" in r), "?")
+    world = next((r["world"] for r in rows if r.get("model") in models and "world" in r), "?")
     print(f"## GPT-2, seq 1024, micro 8, bf16, {world} GPUs: tokens/s per GPU (MFU, peak GiB)\n")
     print("| model | PyTorch DDP | ZeRO-0 | ZeRO-1 | ZeRO-2 | ZeRO-0 / DDP | ZeRO-2 / ZeRO-0 |")
     print("|---|---|---|---|---|---|---|")
