@@ -1,6 +1,8 @@
 // The dist layer: rank detection from every launcher's environment, the one-rank communicator,
 // and real MPI collectives across processes started by zsrun (tests/progs/dist_probe.cpp).
 #include <gtest/gtest.h>
+
+#include "support/run_ranks.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,25 +24,9 @@
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;
-  double seconds = 0;
-};
+using Run = zs::testing::RunResult;
 
-Run run(const std::string& command, int limit_s = 120) {
-  Run r;
-  auto start = std::chrono::steady_clock::now();
-  std::string full = "timeout -k 5 " + std::to_string(limit_s) + " " + command + " 2>&1";
-  FILE* pipe = popen(full.c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return r;
-}
+Run run(const std::string& command, int limit_s = 120) { return zs::testing::run_command(command, limit_s); }
 
 std::string zsrun_path() { return std::string(ZS_BIN_DIR) + "/zsrun"; }
 

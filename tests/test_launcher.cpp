@@ -1,6 +1,8 @@
 // zsrun, tested as users run it: a subprocess with real child processes (GPU-mode ranks are
 // plain processes here; CPU ranks go through mpirun).
 #include <gtest/gtest.h>
+
+#include "support/run_ranks.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,28 +14,11 @@
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-  double seconds = 0;
-};
+using Run = zs::testing::RunResult;  // output: stdout and stderr together
 
 std::string zsrun_path() { return std::string(ZS_BIN_DIR) + "/zsrun"; }
 
-// Runs a shell command line (with a hard limit so a broken launcher fails the test, not hangs it).
-Run run(const std::string& command, int limit_s = 60) {
-  Run r;
-  auto start = std::chrono::steady_clock::now();
-  std::string full = "timeout -k 5 " + std::to_string(limit_s) + " " + command + " 2>&1";
-  FILE* pipe = popen(full.c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return r;
-}
+Run run(const std::string& command, int limit_s = 60) { return zs::testing::run_command(command, limit_s); }
 
 Run zsrun(const std::string& args, int limit_s = 60) { return run(zsrun_path() + " " + args, limit_s); }
 

@@ -2,6 +2,7 @@
 // output, and read the JSON files it writes.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -16,11 +17,14 @@ namespace zs::testing {
 struct RunResult {
   int exit_code = -1;
   std::string output;
+  double seconds = 0;   // wall time
 };
 
-// Runs a shell command with a time limit (seconds), returning its exit code and combined output.
+// Runs a shell command with a time limit (seconds), returning its exit code and combined output
+// (the limit makes a broken program fail its test instead of hanging it).
 inline RunResult run_command(const std::string& command, int timeout_s = 300) {
   RunResult r;
+  const auto start = std::chrono::steady_clock::now();
   const std::string full = "timeout -k 5 " + std::to_string(timeout_s) + " " + command + " 2>&1";
   FILE* pipe = popen(full.c_str(), "r");
   if (!pipe) return r;
@@ -28,6 +32,7 @@ inline RunResult run_command(const std::string& command, int timeout_s = 300) {
   while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 

@@ -87,6 +87,17 @@ std::string find_executable(const std::string& program, const std::vector<std::s
   return "";
 }
 
+// This program's own path, for the rank shim ("" if unknown: ranks then run directly).
+static std::string self_executable() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  buf[n] = 0;
+  const std::string path(buf);
+  // Only zsrun itself knows --rank-shim (a test linking the launcher library is not zsrun).
+  return path.size() >= 6 && path.compare(path.size() - 6, 6, "/zsrun") == 0 ? path : "";
+}
+
 LaunchPlan make_launch_plan(const LaunchOptions& opts, const std::vector<std::string>& base_env, int cores) {
   if (find_executable(opts.program, base_env).empty()) {
     throw UsageError("cannot run '" + opts.program + "': no such executable file" +
@@ -112,8 +123,11 @@ LaunchPlan make_launch_plan(const LaunchOptions& opts, const std::vector<std::st
     ChildSpec spec;
     spec.argv = {mpirun, "-np", std::to_string(opts.num_procs), "--oversubscribe", "--bind-to", "none",
                  "--tag-output", "-x", "MASTER_ADDR", "-x", "MASTER_PORT", "-x", "OMP_NUM_THREADS",
-                 "-x", "NCCL_NVLS_ENABLE", "-x", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "-x", "NVSHMEM_DISABLE_NVLS",
-                 opts.program};
+                 "-x", "NCCL_NVLS_ENABLE", "-x", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "-x", "NVSHMEM_DISABLE_NVLS"};
+    // Each rank runs under `zsrun --rank-shim`, which names the rank when it fails (see rank_shim.hpp).
+    const std::string self = self_executable();
+    if (!self.empty()) spec.argv.insert(spec.argv.end(), {self, "--rank-shim", "--"});
+    spec.argv.push_back(opts.program);
     spec.argv.insert(spec.argv.end(), opts.program_args.begin(), opts.program_args.end());
     spec.env = to_list(env);
     plan.children.push_back(std::move(spec));

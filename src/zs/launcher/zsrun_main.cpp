@@ -10,6 +10,7 @@
 
 #include "zs/launcher/launch_plan.hpp"
 #include "zs/launcher/mpirun_output.hpp"
+#include "zs/launcher/rank_shim.hpp"
 
 extern char** environ;
 
@@ -95,6 +96,10 @@ int run_cpu_ranks(const LaunchPlan& plan, const LaunchOptions& opts) {
 }  // namespace
 
 int zsrun_main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "--rank-shim") {
+    const int skip = argc >= 3 && std::string(argv[2]) == "--" ? 3 : 2;
+    return run_rank_shim(argc - skip, argv + skip);
+  }
   std::vector<std::string> args(argv, argv + argc);
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
