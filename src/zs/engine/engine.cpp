@@ -62,16 +62,15 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   param_dtype_ = dtype_of(config_.precision);
   model_.to(world_.device, param_dtype_);
 
-  // Activation checkpointing: every unit when asked (flag or config section); at stage 3 the
-  // unit hooks honour it, below that CheckpointingHooks do.
-  if (options_.activation_checkpointing || config_.activation_checkpointing.present) {
-    for (const auto& m : model_.modules(/*include_self=*/true))
-      if (auto* unit = dynamic_cast<UnitModule*>(m.get())) unit->set_activation_checkpointing(true);
-  }
-  if (!policy.partition_parameters) {
-    checkpointing_ = std::make_unique<CheckpointingHooks>();
-    for (const auto& m : model_.modules(/*include_self=*/true))
-      if (auto* unit = dynamic_cast<UnitModule*>(m.get())) unit->set_unit_hooks(checkpointing_.get());
+  // Units (zero/unit.hpp): activation checkpointing for each when asked (flag or config
+  // section); at stage 3 the units' own hooks honour it, below that CheckpointingHooks do.
+  if (!policy.partition_parameters) checkpointing_ = std::make_unique<CheckpointingHooks>();
+  for (const auto& m : model_.modules(/*include_self=*/true)) {
+    auto* unit = dynamic_cast<UnitModule*>(m.get());
+    if (!unit) continue;
+    if (options_.activation_checkpointing || config_.activation_checkpointing.present)
+      unit->set_activation_checkpointing(true);
+    if (checkpointing_) unit->set_unit_hooks(checkpointing_.get());
   }
   const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
                                          config_.zero.stage3_param_persistence_threshold);
