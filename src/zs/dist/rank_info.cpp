@@ -57,6 +57,21 @@ std::string first_slurm_host(const std::string& list) {
   return prefix + list.substr(bracket + 1, end - bracket - 1);
 }
 
+// What an MPI launcher sets: OpenMPI's mpirun, or MPICH / Intel MPI (hydra).
+struct MpiVariables {
+  const char *rank, *size, *local_rank, *local_size;
+};
+
+const MpiVariables* mpi_variables() {
+  static const MpiVariables kinds[] = {
+      {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {"PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"},
+  };
+  for (const auto& k : kinds)
+    if (env_value(k.rank)) return &k;
+  return nullptr;
+}
+
 }  // namespace
 
 const char* launcher_name(Launcher l) {
@@ -87,27 +102,16 @@ RankInfo detect_rank_info() {
     info.world_size = *env_int("WORLD_SIZE");
     info.local_world_size = env_int("LOCAL_WORLD_SIZE").value_or(info.world_size);
     info.local_rank = env_int("LOCAL_RANK").value_or(info.rank % std::max(1, info.local_world_size));
-  } else if (env_value("OMPI_COMM_WORLD_RANK")) {
+  } else if (const MpiVariables* mpi = mpi_variables()) {
     info.launcher = Launcher::mpi;
-    rank_var = "OMPI_COMM_WORLD_RANK";
-    size_var = "OMPI_COMM_WORLD_SIZE";
-    info.rank = *env_int("OMPI_COMM_WORLD_RANK");
-    auto size = env_int("OMPI_COMM_WORLD_SIZE");
-    if (!size) throw std::runtime_error("OMPI_COMM_WORLD_RANK is set but OMPI_COMM_WORLD_SIZE is not");
+    rank_var = mpi->rank;
+    size_var = mpi->size;
+    info.rank = *env_int(mpi->rank);
+    auto size = env_int(mpi->size);
+    if (!size) throw std::runtime_error(std::string(mpi->rank) + " is set but " + mpi->size + " is not");
     info.world_size = *size;
-    info.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK").value_or(info.rank);
-    info.local_world_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE").value_or(info.world_size);
-  } else if (env_value("PMI_RANK")) {
-    // MPICH / Intel MPI (hydra).
-    info.launcher = Launcher::mpi;
-    rank_var = "PMI_RANK";
-    size_var = "PMI_SIZE";
-    info.rank = *env_int("PMI_RANK");
-    auto size = env_int("PMI_SIZE");
-    if (!size) throw std::runtime_error("PMI_RANK is set but PMI_SIZE is not");
-    info.world_size = *size;
-    info.local_rank = env_int("MPI_LOCALRANKID").value_or(info.rank);
-    info.local_world_size = env_int("MPI_LOCALNRANKS").value_or(info.world_size);
+    info.local_rank = env_int(mpi->local_rank).value_or(info.rank);
+    info.local_world_size = env_int(mpi->local_size).value_or(info.world_size);
   } else if (env_value("SLURM_PROCID") && (env_value("SLURM_STEP_NUM_TASKS") || env_value("SLURM_NTASKS"))) {
     // srun sets SLURM_STEP_NUM_TASKS for the step; SLURM_NTASKS is the allocation's.
     info.launcher = Launcher::slurm;
