@@ -18,6 +18,7 @@
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
 #include "zs/models/gpt.hpp"
+#include "zs/engine/memory_estimate.hpp"
 #include "zs/monitor/memory.hpp"
 
 #ifdef ZS_WITH_CUDA
@@ -42,9 +43,17 @@ int main(int argc, char** argv) {
   CLI::App app{"ZeroShard GPT throughput benchmark"};
   std::string model_name = "124M", dtype = "bf16", label;
   int stage = 0, warmup = 3, steps = 10;
-  int64_t micro = 8, seq = 1024, bucket = 10000000;
-  bool overlap = true;
-  app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B");
+  int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
+  bool overlap = true, checkpointing = false;
+  std::string offload_optimizer = "none", offload_param = "none", nvme_path;
+  app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
+  app.add_option("--n_layer", n_layer, "custom model: layers");
+  app.add_option("--n_embd", n_embd, "custom model: width");
+  app.add_option("--n_head", n_head, "custom model: heads");
+  app.add_flag("--activation_checkpointing", checkpointing, "recompute each block in backward");
+  app.add_option("--offload_optimizer", offload_optimizer, "none, cpu or nvme");
+  app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
+  app.add_option("--nvme_path", nvme_path, "directory for nvme offload");
   app.add_option("--stage", stage);
   app.add_option("--dtype", dtype, "bf16, fp16, fp32");
   app.add_option("--micro", micro);
@@ -66,25 +75,47 @@ int main(int argc, char** argv) {
         {"optimizer", {{"type", "AdamW"}, {"params", {{"lr", 1e-4}, {"weight_decay", 0.1}}}}},
         {"zero_optimization",
          {{"stage", stage}, {"overlap_comm", overlap}, {"reduce_bucket_size", bucket}, {"allgather_bucket_size", bucket}}}};
+    auto& zero = cfg["zero_optimization"];
+    if (offload_optimizer != "none") {
+      zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", true}};
+      if (offload_optimizer == "nvme") zero["offload_optimizer"]["nvme_path"] = nvme_path;
+    }
+    if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", true}};
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
     zs::Config config = zs::parse_config(cfg.dump(), world.size(), {}, "<bench>");
 
-    zs::GPTConfig gpt = zs::GPTConfig::preset(model_name);
+    zs::GPTConfig gpt = n_layer > 0 ? zs::GPTConfig{} : zs::GPTConfig::preset(model_name);
+    if (n_layer > 0) {
+      gpt.n_layer = n_layer;
+      gpt.n_embd = n_embd;
+      gpt.n_head = n_head;
+    }
     gpt.block_size = seq;
+    // The model is built on the host (same seed on every rank: the same weights at any world
+    // size); the engine moves it to the GPU, at stage 3 one unit at a time.
+    const double t_build = now_s();
     torch::manual_seed(0);
     zs::GPT model(gpt);
+    const double build_s = now_s() - t_build;
     const double flops_per_token = model->flops_per_token(seq);
     const int64_t n_params = model->num_params(false);
 
     zs::EngineOptions options;
     options.log = false;
+    options.activation_checkpointing = checkpointing;
+    const double t_engine = now_s();
+    zs::reset_peak_memory(world.device);
     zs::Engine engine(model, config, world, options);
-    // Model states as the engine holds them before the first step: 16-bit parameters, gradient
-    // buffers, fp32 masters and optimizer state (DESIGN.md's stage table predicts these).
-    const double state_gib = double(zs::device_memory(world.device).allocated) / double(1 << 30);
-    const double psi = double(n_params), n = double(world.size());
-    const double table_bytes = stage == 0 ? 16 * psi : stage == 1 ? 4 * psi + 12 * psi / n : 2 * psi + 14 * psi / n;
+    const double engine_s = now_s() - t_engine;
+    // Model states as the engine holds them before the first step (16-bit parameters, gradient
+    // buffers, fp32 masters and optimizer state), next to the engine's own accounting; and the
+    // most the GPU held while the engine was set up (at stage 3: shards plus one unit).
+    const zs::MemoryStats setup = zs::device_memory(world.device);
+    const double gib = double(1 << 30);
+    const double state_gib = double(setup.allocated) / gib, setup_peak_gib = double(setup.peak_allocated) / gib;
+    const zs::MemoryEstimate estimate = engine.memory_estimate();
+    const double full_model_gib = double(n_params) * double(c10::elementSize(engine.param_dtype())) / gib;
     zs::reset_peak_memory(world.device);
 
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1000 + world.rank());
@@ -92,13 +123,17 @@ int main(int argc, char** argv) {
     at::Tensor y = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
 
     std::vector<double> times;
+    double first_loss = 0;
     for (int i = 0; i < warmup + steps; ++i) {
       synchronize(world.device);
       const double t0 = now_s();
       engine.backward(model->forward(x, y).loss);
       engine.step();
       synchronize(world.device);
+      if (i == 0) first_loss = engine.last_loss();
       if (i >= warmup) times.push_back(now_s() - t0);
+      if (world.is_main() && (i < 3 || i + 1 == warmup + steps))
+        std::fprintf(stderr, "bench_gpt: step %d loss %.4f %.1f ms\n", i + 1, engine.last_loss(), (now_s() - t0) * 1e3);
     }
     // One more step, with the peak taken separately for forward+backward and for the step.
     zs::reset_peak_memory(world.device);
@@ -131,7 +166,18 @@ int main(int argc, char** argv) {
                             {"mfu", world.device.is_cuda() ? tok_s * flops_per_token / 989e12 : 0.0},
                             {"peak_gib", peak.item<double>() / double(1 << 30)},
                             {"state_gib", state_gib},
-                            {"table_state_gib", table_bytes / double(1 << 30)},
+                            {"est_state_gib", estimate.gpu_model_states() / gib},
+                            {"est_gathered_gib", estimate.gathered / gib},
+                            {"est_buffers_gib", estimate.buffers / gib},
+                            {"est_host_gib", estimate.host / gib},
+                            {"setup_peak_gib", setup_peak_gib},
+                            {"full_model_16bit_gib", full_model_gib},
+                            {"build_s", build_s},
+                            {"engine_s", engine_s},
+                            {"host_peak_gib", double(zs::device_memory(c10::Device(c10::kCPU)).peak_allocated) / gib},
+                            {"offload", offload_optimizer + "/" + offload_param},
+                            {"checkpointing", checkpointing},
+                            {"first_loss", first_loss},
                             {"fwd_bwd_peak_gib", fwd_bwd_peak_gib},
                             {"step_peak_gib", step_peak_gib},
                             {"final_loss", engine.last_loss()}};

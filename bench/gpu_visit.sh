@@ -2,7 +2,7 @@
 # One visit to the lent GPU machine: build with its own LibTorch/CUDA/NCCL, run the GPU tests,
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
-#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3]   (default: all but shakespeare_torch and stage3,
+#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]   (default: all but shakespeare_torch and stage3,
 #   which is the PyTorch half of shakespeare alone)
 #
 # Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
@@ -35,9 +35,35 @@ if has build; then
   if [ $rc != 0 ]; then grep -E "error|Error" -A5 "$OUT/build.log" | head -60; exit 1; fi
 fi
 
+if has probe3; then
+  # Tiny stage-3 runs with a short collective timeout; a run still going after 60 s gets its
+  # threads' stacks printed (cuda-gdb attaches to the ranks) and is killed.
+  note "stage-3 probe: tiny GPT, 1 and $NGPU GPUs, with and without activation checkpointing"
+  for n in 1 "$NGPU"; do
+    for ac in "" --activation_checkpointing; do
+      log="$OUT/probe3_${n}gpu${ac:+_ac}.log"
+      ZS_COMM_TIMEOUT=40 ZS_TRACE_UNITS=${ZS_TRACE_UNITS:-1} $B/bin/zsrun --num_gpus "$n" $B/bin/train_gpt --device cuda \
+        --zero_stage 3 --n_layer 2 --n_head 2 --n_embd 64 --block_size 64 --batch_size 4 --max_iters 6 \
+        --eval_interval 3 --eval_iters 2 --log_interval 1 --sample_tokens 20 $ac > "$log" 2>&1 &
+      pid=$!
+      for _ in $(seq 60); do kill -0 $pid 2>/dev/null || break; sleep 1; done
+      if kill -0 $pid 2>/dev/null; then
+        echo "probe $n GPU(s) $ac: still running after 60 s; stacks:" | tee -a "$log"
+        for p in $(pgrep -f "bin/train_gpt"); do
+          timeout 60 cuda-gdb -p "$p" -batch -ex "thread apply all bt" >> "$OUT/probe3_stacks_${n}gpu${ac:+_ac}.txt" 2>&1
+        done
+        pkill -9 -f "bin/train_gpt"; kill -9 $pid 2>/dev/null
+      fi
+      wait $pid; echo "probe $n GPU(s) $ac: rc=$?" | tee -a "$log"
+      grep -v "unit trace" "$log" | tail -4
+      grep "unit trace" "$log" | tail -6
+    done
+  done
+fi
+
 if has tests; then
   note "GPU tests"
-  ( cd $B && timeout 400 ./bin/test_gpu_equivalence_cuda 2>&1 ) > "$OUT/gpu_tests.log"
+  ( cd $B && ZS_COMM_TIMEOUT=60 timeout 400 ./bin/test_gpu_equivalence_cuda 2>&1 ) > "$OUT/gpu_tests.log"
   echo "gpu_equivalence rc=$?" >> "$OUT/gpu_tests.log"
   grep -E "gpu equivalence|OK|FAILED|rc=" "$OUT/gpu_tests.log" | tail -20
   if [ -x $B/bin/tests/dist_probe ]; then
@@ -82,6 +108,38 @@ if has stage3; then
       2>> "$OUT/torch_stage3.err" | tee -a "$results"
     timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage 3 2>> "$OUT/zs_stage3.err" \
       | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  done
+fi
+
+if has offload; then
+  note "CPU Adam (ours, fused SIMD) vs torch's fused CPU AdamW on this host, 16 and 32 threads"
+  timeout 240 $B/bin/bench_cpu_adam --numel 200000000 --threads 16,32 --reps 5 > "$OUT/cpu_adam.log" 2>&1
+  tail -12 "$OUT/cpu_adam.log"
+  note "GPT-2 1.5B with offload, $NGPU GPUs: PyTorch FSDP2 + CPUOffloadPolicy vs ours (stage 2, stage 2 + optimizer offload, stage 3 + optimizer and parameter offload)"
+  timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model 1.5B --strategy fsdp2_offload --warmup 1 --steps 3 \
+    2>> "$OUT/torch_offload.err" | tee -a "$results"
+  for run in "2 none none" "2 cpu none" "3 cpu cpu"; do
+    set -- $run
+    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model 1.5B --stage $1 --offload_optimizer $2 \
+      --offload_param $3 --warmup 2 --steps 5 --label offload 2>> "$OUT/zs_offload.err" \
+      | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  done
+fi
+
+if has scale; then
+  # Large GPTs (width 4096, 32 heads), micro 1, activation checkpointing, 10 steps on one fixed
+  # batch (the loss must fall). SCALE_RUNS lists "label gpus layers stage offload_optimizer offload_param".
+  note "scale runs: ${SCALE_RUNS:-default}"
+  runs=${SCALE_RUNS:-"scale-10B 2 50 3 none none;scale-max0 2 36 0 none none;scale-refused0 2 50 0 none none"}
+  IFS=';' read -ra list <<< "$runs"
+  for run in "${list[@]}"; do
+    set -- $run
+    CUDA_VISIBLE_DEVICES=$(seq -s, 0 $(( $2 - 1 ))) timeout 420 $B/bin/zsrun --num_gpus "$2" $B/bin/bench_gpt \
+      --model custom --n_layer "$3" --n_embd 4096 --n_head 32 --stage "$4" --offload_optimizer "$5" --offload_param "$6" \
+      --micro 1 --activation_checkpointing --warmup 0 --steps 10 --label "$1" > "$OUT/$1.log" 2>&1
+    echo "$1 rc=$?" | tee -a "$OUT/visit.log"
+    grep -E "this run|does not fit|step (1|2|10) loss|error|Error" "$OUT/$1.log" | cut -c1-400 | head -8
+    sed 's/^\[rank 0\] //' "$OUT/$1.log" | grep '^{' | tee -a "$results"
   done
 fi
 

@@ -6,6 +6,7 @@
 #
 #   torchrun --nproc_per_node 2 bench/torch_gpt.py --model 350M --strategy ddp
 import argparse
+import resource
 import json
 import math
 import os
@@ -69,7 +70,7 @@ def main():
     ap.add_argument("--width", type=int, default=384, help="custom model: width")
     ap.add_argument("--vocab", type=int, default=VOCAB, help="vocabulary size")
     ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--strategy", default="ddp", choices=["ddp", "fsdp2", "single"])
+    ap.add_argument("--strategy", default="ddp", choices=["ddp", "fsdp2", "fsdp2_offload", "single"])
     ap.add_argument("--micro", type=int, default=8)
     ap.add_argument("--seq", type=int, default=1024)
     ap.add_argument("--warmup", type=int, default=3)
@@ -82,7 +83,9 @@ def main():
     torch.cuda.set_device(dev)
     layers, heads, d = PRESETS[args.model] if args.model != "custom" else (args.layers, args.heads, args.width)
     torch.manual_seed(0)
-    model = GPT(layers, heads, d, args.seq, args.vocab, args.dropout).to(dev)
+    model = GPT(layers, heads, d, args.seq, args.vocab, args.dropout)
+    if args.strategy != "fsdp2_offload":  # CPU offload wants the parameters on the host
+        model = model.to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     if args.strategy == "single":
         step_model = model
@@ -92,11 +95,12 @@ def main():
         step_model = DDP(model, device_ids=[dev.index])
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1, fused=True)
     else:
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        kw = {"offload_policy": CPUOffloadPolicy()} if args.strategy == "fsdp2_offload" else {}
         for block in model.h:
-            fully_shard(block, mp_policy=mp)
-        fully_shard(model, mp_policy=mp)
+            fully_shard(block, mp_policy=mp, **kw)
+        fully_shard(model, mp_policy=mp, **kw)
         step_model = model
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1, foreach=True)
 
@@ -121,12 +125,14 @@ def main():
     median = times[len(times) // 2]
     tok_s = args.micro * args.seq / median
     flops_per_token = 6 * n_params + 12 * layers * d * args.seq
+    host_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB (ru_maxrss is KiB)
     peak = torch.tensor([torch.cuda.max_memory_allocated(dev)], dtype=torch.float64, device=dev)
     dist.all_reduce(peak, op=dist.ReduceOp.MAX)
     if rank == 0:
         print(json.dumps({"bench": "torch_" + args.strategy, "model": args.model, "params": n_params, "world": world,
                           "micro": args.micro, "step_ms": median * 1e3, "tok_s_per_gpu": tok_s,
                           "mfu": tok_s * flops_per_token / 989e12, "peak_gib": peak.item() / 2**30,
+                          "host_peak_gib": host_peak,
                           "final_loss": loss.item()}), flush=True)
     dist.destroy_process_group()
 

@@ -57,6 +57,19 @@ find_package(ZLIB REQUIRED)
 # --- MPI: collectives on CPU tensors ------------------------------------------------------------------
 find_package(MPI REQUIRED COMPONENTS CXX)
 
+# --- liburing: the io_uring engine of NVMe offload ---------------------------------------------------
+# Linked statically: the GPU machine installs nothing, so scripts/prepare_gpu_carry.sh copies the
+# Debian package's header and liburing.a into .deps/liburing/. The system copy is searched first.
+find_path(LIBURING_INCLUDE_DIR liburing.h PATHS "${PROJECT_SOURCE_DIR}/.deps/liburing/include")
+find_library(LIBURING_STATIC_LIBRARY NAMES liburing.a PATHS "${PROJECT_SOURCE_DIR}/.deps/liburing/lib")
+if(NOT LIBURING_INCLUDE_DIR OR NOT LIBURING_STATIC_LIBRARY)
+  message(FATAL_ERROR "liburing (liburing.h, liburing.a) not found: run scripts/setup.sh "
+                      "(Debian package liburing-dev) or scripts/prepare_gpu_carry.sh")
+endif()
+add_library(zs_liburing INTERFACE)
+target_include_directories(zs_liburing SYSTEM INTERFACE "${LIBURING_INCLUDE_DIR}")
+target_link_libraries(zs_liburing INTERFACE "${LIBURING_STATIC_LIBRARY}")
+
 # --- Header-only libraries ----------------------------------------------------------------------------
 # Found on the system, or in .deps/include (copied there for the GPU machine, which installs nothing).
 find_path(NLOHMANN_INCLUDE_DIR nlohmann/json.hpp HINTS "${PROJECT_SOURCE_DIR}/.deps/include")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine is missing, then configures and builds ZeroShard.
-#   - Debian packages (compiler, CMake, Ninja, OpenMPI, nlohmann-json, CLI11, GoogleTest)
+#   - Debian packages (compiler, CMake, Ninja, OpenMPI, nlohmann-json, CLI11, GoogleTest, liburing)
 #   - LibTorch 2.11.0: an existing one is used when found (ZS_TORCH_ROOT, or an importable torch);
 #     otherwise the torch==2.11.0 wheel from PyPI is unpacked into .deps/libtorch (git-ignored).
 # Usage: scripts/setup.sh [build-dir]      (env: ZS_CUDA=ON|OFF|AUTO, ZS_BUILD_TYPE=Release)
@@ -12,7 +12,7 @@ log() { echo "[setup] $*"; }
 
 # ---- Debian packages -------------------------------------------------------------------------
 need=()
-for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev unzip python3-pip; do
+for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev liburing-dev unzip python3-pip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

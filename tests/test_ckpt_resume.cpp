@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "test_ckpt_support.hpp"
+#include "zs/ckpt/safetensors.hpp"
 
 using namespace zs::testing;
 
@@ -78,4 +79,26 @@ TEST(CheckpointResume, ReshapeAcrossWorldSizesAndStages) {
                   1e-6 * std::abs(reference.result["loss"][kSplit].get<double>())) << name;
     }
   }
+}
+
+// stage3_gather_16bit_weights_on_model_save: a stage-3 save on 2 ranks also writes the whole
+// model's bf16 weights in one file, equal to the parameters the run holds at that step.
+TEST(CheckpointResume, Stage3Writes16BitModelOnSave) {
+  const std::string dir = temp_dir("ckpt_16bit");
+  RunSetup s = setup_of(2, 3, "bf16");
+  s.zero_extra = R"(, "stage3_gather_16bit_weights_on_model_save": true)";
+  const TinyRun run = run_tiny(s, dir, "save", "--steps 2 --save_dir " + dir + "/ckpt --save_at 2");
+  ASSERT_EQ(run.run.exit_code, 0) << run.run.output;
+  zs::SafetensorsReader file(dir + "/ckpt/global_step2/model_16bit.safetensors");
+  int checked = 0;
+  for (const auto& [name, values] : run.result["params"].items()) {
+    ASSERT_TRUE(file.contains(name)) << name;
+    at::Tensor t = file.read(name);
+    EXPECT_EQ(t.scalar_type(), at::kBFloat16) << name;
+    t = t.to(at::kFloat).contiguous();
+    ASSERT_EQ(t.numel(), int64_t(values.size())) << name;
+    for (int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(t.data_ptr<float>()[i], values[i].get<float>()) << name << "[" << i << "]";
+    ++checked;
+  }
+  EXPECT_GT(checked, 4);
 }

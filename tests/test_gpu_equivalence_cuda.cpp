@@ -1,4 +1,4 @@
-// GPU equivalence (GPU build only): stages 0-2 on 2 GPUs (stage 3 is CPU-only in this build) over NCCL give the same losses and
+// GPU equivalence (GPU build only): stages 0-3 on 2 GPUs over NCCL give the same losses and
 // weights as one GPU at stage 0, in fp32 and bf16, with and without accumulation.
 #include <gtest/gtest.h>
 
@@ -40,7 +40,7 @@ TEST_P(GpuEquivalence, TwoGpusMatchOne) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, GpuEquivalence,
-                         ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values("fp32", "bf16"),
+                         ::testing::Combine(::testing::Values(0, 1, 2, 3), ::testing::Values("fp32", "bf16"),
                                             ::testing::Values(1, 4)));
 
 }  // namespace

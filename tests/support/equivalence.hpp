@@ -25,6 +25,7 @@ struct RunSetup {
   bool reduce_scatter = true;
   std::string comm_dtype;       // empty: default
   std::string extra;            // extra top-level JSON members, with a leading comma
+  std::string zero_extra;       // extra zero_optimization members, with a leading comma
   std::string device = "cpu";   // cpu (MPI ranks) or cuda (NCCL ranks, one GPU each)
 };
 
@@ -46,7 +47,8 @@ inline std::string config_json(const RunSetup& s) {
     "zero_optimization": {"stage": )" + std::to_string(s.stage) + R"(, "reduce_bucket_size": 3000,
        "stage3_param_persistence_threshold": 100, "stage3_prefetch_bucket_size": 8000,
        "allgather_bucket_size": 5000, "overlap_comm": )" + (s.overlap ? "true" : "false") +
-         R"(, "reduce_scatter": )" + (s.reduce_scatter ? "true" : "false") + "}" + precision + comm + s.extra + "}";
+         R"(, "reduce_scatter": )" + (s.reduce_scatter ? "true" : "false") + s.zero_extra + "}" + precision + comm +
+         s.extra + "}";
 }
 
 inline nlohmann::json train(const RunSetup& s, const std::string& args = "") {

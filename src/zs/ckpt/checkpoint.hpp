@@ -1,4 +1,4 @@
-// Saving and loading the engine's training state (ZeRO stages 0, 1, 2).
+// Saving and loading the engine's training state (ZeRO stages 0-3).
 //
 //   zs::save_checkpoint(engine, "out", "", {{"iter", iter}});     // every rank calls it
 //   nlohmann::json client = zs::load_checkpoint(engine, "out");   // latest; any world size/stage
@@ -17,6 +17,11 @@
 #include "zs/engine/engine.hpp"
 
 namespace zs {
+
+// With zero_optimization.stage3_gather_16bit_weights_on_model_save, a stage-3 save also writes
+// the whole model's 16-bit weights (and buffers) into <tag>/model_16bit.safetensors, a file
+// load_module_weights (train_gpt --init_from) reads.
+inline constexpr const char* kModel16bitFile = "model_16bit.safetensors";
 
 struct SaveOptions {
   // Keep only the newest K "global_step<N>" directories (0: keep all). Rank 0 deletes older ones

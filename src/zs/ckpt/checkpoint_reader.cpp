@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include <ATen/ops/empty.h>
 #include <c10/core/GradMode.h>
 
 #include "zs/ckpt/checkpoint.hpp"
@@ -95,6 +96,18 @@ nlohmann::json load_checkpoint(Engine& engine, const std::string& dir, const std
     for (const ParamShard& s : shards) {
       if (s.begin >= s.end) continue;
       const ParamRecord& p = *index.find_param(s.name);
+      if (s.write) {  // NVMe optimizer offload: through a host tensor into the offload files
+        at::Tensor values = at::empty({s.end - s.begin}, at::TensorOptions().dtype(at::kFloat));
+        files.read_range(p, "master", s.begin, s.end, values);
+        s.write("master", values);
+        for (const std::string& key : s.state_keys)
+          if (std::find(index.optimizer_state_keys.begin(), index.optimizer_state_keys.end(), key) !=
+              index.optimizer_state_keys.end()) {
+            files.read_range(p, key, s.begin, s.end, values);
+            s.write(key, values);
+          }
+        continue;
+      }
       files.read_range(p, "master", s.begin, s.end, s.master);
       for (const auto& [key, t] : s.optimizer_state)
         if (std::find(index.optimizer_state_keys.begin(), index.optimizer_state_keys.end(), key) !=

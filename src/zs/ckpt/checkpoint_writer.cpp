@@ -2,6 +2,7 @@
 // index, renames the directory into place and replaces `latest` (see checkpoint.hpp).
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 
 #include <unistd.h>
@@ -31,6 +32,9 @@ void check_tag(const std::string& tag) {
 struct RankShard {
   ShardFilePlan plan;
   std::map<std::string, std::map<std::string, at::Tensor>> views;   // param -> key ("master", ...) -> view
+  // NVMe optimizer offload: param -> reader of its slice from the offload files, called when the
+  // writer reaches the tensor (one slice in memory at a time).
+  std::map<std::string, std::function<at::Tensor(const std::string& key)>> readers;
 };
 
 RankShard collect_rank_shard(Engine& engine) {
@@ -54,6 +58,12 @@ RankShard collect_rank_shard(Engine& engine) {
     }
     if (begin >= end) continue;
     out.plan.slices.push_back({name, begin, end});
+    if (s.read) {  // never replicated: NVMe offload needs stage 1-3
+      out.readers[name] = s.read;
+      if (!keys_known) out.plan.state_keys = s.state_keys;
+      keys_known = true;
+      continue;
+    }
     auto& views = out.views[name];
     views["master"] = s.master.narrow(0, view_offset, end - begin);
     for (const auto& [key, t] : s.optimizer_state) views[key] = t.narrow(0, view_offset, end - begin);
@@ -74,12 +84,27 @@ RankShard collect_rank_shard(Engine& engine) {
 FileSummary write_rank_shard(Engine& engine, const std::string& path) {
   const RankShard shard = collect_rank_shard(engine);
   return write_shard_file(path, shard.plan, [&](const ShardSlice& slice, const std::string& key) {
+    auto reader = shard.readers.find(slice.param);
+    if (reader != shard.readers.end()) return reader->second(key);
     const auto& views = shard.views.at(slice.param);
     auto it = views.find(key);
     if (it == views.end())
       throw CheckpointError(path + ": the optimizer holds no " + key + " for " + slice.param);
     return it->second;
   });
+}
+
+// stage3_gather_16bit_weights_on_model_save: the whole model in the training precision, one
+// file rank 0 writes (units are gathered one at a time), loadable with load_module_weights.
+void write_16bit_model(Engine& engine, const std::string& path) {
+  const bool writer = engine.world().rank() == 0;
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  engine.visit_full_parameters([&](const std::string& name, const at::Tensor& value) {
+    if (writer) tensors.emplace_back(name, value.to(c10::Device(c10::kCPU), /*non_blocking=*/false, /*copy=*/true));
+  });
+  if (!writer) return;
+  for (const auto& item : untrained_module_tensors(engine.module())) tensors.push_back(item);
+  write_safetensors(path, tensors);
 }
 
 // Rank 0: the index, from the engine's global state and the headers of every rank's file.
@@ -158,6 +183,8 @@ std::string save_checkpoint(Engine& engine, const std::string& dir, const std::s
   FileSummary mine;
   try {
     run_on_all_ranks(world, [&] { mine = write_rank_shard(engine, join_path(tmp_dir, shard_file_name(world.rank(), world.size()))); });
+    if (engine.config().zero.stage == 3 && engine.config().zero.stage3_gather_16bit_weights_on_model_save)
+      run_on_all_ranks(world, [&] { write_16bit_model(engine, join_path(tmp_dir, kModel16bitFile)); });
   } catch (...) {
     if (world.rank() == 0) remove_tree(tmp_dir);
     throw;

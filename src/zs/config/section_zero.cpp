@@ -124,6 +124,10 @@ void read_zero(Section& top, Config& cfg) {
   if (z.offload_param.enabled() && z.stage != 3)
     fail(s.key_path("offload_param") + " needs zero_optimization.stage 3 (the stage is " +
          std::to_string(z.stage) + ")");
+  // The host-resident 16-bit shards are written by the CPU optimizer step.
+  if (z.offload_param.enabled() && z.stage == 3 && !z.offload_optimizer.enabled())
+    fail(s.key_path("offload_param") + " needs zero_optimization.offload_optimizer too (device \"cpu\" or \"nvme\"): "
+         "the parameter shards in host memory are updated by the optimizer step on the CPU");
 }
 
 }  // namespace zs::config_detail

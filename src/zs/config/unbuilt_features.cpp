@@ -1,6 +1,8 @@
 // The one place that says which validated config features this build cannot run yet.
 #include "zs/config/unbuilt_features.hpp"
 
+#include "zs/config/reader.hpp"
+
 namespace zs {
 
 static void not_yet(const std::string& what) {
@@ -13,14 +15,37 @@ void reject_unbuilt_features(const Config& c) {
     const ZeroConfig defaults;
     if (c.zero.stage3_max_reuse_distance != defaults.stage3_max_reuse_distance)
       not_yet("zero_optimization.stage3_max_reuse_distance (units are released after every use)");
-    if (c.zero.stage3_gather_16bit_weights_on_model_save)
-      not_yet("zero_optimization.stage3_gather_16bit_weights_on_model_save (consolidate a checkpoint with zs_ckpt instead)");
   }
-  if (c.zero.offload_optimizer.enabled())
-    not_yet("zero_optimization.offload_optimizer.device \"" + c.zero.offload_optimizer.device +
-            "\" (optimizer offload)");
-  if (c.zero.offload_param.enabled())
-    not_yet("zero_optimization.offload_param.device \"" + c.zero.offload_param.device + "\" (parameter offload)");
+  const OffloadConfig& oo = c.zero.offload_optimizer;
+  if (oo.device == "nvme") {
+    if (oo.ratio != 1.0)
+      not_yet("zero_optimization.offload_optimizer.ratio " + config_detail::number_text(oo.ratio) +
+              " (a partial offload; 1.0 offloads the whole optimizer step)");
+    // The initial state is always written to the files at startup (zero/nvme_offload.hpp).
+    if (oo.fast_init)
+      not_yet("zero_optimization.offload_optimizer.fast_init (the initial optimizer state is written to nvme_path "
+              "at startup either way)");
+  }
+  if (oo.device == "cpu") {
+    // The whole step runs on the CPU; a share of it on the device is not built.
+    if (oo.ratio != 1.0)
+      not_yet("zero_optimization.offload_optimizer.ratio " + config_detail::number_text(oo.ratio) +
+              " (a partial offload; 1.0 offloads the whole optimizer step)");
+    // These tune NVMe swapping; with the state in CPU memory they would silently do nothing.
+    if (oo.fast_init || oo.pipeline_read || oo.pipeline_write)
+      throw ConfigError(
+          "zero_optimization.offload_optimizer: fast_init, pipeline_read and pipeline_write apply to device "
+          "\"nvme\" only; remove them for device \"cpu\"");
+  }
+  const OffloadConfig& op = c.zero.offload_param;
+  if (op.device == "nvme") not_yet("zero_optimization.offload_param.device \"nvme\" (parameter offload to NVMe)");
+  if (op.device == "cpu") {
+    const OffloadConfig defaults;
+    if (op.buffer_count != 5 || op.buffer_size != defaults.buffer_size || op.max_in_cpu != defaults.max_in_cpu)
+      throw ConfigError(
+          "zero_optimization.offload_param: buffer_count, buffer_size and max_in_cpu apply to device \"nvme\" "
+          "only; remove them for device \"cpu\"");
+  }
 
   const ActivationCheckpointingConfig& a = c.activation_checkpointing;
   if (a.partition_activations) not_yet("activation_checkpointing.partition_activations");

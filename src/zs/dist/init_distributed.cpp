@@ -42,6 +42,9 @@ World init_distributed(DevicePreference pref, double timeout_s) {
   world.info = detect_rank_info();
   double timeout = timeout_s > 0 ? timeout_s : default_comm_timeout_s();
   world.device = choose_device(world.info, pref);
+#ifdef ZS_WITH_CUDA
+  if (world.device.is_cuda()) set_current_cuda_device(world.device);
+#endif
 
   if (world.info.world_size == 1 && world.info.launcher != Launcher::mpi) {
     world.comm = std::make_shared<SelfCommunicator>(world.device);

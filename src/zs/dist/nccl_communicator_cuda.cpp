@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -150,7 +151,19 @@ class NcclCommunicator : public Communicator {
     wake_.notify_all();
     if (watchdog_.joinable()) watchdog_.join();
     c10::cuda::CUDAGuard guard(device_.index());
-    cudaStreamSynchronize(stream_.stream());
+    // After a normal run the last collectives finish within moments. Collectives still pending
+    // after that mean this rank is going down early (an error) and a peer will never join them:
+    // abort instead of waiting forever.
+    const auto deadline = Clock::now() + std::chrono::duration<double>(std::min(timeout_s_, 10.0));
+    cudaError_t state;
+    while ((state = cudaStreamQuery(stream_.stream())) == cudaErrorNotReady && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (state != cudaSuccess) {
+      std::fprintf(stderr, "[zeroshard] rank %d: collectives still pending at shutdown; aborting the NCCL communicator\n",
+                   rank_);
+      ncclCommAbort(comm_);  // also ends their kernels
+      comm_ = nullptr;
+    }
     pending_.clear();
     if (comm_) ncclCommDestroy(comm_);
   }
@@ -301,6 +314,8 @@ class NcclCommunicator : public Communicator {
 };
 
 }  // namespace
+
+void set_current_cuda_device(c10::Device device) { c10::cuda::set_device(device.index()); }
 
 int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
 

@@ -14,11 +14,15 @@
 #include "zs/monitor/step_stats.hpp"
 #include "zs/optim/loss_scaler.hpp"
 #include "zs/optim/lr_scheduler.hpp"
+#include "zs/optim/host_optimizer.hpp"
 #include "zs/optim/optimizer.hpp"
+#include "zs/engine/memory_estimate.hpp"
 #include "zs/engine/param_plan.hpp"
+#include "zs/monitor/memory.hpp"
 #include "zs/zero/activation_checkpoint.hpp"
 #include "zs/zero/flat_params.hpp"
 #include "zs/zero/grad_reducer.hpp"
+#include "zs/zero/nvme_offload.hpp"
 #include "zs/zero/sharded_unit.hpp"
 #include "zs/zero/unit_schedule.hpp"
 #include "zs/zero/zero_optimizer.hpp"
@@ -53,14 +57,8 @@ std::optional<at::ScalarType> comm_dtype(const Config& c) {
 Engine::Engine(torch::nn::Module& model, const Config& config, World& world, EngineOptions options)
     : model_(model), config_(config), world_(world), options_(std::move(options)) {
   const StagePolicy policy = StagePolicy::for_stage(config_.zero.stage);
-  // Stage 3 is validated on CPU ranks (MPI) only: its one GPU run so far did not finish, so CUDA
-  // ranks are refused rather than risking a hang.
-  if (policy.partition_parameters && world_.device.is_cuda())
-    throw ConfigError("zero_optimization.stage 3 runs on CPU ranks in this build; on CUDA devices it is not "
-                      "validated yet (use stage 2, or --device cpu)");
   Communicator& comm = *world_.comm;
   param_dtype_ = dtype_of(config_.precision);
-  model_.to(world_.device, param_dtype_);
 
   // Units (zero/unit.hpp): activation checkpointing for each when asked (flag or config
   // section); at stage 3 the units' own hooks honour it, below that CheckpointingHooks do.
@@ -72,13 +70,48 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
       unit->set_activation_checkpointing(true);
     if (checkpointing_) unit->set_unit_hooks(checkpointing_.get());
   }
+  // Planned before anything moves: moving a module replaces its parameters' data in place, so
+  // the plan's tensors stay the model's parameters.
   const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
                                          config_.zero.stage3_param_persistence_threshold);
   num_params_ = plan.total_numel;
+  // What this model needs under each stage and offload choice; refuse before allocating when the
+  // chosen one cannot fit.
+  memory_sizes_ = model_sizes(plan);
+  const int64_t gpu_capacity = device_capacity(world_.device), host_available = host_available_memory();
+  if (world_.is_main() && options_.log)
+    std::fputs(describe_memory(memory_sizes_, config_, gpu_capacity, host_available).c_str(), stdout);
+  check_memory_fits(memory_sizes_, config_, gpu_capacity, host_available);
+  ReducerOptions reducer_options;
+  reducer_options.overlap_comm = config_.zero.overlap_comm;
+  reducer_options.use_reduce_scatter = config_.zero.reduce_scatter;
+  reducer_options.comm_dtype = comm_dtype(config_);
+  reducer_options.prescale = config_.prescale_gradients;
+  reducer_options.predivide_factor = config_.gradient_predivide_factor;
+  if (policy.partition_parameters) {
+    // Partitioned construction: the model was built on the host; each unit goes to the device on
+    // its own, is broadcast from rank 0, keeps this rank's shard and lets the rest go before the
+    // next unit comes. No rank ever holds the whole model on its device.
+    units_ = std::make_unique<UnitSchedule>(config_.zero.stage3_prefetch_bucket_size,
+                                            config_.zero.stage3_max_live_parameters);
+    const auto unit_options = at::TensorOptions().dtype(param_dtype_).device(world_.device);
+    ShardPlacement placement;
+    placement.on_host = config_.zero.offload_param.device == "cpu";
+    placement.pin_memory = config_.zero.offload_param.pin_memory && world_.device.is_cuda();
+    for (const UnitParams& u : plan.units)
+      units_->add(std::make_unique<ShardedUnit>(u.name, *u.module, u.params, u.groups, comm, *units_, reducer_options,
+                                                unit_options, placement));
+  }
+  // Everything else (units' parameters are already in place, so this leaves them alone).
+  model_.to(world_.device, param_dtype_);
   {
     // Every rank starts from rank 0's weights and buffers.
     c10::NoGradGuard no_grad;
-    for (auto& p : model_.parameters(/*recurse=*/true)) comm.broadcast(p.detach(), 0)->wait();
+    std::unordered_set<const void*> in_units;  // broadcast with their unit already
+    for (const UnitParams& u : plan.units)
+      for (const NamedParam& p : u.params) in_units.insert(p.tensor.unsafeGetTensorImpl());
+    for (auto& p : model_.parameters(/*recurse=*/true))
+      if (!in_units.count(p.unsafeGetTensorImpl())) comm.broadcast(p.detach(), 0)->wait();
     for (auto& buffer : model_.buffers(/*recurse=*/true))
       if (buffer.defined() && buffer.numel() > 0) comm.broadcast(buffer, 0)->wait();
   }
@@ -88,24 +121,15 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
                                        config_.zero.reduce_bucket_size);
   flat_ = std::make_unique<FlatParams>(plan.persistent, std::move(layout), /*keep_grad_buffer=*/!policy.shard_gradients,
                                        at::TensorOptions().dtype(param_dtype_).device(world_.device));
-  ReducerOptions reducer_options;
-  reducer_options.overlap_comm = config_.zero.overlap_comm;
-  reducer_options.use_reduce_scatter = config_.zero.reduce_scatter;
-  reducer_options.comm_dtype = comm_dtype(config_);
-  reducer_options.prescale = config_.prescale_gradients;
-  reducer_options.predivide_factor = config_.gradient_predivide_factor;
-  if (policy.partition_parameters) {
-    units_ = std::make_unique<UnitSchedule>(config_.zero.stage3_prefetch_bucket_size,
-                                            config_.zero.stage3_max_live_parameters);
-    for (const UnitParams& u : plan.units)
-      units_->add(std::make_unique<ShardedUnit>(u.name, *u.module, u.params, u.groups, comm, *units_, reducer_options));
-  }
-
   reducer_ = std::make_unique<GradReducer>(*flat_, comm, policy, reducer_options);
 
-  optimizer_ = std::make_unique<ZeroOptimizer>(*flat_, *reducer_, comm, policy, make_optimizer(config_.optimizer),
+  // Optimizer offload: masters and state in host memory, updated on the CPU (zero/offloaded_step.hpp).
+  const OffloadConfig& offload = config_.zero.offload_optimizer;
+  std::unique_ptr<Optimizer> inner = offload.enabled() ? make_host_optimizer(config_.optimizer, offload.pin_memory && world_.device.is_cuda())
+                                                       : make_optimizer(config_.optimizer);
+  optimizer_ = std::make_unique<ZeroOptimizer>(*flat_, *reducer_, comm, policy, std::move(inner),
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
-                                               config_.zero.allgather_bucket_size, units_.get());
+                                               config_.zero.allgather_bucket_size, units_.get(), offload);
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);
 
@@ -123,6 +147,35 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   last_lr_ = scheduled_lr();
   if (world_.is_main() && options_.log) print_summary();
   window_start_s_ = now_s();
+}
+
+ModelSizes Engine::model_sizes(const ParamPlan& plan) {
+  ModelSizes m;
+  m.params = plan.total_numel;
+  // The units the model marks, also below stage 3 (for the table of choices).
+  try {
+    const ParamPlan units = plan.units.empty() && config_.zero.stage != 3
+                                ? plan_parameters(model_, options_.decay, true, config_.zero.stage3_param_persistence_threshold)
+                                : plan;
+    for (const UnitParams& u : units.units) {
+      int64_t n = 0;
+      for (const NamedParam& p : u.params) n += p.tensor.numel();
+      m.unit_params += n;
+      m.largest_unit = std::max(m.largest_unit, n);
+    }
+  } catch (const std::invalid_argument&) {
+    // Units this model cannot partition (nested, shared): the estimate counts none.
+  }
+  m.bytes_per_param = int(c10::elementSize(param_dtype_));
+  const bool adam = config_.optimizer.type != "SGD";
+  m.state_floats = adam ? 2 : (config_.optimizer.momentum > 0 ? 1 : 0);
+  m.world_size = world_.size();
+  m.ranks_per_host = std::max(1, world_.info.local_world_size);
+  return m;
+}
+
+MemoryEstimate Engine::memory_estimate() const {
+  return estimate_memory(memory_sizes_, offload_choice(config_), config_.zero);
 }
 
 Engine::~Engine() {
@@ -222,7 +275,7 @@ std::vector<ParamShard> Engine::param_shards() {
   for (size_t i = 0; i < optimizer_->slots().size(); ++i) {
     const OwnedSlot& slot = optimizer_->slots()[i];
     const FlatBucket& bucket = slot.layout->buckets[slot.bucket];
-    const int64_t own_lo = slot.own_begin, own_hi = own_lo + slot.master.numel();
+    const int64_t own_lo = slot.own_begin, own_hi = own_lo + slot.own.numel();
     const auto state = optimizer_->optimizer().state(int(i));
     for (int e = bucket.first_entry; e < bucket.end_entry; ++e) {
       const FlatEntry& entry = slot.layout->entries[e];
@@ -234,8 +287,16 @@ std::vector<ParamShard> Engine::param_shards() {
       if (lo < hi) {
         shard.begin = lo - entry.offset;
         shard.end = hi - entry.offset;
-        shard.master = slot.master.narrow(0, lo - own_lo, hi - lo);
-        for (const auto& [key, tensor] : state) shard.optimizer_state[key] = tensor.narrow(0, lo - own_lo, hi - lo);
+        if (NvmeOffload* nvme = optimizer_->nvme_offload()) {  // master and state live in files
+          const int index = int(i);
+          const int64_t offset = lo - own_lo, count = hi - lo;
+          shard.state_keys = nvme->state_keys();
+          shard.read = [nvme, index, offset, count](const std::string& key) { return nvme->read(index, key, offset, count); };
+          shard.write = [nvme, index, offset](const std::string& key, const at::Tensor& v) { nvme->write(index, key, offset, v); };
+        } else {
+          shard.master = slot.master.narrow(0, lo - own_lo, hi - lo);
+          for (const auto& [key, tensor] : state) shard.optimizer_state[key] = tensor.narrow(0, lo - own_lo, hi - lo);
+        }
       }
       shards.push_back(std::move(shard));
     }
@@ -269,6 +330,18 @@ void Engine::pin_full_parameters(bool pinned) {
   if (units_) units_->set_pinned(pinned);
 }
 
+void Engine::visit_full_parameters(const std::function<void(const std::string&, const at::Tensor&)>& fn) {
+  c10::NoGradGuard no_grad;
+  for (const NamedParam& p : flat_->params()) fn(p.name, p.tensor);
+  if (!units_) return;
+  for (const auto& unit : units_->units()) {
+    const bool was_pinned = unit->pinned();
+    unit->set_pinned(true);
+    for (const NamedParam& p : unit->params()) fn(p.name, p.tensor);
+    unit->set_pinned(was_pinned);
+  }
+}
+
 void Engine::refresh_parameters() {
   c10::NoGradGuard no_grad;
   optimizer_->publish_parameters();
@@ -284,6 +357,8 @@ void Engine::print_summary() const {
               (long long)c.train_batch_size, (long long)c.train_micro_batch_size_per_gpu,
               (long long)c.gradient_accumulation_steps, world_.size(), optimizer_ ? c.optimizer.type.c_str() : "?",
               c.optimizer.lr, c.gradient_clipping);
+  if (optimizer_ && !optimizer_->offload_summary().empty())
+    std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
   std::fflush(stdout);
 }
 

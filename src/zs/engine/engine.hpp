@@ -24,6 +24,7 @@
 
 #include "zs/config/config.hpp"
 #include "zs/dist/world.hpp"
+#include "zs/engine/memory_estimate.hpp"
 
 namespace zs {
 
@@ -36,6 +37,7 @@ class LrScheduler;
 class LossScaler;
 class StepLogger;
 class ProgressBar;
+struct ParamPlan;
 
 // One trainable parameter as this rank holds it: the part of its flattened fp32 master weights
 // and optimizer state that lives here. Checkpoints read and write the training state through
@@ -46,6 +48,13 @@ struct ParamShard {
   int64_t begin = 0, end = 0;   // this rank's elements [begin, end) of the flattened parameter
   at::Tensor master;            // fp32, end - begin elements (undefined when the range is empty)
   std::map<std::string, at::Tensor> optimizer_state;  // e.g. exp_avg, exp_avg_sq: same elements
+  // NVMe optimizer offload keeps master and state in files: `master` stays undefined and
+  // `optimizer_state` empty, and these move "master" or one of `state_keys` between the files and
+  // a host fp32 tensor of end - begin elements, a piece at a time. Writes take effect for
+  // training with refresh_parameters().
+  std::vector<std::string> state_keys;
+  std::function<at::Tensor(const std::string& key)> read;
+  std::function<void(const std::string& key, const at::Tensor& values)> write;
 };
 
 // Step counters a resumed run continues from.
@@ -112,14 +121,20 @@ class Engine {
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.
   void pin_full_parameters(bool pinned);
+  // Calls fn(name, full value) for every trainable parameter, gathering stage-3 units one at a
+  // time (so only one unit is whole at once), e.g. to export 16-bit weights. Collective.
+  void visit_full_parameters(const std::function<void(const std::string& name, const at::Tensor& value)>& fn);
 
   const Config& config() const { return config_; }
   World& world() { return world_; }
   at::ScalarType param_dtype() const { return param_dtype_; }
+  // This run's model-state memory per GPU and per host, as printed at start (memory_estimate.hpp).
+  MemoryEstimate memory_estimate() const;
   int64_t num_parameters() const { return num_params_; }
 
  private:
   double scheduled_lr() const;
+  ModelSizes model_sizes(const ParamPlan& plan);
   void print_summary() const;
 
   torch::nn::Module& model_;
@@ -128,6 +143,7 @@ class Engine {
   EngineOptions options_;
   at::ScalarType param_dtype_;
   int64_t num_params_ = 0;
+  ModelSizes memory_sizes_;
 
   std::unique_ptr<FlatParams> flat_;
   std::unique_ptr<GradReducer> reducer_;

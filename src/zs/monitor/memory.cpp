@@ -24,6 +24,27 @@ int64_t proc_status_bytes(const std::string& field) {
 
 }  // namespace
 
+int64_t device_capacity(c10::Device device) {
+#ifdef ZS_WITH_CUDA
+  if (device.is_cuda()) return cuda_device_capacity(device.has_index() ? device.index() : 0);
+#endif
+  (void)device;
+  return 0;
+}
+
+int64_t host_available_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (line.compare(0, 13, "MemAvailable:") != 0) continue;
+    std::istringstream values(line.substr(13));
+    int64_t kib = 0;
+    values >> kib;
+    return kib * 1024;
+  }
+  return 0;
+}
+
 MemoryStats device_memory(c10::Device device) {
   if (device.is_cpu()) {
     MemoryStats stats;

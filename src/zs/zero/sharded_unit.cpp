@@ -1,9 +1,12 @@
 #include "zs/zero/sharded_unit.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/GradMode.h>
 
 #include "zs/zero/activation_checkpoint.hpp"
@@ -12,9 +15,28 @@
 
 namespace zs {
 
+namespace {
+// ZS_TRACE_UNITS=1 prints every gather, release and reduction (for diagnosing stage-3 runs).
+bool trace_units() {
+  static const bool on = [] {
+    const char* v = std::getenv("ZS_TRACE_UNITS");
+    return v && *v && *v != '0';
+  }();
+  return on;
+}
+}  // namespace
+
+#define ZS_UNIT_TRACE(what)                                                                          \
+  do {                                                                                               \
+    if (trace_units()) {                                                                             \
+      std::fprintf(stderr, "[unit trace] rank %d %s: %s\n", comm_.rank(), name_.c_str(), what);     \
+      std::fflush(stderr);                                                                           \
+    }                                                                                                \
+  } while (0)
+
 ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<NamedParam> params,
                          const std::vector<int>& groups, Communicator& comm, UnitSchedule& schedule,
-                         ReducerOptions options)
+                         ReducerOptions options, at::TensorOptions tensor_options, ShardPlacement placement)
     : name_(std::move(name)),
       module_(module),
       params_(std::move(params)),
@@ -25,15 +47,18 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
   for (const auto& p : params_) numels.push_back(p.tensor.numel());
   // One bucket per group: the whole unit is gathered and reduced at once.
   layout_ = make_flat_layout(numels, groups, comm_.size(), /*bucket_elements=*/INT64_MAX / 4);
-  const auto tensor_options = params_.front().tensor.options().requires_grad(false);
+  tensor_options = tensor_options.requires_grad(false);
   c10::NoGradGuard no_grad;
 
-  // Lay the current values out once, keep this rank's chunks, then drop the full copy.
+  // Lay rank 0's values out once on the device, keep this rank's chunks, then drop the full copy.
   full_ = at::zeros({layout_.total_numel}, tensor_options);
   for (size_t i = 0; i < params_.size(); ++i)
     full_.narrow(0, layout_.entries[i].offset, layout_.entries[i].numel).copy_(params_[i].tensor.detach().reshape(-1));
-  shard_ = at::empty({layout_.shard_numel}, tensor_options);
+  comm_.broadcast(full_, 0)->wait();
   shard_grads_ = at::zeros({layout_.shard_numel}, tensor_options);
+  const bool host = placement.on_host && !tensor_options.device().is_cpu();
+  shard_ = at::empty({layout_.shard_numel},
+                     host ? tensor_options.device(at::kCPU).pinned_memory(placement.pin_memory) : tensor_options);
   for (size_t b = 0; b < layout_.buckets.size(); ++b) shard(int(b)).copy_(full_.narrow(0, own_begin(int(b)), layout_.buckets[b].chunk));
 
   // Each parameter becomes a tensor on the full buffer's storage, but not an autograd view of it.
@@ -65,6 +90,7 @@ at::Tensor ShardedUnit::shard_grad(int b) const {
 int64_t ShardedUnit::own_begin(int b) const { return layout_.chunk_offset(b, comm_.rank()); }
 
 void ShardedUnit::allocate_full() {
+  const c10::DeviceGuard on_device(full_.device());  // allocators serve the current device
   c10::Storage storage = full_.storage();
   const size_t bytes = size_t(layout_.total_numel) * full_.element_size();
   storage.set_data_ptr_noswap(storage.allocator()->allocate(bytes));
@@ -73,9 +99,16 @@ void ShardedUnit::allocate_full() {
 
 void ShardedUnit::start_gather() {
   if (state_ != State::released) return;
+  ZS_UNIT_TRACE("start gather");
   allocate_full();
-  for (size_t b = 0; b < layout_.buckets.size(); ++b)
-    gather_works_.push_back(comm_.all_gather(full_.narrow(0, layout_.buckets[b].offset, layout_.buckets[b].numel), shard(int(b))));
+  // Offloaded shards come up first (asynchronous from pinned memory); the collectives keep the
+  // device copy alive until they are done.
+  const at::Tensor source = shard_.device() == full_.device() ? shard_ : shard_.to(full_.device(), /*non_blocking=*/true);
+  for (size_t b = 0; b < layout_.buckets.size(); ++b) {
+    const FlatBucket& bucket = layout_.buckets[b];
+    gather_works_.push_back(comm_.all_gather(full_.narrow(0, bucket.offset, bucket.numel),
+                                             source.narrow(0, bucket.shard_offset, bucket.chunk)));
+  }
   state_ = State::gathering;
 }
 
@@ -85,6 +118,7 @@ void ShardedUnit::gather() {
     for (auto& w : gather_works_) w->wait();
     gather_works_.clear();
     state_ = State::gathered;
+    ZS_UNIT_TRACE("gathered");
   }
 }
 
@@ -99,6 +133,7 @@ void ShardedUnit::set_pinned(bool pinned) {
 void ShardedUnit::release() {
   if (state_ == State::released || pinned_) return;
   gather();  // a prefetch still in flight must land before its buffer goes away
+  ZS_UNIT_TRACE("release");
   c10::Storage storage = full_.storage();
   storage.set_data_ptr_noswap(at::DataPtr(nullptr, full_.device()));
   storage.set_nbytes(0);
@@ -124,6 +159,7 @@ at::Tensor ShardedUnit::after_forward(const at::Tensor& output) {
 }
 
 void ShardedUnit::before_backward() {
+  ZS_UNIT_TRACE("before backward");
   gather();
   schedule_.on_backward(this);
 }
@@ -152,6 +188,7 @@ void ShardedUnit::on_grad_ready(int entry) {
 void ShardedUnit::reduce_gradients() {
   if (reduced_) return;
   reduced_ = true;
+  ZS_UNIT_TRACE("reduce gradients");
   c10::NoGradGuard no_grad;
   if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_.options());
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {

@@ -29,12 +29,22 @@ namespace zs {
 
 class UnitSchedule;
 
+// Where a unit keeps its 16-bit shard between uses: on the device, or in host memory
+// (offload_param: copied to the device just before each gather, pinned when asked).
+struct ShardPlacement {
+  bool on_host = false;
+  bool pin_memory = false;
+};
+
 class ShardedUnit : public UnitHooks {
  public:
-  // `params` (in layout order) and `groups` as for make_flat_layout; the parameters' current
-  // values become this rank's shard.
+  // `params` (in layout order) and `groups` as for make_flat_layout. The parameters may be
+  // anywhere (typically still on the host, in fp32): rank 0's values are laid out on the device
+  // in `options`' dtype, broadcast, and this rank keeps its shard; the parameters then live on
+  // the device (released until gathered).
   ShardedUnit(std::string name, UnitModule& module, std::vector<NamedParam> params, const std::vector<int>& groups,
-              Communicator& comm, UnitSchedule& schedule, ReducerOptions options);
+              Communicator& comm, UnitSchedule& schedule, ReducerOptions options, at::TensorOptions tensor_options,
+              ShardPlacement placement = {});
   ~ShardedUnit() override;
   ShardedUnit(const ShardedUnit&) = delete;
   ShardedUnit& operator=(const ShardedUnit&) = delete;
@@ -55,12 +65,13 @@ class ShardedUnit : public UnitHooks {
   bool gathered() const { return state_ != State::released; }
   // While pinned the unit stays gathered (release() does nothing): full parameters for user code.
   void set_pinned(bool pinned);
+  bool pinned() const { return pinned_; }
 
   const std::string& name() const { return name_; }
   const FlatLayout& layout() const { return layout_; }
   const std::vector<NamedParam>& params() const { return params_; }
   int64_t numel() const { return layout_.total_numel; }
-  at::Tensor shard(int bucket) const;       // this rank's 16-bit chunk of a bucket
+  at::Tensor shard(int bucket) const;       // this rank's 16-bit chunk of a bucket (host memory with offload_param)
   at::Tensor shard_grad(int bucket) const;  // its reduced gradient (after the boundary backward)
   int64_t own_begin(int bucket) const;      // where that chunk sits in the unit's flat coordinates
 
@@ -81,7 +92,7 @@ class ShardedUnit : public UnitHooks {
   ReducerOptions options_;   // the same gradient-reduction settings as the gathered parameters
 
   at::Tensor full_;         // the gathered parameters; storage present only while gathered
-  at::Tensor shard_;        // this rank's chunks, concatenated (16-bit)
+  at::Tensor shard_;        // this rank's chunks, concatenated (16-bit); on the host with offload_param
   at::Tensor shard_grads_;  // their reduced gradients
   at::Tensor staging_;      // gradients of the running backward, full size
   State state_ = State::released;

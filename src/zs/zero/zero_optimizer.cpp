@@ -9,6 +9,9 @@
 #include <c10/core/GradMode.h>
 
 #include "zs/optim/grad_utils.hpp"
+#include "zs/optim/host_optimizer.hpp"
+#include "zs/zero/nvme_offload.hpp"
+#include "zs/zero/offloaded_step.hpp"
 #include "zs/zero/sharded_unit.hpp"
 #include "zs/zero/unit_schedule.hpp"
 
@@ -21,14 +24,24 @@ constexpr int64_t kStepScratchElements = 64 << 20;
 
 ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
                              std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                             int64_t allgather_elements, UnitSchedule* units)
+                             int64_t allgather_elements, UnitSchedule* units, const OffloadConfig& offload)
     : flat_(flat),
       reducer_(reducer),
       comm_(comm),
       policy_(policy),
       optimizer_(std::move(optimizer)),
       allgather_elements_(allgather_elements),
-      separate_master_(flat.dtype() != at::kFloat) {
+      separate_master_(flat.dtype() != at::kFloat || offload.enabled()) {
+  if (offload.enabled()) {
+    TORCH_CHECK(offload.device == "cpu" || offload.device == "nvme", "ZeroOptimizer: offload_optimizer.device \"",
+                offload.device, "\" is not handled here");
+    TORCH_CHECK(policy_.shard_optimizer, "ZeroOptimizer: optimizer offload needs ZeRO stage 1, 2 or 3");
+    auto* host = dynamic_cast<HostOptimizer*>(optimizer_.get());
+    TORCH_CHECK(host, "ZeroOptimizer: optimizer offload needs a host optimizer (make_host_optimizer), got ",
+                optimizer_->name());
+    if (offload.device == "nvme") nvme_ = std::make_unique<NvmeOffload>(*host, flat_.buffer().device(), offload, comm_.rank());
+    else offloaded_ = std::make_unique<OffloadedStep>(*host, flat_.buffer().device(), offload);
+  }
   const FlatLayout& layout = flat_.layout();
   for (size_t b = 0; b < layout.buckets.size(); ++b) {
     OwnedSlot slot;
@@ -53,12 +66,23 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
       }
     }
   }
+  // NVMe: every slot's master and zero state go to the files now (masters stay undefined).
+  if (nvme_) nvme_->start(slots_, slot_weight_decays_);
 }
+
+ZeroOptimizer::~ZeroOptimizer() = default;
 
 void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
   c10::NoGradGuard no_grad;
-  // fp32 training updates the parameter values in place; 16-bit keeps an fp32 copy.
-  slot.master = separate_master_ ? slot.own.to(at::kFloat) : slot.own;
+  // fp32 training updates the parameter values in place; 16-bit keeps an fp32 copy; offload
+  // keeps it in host memory.
+  if (nvme_) {
+    slot_weight_decays_.push_back(weight_decay);
+    slots_.push_back(std::move(slot));
+    return;
+  }
+  if (offloaded_) slot.master = offloaded_->make_master(slot.own);
+  else slot.master = separate_master_ ? slot.own.to(at::kFloat) : slot.own;
   optimizer_->add_param(slot.master, weight_decay);
   slots_.push_back(std::move(slot));
 }
@@ -103,6 +127,18 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   else if (loss_scale != 1.0)
     divisor = at::full({}, loss_scale, out.grad_norm.options());
 
+  if (offloaded_ || nvme_) {
+    // The CPU update wants the divisor as a number: one read, after which the gradients are final.
+    const double host_divisor = divisor ? divisor->item<double>() : 1.0;
+    optimizer_->begin_step();
+    const auto grad_of = [this](const OwnedSlot& slot) { return grad(slot); };
+    if (nvme_) nvme_->run(slots_, grad_of, lr, host_divisor);
+    else offloaded_->run(slots_, grad_of, lr, host_divisor);
+    zero_grads();
+    publish(/*copy_masters=*/false);  // the step wrote the new values into the shards already
+    return out;
+  }
+
   // 16-bit gradients become fp32 a few slots at a time, so the scratch stays bounded instead
   // of doubling the gradient memory.
   optimizer_->begin_step();
@@ -132,6 +168,19 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
 }
 
 void ZeroOptimizer::publish_parameters() {
+  if (!nvme_) return publish(separate_master_);
+  c10::NoGradGuard no_grad;
+  nvme_->flush();  // a checkpoint load's last writes
+  nvme_->copy_masters(slots_);
+  publish(/*copy_masters=*/false);
+}
+
+std::string ZeroOptimizer::offload_summary() const {
+  if (nvme_) return nvme_->describe();
+  return offloaded_ ? offloaded_->describe() : std::string();
+}
+
+void ZeroOptimizer::publish(bool copy_masters) {
   c10::NoGradGuard no_grad;
   // Every rank writes its updated values into its own part of each bucket; for gathered buckets
   // the all-gather then fills in the other ranks' parts in place (no temporary copies). Gathers
@@ -140,7 +189,7 @@ void ZeroOptimizer::publish_parameters() {
   std::vector<WorkHandle> works;
   int64_t in_flight = 0;
   for (const OwnedSlot& slot : slots_) {
-    if (separate_master_) slot.own.copy_(slot.master);
+    if (copy_masters) slot.own.copy_(slot.master);
     if (slot.unit || !policy_.gather_after_step) continue;
     const int64_t numel = flat_.layout().buckets[slot.bucket].numel;
     if (in_flight > 0 && in_flight + numel > allgather_elements_) {

@@ -1,10 +1,12 @@
 // The optimizer step over sharded state: fp32 master weights and optimizer state for this
 // rank's chunks only (all of them at stage 0), global gradient norm and overflow checks across
 // ranks, clipping, the update, and publishing the new 16-bit values (an all-gather for the
-// gathered parameters, a copy into the shard for ZeRO-3 units).
+// gathered parameters, a copy into the shard for ZeRO-3 units). With optimizer offload the
+// masters and state live in host memory and the update runs on the CPU (offloaded_step.hpp).
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -17,6 +19,8 @@
 
 namespace zs {
 
+class NvmeOffload;
+class OffloadedStep;
 class ShardedUnit;
 class UnitSchedule;
 
@@ -34,7 +38,9 @@ struct OwnedSlot {
   int bucket = 0;
   int64_t own_begin = 0;                    // where `own` starts in the layout's flat coordinates
   at::Tensor own;                           // this rank's parameter values (16-bit, or fp32)
-  at::Tensor master;                        // fp32 master values (== own in fp32 training)
+  at::Tensor master;                        // fp32 master values (== own in fp32 training without
+                                            // offload; in host memory with offload; undefined with
+                                            // NVMe offload, where they live in files)
   ShardedUnit* unit = nullptr;              // the ZeRO-3 unit holding it, if any
 };
 
@@ -42,10 +48,13 @@ class ZeroOptimizer {
  public:
   // `group_weight_decay[g]` applies to buckets of group g. `allgather_elements` bounds how many
   // parameter elements are all-gathered at a time after the step. `units` (stage 3) adds a slot
-  // for every bucket of every unit.
+  // for every bucket of every unit. `offload` enabled (device "cpu"): `optimizer` must be a
+  // HostOptimizer (make_host_optimizer) and the masters go to host memory.
   ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
                 std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                int64_t allgather_elements, UnitSchedule* units = nullptr);
+                int64_t allgather_elements, UnitSchedule* units = nullptr,
+                const OffloadConfig& offload = OffloadConfig());
+  ~ZeroOptimizer();
 
   // One optimizer step on the reduced gradients. `loss_scale`: the factor the loss was scaled
   // by (1 without fp16); `check_overflow`: look for inf/nan first (fp16); `max_norm`: clip the
@@ -57,8 +66,14 @@ class ZeroOptimizer {
   // Writes the masters into the 16-bit parameters and all-gathers the gathered ones (after a
   // step, or after a checkpoint load wrote new masters). Collective.
   void publish_parameters();
+  // With offload: where the optimizer state lives and how the step runs; empty otherwise.
+  std::string offload_summary() const;
+  // With NVMe offload (device "nvme"): the files holding every slot's master and state, which
+  // checkpoints read and write through it; null otherwise.
+  NvmeOffload* nvme_offload() { return nvme_.get(); }
 
  private:
+  void publish(bool copy_masters);
   at::Tensor grad(const OwnedSlot& slot) const;
   at::Tensor global_sq_norm();
   bool any_overflow();
@@ -72,6 +87,9 @@ class ZeroOptimizer {
   int64_t allgather_elements_;
   bool separate_master_;          // 16-bit parameters: fp32 masters live in their own tensors
   std::vector<OwnedSlot> slots_;
+  std::unique_ptr<OffloadedStep> offloaded_;  // set with optimizer offload to the CPU
+  std::unique_ptr<NvmeOffload> nvme_;         // set with optimizer offload to NVMe
+  std::vector<double> slot_weight_decays_;    // NVMe: registered once every slot exists
 };
 
 }  // namespace zs

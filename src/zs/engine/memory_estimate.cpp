@@ -1,0 +1,138 @@
+#include "zs/engine/memory_estimate.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace zs {
+
+namespace {
+
+constexpr double kGiB = double(1 << 30);
+// The fp32 gradient scratch of a 16-bit step (zero_optimizer.cpp) and the offload piece size.
+constexpr double kStepScratchElements = double(64 << 20);
+constexpr double kOffloadPieceElements = double(4 << 20);
+
+// "12.34 GiB", or "56.7 MiB" below a GiB.
+std::string gib(double bytes) {
+  char text[32];
+  if (bytes >= kGiB || bytes == 0)
+    std::snprintf(text, sizeof(text), "%.2f GiB", bytes / kGiB);
+  else
+    std::snprintf(text, sizeof(text), "%.1f MiB", bytes / double(1 << 20));
+  return text;
+}
+
+std::vector<OffloadChoice> all_choices() {
+  return {{0, false, false, false}, {1, false, false, false}, {2, false, false, false}, {2, true, false, false},
+          {3, false, false, false}, {3, true, false, false},  {3, true, false, true}};
+}
+
+}  // namespace
+
+std::string OffloadChoice::name() const {
+  std::string s = "stage " + std::to_string(stage);
+  if (optimizer) s += optimizer_nvme ? " + offload_optimizer(nvme)" : " + offload_optimizer";
+  if (params) s += " + offload_param";
+  return s;
+}
+
+OffloadChoice offload_choice(const Config& config) {
+  OffloadChoice c;
+  c.stage = config.zero.stage;
+  c.optimizer = config.zero.offload_optimizer.enabled();
+  c.optimizer_nvme = config.zero.offload_optimizer.device == "nvme";
+  c.params = config.zero.offload_param.enabled();
+  return c;
+}
+
+MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, const ZeroConfig& zero) {
+  const double psi = double(m.params), units = c.stage == 3 ? double(m.unit_params) : 0.0;
+  const double gathered_psi = psi - units, n = double(m.world_size), p = double(m.bytes_per_param);
+  const bool separate_master = m.bytes_per_param != 4;
+  const double state_bytes = 4.0 * m.state_floats + (separate_master ? 4.0 : 0.0);  // k
+  const double owned = c.stage == 0 ? psi : psi / n;                                   // optimizer elements here
+
+  MemoryEstimate e;
+  e.params = p * gathered_psi + (c.params ? 0.0 : p * units / n);
+  e.grads = c.stage <= 1 ? p * psi : p * psi / n;
+  if (c.optimizer) {
+    // Host: fp32 masters (always separate there) and state, or only the piece ring with NVMe.
+    const double ring = double(std::max<int64_t>(zero.offload_optimizer.buffer_count, 1)) * kOffloadPieceElements * (4.0 + p);
+    e.host = (c.optimizer_nvme ? 0.0 : (4.0 + 4.0 * m.state_floats) * owned) + ring;
+  } else {
+    e.optimizer = state_bytes * owned;
+    if (separate_master) e.buffers += 4.0 * std::min(kStepScratchElements, owned);
+  }
+  if (c.params) e.host += p * units / n;
+  if (c.stage == 2 || c.stage == 3) e.buffers += 2.0 * p * std::min(double(zero.reduce_bucket_size), gathered_psi);
+  if (c.stage == 3 && units > 0) {
+    const double largest = double(m.largest_unit);
+    const double live = std::min(largest + double(zero.stage3_prefetch_bucket_size), units);
+    e.gathered = p * std::max(largest, std::min(live, double(zero.stage3_max_live_parameters)));
+    e.buffers += p * largest;  // the running unit's gradient staging
+  }
+  return e;
+}
+
+std::string describe_memory(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available) {
+  const OffloadChoice chosen = offload_choice(config);
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof(line),
+                "[zeroshard] memory estimate: %.4gM parameters (%.4gM in units, largest unit %.4gM), %d rank(s), "
+                "%d per host; per GPU (model states + gathered units + buffers) | per host (offloaded state)\n",
+                m.params / 1e6, m.unit_params / 1e6, m.largest_unit / 1e6, m.world_size, m.ranks_per_host);
+  out += line;
+  for (const OffloadChoice& c : all_choices()) {
+    const MemoryEstimate e = estimate_memory(m, c, config.zero);
+    std::snprintf(line, sizeof(line), "[zeroshard]   %-44s %11s | %11s\n", c.name().c_str(), gib(e.gpu_total()).c_str(),
+                  gib(e.host * m.ranks_per_host).c_str());
+    out += line;
+  }
+  const MemoryEstimate e = estimate_memory(m, chosen, config.zero);
+  std::snprintf(line, sizeof(line),
+                "[zeroshard] this run, %s: per GPU params %s + grads %s + optimizer %s = %s of model states, "
+                "+ gathered units %s + buffers %s",
+                chosen.name().c_str(), gib(e.params).c_str(), gib(e.grads).c_str(), gib(e.optimizer).c_str(),
+                gib(e.gpu_model_states()).c_str(), gib(e.gathered).c_str(), gib(e.buffers).c_str());
+  out += line;
+  if (gpu_capacity > 0) out += " (the GPU has " + gib(double(gpu_capacity)) + ")";
+  if (e.host > 0) {
+    out += "; host " + gib(e.host * m.ranks_per_host) + " per host";
+    if (host_available > 0) out += " (" + gib(double(host_available)) + " available)";
+  }
+  return out + "\n";
+}
+
+void check_memory_fits(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available) {
+  auto fits = [&](const OffloadChoice& c, std::string* why) {
+    const MemoryEstimate e = estimate_memory(m, c, config.zero);
+    if (gpu_capacity > 0 && e.gpu_total() > double(gpu_capacity)) {
+      if (why)
+        *why = "needs " + gib(e.gpu_total()) + " per GPU for model states, gathered units and buffers alone, "
+               "but the GPU has " + gib(double(gpu_capacity));
+      return false;
+    }
+    if (host_available > 0 && e.host * m.ranks_per_host > double(host_available)) {
+      if (why)
+        *why = "needs " + gib(e.host * m.ranks_per_host) + " of host memory for offloaded state (" +
+               std::to_string(m.ranks_per_host) + " rank(s) on this host), but " + gib(double(host_available)) +
+               " are available";
+      return false;
+    }
+    return true;
+  };
+  const OffloadChoice chosen = offload_choice(config);
+  std::string why;
+  if (fits(chosen, &why)) return;
+  std::string alternatives;
+  for (const OffloadChoice& c : all_choices())
+    if (c.stage >= chosen.stage && fits(c, nullptr)) alternatives += (alternatives.empty() ? "" : ", ") + c.name();
+  throw ConfigError("this model does not fit: " + chosen.name() + " " + why + " (" + std::to_string(m.params) +
+                    " parameters, " + std::to_string(m.world_size) + " rank(s)). " +
+                    (alternatives.empty() ? "No stage or offload choice fits on this many ranks; add GPUs or nodes."
+                                          : "These would fit: " + alternatives + "."));
+}
+
+}  // namespace zs

@@ -1,0 +1,258 @@
+#include "zs/zero/nvme_offload.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <ATen/ops/empty.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+
+#include "zs/io/tensor_swap.hpp"
+#include "zs/zero/offloaded_step.hpp"
+#include "zs/zero/zero_optimizer.hpp"
+
+namespace zs {
+
+namespace {
+
+// Records are padded to whole O_DIRECT blocks (1024 fp32 values), so every transfer goes direct.
+constexpr int64_t kRecordAlignElements = int64_t(kIoAlignment / sizeof(float));
+
+std::string gigabytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.2f GB", bytes / 1e9);
+  return text;
+}
+
+}  // namespace
+
+NvmeOffload::NvmeOffload(HostOptimizer& optimizer, c10::Device device, const OffloadConfig& config, int rank)
+    : optimizer_(optimizer),
+      device_(device),
+      config_(config),
+      rank_(rank),
+      buffers_(int(std::max<int64_t>(1, config.buffer_count))),
+      piece_elements_(offload_piece_elements()),
+      state_keys_(optimizer.state_keys()) {
+  TORCH_CHECK(config.device == "nvme", "NvmeOffload: offload_optimizer.device is \"", config.device, "\"");
+  TORCH_CHECK(!config.fast_init, "zero_optimization.offload_optimizer.fast_init is not available: the initial ",
+              "optimizer state is always written to nvme_path at startup; remove fast_init");
+}
+
+NvmeOffload::~NvmeOffload() = default;
+
+int64_t NvmeOffload::record_elements(int64_t numel) const {
+  const int64_t n = int64_t(1 + state_keys_.size()) * numel;
+  return (n + kRecordAlignElements - 1) / kRecordAlignElements * kRecordAlignElements;
+}
+
+at::Tensor NvmeOffload::record(int buffer, const Piece& piece) const {
+  return ring_[buffer].narrow(0, 0, record_elements(piece.numel));
+}
+
+at::Tensor NvmeOffload::part(const at::Tensor& record, const Piece& piece, int index) const {
+  return record.narrow(0, int64_t(index) * piece.numel, piece.numel);
+}
+
+int NvmeOffload::part_index(const std::string& key) const {
+  if (key == "master") return 0;
+  std::string known = "master";
+  for (size_t i = 0; i < state_keys_.size(); ++i) {
+    if (state_keys_[i] == key) return int(i) + 1;
+    known += ", " + state_keys_[i];
+  }
+  TORCH_CHECK(false, "NVMe optimizer offload: no state \"", key, "\" (the offload files hold ", known, ")");
+}
+
+void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays) {
+  c10::NoGradGuard no_grad;
+  TORCH_CHECK(!store_, "NvmeOffload::start called twice");
+  int64_t largest = 0;
+  uint64_t total_bytes = 0;
+  slot_pieces_.assign(slots.size(), {});
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int64_t numel = slots[i].own.numel();
+    optimizer_.add_external_slot(numel, weight_decays.at(i));
+    for (int64_t b = 0; b < numel; b += piece_elements_) {
+      const Piece piece{int(i), b, std::min(piece_elements_, numel - b)};
+      slot_pieces_[i].push_back(pieces_.size());
+      pieces_.push_back(piece);
+      largest = std::max(largest, record_elements(piece.numel));
+      total_bytes += uint64_t(record_elements(piece.numel)) * sizeof(float);
+    }
+  }
+
+  TensorSwapOptions options;
+  options.nvme_path = config_.nvme_path;
+  options.rank = rank_;
+  options.reserve_bytes = total_bytes;  // free space for every record, checked now
+  // Records are aligned and go straight to the files: the store's staging pool stays minimal.
+  options.buffer_count = 1;
+  options.buffer_bytes = kIoAlignment;
+  try {
+    store_ = std::make_unique<TensorSwapStore>(options);
+  } catch (const std::exception& e) {
+    throw IoError(std::string("zero_optimization.offload_optimizer (device \"nvme\"): ") + e.what());
+  }
+  for (int b = 0; b < buffers_; ++b) ring_.push_back(make_aligned_host_tensor(largest, at::kFloat));
+  transfer_ = make_offload_transfer(device_, buffers_, piece_elements_);
+
+  // The initial records: master = the slot's values in fp32, state zero. Writes overlap the
+  // filling of the next buffers; a buffer is reused once its write finished.
+  std::vector<SwapHandle> writes(buffers_);
+  for (size_t k = 0; k < pieces_.size(); ++k) {
+    const int b = int(k % buffers_);
+    const Piece& p = pieces_[k];
+    writes[b].wait();
+    at::Tensor rec = record(b, p);
+    rec.zero_();
+    part(rec, p, 0).copy_(slots[p.slot].own.narrow(0, p.begin, p.numel));
+    writes[b] = store_->swap_out(key(k), rec);
+  }
+  for (const SwapHandle& w : writes) w.wait();
+}
+
+void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad,
+                      double lr, double grad_divisor) {
+  flush();
+  cached_piece_ = -1;  // the step rewrites every record and reuses ring buffer 0
+  const size_t n = pieces_.size();
+  const size_t buffers = size_t(buffers_);
+  // Ring buffers: one being updated, one being written back (pipeline_write), the rest read ahead.
+  size_t reads_ahead = 0;
+  if (config_.pipeline_read) reads_ahead = buffers > (config_.pipeline_write ? 2u : 1u) ? buffers - (config_.pipeline_write ? 2 : 1) : 0;
+  const size_t grads_ahead = buffers - 1;
+
+  std::vector<SwapHandle> reads(buffers), writes(buffers);
+  std::vector<at::Tensor> host_grads(buffers);
+  size_t next_read = 0;
+  auto issue_read = [&](size_t j) {
+    const int b = int(j % buffers);
+    writes[b].wait();  // the buffer's previous piece is on its way to the file
+    reads[b] = store_->swap_in(key(j), record(b, pieces_[j]));
+    if (!config_.pipeline_read) reads[b].wait();
+  };
+  auto fetch = [&](size_t k) {
+    const Piece& p = pieces_[k];
+    host_grads[k % buffers] = transfer_->fetch_grad(int(k % buffers), grad(slots[p.slot]).narrow(0, p.begin, p.numel));
+  };
+
+  try {
+    transfer_->begin();
+    for (size_t k = 0; k < std::min(grads_ahead, n); ++k) fetch(k);
+    for (size_t k = 0; k < n; ++k) {
+      for (; next_read < n && next_read <= k + reads_ahead; ++next_read) issue_read(next_read);
+      if (grads_ahead == 0) fetch(k);
+      else if (k + grads_ahead < n) fetch(k + grads_ahead);
+      const int b = int(k % buffers);
+      const Piece& p = pieces_[k];
+      const OwnedSlot& slot = slots[p.slot];
+      transfer_->wait_grad(b);
+      reads[b].wait();
+      const at::Tensor rec = record(b, p);
+      const at::Tensor master = part(rec, p, 0);
+      std::vector<at::Tensor> state;
+      for (size_t s = 0; s < state_keys_.size(); ++s) state.push_back(part(rec, p, int(s) + 1));
+      const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
+      const at::Tensor out = transfer_->param_buffer(b, dst);
+      if (dst.scalar_type() == at::kFloat) {
+        // fp32 parameters: the master goes back; it is copied out first, since the record's
+        // buffer is reused before the step's sends are over.
+        optimizer_.step_piece(p.slot, master, state, host_grads[b], lr, grad_divisor, at::Tensor());
+        out.copy_(master);
+      } else {
+        optimizer_.step_piece(p.slot, master, state, host_grads[b], lr, grad_divisor, out);
+      }
+      transfer_->send(b, out, dst);
+      host_grads[b] = at::Tensor();
+      writes[b] = store_->swap_out(key(k), rec);
+      if (!config_.pipeline_write) writes[b].wait();
+    }
+    transfer_->finish();
+  } catch (...) {
+    // The ring buffers must not be touched again while transfers into or out of them run.
+    for (const SwapHandle& r : reads) (void)r.wait_for_error();
+    for (const SwapHandle& w : writes) (void)w.wait_for_error();
+    throw;
+  }
+  for (const SwapHandle& r : reads) r.wait();
+  for (const SwapHandle& w : writes) w.wait();
+}
+
+void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots) {
+  c10::NoGradGuard no_grad;
+  flush();
+  cached_piece_ = -1;
+  const size_t n = pieces_.size(), buffers = size_t(buffers_);
+  std::vector<SwapHandle> reads(buffers);
+  size_t next_read = 0;
+  try {
+    for (size_t k = 0; k < n; ++k) {
+      // Reads run ahead into the other buffers while this piece is copied.
+      for (; next_read < n && next_read < k + buffers; ++next_read)
+        reads[next_read % buffers] = store_->swap_in(key(next_read), record(int(next_read % buffers), pieces_[next_read]));
+      const int b = int(k % buffers);
+      const Piece& p = pieces_[k];
+      reads[b].wait();
+      slots[p.slot].own.narrow(0, p.begin, p.numel).copy_(part(record(b, p), p, 0));
+    }
+  } catch (...) {
+    for (const SwapHandle& r : reads) (void)r.wait_for_error();
+    throw;
+  }
+}
+
+at::Tensor NvmeOffload::cached(size_t piece) {
+  const at::Tensor rec = record(0, pieces_[piece]);
+  if (cached_piece_ != int64_t(piece)) {
+    flush();
+    cached_piece_ = -1;
+    store_->swap_in(key(piece), rec).wait();
+    cached_piece_ = int64_t(piece);
+  }
+  return rec;
+}
+
+at::Tensor NvmeOffload::read(int slot, const std::string& key, int64_t begin, int64_t numel) {
+  const int index = part_index(key);
+  at::Tensor out = at::empty({numel}, at::TensorOptions().dtype(at::kFloat));
+  for (size_t k : slot_pieces_.at(slot)) {
+    const Piece& p = pieces_[k];
+    const int64_t lo = std::max(begin, p.begin), hi = std::min(begin + numel, p.begin + p.numel);
+    if (lo >= hi) continue;
+    out.narrow(0, lo - begin, hi - lo).copy_(part(cached(k), p, index).narrow(0, lo - p.begin, hi - lo));
+  }
+  return out;
+}
+
+void NvmeOffload::write(int slot, const std::string& key, int64_t begin, const at::Tensor& values) {
+  const int index = part_index(key);
+  const at::Tensor flat = values.reshape({-1});
+  const int64_t numel = flat.numel();
+  for (size_t k : slot_pieces_.at(slot)) {
+    const Piece& p = pieces_[k];
+    const int64_t lo = std::max(begin, p.begin), hi = std::min(begin + numel, p.begin + p.numel);
+    if (lo >= hi) continue;
+    part(cached(k), p, index).narrow(0, lo - p.begin, hi - lo).copy_(flat.narrow(0, lo - begin, hi - lo));
+    cached_dirty_ = true;
+  }
+}
+
+void NvmeOffload::flush() {
+  if (cached_piece_ < 0 || !cached_dirty_) return;
+  store_->swap_out(key(size_t(cached_piece_)), record(0, pieces_[size_t(cached_piece_)])).wait();
+  cached_dirty_ = false;
+}
+
+std::string NvmeOffload::describe() const {
+  const int64_t ring_elements = ring_.empty() ? 0 : ring_[0].numel();
+  std::string text = "optimizer state offloaded to nvme (" + (store_ ? store_->directory() : config_.nvme_path) + ", " +
+                     (store_ ? store_->engine_name() : "not started") + ", " +
+                     gigabytes(double(store_ ? store_->stored_bytes() : 0)) + " in files) | " + optimizer_.describe() +
+                     " | " + std::to_string(buffers_) + " piece buffer(s) of " + std::to_string(ring_elements) +
+                     " fp32 values, pieces of " + std::to_string(piece_elements_) + " elements, pipeline read " +
+                     (config_.pipeline_read ? "on" : "off") + ", write " + (config_.pipeline_write ? "on" : "off");
+  return text;
+}
+
+}  // namespace zs

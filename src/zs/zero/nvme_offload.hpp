@@ -1,0 +1,96 @@
+// The optimizer step with the optimizer state on NVMe ("offload_optimizer": {"device": "nvme",
+// "nvme_path": ...}).
+//
+// The fp32 master weights and optimizer state of every slot live in files under
+// <nvme_path>/zeroshard_rank<r>/ (io/tensor_swap.hpp), not in host memory. Slots are cut into pieces
+// (offload_piece_elements()); a piece's record holds its master and each state tensor side by
+// side, [master | exp_avg | exp_avg_sq] for Adam, so a piece moves in one read and one write.
+// Host memory holds only a ring of buffer_count piece records. The step, piece by piece:
+//
+//   piece k+1 .. k+B-2: record read from the file (pipeline_read; B-1 ahead without pipeline_write)
+//   piece k:            shard gradient device -> host, CPU update of the record (the kernels of
+//                       device "cpu"), 16-bit values (or fp32 masters) host -> device
+//   piece k-1:          record written back (pipeline_write: waited only before its buffer is reused)
+//
+// Without pipeline_read a piece's record is read when its turn comes; without pipeline_write each
+// write is waited for at once. Checkpoints reach the records through read()/write(), which keep
+// one piece in a ring buffer between calls.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "zs/config/config.hpp"
+#include "zs/optim/host_optimizer.hpp"
+#include "zs/zero/offload_transfer.hpp"
+
+namespace zs {
+
+struct OwnedSlot;
+class TensorSwapStore;
+
+class NvmeOffload {
+ public:
+  // Checks the config (fast_init is refused: the initial state is always written). Nothing is
+  // written until start().
+  NvmeOffload(HostOptimizer& optimizer, c10::Device device, const OffloadConfig& config, int rank);
+  ~NvmeOffload();
+
+  // Registers every slot with the optimizer (add_external_slot), opens the store (checks that
+  // nvme_path exists, is writable and has room for every record) and writes each slot's initial
+  // master (its `own` values in fp32) and zero state. Once, after all slots exist.
+  void start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays);
+
+  // The update of every slot after optimizer.begin_step(), as OffloadedStep::run.
+  void run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad, double lr,
+           double grad_divisor);
+
+  // Writes every slot's master into its `own` values (after a checkpoint load).
+  void copy_masters(const std::vector<OwnedSlot>& slots);
+
+  // "master" or a state key of slot `slot`, elements [begin, begin + numel): read into a new host
+  // fp32 tensor, or overwritten with `values`. Writes reach the file at the latest on flush().
+  std::vector<std::string> state_keys() const { return state_keys_; }
+  at::Tensor read(int slot, const std::string& key, int64_t begin, int64_t numel);
+  void write(int slot, const std::string& key, int64_t begin, const at::Tensor& values);
+  void flush();
+
+  // "optimizer state offloaded to nvme (/nvme/zeroshard_rank0, io_uring, 1.23 GB) | ..."
+  std::string describe() const;
+
+ private:
+  struct Piece {
+    int slot;
+    int64_t begin, numel;
+  };
+  int64_t record_elements(int64_t numel) const;  // (1 + states) x numel, padded for O_DIRECT
+  at::Tensor record(int buffer, const Piece& piece) const;
+  // A record's part: 0 the master, 1.. the state tensors.
+  at::Tensor part(const at::Tensor& record, const Piece& piece, int index) const;
+  std::string key(size_t piece) const { return "piece" + std::to_string(piece); }
+  int part_index(const std::string& key) const;
+  // The cached piece for read()/write(): brought into ring buffer 0.
+  at::Tensor cached(size_t piece);
+
+  HostOptimizer& optimizer_;
+  c10::Device device_;
+  OffloadConfig config_;
+  int rank_;
+  int buffers_;
+  int64_t piece_elements_;
+  std::vector<std::string> state_keys_;
+  std::vector<Piece> pieces_;
+  std::vector<std::vector<size_t>> slot_pieces_;  // slot -> its pieces, in order
+  std::vector<at::Tensor> ring_;                  // buffer_count records, aligned for O_DIRECT
+  std::unique_ptr<TensorSwapStore> store_;
+  std::unique_ptr<OffloadTransfer> transfer_;
+  int64_t cached_piece_ = -1;  // the piece ring_[0] holds for read()/write(), -1: none
+  bool cached_dirty_ = false;
+};
+
+}  // namespace zs

@@ -1,0 +1,35 @@
+// OffloadTransfer on the CPU (no copies), and the choice of implementation by device.
+#include "zs/zero/offload_transfer.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace zs {
+namespace {
+
+// The ranks' "device" is the CPU: gradients and parameters already are host memory.
+class HostOffloadTransfer final : public OffloadTransfer {
+ public:
+  void begin() override {}
+  at::Tensor fetch_grad(int, const at::Tensor& device_grad) override { return device_grad; }
+  void wait_grad(int) override {}
+  at::Tensor param_buffer(int, const at::Tensor& device_dst) override { return device_dst; }
+  void send(int, const at::Tensor& host, const at::Tensor& device_dst) override {
+    // The step wrote 16-bit values in place already; fp32 values come from the master copy.
+    if (host.data_ptr() != device_dst.data_ptr()) device_dst.copy_(host);
+  }
+  void finish() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<OffloadTransfer> make_offload_transfer(c10::Device device, int buffers, int64_t buffer_elements) {
+  if (device.is_cpu()) return std::make_unique<HostOffloadTransfer>();
+#ifdef ZS_WITH_CUDA
+  if (device.is_cuda()) return make_cuda_offload_transfer(device, buffers, buffer_elements);
+#endif
+  throw std::invalid_argument("optimizer offload: no device-to-host copies for device " + device.str() +
+                              " in this build");
+}
+
+}  // namespace zs

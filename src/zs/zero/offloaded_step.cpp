@@ -1,0 +1,97 @@
+#include "zs/zero/offloaded_step.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include <ATen/ops/empty.h>
+#include <c10/util/Exception.h>
+
+#include "zs/zero/zero_optimizer.hpp"
+
+namespace zs {
+
+int64_t offload_piece_elements() {
+  constexpr int64_t kDefault = int64_t(4) << 20;
+  const char* env = std::getenv("ZS_OFFLOAD_PIECE_ELEMENTS");
+  if (!env || !*env) return kDefault;
+  int64_t n = 0;
+  try {
+    n = std::stoll(env);
+  } catch (const std::exception&) {
+    n = 0;
+  }
+  TORCH_CHECK(n > 0, "ZS_OFFLOAD_PIECE_ELEMENTS must be a positive integer, got \"", env, "\"");
+  return (n + 15) / 16 * 16;
+}
+
+OffloadedStep::OffloadedStep(HostOptimizer& optimizer, c10::Device device, const OffloadConfig& config)
+    : optimizer_(optimizer),
+      device_(device),
+      // Only a CUDA build can pin; a CPU "device" needs no page-locked memory anyway.
+      pin_memory_(config.pin_memory && device.is_cuda()),
+      buffers_(int(std::max<int64_t>(1, config.buffer_count))),
+      piece_elements_(offload_piece_elements()),
+      transfer_(make_offload_transfer(device, buffers_, piece_elements_)) {}
+
+at::Tensor OffloadedStep::make_master(const at::Tensor& own) const {
+  at::Tensor master = at::empty({own.numel()}, at::TensorOptions().dtype(at::kFloat).device(at::kCPU).pinned_memory(pin_memory_));
+  master.copy_(own.reshape({own.numel()}));
+  return master;
+}
+
+void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad,
+                        double lr, double grad_divisor) {
+  std::vector<Piece> pieces;
+  for (size_t i = 0; i < slots.size(); ++i)
+    for (int64_t b = 0; b < slots[i].master.numel(); b += piece_elements_)
+      pieces.push_back({int(i), b, std::min(piece_elements_, slots[i].master.numel() - b)});
+  const size_t n = pieces.size();
+  // With a ring of B buffers, B - 1 gradients are in flight while one piece is updated; the
+  // buffer a fetch overwrites belonged to the piece updated just before.
+  const size_t ahead = size_t(buffers_ - 1);
+  std::vector<at::Tensor> host_grads(buffers_);
+  auto fetch = [&](size_t k) {
+    const Piece& p = pieces[k];
+    host_grads[k % buffers_] = transfer_->fetch_grad(int(k % buffers_), grad(slots[p.slot]).narrow(0, p.begin, p.numel));
+  };
+
+  transfer_->begin();
+  for (size_t k = 0; k < std::min(ahead, n); ++k) fetch(k);
+  for (size_t k = 0; k < n; ++k) {
+    if (ahead == 0) fetch(k);
+    else if (k + ahead < n) fetch(k + ahead);
+    const int b = int(k % buffers_);
+    const Piece& p = pieces[k];
+    const OwnedSlot& slot = slots[p.slot];
+    transfer_->wait_grad(b);
+    const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
+    if (dst.is_cpu()) {
+      // The parameters live in host memory too (offload_param, or a CPU device): write in place.
+      const bool fp32 = dst.scalar_type() == at::kFloat;
+      optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, fp32 ? at::Tensor() : dst);
+      if (fp32 && !dst.is_same(slot.master.narrow(0, p.begin, p.numel))) dst.copy_(slot.master.narrow(0, p.begin, p.numel));
+    } else if (dst.scalar_type() == at::kFloat) {
+      // fp32 parameters: the master itself goes back.
+      optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, at::Tensor());
+      transfer_->send(b, slot.master.narrow(0, p.begin, p.numel), dst);
+    } else {
+      // 16-bit parameters: the update writes them on the way, into a buffer bound for the device.
+      const at::Tensor out = transfer_->param_buffer(b, dst);
+      optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, out);
+      transfer_->send(b, out, dst);
+    }
+    host_grads[b] = at::Tensor();
+  }
+  transfer_->finish();
+}
+
+std::string OffloadedStep::describe() const {
+  std::string where = "optimizer state offloaded to cpu (";
+  where += pin_memory_ ? "pinned" : "not pinned";
+  where += ") | " + optimizer_.describe() + " | " + std::to_string(buffers_) + " staging buffer(s) of " +
+           std::to_string(piece_elements_) + " elements";
+  return where;
+}
+
+}  // namespace zs

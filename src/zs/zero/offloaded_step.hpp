@@ -1,0 +1,67 @@
+// The optimizer step with offloaded optimizer state ("offload_optimizer": {"device": "cpu"}).
+//
+// Every slot's fp32 master weights and optimizer state live in host memory (pinned with
+// pin_memory on CUDA). The overflow check, the global gradient norm and the clipping divisor stay
+// on the device (ZeroOptimizer); the divisor is read to the host once, then the slots are worked
+// through in pieces:
+//
+//   piece k+1: shard gradient device -> host       (in flight, on the copy stream)
+//   piece k:   CPU update of master + state, writing the 16-bit values on the way
+//   piece k:   updated values host -> device, into the slot's own values
+//
+// so copies in both directions overlap the CPU update. ZeroOptimizer all-gathers the parameters
+// afterwards as without offload.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "zs/config/config.hpp"
+#include "zs/optim/host_optimizer.hpp"
+#include "zs/zero/offload_transfer.hpp"
+
+namespace zs {
+
+struct OwnedSlot;
+
+class OffloadedStep {
+ public:
+  // `device`: where the parameters and gradients live. The config's buffer_count sets the ring of
+  // staging buffers (1: no overlap); pin_memory pins masters and state (CUDA only).
+  OffloadedStep(HostOptimizer& optimizer, c10::Device device, const OffloadConfig& config);
+
+  // The host fp32 master for a slot's device values `own` (a copy).
+  at::Tensor make_master(const at::Tensor& own) const;
+
+  // The update of every slot after optimizer.begin_step(): grad(slot) is the slot's reduced shard
+  // gradient on the device. Writes the updated values into each slot's `own`.
+  void run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad, double lr,
+           double grad_divisor);
+
+  // "optimizer state offloaded to cpu (pinned) | fused CPU AdamW, avx2, 8 thread(s) | 4 buffers".
+  std::string describe() const;
+
+ private:
+  struct Piece {
+    int slot;
+    int64_t begin, numel;
+  };
+
+  HostOptimizer& optimizer_;
+  c10::Device device_;
+  bool pin_memory_;
+  int buffers_;
+  int64_t piece_elements_;
+  std::unique_ptr<OffloadTransfer> transfer_;
+};
+
+// Elements per piece: 4M (16 MiB of fp32), a multiple of the CPU kernel's 16-element vectors;
+// ZS_OFFLOAD_PIECE_ELEMENTS overrides it (tests use small pieces to split slots).
+int64_t offload_piece_elements();
+
+}  // namespace zs

@@ -1,0 +1,79 @@
+// The engine's memory accounting: the stage table's formulas, offload moving state to the host,
+// and the refusal of a config whose model states cannot fit.
+#include <gtest/gtest.h>
+
+#include "zs/engine/memory_estimate.hpp"
+
+namespace {
+
+zs::ModelSizes sizes_1_5b() {
+  zs::ModelSizes m;
+  m.params = 1'557'000'000;
+  m.unit_params = 1'475'000'000;   // 48 blocks
+  m.largest_unit = 30'700'000;
+  m.bytes_per_param = 2;
+  m.state_floats = 2;
+  m.world_size = 2;
+  m.ranks_per_host = 2;
+  return m;
+}
+
+TEST(MemoryEstimate, StageTable) {
+  const zs::ModelSizes m = sizes_1_5b();
+  const zs::ZeroConfig zero;
+  const double psi = double(m.params), n = 2;
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {0}, zero).gpu_model_states(), 16 * psi);
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {1}, zero).gpu_model_states(), 4 * psi + 12 * psi / n);
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {2}, zero).gpu_model_states(), 2 * psi + 14 * psi / n);
+  // Stage 3: 16Ψ/N, plus the parameters that stay gathered (outside units) whole.
+  const double kept = double(m.params - m.unit_params);
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {3}, zero).gpu_model_states(), 16 * psi / n + 2 * kept * (1 - 1 / n));
+  EXPECT_GE(zs::estimate_memory(m, {3}, zero).gathered, 2.0 * double(m.largest_unit));
+}
+
+TEST(MemoryEstimate, OffloadMovesStateToTheHost) {
+  const zs::ModelSizes m = sizes_1_5b();
+  const zs::ZeroConfig zero;
+  const double psi = double(m.params), n = 2;
+  const zs::MemoryEstimate opt = zs::estimate_memory(m, {2, true}, zero);
+  EXPECT_DOUBLE_EQ(opt.optimizer, 0);
+  EXPECT_GE(opt.host, 12 * psi / n);
+  const zs::MemoryEstimate both = zs::estimate_memory(m, {3, true, false, true}, zero);
+  EXPECT_DOUBLE_EQ(both.params, 2 * double(m.params - m.unit_params));
+  EXPECT_GE(both.host, 14 * double(m.unit_params) / n);
+  const zs::MemoryEstimate nvme = zs::estimate_memory(m, {3, true, true, false}, zero);
+  EXPECT_LT(nvme.host, 1e9);  // only the piece ring stays in host memory
+}
+
+TEST(MemoryEstimate, RefusesWhatCannotFitAndNamesWhatWould) {
+  zs::Config config;
+  config.zero.stage = 0;
+  const zs::ModelSizes m = sizes_1_5b();
+  const int64_t gpu = int64_t(20) << 30;   // 20 GiB: stage 0 needs ~23 GiB
+  try {
+    zs::check_memory_fits(m, config, gpu, int64_t(200) << 30);
+    FAIL() << "expected a refusal";
+  } catch (const zs::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("does not fit: stage 0 needs"), std::string::npos) << what;
+    EXPECT_NE(what.find("stage 3"), std::string::npos) << what;
+  }
+  config.zero.stage = 3;
+  EXPECT_NO_THROW(zs::check_memory_fits(m, config, gpu, int64_t(200) << 30));
+  // Host too small for offloaded state.
+  config.zero.offload_optimizer.device = "cpu";
+  EXPECT_THROW(zs::check_memory_fits(m, config, gpu, int64_t(4) << 30), zs::ConfigError);
+  // Unknown capacities (0) never refuse.
+  EXPECT_NO_THROW(zs::check_memory_fits(m, config, 0, 0));
+}
+
+TEST(MemoryEstimate, DescribesEveryChoice) {
+  zs::Config config;
+  config.zero.stage = 3;
+  const std::string text = zs::describe_memory(sizes_1_5b(), config, int64_t(141) << 30, int64_t(250) << 30);
+  EXPECT_NE(text.find("stage 2 + offload_optimizer"), std::string::npos) << text;
+  EXPECT_NE(text.find("this run, stage 3"), std::string::npos) << text;
+  std::printf("%s", text.c_str());
+}
+
+}  // namespace

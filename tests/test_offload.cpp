@@ -1,0 +1,244 @@
+// Optimizer offload ("offload_optimizer": {"device": "cpu"}) through real ranks (zsrun + MPI):
+// stages 1-3, fp32 and bf16, world sizes 1 and 2, with and without gradient accumulation, train
+// like the single-process reference and like the same run without offload; slots split into many
+// pieces and a ring of one buffer change nothing; SGD offloads too; checkpoints of offloaded runs
+// resume exactly and load into runs without offload (and back).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "support/equivalence.hpp"
+#include "test_ckpt_support.hpp"
+
+using namespace zs::testing;
+
+namespace {
+
+const char* kOffload = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true})";
+
+const nlohmann::json& reference(const std::string& dtype) {
+  static std::map<std::string, nlohmann::json> cache;
+  auto it = cache.find(dtype);
+  if (it == cache.end()) {
+    RunSetup s;
+    s.dtype = dtype;
+    it = cache.emplace(dtype, train(s)).first;
+  }
+  return it->second;
+}
+
+// Sets an environment variable for the runs of one scope (the ranks inherit it through zsrun).
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  const char* name_;
+};
+
+class Offload : public ::testing::TestWithParam<std::tuple<int, std::string, int, int>> {};
+
+TEST_P(Offload, MatchesReferenceAndTheRunWithoutOffload) {
+  RunSetup s;
+  std::tie(s.stage, s.dtype, s.accum, s.world) = GetParam();
+  const nlohmann::json& ref = reference(s.dtype);
+  ASSERT_FALSE(ref.is_null());
+  const nlohmann::json plain = train(s);
+  s.zero_extra = kOffload;
+  const nlohmann::json offloaded = train(s);
+  ASSERT_FALSE(plain.is_null());
+  ASSERT_FALSE(offloaded.is_null());
+  const auto [ref_loss, ref_weights] = difference(offloaded, ref);
+  const auto [same_loss, same_weights] = difference(offloaded, plain);
+  std::printf("[offload] stage %d %s accum %d world %d: vs reference loss %.2e weights %.2e | vs no offload "
+              "loss %.2e weights %.2e\n",
+              s.stage, s.dtype.c_str(), s.accum, s.world, ref_loss, ref_weights, same_loss, same_weights);
+  // As the equivalence tests: fp32 differs only in the order of additions; bf16 rounds 16-bit
+  // gradients after reductions over different groupings.
+  const double tolerance = s.dtype == "fp32" ? 1e-5 : 3e-2;
+  EXPECT_LT(ref_loss, tolerance);
+  EXPECT_LT(ref_weights, tolerance);
+  // Against the same run on the device optimizer only the CPU kernel's rounding of the last
+  // few elements of each slot differs (cpu_adam.hpp), far below bf16's resolution.
+  EXPECT_LT(same_loss, 1e-5);
+  EXPECT_LT(same_weights, 1e-5);
+  EXPECT_LT(offloaded["loss"].back().get<double>(), offloaded["loss"].front().get<double>());
+}
+
+std::string name_of(const ::testing::TestParamInfo<Offload::ParamType>& info) {
+  const auto& [stage, dtype, accum, world] = info.param;
+  return "stage" + std::to_string(stage) + "_" + dtype + "_accum" + std::to_string(accum) + "_world" +
+         std::to_string(world);
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, Offload,
+                         ::testing::Combine(::testing::Values(1, 2, 3), ::testing::Values("fp32", "bf16"),
+                                            ::testing::Values(1), ::testing::Values(1, 2)),
+                         name_of);
+INSTANTIATE_TEST_SUITE_P(Accumulation, Offload,
+                         ::testing::Combine(::testing::Values(1, 2, 3), ::testing::Values("fp32", "bf16"),
+                                            ::testing::Values(4), ::testing::Values(2)),
+                         name_of);
+
+// offload_param with offload_optimizer at stage 3: the units' 16-bit shards live in host memory
+// (on CPU ranks that is where they were anyway; the GPU equivalence test covers the copies).
+TEST(OffloadParam, Stage3MatchesTheRunWithoutOffload) {
+  for (const std::string dtype : {"fp32", "bf16"}) {
+    RunSetup s;
+    s.stage = 3;
+    s.world = 2;
+    s.dtype = dtype;
+    const nlohmann::json plain = train(s);
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu"}, "offload_param": {"device": "cpu"})";
+    const nlohmann::json offloaded = train(s);
+    ASSERT_FALSE(plain.is_null());
+    ASSERT_FALSE(offloaded.is_null());
+    const auto [loss, weights] = difference(offloaded, plain);
+    std::printf("[offload] stage 3 %s world 2, optimizer + parameters: vs no offload loss %.2e weights %.2e\n",
+                dtype.c_str(), loss, weights);
+    EXPECT_LT(loss, 1e-5);
+    EXPECT_LT(weights, 1e-5);
+  }
+}
+
+// Slots cut into 48-element pieces (every bucket chunk becomes several), with rings of 2 and 1
+// buffers: the same bits as whole-slot pieces, since pieces start on the kernel's 16-element
+// vectors and the update is element-wise.
+TEST(OffloadPieces, SplittingSlotsChangesNothing) {
+  for (const std::string dtype : {"fp32", "bf16"}) {
+    RunSetup s;
+    s.stage = 3;
+    s.dtype = dtype;
+    s.world = 2;
+    s.accum = 2;
+    s.zero_extra = kOffload;
+    const nlohmann::json whole = train(s);
+    ASSERT_FALSE(whole.is_null());
+    ScopedEnv pieces("ZS_OFFLOAD_PIECE_ELEMENTS", "48");
+    for (int buffers : {2, 1}) {
+      s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "buffer_count": )" + std::to_string(buffers) + "}";
+      const nlohmann::json split = train(s);
+      ASSERT_FALSE(split.is_null());
+      EXPECT_EQ(split["loss"], whole["loss"]) << dtype << ", " << buffers << " buffer(s)";
+      EXPECT_EQ(split["params"], whole["params"]) << dtype << ", " << buffers << " buffer(s)";
+    }
+  }
+}
+
+// fp16 with an overflow injected on rank 1 at steps 2 and 3: the offloaded run skips the same
+// steps (the check stays on the device) and otherwise trains as the run without offload.
+TEST(OffloadFp16, OverflowSkipsAsWithoutOffload) {
+  for (int stage : {2, 3}) {
+    RunSetup s;
+    s.stage = stage;
+    s.dtype = "fp16";
+    s.world = 2;
+    s.accum = 2;
+    const std::string poison = "--poison_steps 2 3 --poison_rank 1";
+    const nlohmann::json plain = train(s, poison);
+    s.zero_extra = kOffload;
+    const nlohmann::json offloaded = train(s, poison);
+    ASSERT_FALSE(plain.is_null());
+    ASSERT_FALSE(offloaded.is_null());
+    EXPECT_EQ(offloaded["skipped"], plain["skipped"]) << "stage " << stage;
+    EXPECT_EQ(offloaded["loss_scale"], plain["loss_scale"]) << "stage " << stage;
+    const auto [loss, weights] = difference(offloaded, plain);
+    std::printf("[offload] fp16 stage %d with overflows: loss %.2e weights %.2e\n", stage, loss, weights);
+    EXPECT_LT(loss, 1e-5) << "stage " << stage;
+    EXPECT_LT(weights, 1e-5) << "stage " << stage;
+  }
+}
+
+// SGD with momentum and Nesterov, offloaded: LibTorch's fused CPU SGD on host state, the same
+// numbers as the device optimizer (the same kernel here).
+TEST(OffloadSgd, MatchesTheRunWithoutOffload) {
+  for (int stage : {1, 3}) {
+    RunSetup s;
+    s.stage = stage;
+    s.world = 2;
+    s.accum = 2;
+    std::string config = config_json(s);
+    const std::string adam = R"("optimizer": {"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}})";
+    const std::string sgd = R"("optimizer": {"type": "SGD", "params": {"lr": 0.05, "momentum": 0.9, "nesterov": true, "weight_decay": 0.01}})";
+    ASSERT_NE(config.find(adam), std::string::npos);
+    config.replace(config.find(adam), adam.size(), sgd);
+    const std::string dir = temp_dir("offload_sgd");
+    const TinyRun plain = run_tiny(s, dir, "plain", "--steps 8", config);
+    s.zero_extra = kOffload;
+    std::string offloaded_config = config_json(s);
+    offloaded_config.replace(offloaded_config.find(adam), adam.size(), sgd);
+    const TinyRun offloaded = run_tiny(s, dir, "offloaded", "--steps 8", offloaded_config);
+    ASSERT_EQ(plain.run.exit_code, 0) << plain.run.output;
+    ASSERT_EQ(offloaded.run.exit_code, 0) << offloaded.run.output;
+    const auto [loss, weights] = difference(offloaded.result, plain.result);
+    std::printf("[offload] SGD stage %d: loss %.2e weights %.2e\n", stage, loss, weights);
+    EXPECT_LT(loss, 1e-6) << "stage " << stage;
+    EXPECT_LT(weights, 1e-6) << "stage " << stage;
+  }
+}
+
+// 40 uninterrupted offloaded steps == 20 steps + save, then a new process: load + 20 steps, bit
+// for bit (masters and state are saved in fp32 from host memory and loaded back there).
+void expect_exact_offloaded_resume(int stage, const std::string& dtype) {
+  constexpr int kTotal = 40, kSplit = 20;
+  const std::string dir = temp_dir("offload_resume");
+  RunSetup setup = setup_of(2, stage, dtype);
+  setup.zero_extra = kOffload;
+  const TinyRun reference = run_tiny(setup, dir, "reference", "--steps " + std::to_string(kTotal));
+  const TinyRun first = run_tiny(setup, dir, "first",
+                                 "--steps " + std::to_string(kSplit) + " --save_dir " + dir + "/ck --save_at " + std::to_string(kSplit));
+  const TinyRun second = run_tiny(setup, dir, "second", "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck");
+  ASSERT_EQ(reference.run.exit_code, 0) << reference.run.output;
+  ASSERT_EQ(first.run.exit_code, 0) << first.run.output;
+  ASSERT_EQ(second.run.exit_code, 0) << second.run.output;
+  EXPECT_EQ(second.result["global_steps_after_load"], kSplit);
+  ASSERT_EQ(second.result["loss"].size(), size_t(kTotal - kSplit));
+  for (int i = 0; i < kTotal - kSplit; ++i)
+    EXPECT_EQ(second.result["loss"][i].get<double>(), reference.result["loss"][kSplit + i].get<double>()) << "step " << kSplit + i;
+  EXPECT_EQ(second.result["params"], reference.result["params"]) << "final weights differ";
+
+  // The same checkpoint loads into a run without offload, and one saved without offload loads
+  // into an offloaded run: the state has the same names and layout either way.
+  RunSetup plain_setup = setup_of(2, stage, dtype);
+  const TinyRun on_device = run_tiny(plain_setup, dir, "on_device", "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck");
+  ASSERT_EQ(on_device.run.exit_code, 0) << on_device.run.output;
+  const auto [loss, weights] = difference(on_device.result, second.result);
+  std::printf("[offload] stage %d %s: offloaded checkpoint continued without offload: loss %.2e weights %.2e\n", stage,
+              dtype.c_str(), loss, weights);
+  EXPECT_LT(loss, 1e-5);
+  EXPECT_LT(weights, 1e-5);
+
+  const TinyRun plain_first = run_tiny(plain_setup, dir, "plain_first",
+                                       "--steps " + std::to_string(kSplit) + " --save_dir " + dir + "/ck_plain --save_at " +
+                                           std::to_string(kSplit));
+  const TinyRun plain_to_host = run_tiny(setup, dir, "plain_to_host",
+                                         "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck_plain");
+  ASSERT_EQ(plain_first.run.exit_code, 0) << plain_first.run.output;
+  ASSERT_EQ(plain_to_host.run.exit_code, 0) << plain_to_host.run.output;
+  const auto [loss2, weights2] = difference(plain_to_host.result, second.result);
+  std::printf("[offload] stage %d %s: device checkpoint continued with offload: loss %.2e weights %.2e\n", stage,
+              dtype.c_str(), loss2, weights2);
+  EXPECT_LT(loss2, 1e-5);
+  EXPECT_LT(weights2, 1e-5);
+}
+
+}  // namespace
+
+TEST(OffloadCheckpoint, ExactResumeStage1Fp32) { expect_exact_offloaded_resume(1, "fp32"); }
+TEST(OffloadCheckpoint, ExactResumeStage2Bf16) { expect_exact_offloaded_resume(2, "bf16"); }
+TEST(OffloadCheckpoint, ExactResumeStage3Bf16) { expect_exact_offloaded_resume(3, "bf16"); }
+
+// The engine's summary line says where the optimizer state went and how the step runs.
+TEST(OffloadSummary, EngineNamesTheOffload) {
+  const std::string dir = temp_dir("offload_summary");
+  write_text(dir + "/ds.json", R"({"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1,
+    "optimizer": {"type": "AdamW", "params": {"lr": 0.001}},
+    "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": true}}})");
+  const RunResult r = run_command(bin("train_gpt") + " --device cpu --dtype float32 --deepspeed_config " + dir +
+                                  "/ds.json --n_layer 1 --n_head 2 --n_embd 16 --block_size 8 --max_iters 2 --eval_interval 0 "
+                                  "--sample_tokens 0 2>&1", 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // A CPU run cannot pin; the thread count and SIMD flavour depend on the machine.
+  EXPECT_NE(r.output.find("[zeroshard] optimizer state offloaded to cpu (not pinned) | fused CPU AdamW, "), std::string::npos)
+      << r.output;
+}
