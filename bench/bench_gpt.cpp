@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   std::string model_name = "124M", dtype = "bf16", label;
   int stage = 0, warmup = 3, steps = 10;
   int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
-  bool overlap = true, checkpointing = false;
+  bool overlap = true, checkpointing = false, pin_memory = true;
   std::string offload_optimizer = "none", offload_param = "none", nvme_path;
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
   app.add_option("--n_layer", n_layer, "custom model: layers");
@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   app.add_option("--offload_optimizer", offload_optimizer, "none, cpu or nvme");
   app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
   app.add_option("--nvme_path", nvme_path, "directory for nvme offload");
+  app.add_option("--pin_memory", pin_memory, "offloaded state in pinned host memory");
   app.add_option("--stage", stage);
   app.add_option("--dtype", dtype, "bf16, fp16, fp32");
   app.add_option("--micro", micro);
@@ -77,10 +78,10 @@ int main(int argc, char** argv) {
          {{"stage", stage}, {"overlap_comm", overlap}, {"reduce_bucket_size", bucket}, {"allgather_bucket_size", bucket}}}};
     auto& zero = cfg["zero_optimization"];
     if (offload_optimizer != "none") {
-      zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", true}};
+      zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}};
       if (offload_optimizer == "nvme") zero["offload_optimizer"]["nvme_path"] = nvme_path;
     }
-    if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", true}};
+    if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
     zs::Config config = zs::parse_config(cfg.dump(), world.size(), {}, "<bench>");

@@ -111,6 +111,12 @@ if has stage3; then
   done
 fi
 
+if has fsdp2_offload; then
+  note "PyTorch FSDP2 + CPUOffloadPolicy, GPT-2 1.5B, $NGPU GPUs"
+  timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model 1.5B --strategy fsdp2_offload --warmup 1 --steps 3 \
+    2>> "$OUT/torch_offload.err" | tee -a "$results"
+fi
+
 if has offload; then
   note "CPU Adam (ours, fused SIMD) vs torch's fused CPU AdamW on this host, 16 and 32 threads"
   timeout 240 $B/bin/bench_cpu_adam --numel 200000000 --threads 16,32 --reps 5 > "$OUT/cpu_adam.log" 2>&1
@@ -130,7 +136,7 @@ if has scale; then
   # Large GPTs (width 4096, 32 heads), micro 1, activation checkpointing, 10 steps on one fixed
   # batch (the loss must fall). SCALE_RUNS lists "label gpus layers stage offload_optimizer offload_param".
   note "scale runs: ${SCALE_RUNS:-default}"
-  runs=${SCALE_RUNS:-"scale-10B 2 50 3 none none;scale-max0 2 36 0 none none;scale-refused0 2 50 0 none none"}
+  runs=${SCALE_RUNS:-"scale-10B 2 50 3 none none;scale-max0 2 40 0 none none;scale-max3 2 80 3 none none"}
   IFS=';' read -ra list <<< "$runs"
   for run in "${list[@]}"; do
     set -- $run

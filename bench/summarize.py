@@ -110,13 +110,14 @@ def scale(rows):
     if not runs:
         return
     print("\n## Scale: large GPTs, 10 steps (micro 1, seq 1024, activation checkpointing)\n")
-    print("| run | params | GPUs | offload | first → last loss | step s | GPU peak GiB | set-up peak GiB "
-          "(whole model in 16 bits) | host peak GiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| run | params | GPUs | offload | first → last loss | step s | GPU peak GiB | model states GiB "
+          "(accounted) | set-up peak above model states GiB (whole model in 16 bits) | host peak GiB | build + engine s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(f"| {r['label']} stage {r['stage']} | {r['params'] / 1e9:.2f}B | {r['world']} | {r['offload']} | "
               f"{r['first_loss']:.3f} → {r['final_loss']:.3f} | {r['step_ms'] / 1e3:.2f} | {r['peak_gib']:.1f} | "
-              f"{r['setup_peak_gib']:.1f} ({r['full_model_16bit_gib']:.1f}) | {r['host_peak_gib']:.1f} |")
+              f"{r['state_gib']:.1f} ({r['est_state_gib']:.1f}) | {r['setup_peak_gib'] - r['state_gib']:.2f} "
+              f"({r['full_model_16bit_gib']:.1f}) | {r['host_peak_gib']:.1f} | {r['build_s']:.0f} + {r['engine_s']:.0f} |")
 
 
 def stage3(rows):

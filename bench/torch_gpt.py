@@ -77,7 +77,8 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args()
 
-    dist.init_process_group("nccl")
+    # CPU offload keeps gradients on the host, so the gradient-norm all-reduce needs a CPU backend.
+    dist.init_process_group("cpu:gloo,cuda:nccl" if args.strategy == "fsdp2_offload" else "nccl")
     rank, world = dist.get_rank(), dist.get_world_size()
     dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.cuda.set_device(dev)

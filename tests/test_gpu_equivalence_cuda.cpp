@@ -44,3 +44,36 @@ INSTANTIATE_TEST_SUITE_P(Matrix, GpuEquivalence,
                                             ::testing::Values(1, 4)));
 
 }  // namespace
+
+namespace {
+
+// Optimizer offload (stages 1-3) and parameter offload (stage 3) on 2 GPUs: pinned host state,
+// copy streams and the CPU step give the single-GPU reference's losses and weights.
+class GpuOffloadEquivalence : public ::testing::TestWithParam<std::tuple<int, std::string, bool>> {};
+
+TEST_P(GpuOffloadEquivalence, TwoGpusMatchOne) {
+  RunSetup s;
+  bool offload_param = false;
+  std::tie(s.stage, s.dtype, offload_param) = GetParam();
+  s.world = 2;
+  s.device = "cuda";
+  s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true})";
+  if (offload_param) s.zero_extra += R"(, "offload_param": {"device": "cpu", "pin_memory": true})";
+  const nlohmann::json& ref = gpu_reference(s.dtype);
+  ASSERT_FALSE(ref.is_null());
+  const nlohmann::json got = train(s);
+  ASSERT_FALSE(got.is_null());
+  const auto [loss_diff, weight_diff] = difference(got, ref);
+  std::printf("[gpu equivalence] stage %d %s offload optimizer%s world 2: max loss rel diff %.2e, weight rel diff %.2e\n",
+              s.stage, s.dtype.c_str(), offload_param ? " + parameters" : "", loss_diff, weight_diff);
+  const double tolerance = s.dtype == "fp32" ? 1e-5 : 3e-2;
+  EXPECT_LT(loss_diff, tolerance);
+  EXPECT_LT(weight_diff, tolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Offload, GpuOffloadEquivalence,
+                         ::testing::Values(std::make_tuple(1, "fp32", false), std::make_tuple(2, "bf16", false),
+                                           std::make_tuple(3, "fp32", false), std::make_tuple(3, "bf16", false),
+                                           std::make_tuple(3, "fp32", true), std::make_tuple(3, "bf16", true)));
+
+}  // namespace

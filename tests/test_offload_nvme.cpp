@@ -3,7 +3,8 @@
 // world sizes 1 and 2 train as the run with CPU offload (bit for bit: the same kernels on the same
 // elements) and as the run without offload; slots cut into 48-element pieces, so the ring of piece
 // buffers wraps many times; every combination of pipeline_read / pipeline_write and ring size;
-// both I/O engines; exact resume from checkpoints, also across offload kinds; config errors.
+// both I/O engines; exact resume from checkpoints, also across offload kinds, world sizes and
+// stages; config errors (missing or unusable nvme_path, stage 0, fast_init, a full disk).
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -203,6 +204,28 @@ void expect_exact_nvme_resume(int stage, const std::string& dtype, int world) {
 TEST(NvmeCheckpoint, ExactResumeStage1Fp32World2) { expect_exact_nvme_resume(1, "fp32", 2); }
 TEST(NvmeCheckpoint, ExactResumeStage2Bf16World1) { expect_exact_nvme_resume(2, "bf16", 1); }
 TEST(NvmeCheckpoint, ExactResumeStage3Bf16World2) { expect_exact_nvme_resume(3, "bf16", 2); }
+
+// A checkpoint saved by 2 ranks at stage 3 with NVMe offload loads into 1 rank at stage 2 with
+// NVMe offload (other slices, other pieces) exactly as into 1 rank without offload.
+TEST(NvmeCheckpoint, LoadsAtAnotherWorldSizeAndStage) {
+  ScopedEnv pieces("ZS_OFFLOAD_PIECE_ELEMENTS", "80");
+  const std::string dir = temp_dir("nvme_reshard");
+  RunSetup saver = setup_of(2, 3, "fp32");
+  saver.zero_extra = nvme(dir);
+  const TinyRun first = run_tiny(saver, dir, "first", "--steps 6 --save_dir " + dir + "/ck --save_at 6");
+  ASSERT_EQ(first.run.exit_code, 0) << first.run.output;
+  RunSetup loader = setup_of(1, 2, "fp32");
+  const TinyRun plain = run_tiny(loader, dir, "plain", "--steps 12 --load_dir " + dir + "/ck");
+  loader.zero_extra = nvme(dir);
+  const TinyRun offloaded = run_tiny(loader, dir, "offloaded", "--steps 12 --load_dir " + dir + "/ck");
+  ASSERT_EQ(plain.run.exit_code, 0) << plain.run.output;
+  ASSERT_EQ(offloaded.run.exit_code, 0) << offloaded.run.output;
+  EXPECT_EQ(offloaded.result["global_steps_after_load"], 6);
+  const auto [loss, weights] = difference(offloaded.result, plain.result);
+  std::printf("[nvme] 2 ranks stage 3 -> 1 rank stage 2: vs no offload loss %.2e weights %.2e\n", loss, weights);
+  EXPECT_LT(loss, 1e-6);
+  EXPECT_LT(weights, 1e-6);
+}
 
 namespace {
 

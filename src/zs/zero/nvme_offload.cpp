@@ -119,8 +119,8 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
   const size_t n = pieces_.size();
   const size_t buffers = size_t(buffers_);
   // Ring buffers: one being updated, one being written back (pipeline_write), the rest read ahead.
-  size_t reads_ahead = 0;
-  if (config_.pipeline_read) reads_ahead = buffers > (config_.pipeline_write ? 2u : 1u) ? buffers - (config_.pipeline_write ? 2 : 1) : 0;
+  const size_t busy = config_.pipeline_write ? 2 : 1;
+  const size_t reads_ahead = config_.pipeline_read && buffers > busy ? buffers - busy : 0;
   const size_t grads_ahead = buffers - 1;
 
   std::vector<SwapHandle> reads(buffers), writes(buffers);

@@ -176,7 +176,7 @@ void ShardedUnit::on_grad_ready(int entry) {
   if (!in_backward_ || seen_[entry]) return;
   seen_[entry] = 1;
   at::Tensor& p = params_[entry].tensor;
-  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_.options());
+  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_grads_.options());
   if (p.grad().defined()) {
     c10::NoGradGuard no_grad;
     staging_.narrow(0, layout_.entries[entry].offset, layout_.entries[entry].numel).copy_(p.grad().reshape(-1));
@@ -190,7 +190,7 @@ void ShardedUnit::reduce_gradients() {
   reduced_ = true;
   ZS_UNIT_TRACE("reduce gradients");
   c10::NoGradGuard no_grad;
-  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_.options());
+  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_grads_.options());
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
     const FlatBucket& bucket = layout_.buckets[b];
     pending_.push_back(start_reduction(comm_, staging_.narrow(0, bucket.offset, bucket.numel), shard_grad(int(b)),
@@ -200,16 +200,21 @@ void ShardedUnit::reduce_gradients() {
       pending_.pop_back();
     }
   }
-  staging_ = at::Tensor();  // the collectives hold it until they are done
+  staging_ = at::Tensor();  // the pending reductions hold it until finish_reductions()
   release();
+  schedule_.on_reduction_started(this);
+}
+
+void ShardedUnit::finish_reductions() {
+  for (PendingReduction& p : pending_) finish_reduction(p, options_, comm_.size());
+  pending_.clear();
 }
 
 void ShardedUnit::end_backward() {
   if (!in_backward_) return;
   in_backward_ = false;
   reduce_gradients();
-  for (PendingReduction& p : pending_) finish_reduction(p, options_, comm_.size());
-  pending_.clear();
+  finish_reductions();
   release();
 }
 

@@ -57,6 +57,11 @@ class ShardedUnit : public UnitHooks {
   // Reduces whatever has not been reduced (parameters without gradients count as zero), waits for
   // this unit's reductions and releases the parameters.
   void end_backward();
+  // Lands this unit's launched gradient reductions (stream-ordered on CUDA) and lets go of their
+  // staging buffer. The schedule calls it once a later unit starts reducing, so at most about two
+  // units' staging buffers are alive at once, and compute waits only on a reduction that had a
+  // whole unit's backward to finish.
+  void finish_reductions();
 
   // Starts gathering without waiting (prefetch); gather() waits for it.
   void start_gather();

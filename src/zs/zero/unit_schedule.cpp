@@ -41,6 +41,12 @@ void UnitSchedule::on_backward(ShardedUnit* unit) {
   if (it != order_.rend()) prefetch_from(int(order_.rend() - it) - 1, -1);
 }
 
+void UnitSchedule::on_reduction_started(ShardedUnit* unit) {
+  for (ShardedUnit* u : reducing_)
+    if (u != unit) u->finish_reductions();
+  reducing_.assign(1, unit);
+}
+
 void UnitSchedule::begin_backward(bool first_micro_step) {
   for (auto& u : units_) u->begin_backward(first_micro_step);
 }
@@ -51,6 +57,7 @@ void UnitSchedule::set_pinned(bool pinned) {
 
 void UnitSchedule::end_backward() {
   for (auto& u : units_) u->end_backward();
+  reducing_.clear();
   recording_ = false;
 }
 

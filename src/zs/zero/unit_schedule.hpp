@@ -28,6 +28,10 @@ class UnitSchedule {
   void on_forward(ShardedUnit* unit);
   void on_backward(ShardedUnit* unit);
 
+  // Called by a unit that launched its gradient reductions: the units that launched before it
+  // finish theirs (one behind, to bound the staging memory while keeping the overlap).
+  void on_reduction_started(ShardedUnit* unit);
+
   void begin_backward(bool first_micro_step);
   void end_backward();
   // Keeps every unit gathered (or lets them go again). Collective.
@@ -39,6 +43,7 @@ class UnitSchedule {
 
   std::vector<std::unique_ptr<ShardedUnit>> units_;
   std::vector<ShardedUnit*> order_;  // forward order of the first step
+  std::vector<ShardedUnit*> reducing_;  // units whose reductions are in flight
   bool recording_ = true;
   int64_t prefetch_elements_, max_live_elements_;
 };
