@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
   app.add_option("--nvme_path", nvme_path, "directory for nvme offload");
   app.add_option("--pin_memory", pin_memory, "offloaded state in pinned host memory");
+  int64_t reuse_distance = 0;
+  app.add_option("--reuse_distance", reuse_distance,
+                 "stage3_max_reuse_distance (0: release every unit after each use, as in the published runs)");
   app.add_option("--stage", stage);
   app.add_option("--dtype", dtype, "bf16, fp16, fp32");
   app.add_option("--micro", micro);
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
         {"zero_optimization",
          {{"stage", stage}, {"overlap_comm", overlap}, {"reduce_bucket_size", bucket}, {"allgather_bucket_size", bucket}}}};
     auto& zero = cfg["zero_optimization"];
+    zero["stage3_max_reuse_distance"] = reuse_distance;
     if (offload_optimizer != "none") {
       zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}};
       if (offload_optimizer == "nvme") zero["offload_optimizer"]["nvme_path"] = nvme_path;

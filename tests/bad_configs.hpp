@@ -103,9 +103,6 @@ inline std::vector<BadConfig> bad_configs() {
        "\"nvme\""},
       {R"({"train_batch_size": 8, "zero_optimization": {"stage": 2, "offload_param": {"device": "cpu"}}})",
        "zero_optimization.offload_param needs zero_optimization.stage 3 (the stage is 2)"},
-      {R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "stage3_max_reuse_distance": 1000}})",
-       "zero_optimization.stage3_max_reuse_distance (units are released after every use) is not available in this "
-       "build yet"},
       {R"({"train_batch_size": 8, "zero_optimization": {"stage": 0, "offload_optimizer": {"device": "cpu"}}})",
        "zero_optimization.offload_optimizer needs zero_optimization.stage 1, 2 or 3 (the stage is 0)"},
       {R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"}}})",

@@ -88,6 +88,31 @@ TEST(EquivalenceVariants, CommunicationOptions) {
   }
 }
 
+// Stage 3 release policy: with stage3_max_reuse_distance 0 every unit is released after each use;
+// with the default (1e9) the units whose backward follows soon stay gathered; with a
+// stage3_max_live_parameters that admits one unit only, nothing is kept or prefetched. The
+// results are the same bits whichever units stayed gathered.
+TEST(EquivalenceVariants, Stage3ReleasePolicies) {
+  RunSetup s;
+  s.stage = 3;
+  s.world = 2;
+  s.accum = 2;
+  const nlohmann::json kept = train(s, "--activation_checkpointing");
+  s.zero_extra = R"(, "stage3_max_reuse_distance": 0)";
+  const nlohmann::json released = train(s, "--activation_checkpointing");
+  s.zero_extra = R"(, "stage3_max_live_parameters": 1)";
+  const nlohmann::json one_live = train(s);
+  ASSERT_FALSE(kept.is_null());
+  ASSERT_FALSE(released.is_null());
+  ASSERT_FALSE(one_live.is_null());
+  const auto [l1, w1] = difference(released, kept);
+  EXPECT_EQ(l1, 0);
+  EXPECT_EQ(w1, 0);
+  const auto [l2, w2] = difference(one_live, reference("fp32"));
+  EXPECT_LT(l2, 5e-6);
+  EXPECT_LT(w2, 5e-6);
+}
+
 // Activation checkpointing recomputes each block in backward, with the forward's random state:
 // with dropout on, losses and weights equal those of the run that kept its activations.
 TEST(ActivationCheckpointing, MatchesTheRunThatKeepsActivations) {

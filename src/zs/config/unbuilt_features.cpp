@@ -10,12 +10,6 @@ static void not_yet(const std::string& what) {
 }
 
 void reject_unbuilt_features(const Config& c) {
-  if (c.zero.stage == 3) {
-    // Stage 3 runs; these of its options do not yet.
-    const ZeroConfig defaults;
-    if (c.zero.stage3_max_reuse_distance != defaults.stage3_max_reuse_distance)
-      not_yet("zero_optimization.stage3_max_reuse_distance (units are released after every use)");
-  }
   const OffloadConfig& oo = c.zero.offload_optimizer;
   if (oo.device == "nvme") {
     if (oo.ratio != 1.0)

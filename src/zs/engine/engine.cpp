@@ -93,7 +93,8 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     // its own, is broadcast from rank 0, keeps this rank's shard and lets the rest go before the
     // next unit comes. No rank ever holds the whole model on its device.
     units_ = std::make_unique<UnitSchedule>(config_.zero.stage3_prefetch_bucket_size,
-                                            config_.zero.stage3_max_live_parameters);
+                                            config_.zero.stage3_max_live_parameters,
+                                            config_.zero.stage3_max_reuse_distance);
     const auto unit_options = at::TensorOptions().dtype(param_dtype_).device(world_.device);
     ShardPlacement placement;
     placement.on_host = config_.zero.offload_param.device == "cpu";

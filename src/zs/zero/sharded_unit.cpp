@@ -150,8 +150,9 @@ at::Tensor ShardedUnit::run(UnitModule& unit, const at::Tensor& x) {
 }
 
 at::Tensor ShardedUnit::after_forward(const at::Tensor& output) {
-  release();
-  if (c10::GradMode::is_enabled() && output.requires_grad()) {
+  const bool backward_follows = c10::GradMode::is_enabled() && output.requires_grad();
+  if (!(backward_follows && schedule_.keep_after_forward(this))) release();
+  if (backward_follows) {
     // Fires when the gradient of the unit's output is ready, before the unit's own backward runs.
     output.register_hook([this](const at::Tensor&) { before_backward(); });
   }

@@ -31,8 +31,17 @@ void UnitSchedule::on_forward(ShardedUnit* unit) {
     order_.push_back(unit);
     return;
   }
-  auto it = std::find(order_.begin(), order_.end(), unit);
-  if (it != order_.end()) prefetch_from(int(it - order_.begin()), +1);
+  // The next occurrence after the previous forward position (a unit may run more than once).
+  auto from = position_ >= 0 && position_ + 1 < int(order_.size()) ? order_.begin() + position_ + 1 : order_.begin();
+  auto it = std::find(from, order_.end(), unit);
+  if (it == order_.end()) it = std::find(order_.begin(), order_.end(), unit);
+  position_ = it == order_.end() ? -1 : int(it - order_.begin());
+  if (position_ >= 0) prefetch_from(position_, +1);
+}
+
+bool UnitSchedule::keep_after_forward(ShardedUnit* unit) const {
+  if (recording_ || position_ < 0 || order_[position_] != unit) return false;
+  return reuse_distance_[position_] < max_reuse_distance_ && live_elements() <= max_live_elements_;
 }
 
 void UnitSchedule::on_backward(ShardedUnit* unit) {
@@ -58,7 +67,18 @@ void UnitSchedule::set_pinned(bool pinned) {
 void UnitSchedule::end_backward() {
   for (auto& u : units_) u->end_backward();
   reducing_.clear();
+  position_ = -1;
+  if (!recording_) return;
   recording_ = false;
+  // Reuse distances from the recorded order: between a unit's forward at position k and its next
+  // use (a later forward of the same unit, else its backward, which follows the backward of every
+  // unit after it) the units in between are gathered.
+  reuse_distance_.assign(order_.size(), 0);
+  for (size_t k = 0; k < order_.size(); ++k) {
+    int64_t distance = 0;
+    for (size_t j = k + 1; j < order_.size() && order_[j] != order_[k]; ++j) distance += order_[j]->numel();
+    reuse_distance_[k] = distance;
+  }
 }
 
 }  // namespace zs

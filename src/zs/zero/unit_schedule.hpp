@@ -3,9 +3,13 @@
 // The first step records the order in which units run their forward. From then on, a unit that
 // starts its forward also starts gathering the units that follow it, and a unit that starts its
 // backward gathers the ones before it, as far as stage3_prefetch_bucket_size (elements being
-// prefetched) and stage3_max_live_parameters (elements gathered at once) allow. A step that runs
-// units in another order stays correct: a unit that was not prefetched is gathered when it runs,
-// and one prefetched for nothing is released at the end of the backward.
+// prefetched) and stage3_max_live_parameters (elements gathered at once) allow. A unit whose next
+// use comes within fewer than stage3_max_reuse_distance elements of other units' gathering (the last units of
+// the forward, whose backward follows at once) stays gathered after its forward instead of being
+// released and gathered again, while the live elements stay within stage3_max_live_parameters.
+// A step that runs units in another order stays correct: a unit that was not prefetched is
+// gathered when it runs, and one prefetched or kept for nothing is released at the end of the
+// backward.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +22,10 @@ class ShardedUnit;
 
 class UnitSchedule {
  public:
-  UnitSchedule(int64_t prefetch_elements, int64_t max_live_elements)
-      : prefetch_elements_(prefetch_elements), max_live_elements_(max_live_elements) {}
+  UnitSchedule(int64_t prefetch_elements, int64_t max_live_elements, int64_t max_reuse_distance)
+      : prefetch_elements_(prefetch_elements),
+        max_live_elements_(max_live_elements),
+        max_reuse_distance_(max_reuse_distance) {}
 
   void add(std::unique_ptr<ShardedUnit> unit);
   const std::vector<std::unique_ptr<ShardedUnit>>& units() const { return units_; }
@@ -27,6 +33,8 @@ class UnitSchedule {
   // Called by a unit as its forward / backward starts.
   void on_forward(ShardedUnit* unit);
   void on_backward(ShardedUnit* unit);
+  // After a unit's forward (with a backward to come): whether it stays gathered for its reuse.
+  bool keep_after_forward(ShardedUnit* unit) const;
 
   // Called by a unit that launched its gradient reductions: the units that launched before it
   // finish theirs (one behind, to bound the staging memory while keeping the overlap).
@@ -43,9 +51,12 @@ class UnitSchedule {
 
   std::vector<std::unique_ptr<ShardedUnit>> units_;
   std::vector<ShardedUnit*> order_;  // forward order of the first step
+  // Per position of order_: elements of the other units gathered before that unit's next use.
+  std::vector<int64_t> reuse_distance_;
+  int position_ = -1;                // position of the unit whose forward runs now
   std::vector<ShardedUnit*> reducing_;  // units whose reductions are in flight
   bool recording_ = true;
-  int64_t prefetch_elements_, max_live_elements_;
+  int64_t prefetch_elements_, max_live_elements_, max_reuse_distance_;
 };
 
 }  // namespace zs
