@@ -38,6 +38,29 @@ inline RunSetup setup_of(int world, int stage, const std::string& dtype = "fp32"
   return s;
 }
 
+// An exact-resume check: `total` uninterrupted steps, and `split` steps + save followed by a new
+// process that loads and runs to `total`. The continuation's losses and final weights must equal
+// the uninterrupted run's bit for bit (masters and optimizer state are saved in fp32). Returns
+// the resumed run (null result on failure); the checkpoint is in dir + "/ck".
+inline TinyRun expect_bitwise_resume(const RunSetup& setup, const std::string& dir, int total, int split,
+                                     TinyRun* uninterrupted = nullptr) {
+  const TinyRun reference = run_tiny(setup, dir, "reference", "--steps " + std::to_string(total));
+  const TinyRun first = run_tiny(setup, dir, "first",
+                                 "--steps " + std::to_string(split) + " --save_dir " + dir + "/ck --save_at " + std::to_string(split));
+  const TinyRun second = run_tiny(setup, dir, "second", "--steps " + std::to_string(total) + " --load_dir " + dir + "/ck");
+  EXPECT_EQ(reference.run.exit_code, 0) << reference.run.output;
+  EXPECT_EQ(first.run.exit_code, 0) << first.run.output;
+  EXPECT_EQ(second.run.exit_code, 0) << second.run.output;
+  if (uninterrupted) *uninterrupted = reference;
+  if (reference.result.is_null() || second.result.is_null()) return second;
+  EXPECT_EQ(second.result["global_steps_after_load"], split);
+  EXPECT_EQ(second.result["loss"].size(), size_t(total - split));
+  for (int i = 0; i < total - split && i < int(second.result["loss"].size()); ++i)
+    EXPECT_EQ(second.result["loss"][i].get<double>(), reference.result["loss"][split + i].get<double>()) << "step " << split + i;
+  EXPECT_EQ(second.result["params"], reference.result["params"]) << "final weights differ";
+  return second;
+}
+
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
