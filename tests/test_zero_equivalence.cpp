@@ -113,6 +113,27 @@ TEST(EquivalenceVariants, Stage3ReleasePolicies) {
   EXPECT_LT(w2, 5e-6);
 }
 
+// Stage 3 with activation checkpointing (recomputation re-gathers the units) at world sizes 1-3
+// against the single-process reference that keeps its activations.
+TEST(ActivationCheckpointing, Stage3MatchesTheReferenceAtEveryWorldSize) {
+  for (const std::string dtype : {"fp32", "bf16"}) {
+    for (int world : {1, 2, 3}) {
+      RunSetup s;
+      s.stage = 3;
+      s.world = world;
+      s.dtype = dtype;
+      const nlohmann::json got = train(s, "--activation_checkpointing");
+      ASSERT_FALSE(got.is_null());
+      const auto [loss_diff, weight_diff] = difference(got, reference(dtype));
+      std::printf("[checkpointing] stage 3 %s world %d: vs reference loss %.2e weights %.2e\n", dtype.c_str(), world,
+                  loss_diff, weight_diff);
+      const double tolerance = dtype == "fp32" ? 1e-5 : 3e-2;
+      EXPECT_LT(loss_diff, tolerance) << dtype << " world " << world;
+      EXPECT_LT(weight_diff, tolerance) << dtype << " world " << world;
+    }
+  }
+}
+
 // Activation checkpointing recomputes each block in backward, with the forward's random state:
 // with dropout on, losses and weights equal those of the run that kept its activations.
 TEST(ActivationCheckpointing, MatchesTheRunThatKeepsActivations) {
