@@ -32,7 +32,11 @@ void reject_unbuilt_features(const Config& c) {
           "\"nvme\" only; remove them for device \"cpu\"");
   }
   const OffloadConfig& op = c.zero.offload_param;
-  if (op.device == "nvme") not_yet("zero_optimization.offload_param.device \"nvme\" (parameter offload to NVMe)");
+  // With device "nvme" every unit's shard lives in its file; keeping some of them in host memory
+  // instead (max_in_cpu) is not built.
+  if (op.device == "nvme" && op.max_in_cpu != OffloadConfig().max_in_cpu)
+    not_yet("zero_optimization.offload_param.max_in_cpu (keeping some parameter shards in host memory; with device "
+            "\"nvme\" every shard lives in nvme_path and host memory holds only buffer_count buffers)");
   if (op.device == "cpu") {
     const OffloadConfig defaults;
     if (op.buffer_count != 5 || op.buffer_size != defaults.buffer_size || op.max_in_cpu != defaults.max_in_cpu)

@@ -23,6 +23,7 @@
 #include "zs/zero/flat_params.hpp"
 #include "zs/zero/grad_reducer.hpp"
 #include "zs/zero/nvme_offload.hpp"
+#include "zs/zero/param_swapper.hpp"
 #include "zs/zero/sharded_unit.hpp"
 #include "zs/zero/unit_schedule.hpp"
 #include "zs/zero/zero_optimizer.hpp"
@@ -99,6 +100,24 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     ShardPlacement placement;
     placement.on_host = config_.zero.offload_param.device == "cpu";
     placement.pin_memory = config_.zero.offload_param.pin_memory && world_.device.is_cuda();
+    const OffloadConfig& param_offload = config_.zero.offload_param;
+    if (param_offload.device == "nvme") {
+      // Every shard must fit one pool buffer: checked before anything is written.
+      int64_t largest = 0, total = 0;
+      for (const UnitParams& u : plan.units) {
+        const int64_t shard = make_unit_layout(u.params, u.groups, comm.size()).shard_numel;
+        if (shard > param_offload.buffer_size)
+          throw ConfigError("zero_optimization.offload_param.buffer_size " + std::to_string(param_offload.buffer_size) +
+                            " is too small for unit \"" + u.name + "\": its shard holds " + std::to_string(shard) +
+                            " elements on each of " + std::to_string(comm.size()) +
+                            " rank(s); set buffer_size to at least " + std::to_string(shard));
+        largest = std::max(largest, shard);
+        total += shard;
+      }
+      param_swapper_ = std::make_unique<ParamSwapper>(param_offload, comm.rank(), param_dtype_, largest, total,
+                                                      placement.pin_memory);
+      placement.nvme = param_swapper_.get();
+    }
     for (const UnitParams& u : plan.units)
       units_->add(std::make_unique<ShardedUnit>(u.name, *u.module, u.params, u.groups, comm, *units_, reducer_options,
                                                 unit_options, placement));
@@ -360,6 +379,7 @@ void Engine::print_summary() const {
               c.optimizer.lr, c.gradient_clipping);
   if (optimizer_ && !optimizer_->offload_summary().empty())
     std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
+  if (param_swapper_) std::printf("[zeroshard] %s\n", param_swapper_->describe().c_str());
   std::fflush(stdout);
 }
 

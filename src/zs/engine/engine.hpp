@@ -32,6 +32,7 @@ class FlatParams;
 class GradReducer;
 class ZeroOptimizer;
 class UnitSchedule;
+class ParamSwapper;
 class UnitHooks;
 class LrScheduler;
 class LossScaler;
@@ -147,6 +148,7 @@ class Engine {
 
   std::unique_ptr<FlatParams> flat_;
   std::unique_ptr<GradReducer> reducer_;
+  std::unique_ptr<ParamSwapper> param_swapper_;  // offload_param "nvme": the units' shard files (outlives them)
   std::unique_ptr<UnitSchedule> units_;     // stage 3
   std::unique_ptr<UnitHooks> checkpointing_;  // stages 0-2: activation checkpointing of units
   std::unique_ptr<ZeroOptimizer> optimizer_;

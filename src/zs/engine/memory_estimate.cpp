@@ -1,6 +1,7 @@
 #include "zs/engine/memory_estimate.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -25,7 +26,8 @@ std::string gib(double bytes) {
 
 std::vector<OffloadChoice> all_choices() {
   return {{0, false, false, false}, {1, false, false, false}, {2, false, false, false}, {2, true, false, false},
-          {3, false, false, false}, {3, true, false, false},  {3, true, false, true}};
+          {3, false, false, false}, {3, true, false, false},  {3, true, false, true},
+          {3, true, true, true, true}};
 }
 
 }  // namespace
@@ -33,7 +35,7 @@ std::vector<OffloadChoice> all_choices() {
 std::string OffloadChoice::name() const {
   std::string s = "stage " + std::to_string(stage);
   if (optimizer) s += optimizer_nvme ? " + offload_optimizer(nvme)" : " + offload_optimizer";
-  if (params) s += " + offload_param";
+  if (params) s += params_nvme ? " + offload_param(nvme)" : " + offload_param";
   return s;
 }
 
@@ -43,6 +45,7 @@ OffloadChoice offload_choice(const Config& config) {
   c.optimizer = config.zero.offload_optimizer.enabled();
   c.optimizer_nvme = config.zero.offload_optimizer.device == "nvme";
   c.params = config.zero.offload_param.enabled();
+  c.params_nvme = config.zero.offload_param.device == "nvme";
   return c;
 }
 
@@ -64,7 +67,13 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
     e.optimizer = state_bytes * owned;
     if (separate_master) e.buffers += 4.0 * std::min(kStepScratchElements, owned);
   }
-  if (c.params) e.host += p * units / n;
+  if (c.params && c.params_nvme) {
+    // The pool: buffer_count buffers the size of the largest unit shard (at most buffer_size).
+    const double shard = std::min(std::ceil(double(m.largest_unit) / n), double(zero.offload_param.buffer_size));
+    e.host += double(std::max<int64_t>(zero.offload_param.buffer_count, 1)) * p * (units > 0 ? shard : 0.0);
+  } else if (c.params) {
+    e.host += p * units / n;
+  }
   if (c.stage == 2 || c.stage == 3) e.buffers += 2.0 * p * std::min(double(zero.reduce_bucket_size), gathered_psi);
   if (c.stage == 3 && units > 0) {
     const double largest = double(m.largest_unit);
@@ -86,7 +95,7 @@ std::string describe_memory(const ModelSizes& m, const Config& config, int64_t g
   out += line;
   for (const OffloadChoice& c : all_choices()) {
     const MemoryEstimate e = estimate_memory(m, c, config.zero);
-    std::snprintf(line, sizeof(line), "[zeroshard]   %-44s %11s | %11s\n", c.name().c_str(), gib(e.gpu_total()).c_str(),
+    std::snprintf(line, sizeof(line), "[zeroshard]   %-56s %11s | %11s\n", c.name().c_str(), gib(e.gpu_total()).c_str(),
                   gib(e.host * m.ranks_per_host).c_str());
     out += line;
   }

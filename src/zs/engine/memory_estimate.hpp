@@ -10,7 +10,8 @@
 //   stage 2            pΨ                pΨ/N              kΨ/N
 //   stage 3            pΨp + pΨu/N       pΨ/N              kΨ/N
 //   offload_optimizer                                      0 on the GPU, kΨ/N (+4Ψ/N fp32 masters) in host memory
-//   offload_param      pΨu/N moves to host memory
+//   offload_param      pΨu/N moves to host memory (with device "nvme" to files: the host keeps
+//                      only buffer_count buffers of the largest unit shard)
 //
 // plus, at stage 3, the units gathered at once (at most stage3_max_live_parameters, about the
 // running unit plus stage3_prefetch_bucket_size) and one unit's gradient staging buffer.
@@ -39,6 +40,7 @@ struct OffloadChoice {
   bool optimizer = false;      // offload_optimizer to the host (or NVMe: then nothing stays on the host)
   bool optimizer_nvme = false;
   bool params = false;         // offload_param (stage 3)
+  bool params_nvme = false;    // offload_param device "nvme": the shards leave host memory too
   std::string name() const;    // "stage 3 + offload_optimizer + offload_param"
 };
 

@@ -64,7 +64,8 @@ int NvmeOffload::part_index(const std::string& key) const {
   TORCH_CHECK(false, "NVMe optimizer offload: no state \"", key, "\" (the offload files hold ", known, ")");
 }
 
-void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays) {
+void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays,
+                        const SlotAccess& access) {
   c10::NoGradGuard no_grad;
   TORCH_CHECK(!store_, "NvmeOffload::start called twice");
   int64_t largest = 0;
@@ -77,6 +78,7 @@ void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<d
       const Piece piece{int(i), b, std::min(piece_elements_, numel - b)};
       slot_pieces_[i].push_back(pieces_.size());
       pieces_.push_back(piece);
+      piece_slots_.push_back(int(i));
       largest = std::max(largest, record_elements(piece.numel));
       total_bytes += uint64_t(record_elements(piece.numel)) * sizeof(float);
     }
@@ -106,14 +108,16 @@ void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<d
     writes[b].wait();
     at::Tensor rec = record(b, p);
     rec.zero_();
+    access.before(piece_slots_, k);
     part(rec, p, 0).copy_(slots[p.slot].own.narrow(0, p.begin, p.numel));
+    access.after(piece_slots_, k);
     writes[b] = store_->swap_out(key(k), rec);
   }
   for (const SwapHandle& w : writes) w.wait();
 }
 
 void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad,
-                      double lr, double grad_divisor) {
+                      double lr, double grad_divisor, const SlotAccess& access) {
   flush();
   cached_piece_ = -1;  // the step rewrites every record and reuses ring buffer 0
   const size_t n = pieces_.size();
@@ -153,6 +157,7 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
       const at::Tensor master = part(rec, p, 0);
       std::vector<at::Tensor> state;
       for (size_t s = 0; s < state_keys_.size(); ++s) state.push_back(part(rec, p, int(s) + 1));
+      access.before(piece_slots_, k);
       const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
       const at::Tensor out = transfer_->param_buffer(b, dst);
       if (dst.scalar_type() == at::kFloat) {
@@ -164,6 +169,7 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
         optimizer_.step_piece(p.slot, master, state, host_grads[b], lr, grad_divisor, out);
       }
       transfer_->send(b, out, dst);
+      access.after(piece_slots_, k);
       host_grads[b] = at::Tensor();
       writes[b] = store_->swap_out(key(k), rec);
       if (!config_.pipeline_write) writes[b].wait();
@@ -179,7 +185,7 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
   for (const SwapHandle& w : writes) w.wait();
 }
 
-void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots) {
+void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
   c10::NoGradGuard no_grad;
   flush();
   cached_piece_ = -1;
@@ -194,7 +200,9 @@ void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots) {
       const int b = int(k % buffers);
       const Piece& p = pieces_[k];
       reads[b].wait();
+      access.before(piece_slots_, k);
       slots[p.slot].own.narrow(0, p.begin, p.numel).copy_(part(record(b, p), p, 0));
+      access.after(piece_slots_, k);
     }
   } catch (...) {
     for (const SwapHandle& r : reads) (void)r.wait_for_error();

@@ -28,6 +28,7 @@
 #include "zs/config/config.hpp"
 #include "zs/optim/host_optimizer.hpp"
 #include "zs/zero/offload_transfer.hpp"
+#include "zs/zero/offloaded_step.hpp"
 
 namespace zs {
 
@@ -43,15 +44,17 @@ class NvmeOffload {
 
   // Registers every slot with the optimizer (add_external_slot), opens the store (checks that
   // nvme_path exists, is writable and has room for every record) and writes each slot's initial
-  // master (its `own` values in fp32) and zero state. Once, after all slots exist.
-  void start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays);
+  // master (its `own` values in fp32) and zero state. Once, after all slots exist. `access` as
+  // for run().
+  void start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays,
+             const SlotAccess& access = {});
 
   // The update of every slot after optimizer.begin_step(), as OffloadedStep::run.
   void run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad, double lr,
-           double grad_divisor);
+           double grad_divisor, const SlotAccess& access = {});
 
   // Writes every slot's master into its `own` values (after a checkpoint load).
-  void copy_masters(const std::vector<OwnedSlot>& slots);
+  void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access = {});
 
   // "master" or a state key of slot `slot`, elements [begin, begin + numel): read into a new host
   // fp32 tensor, or overwritten with `values`. Writes reach the file at the latest on flush().
@@ -85,6 +88,7 @@ class NvmeOffload {
   int64_t piece_elements_;
   std::vector<std::string> state_keys_;
   std::vector<Piece> pieces_;
+  std::vector<int> piece_slots_;                  // piece -> its slot (for SlotAccess)
   std::vector<std::vector<size_t>> slot_pieces_;  // slot -> its pieces, in order
   std::vector<at::Tensor> ring_;                  // buffer_count records, aligned for O_DIRECT
   std::unique_ptr<TensorSwapStore> store_;

@@ -41,11 +41,14 @@ at::Tensor OffloadedStep::make_master(const at::Tensor& own) const {
 }
 
 void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad,
-                        double lr, double grad_divisor) {
+                        double lr, double grad_divisor, const SlotAccess& access) {
   std::vector<Piece> pieces;
+  std::vector<int> piece_slots;
   for (size_t i = 0; i < slots.size(); ++i)
-    for (int64_t b = 0; b < slots[i].master.numel(); b += piece_elements_)
+    for (int64_t b = 0; b < slots[i].master.numel(); b += piece_elements_) {
       pieces.push_back({int(i), b, std::min(piece_elements_, slots[i].master.numel() - b)});
+      piece_slots.push_back(int(i));
+    }
   const size_t n = pieces.size();
   // With a ring of B buffers, B - 1 gradients are in flight while one piece is updated; the
   // buffer a fetch overwrites belonged to the piece updated just before.
@@ -65,6 +68,7 @@ void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function
     const Piece& p = pieces[k];
     const OwnedSlot& slot = slots[p.slot];
     transfer_->wait_grad(b);
+    access.before(piece_slots, k);
     const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
     if (dst.is_cpu()) {
       // The parameters live in host memory too (offload_param, or a CPU device): write in place.
@@ -81,6 +85,7 @@ void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function
       optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, out);
       transfer_->send(b, out, dst);
     }
+    access.after(piece_slots, k);
     host_grads[b] = at::Tensor();
   }
   transfer_->finish();

@@ -29,6 +29,19 @@ namespace zs {
 
 struct OwnedSlot;
 
+// Called around each slot's pieces, in slot order: open(slot) before its first piece is touched,
+// close(slot) after its last. offload_param "nvme" uses them to bring a unit's shard into a pool
+// buffer and to write it back to its file afterwards (zero/param_swapper.hpp). Either may be empty.
+struct SlotAccess {
+  std::function<void(int slot)> open, close;
+  void before(const std::vector<int>& piece_slots, size_t k) const {
+    if (open && (k == 0 || piece_slots[k - 1] != piece_slots[k])) open(piece_slots[k]);
+  }
+  void after(const std::vector<int>& piece_slots, size_t k) const {
+    if (close && (k + 1 == piece_slots.size() || piece_slots[k + 1] != piece_slots[k])) close(piece_slots[k]);
+  }
+};
+
 class OffloadedStep {
  public:
   // `device`: where the parameters and gradients live. The config's buffer_count sets the ring of
@@ -39,9 +52,10 @@ class OffloadedStep {
   at::Tensor make_master(const at::Tensor& own) const;
 
   // The update of every slot after optimizer.begin_step(): grad(slot) is the slot's reduced shard
-  // gradient on the device. Writes the updated values into each slot's `own`.
+  // gradient on the device. Writes the updated values into each slot's `own` (reachable between
+  // access.open and access.close).
   void run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad, double lr,
-           double grad_divisor);
+           double grad_divisor, const SlotAccess& access = {});
 
   // "optimizer state offloaded to cpu (pinned) | fused CPU AdamW, avx2, 8 thread(s) | 4 buffers".
   std::string describe() const;

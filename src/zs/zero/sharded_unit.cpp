@@ -11,6 +11,7 @@
 
 #include "zs/zero/activation_checkpoint.hpp"
 #include "zs/zero/grad_ready_hook.hpp"
+#include "zs/zero/param_swapper.hpp"
 #include "zs/zero/unit_schedule.hpp"
 
 namespace zs {
@@ -34,6 +35,13 @@ bool trace_units() {
     }                                                                                                \
   } while (0)
 
+FlatLayout make_unit_layout(const std::vector<NamedParam>& params, const std::vector<int>& groups, int world) {
+  std::vector<int64_t> numels;
+  for (const auto& p : params) numels.push_back(p.tensor.numel());
+  // One bucket per group: the whole unit is gathered and reduced at once.
+  return make_flat_layout(numels, groups, world, /*bucket_elements=*/INT64_MAX / 4);
+}
+
 ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<NamedParam> params,
                          const std::vector<int>& groups, Communicator& comm, UnitSchedule& schedule,
                          ReducerOptions options, at::TensorOptions tensor_options, ShardPlacement placement)
@@ -42,11 +50,9 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
       params_(std::move(params)),
       comm_(comm),
       schedule_(schedule),
-      options_(options) {
-  std::vector<int64_t> numels;
-  for (const auto& p : params_) numels.push_back(p.tensor.numel());
-  // One bucket per group: the whole unit is gathered and reduced at once.
-  layout_ = make_flat_layout(numels, groups, comm_.size(), /*bucket_elements=*/INT64_MAX / 4);
+      options_(options),
+      nvme_(placement.nvme) {
+  layout_ = make_unit_layout(params_, groups, comm_.size());
   tensor_options = tensor_options.requires_grad(false);
   c10::NoGradGuard no_grad;
 
@@ -56,10 +62,18 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
     full_.narrow(0, layout_.entries[i].offset, layout_.entries[i].numel).copy_(params_[i].tensor.detach().reshape(-1));
   comm_.broadcast(full_, 0)->wait();
   shard_grads_ = at::zeros({layout_.shard_numel}, tensor_options);
-  const bool host = placement.on_host && !tensor_options.device().is_cpu();
-  shard_ = at::empty({layout_.shard_numel},
-                     host ? tensor_options.device(at::kCPU).pinned_memory(placement.pin_memory) : tensor_options);
+  if (nvme_) {
+    // The shard goes to its file through a pool buffer; its own storage stays empty.
+    shard_ = at::empty({layout_.shard_numel}, tensor_options.device(at::kCPU));
+    bind_shard(nullptr);
+    open_shard(/*read=*/false);
+  } else {
+    const bool host = placement.on_host && !tensor_options.device().is_cpu();
+    shard_ = at::empty({layout_.shard_numel},
+                       host ? tensor_options.device(at::kCPU).pinned_memory(placement.pin_memory) : tensor_options);
+  }
   for (size_t b = 0; b < layout_.buckets.size(); ++b) shard(int(b)).copy_(full_.narrow(0, own_begin(int(b)), layout_.buckets[b].chunk));
+  close_shard(/*write=*/true);
 
   // Each parameter becomes a tensor on the full buffer's storage, but not an autograd view of it.
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -77,6 +91,7 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
 ShardedUnit::~ShardedUnit() {
   module_.set_unit_hooks(nullptr);
   for (const auto& p : params_) clear_grad_ready_hook(p.tensor);
+  if (state_ == State::reading) (void)read_.wait_for_error();  // the buffer must not be written after we go
 }
 
 at::Tensor ShardedUnit::shard(int b) const {
@@ -97,13 +112,65 @@ void ShardedUnit::allocate_full() {
   storage.set_nbytes(bytes);
 }
 
-void ShardedUnit::start_gather() {
+void ShardedUnit::bind_shard(void* data) {
+  c10::Storage storage = shard_.storage();
+  storage.set_data_ptr_noswap(at::DataPtr(data, at::Device(at::kCPU)));  // not owned: the pool's buffer
+  storage.set_nbytes(data ? size_t(layout_.shard_numel) * shard_.element_size() : 0);
+}
+
+void ShardedUnit::open_shard(bool read) {
+  if (!nvme_ || open_buffer_ >= 0) return;
+  const int b = nvme_->acquire();
+  TORCH_CHECK(b >= 0, "offload_param nvme: no free buffer to update unit ", name_, " (all ",
+              nvme_->buffer_count(), " are in use)");
+  if (read) {
+    try {
+      nvme_->read(name_, b, layout_.shard_numel).wait();
+    } catch (...) {
+      nvme_->release(b);
+      throw;
+    }
+  }
+  open_buffer_ = b;
+  bind_shard(nvme_->view(b, layout_.shard_numel).data_ptr());
+}
+
+void ShardedUnit::close_shard(bool write) {
+  if (!nvme_ || open_buffer_ < 0) return;
+  bind_shard(nullptr);
+  const int b = open_buffer_;
+  open_buffer_ = -1;
+  if (write) nvme_->write_and_release(name_, b, layout_.shard_numel);
+  else nvme_->release(b);
+}
+
+void ShardedUnit::start_gather() { begin_gather(/*prefetch=*/true); }
+
+void ShardedUnit::begin_gather(bool prefetch) {
   if (state_ != State::released) return;
+  if (nvme_) {
+    TORCH_CHECK(open_buffer_ < 0, "offload_param nvme: unit ", name_, " gathered while its shard is open");
+    // A prefetch leaves one buffer for the gather that cannot wait; without a spare one the unit
+    // is gathered when it runs.
+    const int b = nvme_->acquire(prefetch ? 1 : 0);
+    if (b < 0 && prefetch) return;
+    TORCH_CHECK(b >= 0, "offload_param nvme: no free buffer to gather unit ", name_, " (all ", nvme_->buffer_count(),
+                " are in use)");
+    ZS_UNIT_TRACE(prefetch ? "start read (prefetch)" : "start read");
+    allocate_full();
+    read_buffer_ = b;
+    read_ = nvme_->read(name_, b, layout_.shard_numel);
+    state_ = State::reading;
+    return;
+  }
   ZS_UNIT_TRACE("start gather");
   allocate_full();
   // Offloaded shards come up first (asynchronous from pinned memory); the collectives keep the
   // device copy alive until they are done.
-  const at::Tensor source = shard_.device() == full_.device() ? shard_ : shard_.to(full_.device(), /*non_blocking=*/true);
+  launch_gather(shard_.device() == full_.device() ? shard_ : shard_.to(full_.device(), /*non_blocking=*/true));
+}
+
+void ShardedUnit::launch_gather(const at::Tensor& source) {
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
     const FlatBucket& bucket = layout_.buckets[b];
     gather_works_.push_back(comm_.all_gather(full_.narrow(0, bucket.offset, bucket.numel),
@@ -113,10 +180,21 @@ void ShardedUnit::start_gather() {
 }
 
 void ShardedUnit::gather() {
-  start_gather();
+  begin_gather(/*prefetch=*/false);
+  if (state_ == State::reading) {
+    // The collective starts once the shard has landed: here, in program order on every rank.
+    read_.wait();
+    read_ = SwapHandle();
+    const at::Tensor host = nvme_->view(read_buffer_, layout_.shard_numel);
+    launch_gather(full_.device().is_cpu() ? host : host.to(full_.device()));
+  }
   if (state_ == State::gathering) {
     for (auto& w : gather_works_) w->wait();
     gather_works_.clear();
+    if (read_buffer_ >= 0) {
+      nvme_->release(read_buffer_);  // the collectives are done with it
+      read_buffer_ = -1;
+    }
     state_ = State::gathered;
     ZS_UNIT_TRACE("gathered");
   }
@@ -132,7 +210,15 @@ void ShardedUnit::set_pinned(bool pinned) {
 
 void ShardedUnit::release() {
   if (state_ == State::released || pinned_) return;
-  gather();  // a prefetch still in flight must land before its buffer goes away
+  if (state_ == State::reading) {
+    // A prefetched read that nobody used: no collective was launched, none is needed.
+    (void)read_.wait_for_error();
+    read_ = SwapHandle();
+    nvme_->release(read_buffer_);
+    read_buffer_ = -1;
+  } else {
+    gather();  // a prefetch still in flight must land before its buffer goes away
+  }
   ZS_UNIT_TRACE("release");
   c10::Storage storage = full_.storage();
   storage.set_data_ptr_noswap(at::DataPtr(nullptr, full_.device()));

@@ -20,6 +20,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "zs/dist/communicator.hpp"
+#include "zs/io/tensor_swap.hpp"
 #include "zs/zero/flat_layout.hpp"
 #include "zs/zero/flat_params.hpp"
 #include "zs/zero/reduction.hpp"
@@ -27,14 +28,21 @@
 
 namespace zs {
 
+class ParamSwapper;
 class UnitSchedule;
 
-// Where a unit keeps its 16-bit shard between uses: on the device, or in host memory
-// (offload_param: copied to the device just before each gather, pinned when asked).
+// Where a unit keeps its 16-bit shard between uses: on the device, in host memory (offload_param
+// "cpu": copied to the device just before each gather, pinned when asked), or in a file
+// (offload_param "nvme": `nvme` set; read into one of its buffers for each gather and for each
+// optimizer step, see zero/param_swapper.hpp).
 struct ShardPlacement {
   bool on_host = false;
   bool pin_memory = false;
+  ParamSwapper* nvme = nullptr;
 };
+
+// The flat layout a unit of these parameters gets on `world` ranks (one bucket per group).
+FlatLayout make_unit_layout(const std::vector<NamedParam>& params, const std::vector<int>& groups, int world);
 
 class ShardedUnit : public UnitHooks {
  public:
@@ -76,12 +84,26 @@ class ShardedUnit : public UnitHooks {
   const FlatLayout& layout() const { return layout_; }
   const std::vector<NamedParam>& params() const { return params_; }
   int64_t numel() const { return layout_.total_numel; }
-  at::Tensor shard(int bucket) const;       // this rank's 16-bit chunk of a bucket (host memory with offload_param)
+  // This rank's 16-bit chunk of a bucket (host memory with offload_param "cpu"; with "nvme" its
+  // values are there only between open_shard() and close_shard()).
+  at::Tensor shard(int bucket) const;
   at::Tensor shard_grad(int bucket) const;  // its reduced gradient (after the boundary backward)
   int64_t own_begin(int bucket) const;      // where that chunk sits in the unit's flat coordinates
 
+  // offload_param "nvme": whether the shard lives in a file; open_shard() puts it into a buffer of
+  // the pool (read from the file when `read`, else left for the caller to fill completely) so
+  // that shard(b) may be read and written; close_shard() writes it back to the file when `write`
+  // and lets the buffer go. No-ops for shards in memory.
+  bool shard_in_file() const { return nvme_ != nullptr; }
+  void open_shard(bool read);
+  void close_shard(bool write);
+
  private:
-  enum class State { released, gathering, gathered };
+  // reading: offload_param "nvme", the shard is on its way from the file (no collective yet).
+  enum class State { released, reading, gathering, gathered };
+  void begin_gather(bool prefetch);
+  void launch_gather(const at::Tensor& source);
+  void bind_shard(void* data);
   at::Tensor after_forward(const at::Tensor& output);
   void on_grad_ready(int entry);
   void before_backward();
@@ -97,7 +119,13 @@ class ShardedUnit : public UnitHooks {
   ReducerOptions options_;   // the same gradient-reduction settings as the gathered parameters
 
   at::Tensor full_;         // the gathered parameters; storage present only while gathered
-  at::Tensor shard_;        // this rank's chunks, concatenated (16-bit); on the host with offload_param
+  // This rank's chunks, concatenated (16-bit); on the host with offload_param; with "nvme" its
+  // storage is a pool buffer while open, else empty.
+  at::Tensor shard_;
+  ParamSwapper* nvme_ = nullptr;
+  int read_buffer_ = -1;    // nvme: the pool buffer of a gather in progress
+  SwapHandle read_;         // nvme: its read
+  int open_buffer_ = -1;    // nvme: the pool buffer shard_ lives in while open
   at::Tensor shard_grads_;  // their reduced gradients
   at::Tensor staging_;      // gradients of the running backward, full size
   State state_ = State::released;

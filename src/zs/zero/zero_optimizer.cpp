@@ -29,6 +29,7 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
       reducer_(reducer),
       comm_(comm),
       policy_(policy),
+      units_(units),
       optimizer_(std::move(optimizer)),
       allgather_elements_(allgather_elements),
       separate_master_(flat.dtype() != at::kFloat || offload.enabled()) {
@@ -54,6 +55,11 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
   }
   if (units) {
     for (const auto& unit : units->units()) {
+      // A shard in a file is brought in while its slots are made (the CPU masters copy it).
+      shards_in_files_ = shards_in_files_ || unit->shard_in_file();
+      TORCH_CHECK(!unit->shard_in_file() || offload.enabled(),
+                  "ZeroOptimizer: parameter shards on NVMe need optimizer offload (the CPU step writes them)");
+      unit->open_shard(/*read=*/true);
       for (size_t b = 0; b < unit->layout().buckets.size(); ++b) {
         OwnedSlot slot;
         slot.layout = &unit->layout();
@@ -64,10 +70,32 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
         slot.unit = unit.get();
         add_slot(std::move(slot), group_weight_decay.at(unit->layout().buckets[b].group));
       }
+      unit->close_shard(/*write=*/false);
     }
   }
   // NVMe: every slot's master and zero state go to the files now (masters stay undefined).
-  if (nvme_) nvme_->start(slots_, slot_weight_decays_);
+  if (nvme_) {
+    nvme_->start(slots_, slot_weight_decays_, shard_access(/*read=*/true, /*write=*/false));
+    close_shards(/*write=*/false);
+  }
+}
+
+SlotAccess ZeroOptimizer::shard_access(bool read, bool write) const {
+  SlotAccess access;
+  if (!shards_in_files_) return access;
+  access.open = [this, read](int i) {
+    if (ShardedUnit* unit = slots_[i].unit) unit->open_shard(read);  // a no-op while open
+  };
+  access.close = [this, write](int i) {
+    ShardedUnit* unit = slots_[i].unit;
+    if (unit && (i + 1 == int(slots_.size()) || slots_[i + 1].unit != unit)) unit->close_shard(write);
+  };
+  return access;
+}
+
+void ZeroOptimizer::close_shards(bool write) {
+  if (!shards_in_files_) return;
+  for (const auto& unit : units_->units()) unit->close_shard(write);
 }
 
 ZeroOptimizer::~ZeroOptimizer() = default;
@@ -132,8 +160,11 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
     const double host_divisor = divisor ? divisor->item<double>() : 1.0;
     optimizer_->begin_step();
     const auto grad_of = [this](const OwnedSlot& slot) { return grad(slot); };
-    if (nvme_) nvme_->run(slots_, grad_of, lr, host_divisor);
-    else offloaded_->run(slots_, grad_of, lr, host_divisor);
+    // Unit shards in files: the update fills them completely, so they are not read first.
+    const SlotAccess access = shard_access(/*read=*/false, /*write=*/true);
+    if (nvme_) nvme_->run(slots_, grad_of, lr, host_divisor, access);
+    else offloaded_->run(slots_, grad_of, lr, host_divisor, access);
+    close_shards(/*write=*/true);
     zero_grads();
     publish(/*copy_masters=*/false);  // the step wrote the new values into the shards already
     return out;
@@ -171,7 +202,8 @@ void ZeroOptimizer::publish_parameters() {
   if (!nvme_) return publish(separate_master_);
   c10::NoGradGuard no_grad;
   nvme_->flush();  // a checkpoint load's last writes
-  nvme_->copy_masters(slots_);
+  nvme_->copy_masters(slots_, shard_access(/*read=*/false, /*write=*/true));
+  close_shards(/*write=*/true);
   publish(/*copy_masters=*/false);
 }
 
@@ -188,8 +220,14 @@ void ZeroOptimizer::publish(bool copy_masters) {
   // is done.
   std::vector<WorkHandle> works;
   int64_t in_flight = 0;
-  for (const OwnedSlot& slot : slots_) {
-    if (copy_masters) slot.own.copy_(slot.master);
+  const SlotAccess access = copy_masters ? shard_access(/*read=*/false, /*write=*/true) : SlotAccess();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const OwnedSlot& slot = slots_[i];
+    if (copy_masters) {
+      if (access.open) access.open(int(i));
+      slot.own.copy_(slot.master);
+      if (access.close) access.close(int(i));
+    }
     if (slot.unit || !policy_.gather_after_step) continue;
     const int64_t numel = flat_.layout().buckets[slot.bucket].numel;
     if (in_flight > 0 && in_flight + numel > allgather_elements_) {

@@ -23,6 +23,7 @@ class NvmeOffload;
 class OffloadedStep;
 class ShardedUnit;
 class UnitSchedule;
+struct SlotAccess;
 
 struct StepOutcome {
   bool skipped = false;     // overflow (fp16): nobody stepped
@@ -37,7 +38,9 @@ struct OwnedSlot {
   const std::vector<NamedParam>* params;    // that layout's parameters
   int bucket = 0;
   int64_t own_begin = 0;                    // where `own` starts in the layout's flat coordinates
-  at::Tensor own;                           // this rank's parameter values (16-bit, or fp32)
+  at::Tensor own;                           // this rank's parameter values (16-bit, or fp32); with
+                                            // offload_param "nvme" reachable only while the unit's
+                                            // shard is open (ShardedUnit::open_shard)
   at::Tensor master;                        // fp32 master values (== own in fp32 training without
                                             // offload; in host memory with offload; undefined with
                                             // NVMe offload, where they live in files)
@@ -78,11 +81,17 @@ class ZeroOptimizer {
   at::Tensor global_sq_norm();
   bool any_overflow();
   void add_slot(OwnedSlot slot, double weight_decay);
+  // offload_param "nvme": opens each unit's shard before its first slot (reading its file when
+  // `read`) and closes it after its last (writing it back when `write`); empty otherwise.
+  SlotAccess shard_access(bool read, bool write) const;
+  void close_shards(bool write);  // any shard an access left open (a last slot without pieces)
 
   FlatParams& flat_;
   GradReducer& reducer_;
   Communicator& comm_;
   StagePolicy policy_;
+  UnitSchedule* units_;
+  bool shards_in_files_ = false;  // offload_param "nvme"
   std::unique_ptr<Optimizer> optimizer_;
   int64_t allgather_elements_;
   bool separate_master_;          // 16-bit parameters: fp32 masters live in their own tensors
