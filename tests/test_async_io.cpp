@@ -333,7 +333,7 @@ TEST_P(SwapStoreEngines, SwapsOutAndInStagedAndAlignedTensorsThenCleansUp) {
   {
     zs::TensorSwapStore store(store_options(dir.path, GetParam()));
     store_dir = store.directory();
-    EXPECT_EQ(store_dir, dir.path + "/zeroshard_rank3");
+    EXPECT_EQ(store_dir, dir.path + "/zeroshard_rank3_pid" + std::to_string(::getpid()));
     EXPECT_STREQ(store.engine_name(), GetParam() == IoEngineKind::threads ? "threads" : "io_uring");
 
     // Unaligned (staged, a slice one element in), aligned (in place), several dtypes and sizes.
@@ -395,12 +395,19 @@ TEST_P(SwapStoreEngines, AnOperationOnAKeyWaitsForTheKeysPreviousOne) {
 INSTANTIATE_TEST_SUITE_P(Engines, SwapStoreEngines, ::testing::Values(IoEngineKind::io_uring, IoEngineKind::threads),
                          [](const auto& info) { return info.param == IoEngineKind::threads ? "threads" : "io_uring"; });
 
-TEST(SwapStore, RemovesStaleFilesOfAnEarlierRun) {
+// A crashed run's directory (its process is gone) is removed; a live process's is not touched,
+// even with the same rank: two jobs may share an nvme_path.
+TEST(SwapStore, RemovesStaleFilesOfADeadRunOnly) {
   TempDir dir;
-  fs::create_directory(dir.path + "/zeroshard_rank3");
-  { std::ofstream(dir.path + "/zeroshard_rank3/9_old.swp") << "stale"; }
+  const std::string dead = dir.path + "/zeroshard_rank3_pid999999999";   // above any pid_max
+  const std::string live = dir.path + "/zeroshard_rank3_pid1";           // init: always running
+  fs::create_directory(dead);
+  fs::create_directory(live);
+  { std::ofstream(dead + "/9_old.swp") << "stale"; }
+  { std::ofstream(live + "/9_in_use.swp") << "another job's"; }
   zs::TensorSwapStore store(store_options(dir.path, IoEngineKind::threads));
-  EXPECT_FALSE(fs::exists(dir.path + "/zeroshard_rank3/9_old.swp"));
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live + "/9_in_use.swp"));
 }
 
 TEST(SwapStore, CreationErrorsAreClear) {
@@ -414,7 +421,8 @@ TEST(SwapStore, CreationErrorsAreClear) {
   msg = message_of([&] { zs::TensorSwapStore s(too_big); });
   EXPECT_NE(msg.find("offload files need"), std::string::npos) << msg;
   EXPECT_NE(msg.find("free"), std::string::npos) << msg;
-  EXPECT_FALSE(fs::exists(dir.path + "/zeroshard_rank3")) << "a store that failed to start left its directory";
+  EXPECT_FALSE(fs::exists(dir.path + "/zeroshard_rank3_pid" + std::to_string(::getpid())))
+      << "a store that failed to start left its directory";
 
   // A directory this process may not write to: a 0555 folder, or for root (who ignores modes) /sys.
   std::string read_only = dir.path + "/ro";
@@ -422,7 +430,7 @@ TEST(SwapStore, CreationErrorsAreClear) {
   ::chmod(read_only.c_str(), 0555);
   if (::geteuid() == 0) read_only = "/sys";
   msg = message_of([&] { zs::TensorSwapStore s(store_options(read_only, IoEngineKind::threads)); });
-  EXPECT_NE(msg.find("cannot create the offload directory " + read_only + "/zeroshard_rank3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cannot create the offload directory " + read_only + "/zeroshard_rank3_pid"), std::string::npos) << msg;
   EXPECT_TRUE(msg.find("Permission denied") != std::string::npos || msg.find("Operation not permitted") != std::string::npos)
       << msg;
 }

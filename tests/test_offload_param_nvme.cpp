@@ -192,7 +192,7 @@ TEST(ParamNvmeSummary, EngineNamesTheDirectoryAndThePool) {
   const std::string dir = temp_dir("param_nvme_summary");
   const RunResult r = run_gpt(stage3(dir, R"(, "buffer_count": 3)"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("[zeroshard] parameter shards offloaded to nvme (" + dir + "/zeroshard_param/zeroshard_rank0, "),
+  EXPECT_NE(r.output.find("[zeroshard] parameter shards offloaded to nvme (" + dir + "/zeroshard_param/zeroshard_rank0_pid"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("| 3 buffer(s) of "), std::string::npos) << r.output;

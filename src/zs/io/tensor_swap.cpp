@@ -2,6 +2,7 @@
 #include "zs/io/tensor_swap.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "zs/io/staging_buffers.hpp"
 
@@ -33,8 +35,8 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Removes the *.swp files a previous run left behind (it crashed before its store was destroyed).
-static void remove_stale_swap_files(const std::string& directory) {
+// Removes the *.swp files in a directory, then the directory if that leaves it empty.
+static void remove_swap_directory(const std::string& directory) {
   DIR* dir = ::opendir(directory.c_str());
   if (dir == nullptr) return;
   while (dirent* e = ::readdir(dir)) {
@@ -42,6 +44,28 @@ static void remove_stale_swap_files(const std::string& directory) {
     if (ends_with(name, ".swp")) ::unlink((directory + "/" + name).c_str());
   }
   ::closedir(dir);
+  ::rmdir(directory.c_str());
+}
+
+// Store directories are named "zeroshard_rank<R>_pid<P>": one per process, so jobs that share an
+// nvme_path never touch each other's files. Those of processes that no longer run on this host
+// (a run that crashed before its store was destroyed) are removed; a live process's are left alone.
+static void remove_directories_of_dead_processes(const std::string& base) {
+  DIR* dir = ::opendir(base.c_str());
+  if (dir == nullptr) return;
+  std::vector<std::string> dead;
+  while (dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    const size_t at = name.rfind("_pid");
+    const std::string prefix = "zeroshard_rank";
+    if (name.compare(0, prefix.size(), prefix) != 0 || at == std::string::npos || at + 4 >= name.size()) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + at + 4, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) dead.push_back(base + "/" + name);
+  }
+  ::closedir(dir);
+  for (const std::string& path : dead) remove_swap_directory(path);
 }
 
 // ---- SwapHandle ------------------------------------------------------------------------------------
@@ -76,10 +100,10 @@ TensorSwapStore::TensorSwapStore(const TensorSwapOptions& options) : options_(op
     throw IoError("zeroshard io: nvme_path " + base + " cannot be used: " + errno_text(errno));
   if (!S_ISDIR(st.st_mode)) throw IoError("zeroshard io: nvme_path " + base + " is not a directory");
 
-  directory_ = base + "/zeroshard_rank" + std::to_string(options_.rank);
+  remove_directories_of_dead_processes(base);
+  directory_ = base + "/zeroshard_rank" + std::to_string(options_.rank) + "_pid" + std::to_string(::getpid());
   if (::mkdir(directory_.c_str(), 0755) != 0 && errno != EEXIST)
     throw IoError("zeroshard io: cannot create the offload directory " + directory_ + ": " + errno_text(errno));
-  remove_stale_swap_files(directory_);
   try {
     check_and_start();
   } catch (...) {
