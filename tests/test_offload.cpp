@@ -10,6 +10,7 @@
 #include <map>
 
 #include "support/equivalence.hpp"
+#include "support/offload_runs.hpp"
 #include "test_ckpt_support.hpp"
 
 using namespace zs::testing;
@@ -29,12 +30,6 @@ const nlohmann::json& reference(const std::string& dtype) {
   return it->second;
 }
 
-// Sets an environment variable for the runs of one scope (the ranks inherit it through zsrun).
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-  const char* name_;
-};
 
 class Offload : public ::testing::TestWithParam<std::tuple<int, std::string, int, int>> {};
 

@@ -16,17 +16,13 @@
 #include <string>
 
 #include "support/equivalence.hpp"
+#include "support/offload_runs.hpp"
 #include "test_ckpt_support.hpp"
 
 using namespace zs::testing;
 
 namespace {
 
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-  const char* name_;
-};
 
 // zero_optimization members for NVMe offload into `dir`.
 std::string nvme(const std::string& dir, const std::string& extra = R"(, "pipeline_read": true, "pipeline_write": true)") {
@@ -35,16 +31,6 @@ std::string nvme(const std::string& dir, const std::string& extra = R"(, "pipeli
 
 const char* kCpuOffload = R"(, "offload_optimizer": {"device": "cpu"})";
 
-// Entries of a directory besides . and .. (-1: it does not exist).
-int entries(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++n;
-  closedir(d);
-  return n;
-}
 
 class NvmeOffload : public ::testing::TestWithParam<std::tuple<int, std::string, int>> {};
 
@@ -220,15 +206,6 @@ TEST(NvmeCheckpoint, LoadsAtAnotherWorldSizeAndStage) {
 namespace {
 
 // A train_gpt run with `zero` as its zero_optimization section and `env` (NAME=value) set; its output.
-RunResult run_gpt(const std::string& zero, const std::string& env = "", const std::string& model = "--n_layer 1 --n_embd 16") {
-  const std::string dir = temp_dir("nvme_gpt");
-  write_text(dir + "/ds.json", R"({"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1,
-    "optimizer": {"type": "AdamW", "params": {"lr": 0.001}}, "zero_optimization": )" + zero + "}");
-  return run_command("env " + env + " " + bin("train_gpt") + " --device cpu --dtype float32 --deepspeed_config " + dir +
-                         "/ds.json " + model + " --n_head 2 --block_size 8 --max_iters 2 --eval_interval 0 --sample_tokens 0",
-                     120);
-}
-
 }  // namespace
 
 // The engine's summary line says where the state went and which I/O engine moves it.

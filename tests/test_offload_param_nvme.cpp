@@ -15,6 +15,7 @@
 #include <string>
 
 #include "support/equivalence.hpp"
+#include "support/offload_runs.hpp"
 #include "zs/engine/memory_estimate.hpp"
 #include "test_ckpt_support.hpp"
 
@@ -22,22 +23,7 @@ using namespace zs::testing;
 
 namespace {
 
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-  const char* name_;
-};
 
-// Entries of a directory besides . and .. (-1: it does not exist).
-int entries(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++n;
-  closedir(d);
-  return n;
-}
 
 std::string optimizer_offload(const std::string& device, const std::string& dir) {
   if (device == "cpu") return R"(, "offload_optimizer": {"device": "cpu"})";
@@ -168,15 +154,8 @@ TEST(ParamNvmeCheckpoint, ExactResumeFp32World1OptimizerCpu) { expect_exact_resu
 
 namespace {
 
-RunResult run_gpt(const std::string& zero) {
-  const std::string dir = temp_dir("param_nvme_gpt");
-  write_text(dir + "/ds.json", R"({"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1,
-    "optimizer": {"type": "AdamW", "params": {"lr": 0.001}}, "zero_optimization": )" + zero + "}");
-  return run_command(bin("train_gpt") + " --device cpu --dtype float32 --deepspeed_config " + dir +
-                         "/ds.json --n_layer 2 --n_embd 32 --n_head 2 --block_size 8 --max_iters 2 --eval_interval 0 "
-                         "--sample_tokens 0",
-                     120);
-}
+// The blocks as units (2 layers, width 32).
+RunResult run_gpt_units(const std::string& zero) { return run_gpt(zero, "", "--n_layer 2 --n_embd 32"); }
 
 std::string stage3(const std::string& dir, const std::string& param_extra) {
   // Persistence threshold 100: the blocks become units.
@@ -190,7 +169,7 @@ std::string stage3(const std::string& dir, const std::string& param_extra) {
 // The engine's summary line names the directory, the I/O engine and the pool.
 TEST(ParamNvmeSummary, EngineNamesTheDirectoryAndThePool) {
   const std::string dir = temp_dir("param_nvme_summary");
-  const RunResult r = run_gpt(stage3(dir, R"(, "buffer_count": 3)"));
+  const RunResult r = run_gpt_units(stage3(dir, R"(, "buffer_count": 3)"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("[zeroshard] parameter shards offloaded to nvme (" + dir + "/zeroshard_param/zeroshard_rank0_pid"),
             std::string::npos)
@@ -222,7 +201,7 @@ TEST(ParamNvmeConfig, ClearErrors) {
       {stage3(dir + "/a_file", ""), "nvme_path " + dir + "/a_file is not a directory"},
   };
   for (const auto& [zero, message] : cases) {
-    const RunResult r = run_gpt(zero);
+    const RunResult r = run_gpt_units(zero);
     EXPECT_NE(r.exit_code, 0) << zero;
     EXPECT_NE(r.output.find(message), std::string::npos) << zero << "\n" << r.output;
   }
