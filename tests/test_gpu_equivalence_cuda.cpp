@@ -8,18 +8,6 @@ using namespace zs::testing;
 
 namespace {
 
-const nlohmann::json& gpu_reference(const std::string& dtype) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto it = cache.find(dtype);
-  if (it == cache.end()) {
-    RunSetup s;
-    s.dtype = dtype;
-    s.device = "cuda";
-    it = cache.emplace(dtype, train(s)).first;
-  }
-  return it->second;
-}
-
 class GpuEquivalence : public ::testing::TestWithParam<std::tuple<int, std::string, int>> {};
 
 TEST_P(GpuEquivalence, TwoGpusMatchOne) {
@@ -27,7 +15,7 @@ TEST_P(GpuEquivalence, TwoGpusMatchOne) {
   std::tie(s.stage, s.dtype, s.accum) = GetParam();
   s.world = 2;
   s.device = "cuda";
-  const nlohmann::json& ref = gpu_reference(s.dtype);
+  const nlohmann::json& ref = reference(s.dtype, "cuda");
   ASSERT_FALSE(ref.is_null());
   const nlohmann::json got = train(s);
   ASSERT_FALSE(got.is_null());
@@ -59,7 +47,7 @@ TEST_P(GpuOffloadEquivalence, TwoGpusMatchOne) {
   s.device = "cuda";
   s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true})";
   if (offload_param) s.zero_extra += R"(, "offload_param": {"device": "cpu", "pin_memory": true})";
-  const nlohmann::json& ref = gpu_reference(s.dtype);
+  const nlohmann::json& ref = reference(s.dtype, "cuda");
   ASSERT_FALSE(ref.is_null());
   const nlohmann::json got = train(s);
   ASSERT_FALSE(got.is_null());

@@ -19,17 +19,6 @@ namespace {
 
 const char* kOffload = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true})";
 
-const nlohmann::json& reference(const std::string& dtype) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto it = cache.find(dtype);
-  if (it == cache.end()) {
-    RunSetup s;
-    s.dtype = dtype;
-    it = cache.emplace(dtype, train(s)).first;
-  }
-  return it->second;
-}
-
 
 class Offload : public ::testing::TestWithParam<std::tuple<int, std::string, int, int>> {};
 

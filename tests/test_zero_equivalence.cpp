@@ -14,17 +14,6 @@ using namespace zs::testing;
 
 namespace {
 
-const nlohmann::json& reference(const std::string& dtype) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto it = cache.find(dtype);
-  if (it == cache.end()) {
-    RunSetup s;
-    s.dtype = dtype;
-    it = cache.emplace(dtype, train(s)).first;
-  }
-  return it->second;
-}
-
 class Equivalence : public ::testing::TestWithParam<std::tuple<int, std::string, int, int>> {};
 
 TEST_P(Equivalence, MatchesSingleProcessReference) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -60,6 +61,21 @@ inline nlohmann::json train(const RunSetup& s, const std::string& args = "") {
                                 300, s.device == "cuda" ? "--num_gpus" : "--num_procs");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return r.exit_code == 0 ? read_json(dir + "/result.json") : nlohmann::json();
+}
+
+// The run every comparison is against: one process at stage 0 in `dtype` on `device` (cached,
+// one run per dtype and device).
+inline const nlohmann::json& reference(const std::string& dtype, const std::string& device = "cpu") {
+  static std::map<std::string, nlohmann::json> cache;
+  const std::string key = device + "/" + dtype;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    RunSetup s;
+    s.dtype = dtype;
+    s.device = device;
+    it = cache.emplace(key, train(s)).first;
+  }
+  return it->second;
 }
 
 // Largest relative difference of the per-step losses, and the relative difference of all final
