@@ -53,6 +53,24 @@ std::optional<at::ScalarType> comm_dtype(const Config& c) {
   throw ConfigError("communication_data_type \"" + s + "\" is not one of fp32, fp16, bf16");
 }
 
+// offload_param to NVMe: the files and the buffer pool for the units' shards. Every shard must
+// fit one pool buffer; that is checked before anything is written.
+std::unique_ptr<ParamSwapper> make_param_swapper(const OffloadConfig& offload, const std::vector<UnitParams>& units,
+                                                 const Communicator& comm, at::ScalarType dtype, bool pin_memory) {
+  int64_t largest = 0, total = 0;
+  for (const UnitParams& u : units) {
+    const int64_t shard = make_unit_layout(u.params, u.groups, comm.size()).shard_numel;
+    if (shard > offload.buffer_size)
+      throw ConfigError("zero_optimization.offload_param.buffer_size " + std::to_string(offload.buffer_size) +
+                        " is too small for unit \"" + u.name + "\": its shard holds " + std::to_string(shard) +
+                        " elements on each of " + std::to_string(comm.size()) + " rank(s); set buffer_size to at least " +
+                        std::to_string(shard));
+    largest = std::max(largest, shard);
+    total += shard;
+  }
+  return std::make_unique<ParamSwapper>(offload, comm.rank(), dtype, largest, total, pin_memory);
+}
+
 }  // namespace
 
 Engine::Engine(torch::nn::Module& model, const Config& config, World& world, EngineOptions options)
@@ -100,22 +118,8 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     ShardPlacement placement;
     placement.on_host = config_.zero.offload_param.device == "cpu";
     placement.pin_memory = config_.zero.offload_param.pin_memory && world_.device.is_cuda();
-    const OffloadConfig& param_offload = config_.zero.offload_param;
-    if (param_offload.device == "nvme") {
-      // Every shard must fit one pool buffer: checked before anything is written.
-      int64_t largest = 0, total = 0;
-      for (const UnitParams& u : plan.units) {
-        const int64_t shard = make_unit_layout(u.params, u.groups, comm.size()).shard_numel;
-        if (shard > param_offload.buffer_size)
-          throw ConfigError("zero_optimization.offload_param.buffer_size " + std::to_string(param_offload.buffer_size) +
-                            " is too small for unit \"" + u.name + "\": its shard holds " + std::to_string(shard) +
-                            " elements on each of " + std::to_string(comm.size()) +
-                            " rank(s); set buffer_size to at least " + std::to_string(shard));
-        largest = std::max(largest, shard);
-        total += shard;
-      }
-      param_swapper_ = std::make_unique<ParamSwapper>(param_offload, comm.rank(), param_dtype_, largest, total,
-                                                      placement.pin_memory);
+    if (config_.zero.offload_param.device == "nvme") {
+      param_swapper_ = make_param_swapper(config_.zero.offload_param, plan.units, comm, param_dtype_, placement.pin_memory);
       placement.nvme = param_swapper_.get();
     }
     for (const UnitParams& u : plan.units)
