@@ -28,7 +28,9 @@ class OffloadTransfer {
   virtual at::Tensor fetch_grad(int b, const at::Tensor& device_grad) = 0;
   virtual void wait_grad(int b) = 0;
   // A host tensor shaped like `device_dst` (its dtype) that the step may write the updated values
-  // into; waits until buffer b's previous send has left it.
+  // into; waits until buffer b's previous send has left it. A `device_dst` that already is host
+  // memory (offload_param shards, CPU ranks) is returned itself, and send() then copies nothing
+  // but an fp32 master.
   virtual at::Tensor param_buffer(int b, const at::Tensor& device_dst) = 0;
   // Starts copying `host` into `device_dst` (same dtype and size) through buffer `b`. `host` must
   // stay unchanged until the next begin().

@@ -47,11 +47,17 @@ class CudaOffloadTransfer final : public OffloadTransfer {
   void wait_grad(int b) override { fetched_[b].synchronize(); }
 
   at::Tensor param_buffer(int b, const at::Tensor& device_dst) override {
+    if (device_dst.is_cpu()) return device_dst;  // offload_param: the shard itself is host memory
     sent_[b].synchronize();
     return staging(params_[b], device_dst).narrow(0, 0, device_dst.numel());
   }
 
   void send(int b, const at::Tensor& host, const at::Tensor& device_dst) override {
+    if (device_dst.is_cpu()) {
+      // offload_param: 16-bit values were written in place; fp32 values come from the master.
+      if (host.data_ptr() != device_dst.data_ptr()) device_dst.copy_(host);
+      return;
+    }
     c10::cuda::CUDAStreamGuard guard(stream_);
     device_dst.copy_(host, /*non_blocking=*/true);
     sent_[b].record(stream_);

@@ -70,12 +70,7 @@ void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function
     transfer_->wait_grad(b);
     access.before(piece_slots, k);
     const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
-    if (dst.is_cpu()) {
-      // The parameters live in host memory too (offload_param, or a CPU device): write in place.
-      const bool fp32 = dst.scalar_type() == at::kFloat;
-      optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, fp32 ? at::Tensor() : dst);
-      if (fp32 && !dst.is_same(slot.master.narrow(0, p.begin, p.numel))) dst.copy_(slot.master.narrow(0, p.begin, p.numel));
-    } else if (dst.scalar_type() == at::kFloat) {
+    if (dst.scalar_type() == at::kFloat) {
       // fp32 parameters: the master itself goes back.
       optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, at::Tensor());
       transfer_->send(b, slot.master.narrow(0, p.begin, p.numel), dst);
