@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/utils.h>
 
 #include "zs/config/config.hpp"
@@ -41,11 +42,11 @@ double now_s() {
 
 int main(int argc, char** argv) {
   CLI::App app{"ZeroShard GPT throughput benchmark"};
-  std::string model_name = "124M", dtype = "bf16", label;
+  std::string model_name = "124M", dtype = "bf16", label, comm_dtype;
   int stage = 0, warmup = 3, steps = 10;
   int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
   bool overlap = true, checkpointing = false, pin_memory = true;
-  std::string offload_optimizer = "none", offload_param = "none", nvme_path;
+  std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path;
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
   app.add_option("--n_layer", n_layer, "custom model: layers");
   app.add_option("--n_embd", n_embd, "custom model: width");
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
                  "stage3_max_reuse_distance (0: release every unit after each use, as in the published runs)");
   app.add_option("--stage", stage);
   app.add_option("--dtype", dtype, "bf16, fp16, fp32");
+  app.add_option("--comm_dtype", comm_dtype, "communication_data_type (default: the gradients' dtype)");
   app.add_option("--micro", micro);
   app.add_option("--seq", seq);
   app.add_option("--warmup", warmup);
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--bucket", bucket, "reduce_bucket_size / allgather_bucket_size (elements)");
   app.add_option("--overlap", overlap, "overlap_comm");
   app.add_option("--label", label, "free text carried into the JSON line");
+  app.add_option("--profile", profile_path, "after the timed steps, trace 2 more with the LibTorch profiler into this "
+                                            "Chrome trace (rank 0; bench/trace_summary.py reads it)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
     if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
+    if (!comm_dtype.empty()) cfg["communication_data_type"] = comm_dtype;
     zs::Config config = zs::parse_config(cfg.dump(), world.size(), {}, "<bench>");
 
     zs::GPTConfig gpt = n_layer > 0 ? zs::GPTConfig{} : zs::GPTConfig::preset(model_name);
@@ -113,12 +118,10 @@ int main(int argc, char** argv) {
     zs::reset_peak_memory(world.device);
     zs::Engine engine(model, config, world, options);
     const double engine_s = now_s() - t_engine;
-    // Model states as the engine holds them before the first step (16-bit parameters, gradient
-    // buffers, fp32 masters and optimizer state), next to the engine's own accounting; and the
-    // most the GPU held while the engine was set up (at stage 3: shards plus one unit).
+    // The most the GPU held while the engine was set up (at stage 3: shards plus one unit).
     const zs::MemoryStats setup = zs::device_memory(world.device);
     const double gib = double(1 << 30);
-    const double state_gib = double(setup.allocated) / gib, setup_peak_gib = double(setup.peak_allocated) / gib;
+    const double setup_peak_gib = double(setup.peak_allocated) / gib;
     const zs::MemoryEstimate estimate = engine.memory_estimate();
     const double full_model_gib = double(n_params) * double(c10::elementSize(engine.param_dtype())) / gib;
     zs::reset_peak_memory(world.device);
@@ -144,11 +147,31 @@ int main(int argc, char** argv) {
     zs::reset_peak_memory(world.device);
     engine.backward(model->forward(x, y).loss);
     synchronize(world.device);
-    const double fwd_bwd_peak_gib = double(zs::device_memory(world.device).peak_allocated) / double(1 << 30);
+    // Model states as the engine holds them between backward and step (parameters, reduced
+    // gradients, fp32 masters and optimizer state; activations are gone), next to its accounting.
+    const zs::MemoryStats after_backward = zs::device_memory(world.device);
+    const double state_gib = double(after_backward.allocated) / gib;
+    const double fwd_bwd_peak_gib = double(after_backward.peak_allocated) / gib;
     zs::reset_peak_memory(world.device);
     engine.step();
     synchronize(world.device);
     const double step_peak_gib = double(zs::device_memory(world.device).peak_allocated) / double(1 << 30);
+
+    if (!profile_path.empty()) {
+      // Two steps under the profiler, CPU ops and GPU kernels, written by rank 0.
+      namespace prof = torch::profiler::impl;
+      const prof::ProfilerConfig profiler_config(prof::ProfilerState::KINETO);
+      const std::set<prof::ActivityType> activities = {prof::ActivityType::CPU, prof::ActivityType::CUDA};
+      torch::autograd::profiler::prepareProfiler(profiler_config, activities);
+      torch::autograd::profiler::enableProfiler(profiler_config, activities);
+      for (int i = 0; i < 2; ++i) {
+        engine.backward(model->forward(x, y).loss);
+        engine.step();
+      }
+      synchronize(world.device);
+      auto result = torch::autograd::profiler::disableProfiler();
+      if (world.is_main()) result->save(profile_path);
+    }
 
     std::sort(times.begin(), times.end());
     const double median = times[times.size() / 2];
@@ -164,6 +187,7 @@ int main(int argc, char** argv) {
                             {"params", n_params},
                             {"stage", stage},
                             {"dtype", dtype},
+                            {"comm_dtype", comm_dtype.empty() ? dtype : comm_dtype},
                             {"world", world.size()},
                             {"micro", micro},
                             {"step_ms", median * 1e3},

@@ -35,6 +35,25 @@ if has build; then
   if [ $rc != 0 ]; then grep -E "error|Error" -A5 "$OUT/build.log" | head -60; exit 1; fi
 fi
 
+if has host; then
+  note "host: CPUs, NUMA nodes, memory, disk"
+  { lscpu | grep -E "Model name|^CPU\(s\)|Socket|NUMA|Thread|L3"; free -g | head -2; df -h /tmp | tail -1
+    ls -d /sys/devices/system/node/node* 2>/dev/null; cat /sys/devices/system/node/node*/cpulist 2>/dev/null
+    command -v numactl && numactl -H; } 2>&1 | tee "$OUT/host.txt"
+fi
+
+if has profile; then
+  # Two traced steps of GPT-2 ${PROFILE_MODEL:-1.5B} each way, and where the GPU time goes.
+  m=${PROFILE_MODEL:-1.5B}
+  note "profile: GPT-2 $m, ZeRO-${PROFILE_STAGE:-3} vs FSDP2, $NGPU GPUs"
+  timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model "$m" --strategy fsdp2 \
+    --profile "$OUT/trace_fsdp2.json" 2>> "$OUT/torch_profile.err" | tee -a "$results"
+  timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model "$m" --stage "${PROFILE_STAGE:-3}" \
+    --profile "$OUT/trace_ours.json" 2>> "$OUT/zs_profile.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  "$PY" bench/trace_summary.py "$OUT/trace_ours.json" "$OUT/trace_fsdp2.json" | tee "$OUT/profile_summary.txt"
+  gzip -f "$OUT"/trace_*.json
+fi
+
 if has probe3; then
   # Tiny stage-3 runs with a short collective timeout; a run still going after 60 s gets its
   # threads' stacks printed (cuda-gdb attaches to the ranks) and is killed.
@@ -106,8 +125,11 @@ if has stage3; then
   for model in 350M 1.5B; do
     timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy fsdp2 \
       2>> "$OUT/torch_stage3.err" | tee -a "$results"
-    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage 3 2>> "$OUT/zs_stage3.err" \
-      | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+    # Ours twice: the default (gradients reduced in bf16) and fp32 reduction as FSDP2 is set up.
+    for comm in bf16 fp32; do
+      timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage 3 --comm_dtype $comm \
+        2>> "$OUT/zs_stage3.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+    done
   done
 fi
 

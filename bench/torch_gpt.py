@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--seq", type=int, default=1024)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--profile", default="", help="after the timed steps, trace 2 more into this Chrome trace (rank 0)")
     args = ap.parse_args()
 
     # CPU offload keeps gradients on the host, so the gradient-norm all-reduce needs a CPU backend.
@@ -109,19 +110,31 @@ def main():
     x = torch.randint(0, args.vocab, (args.micro, args.seq), generator=g).to(dev)
     y = torch.randint(0, args.vocab, (args.micro, args.seq), generator=g).to(dev)
     torch.cuda.reset_peak_memory_stats(dev)
-    times = []
-    for i in range(args.warmup + args.steps):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    def train_step():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             loss = step_model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        return loss
+
+    times = []
+    for i in range(args.warmup + args.steps):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        loss = train_step()
         torch.cuda.synchronize()
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
+    if args.profile:
+        acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.profiler.profile(activities=acts) as prof:
+            for _ in range(2):
+                train_step()
+            torch.cuda.synchronize()
+        if rank == 0:
+            prof.export_chrome_trace(args.profile)
     times.sort()
     median = times[len(times) // 2]
     tok_s = args.micro * args.seq / median

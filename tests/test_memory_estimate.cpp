@@ -25,9 +25,16 @@ TEST(MemoryEstimate, StageTable) {
   EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {0}, zero).gpu_model_states(), 16 * psi);
   EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {1}, zero).gpu_model_states(), 4 * psi + 12 * psi / n);
   EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {2}, zero).gpu_model_states(), 2 * psi + 14 * psi / n);
-  // Stage 3: 16Ψ/N, plus the parameters that stay gathered (outside units) whole.
-  const double kept = double(m.params - m.unit_params);
-  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {3}, zero).gpu_model_states(), 16 * psi / n + 2 * kept * (1 - 1 / n));
+  // Stage 3: 16Ψ/N, plus the parameters that stay gathered (outside units) whole, less the
+  // units' 16-bit shards (gathers round the fp32 masters on the GPU directly).
+  const double kept = double(m.params - m.unit_params), units = double(m.unit_params);
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {3}, zero).gpu_model_states(),
+                   16 * psi / n + 2 * kept * (1 - 1 / n) - 2 * units / n);
+  // Reduced in fp32 (communication_data_type), the units' gradients take 4 bytes.
+  zs::ModelSizes fp32_reduce = m;
+  fp32_reduce.unit_grad_bytes = 4;
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(fp32_reduce, {3}, zero).gpu_model_states(),
+                   16 * psi / n + 2 * kept * (1 - 1 / n));
   EXPECT_GE(zs::estimate_memory(m, {3}, zero).gathered, 2.0 * double(m.largest_unit));
 }
 

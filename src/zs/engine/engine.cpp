@@ -191,6 +191,7 @@ ModelSizes Engine::model_sizes(const ParamPlan& plan) {
     // Units this model cannot partition (nested, shared): the estimate counts none.
   }
   m.bytes_per_param = int(c10::elementSize(param_dtype_));
+  m.unit_grad_bytes = int(c10::elementSize(comm_dtype(config_).value_or(param_dtype_)));
   const bool adam = config_.optimizer.type != "SGD";
   m.state_floats = adam ? 2 : (config_.optimizer.momentum > 0 ? 1 : 0);
   m.world_size = world_.size();

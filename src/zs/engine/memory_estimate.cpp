@@ -56,9 +56,12 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   const double state_bytes = 4.0 * m.state_floats + (separate_master ? 4.0 : 0.0);  // k
   const double owned = c.stage == 0 ? psi : psi / n;                                   // optimizer elements here
 
+  // Stage-3 units of 16-bit training with the optimizer on the GPU gather straight from their
+  // fp32 masters and keep no 16-bit shard; their reduced gradients are in the communication dtype.
+  const bool units_from_masters = separate_master && !c.optimizer;
   MemoryEstimate e;
-  e.params = p * gathered_psi + (c.params ? 0.0 : p * units / n);
-  e.grads = c.stage <= 1 ? p * psi : p * psi / n;
+  e.params = p * gathered_psi + (c.params || units_from_masters ? 0.0 : p * units / n);
+  e.grads = c.stage <= 1 ? p * psi : (p * gathered_psi + double(m.unit_grad_bytes) * units) / n;
   if (c.optimizer) {
     // Host: fp32 masters (always separate there) and state, or only the piece ring with NVMe.
     const double ring = double(std::max<int64_t>(zero.offload_optimizer.buffer_count, 1)) * kOffloadPieceElements * (4.0 + p);

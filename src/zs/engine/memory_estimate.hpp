@@ -8,10 +8,14 @@
 //   stage 0            pΨ                pΨ                kΨ
 //   stage 1            pΨ                pΨ                kΨ/N
 //   stage 2            pΨ                pΨ/N              kΨ/N
-//   stage 3            pΨp + pΨu/N       pΨ/N              kΨ/N
+//   stage 3            pΨp + pΨu/N *     (pΨp + gΨu)/N     kΨ/N
 //   offload_optimizer                                      0 on the GPU, kΨ/N (+4Ψ/N fp32 masters) in host memory
 //   offload_param      pΨu/N moves to host memory (with device "nvme" to files: the host keeps
 //                      only buffer_count buffers of the largest unit shard)
+//
+// * 0 for the units when the fp32 masters are on the GPU in 16-bit training: gathers round them
+// directly. g is the bytes of the communication dtype (the units' gradients are reduced and kept
+// in it; p by default).
 //
 // plus, at stage 3, the units gathered at once (at most stage3_max_live_parameters, about the
 // running unit plus stage3_prefetch_bucket_size) and one unit's gradient staging buffer.
@@ -30,6 +34,7 @@ struct ModelSizes {
   int64_t unit_params = 0;     // Ψu: those inside units (zero/unit.hpp)
   int64_t largest_unit = 0;    // elements of the largest unit
   int bytes_per_param = 2;     // 2 for bf16/fp16 training, 4 for fp32
+  int unit_grad_bytes = 2;     // stage-3 unit gradients: the communication dtype's bytes
   int state_floats = 2;        // optimizer state per parameter: Adam 2, SGD with momentum 1, else 0
   int world_size = 1;
   int ranks_per_host = 1;

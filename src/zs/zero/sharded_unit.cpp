@@ -61,7 +61,12 @@ ShardedUnit::ShardedUnit(std::string name, UnitModule& module, std::vector<Named
   for (size_t i = 0; i < params_.size(); ++i)
     full_.narrow(0, layout_.entries[i].offset, layout_.entries[i].numel).copy_(params_[i].tensor.detach().reshape(-1));
   comm_.broadcast(full_, 0)->wait();
-  shard_grads_ = at::zeros({layout_.shard_numel}, tensor_options);
+  // Reduced gradients are kept in the communication dtype (an fp32 reduction is not rounded back
+  // to 16 bits) and only from a window's first reduction to the step (drop_shard_grads), so
+  // they take no memory while activations peak at the start of backward.
+  shard_grads_ = at::empty({layout_.shard_numel},
+                           tensor_options.dtype(options_.comm_dtype.value_or(tensor_options.dtype().toScalarType())));
+  drop_shard_grads();
   if (nvme_) {
     // The shard goes to its file through a pool buffer; its own storage stays empty.
     shard_ = at::empty({layout_.shard_numel}, tensor_options.device(at::kCPU));
@@ -98,8 +103,26 @@ at::Tensor ShardedUnit::shard(int b) const {
   return shard_.narrow(0, layout_.buckets[b].shard_offset, layout_.buckets[b].chunk);
 }
 
-at::Tensor ShardedUnit::shard_grad(int b) const {
+at::Tensor ShardedUnit::shard_grad(int b) {
+  if (!has_shard_grads()) allocate_shard_grads(/*zeroed=*/true);  // a step with no backward before it
   return shard_grads_.narrow(0, layout_.buckets[b].shard_offset, layout_.buckets[b].chunk);
+}
+
+bool ShardedUnit::has_shard_grads() const { return shard_grads_.storage().nbytes() > 0; }
+
+void ShardedUnit::allocate_shard_grads(bool zeroed) {
+  const c10::DeviceGuard on_device(shard_grads_.device());
+  c10::Storage storage = shard_grads_.storage();
+  const size_t bytes = size_t(layout_.shard_numel) * shard_grads_.element_size();
+  storage.set_data_ptr_noswap(storage.allocator()->allocate(bytes));
+  storage.set_nbytes(bytes);
+  if (zeroed) shard_grads_.zero_();
+}
+
+void ShardedUnit::drop_shard_grads() {
+  c10::Storage storage = shard_grads_.storage();
+  storage.set_data_ptr_noswap(at::DataPtr(nullptr, shard_grads_.device()));
+  storage.set_nbytes(0);
 }
 
 int64_t ShardedUnit::own_begin(int b) const { return layout_.chunk_offset(b, comm_.rank()); }
@@ -165,6 +188,15 @@ void ShardedUnit::begin_gather(bool prefetch) {
   }
   ZS_UNIT_TRACE("start gather");
   allocate_full();
+  if (!masters_.empty()) {
+    // This rank's part is rounded from its fp32 masters straight into the full buffer, which the
+    // collective then fills in around it.
+    c10::NoGradGuard no_grad;
+    for (size_t b = 0; b < layout_.buckets.size(); ++b)
+      full_.narrow(0, own_begin(int(b)), layout_.buckets[b].chunk).copy_(masters_[b]);
+    launch_gather(at::Tensor());
+    return;
+  }
   // Offloaded shards come up first (asynchronous from pinned memory); the collectives keep the
   // device copy alive until they are done.
   launch_gather(shard_.device() == full_.device() ? shard_ : shard_.to(full_.device(), /*non_blocking=*/true));
@@ -173,10 +205,25 @@ void ShardedUnit::begin_gather(bool prefetch) {
 void ShardedUnit::launch_gather(const at::Tensor& source) {
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
     const FlatBucket& bucket = layout_.buckets[b];
-    gather_works_.push_back(comm_.all_gather(full_.narrow(0, bucket.offset, bucket.numel),
-                                             source.narrow(0, bucket.shard_offset, bucket.chunk)));
+    const at::Tensor mine = source.defined() ? source.narrow(0, bucket.shard_offset, bucket.chunk)
+                                             : full_.narrow(0, own_begin(int(b)), bucket.chunk);  // in place
+    gather_works_.push_back(comm_.all_gather(full_.narrow(0, bucket.offset, bucket.numel), mine));
   }
   state_ = State::gathering;
+}
+
+void ShardedUnit::gather_from_masters(std::vector<at::Tensor> masters) {
+  TORCH_CHECK(masters.size() == layout_.buckets.size(), "ShardedUnit ", name_, ": ", masters.size(),
+              " masters for ", layout_.buckets.size(), " buckets");
+  TORCH_CHECK(!nvme_ && shard_.device() == full_.device(), "ShardedUnit ", name_,
+              ": only a shard on the device can be replaced by its masters");
+  for (size_t b = 0; b < masters.size(); ++b)
+    TORCH_CHECK(masters[b].numel() == layout_.buckets[b].chunk && masters[b].device() == full_.device(),
+                "ShardedUnit ", name_, ": master ", b, " does not match its chunk");
+  masters_ = std::move(masters);
+  c10::Storage storage = shard_.storage();
+  storage.set_data_ptr_noswap(at::DataPtr(nullptr, shard_.device()));
+  storage.set_nbytes(0);
 }
 
 void ShardedUnit::gather() {
@@ -278,6 +325,8 @@ void ShardedUnit::reduce_gradients() {
   ZS_UNIT_TRACE("reduce gradients");
   c10::NoGradGuard no_grad;
   if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_grads_.options());
+  // The window's first reduction overwrites every element; later ones add to them.
+  if (!has_shard_grads()) allocate_shard_grads(/*zeroed=*/!first_micro_step_);
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
     const FlatBucket& bucket = layout_.buckets[b];
     pending_.push_back(start_reduction(comm_, staging_.narrow(0, bucket.offset, bucket.numel), shard_grad(int(b)),

@@ -87,8 +87,18 @@ class ShardedUnit : public UnitHooks {
   // This rank's 16-bit chunk of a bucket (host memory with offload_param "cpu"; with "nvme" its
   // values are there only between open_shard() and close_shard()).
   at::Tensor shard(int bucket) const;
-  at::Tensor shard_grad(int bucket) const;  // its reduced gradient (after the boundary backward)
+  // Its reduced gradient (after the boundary backward; zeros if no backward ran). Held from a
+  // window's first reduction until drop_shard_grads(), which the step calls once it used them.
+  at::Tensor shard_grad(int bucket);
+  void drop_shard_grads();
   int64_t own_begin(int bucket) const;      // where that chunk sits in the unit's flat coordinates
+
+  // 16-bit training with the optimizer on the device: `masters[b]` (fp32, this rank's chunk of
+  // bucket b) become the source of every gather, which rounds them into the full buffer, and the
+  // 16-bit shard is dropped: model states are then 12 bytes per parameter (not 14) plus gradients.
+  // shard(b) has no storage afterwards.
+  void gather_from_masters(std::vector<at::Tensor> masters);
+  bool gathers_from_masters() const { return !masters_.empty(); }
 
   // offload_param "nvme": whether the shard lives in a file; open_shard() puts it into a buffer of
   // the pool (read from the file when `read`, else left for the caller to fill completely) so
@@ -109,6 +119,8 @@ class ShardedUnit : public UnitHooks {
   void before_backward();
   void reduce_gradients();
   void allocate_full();
+  bool has_shard_grads() const;
+  void allocate_shard_grads(bool zeroed);
 
   std::string name_;
   UnitModule& module_;
@@ -122,11 +134,12 @@ class ShardedUnit : public UnitHooks {
   // This rank's chunks, concatenated (16-bit); on the host with offload_param; with "nvme" its
   // storage is a pool buffer while open, else empty.
   at::Tensor shard_;
+  std::vector<at::Tensor> masters_;  // set by gather_from_masters: shard_ is then empty
   ParamSwapper* nvme_ = nullptr;
   int read_buffer_ = -1;    // nvme: the pool buffer of a gather in progress
   SwapHandle read_;         // nvme: its read
   int open_buffer_ = -1;    // nvme: the pool buffer shard_ lives in while open
-  at::Tensor shard_grads_;  // their reduced gradients
+  at::Tensor shard_grads_;  // their reduced gradients (communication dtype); storage only while held
   at::Tensor staging_;      // gradients of the running backward, full size
   State state_ = State::released;
   std::vector<WorkHandle> gather_works_;

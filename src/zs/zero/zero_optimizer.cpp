@@ -73,6 +73,15 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
       unit->close_shard(/*write=*/false);
     }
   }
+  // 16-bit units with their masters on the device gather from the masters; their 16-bit shards go.
+  if (units && separate_master_ && !offloaded_ && !nvme_) {
+    for (const auto& unit : units->units()) {
+      std::vector<at::Tensor> masters;
+      for (const OwnedSlot& slot : slots_)
+        if (slot.unit == unit.get()) masters.push_back(slot.master);
+      unit->gather_from_masters(std::move(masters));
+    }
+  }
   // NVMe: every slot's master and zero state go to the files now (masters stay undefined).
   if (nvme_) {
     nvme_->start(slots_, slot_weight_decays_, shard_access(/*read=*/true, /*write=*/false));
@@ -115,7 +124,7 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
   slots_.push_back(std::move(slot));
 }
 
-at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) const {
+at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) {
   return slot.unit ? slot.unit->shard_grad(slot.bucket) : reducer_.shard_grad(slot.bucket);
 }
 
@@ -139,7 +148,9 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   c10::NoGradGuard no_grad;
   StepOutcome out;
   auto zero_grads = [&]() {
-    reducer_.zero_grads();  // unit shard gradients are overwritten by the next window's first reduction
+    reducer_.zero_grads();
+    if (units_)
+      for (const auto& unit : units_->units()) unit->drop_shard_grads();  // the next window allocates afresh
   };
   if (check_overflow && any_overflow()) {
     out.skipped = true;
@@ -223,7 +234,7 @@ void ZeroOptimizer::publish(bool copy_masters) {
   const SlotAccess access = copy_masters ? shard_access(/*read=*/false, /*write=*/true) : SlotAccess();
   for (size_t i = 0; i < slots_.size(); ++i) {
     const OwnedSlot& slot = slots_[i];
-    if (copy_masters) {
+    if (copy_masters && !(slot.unit && slot.unit->gathers_from_masters())) {
       if (access.open) access.open(int(i));
       slot.own.copy_(slot.master);
       if (access.close) access.close(int(i));

@@ -40,7 +40,8 @@ struct OwnedSlot {
   int64_t own_begin = 0;                    // where `own` starts in the layout's flat coordinates
   at::Tensor own;                           // this rank's parameter values (16-bit, or fp32); with
                                             // offload_param "nvme" reachable only while the unit's
-                                            // shard is open (ShardedUnit::open_shard)
+                                            // shard is open (ShardedUnit::open_shard); no storage
+                                            // for a unit that gathers from its masters
   at::Tensor master;                        // fp32 master values (== own in fp32 training without
                                             // offload; in host memory with offload; undefined with
                                             // NVMe offload, where they live in files)
@@ -77,7 +78,7 @@ class ZeroOptimizer {
 
  private:
   void publish(bool copy_masters);
-  at::Tensor grad(const OwnedSlot& slot) const;
+  at::Tensor grad(const OwnedSlot& slot);
   at::Tensor global_sq_norm();
   bool any_overflow();
   void add_slot(OwnedSlot slot, double weight_decay);

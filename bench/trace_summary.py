@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+# Where a traced training step spends its GPU time: reads Chrome traces written by
+# `bench_gpt --profile` and `torch_gpt.py --profile` (2 steps each) and prints, per trace and per
+# step, the GPU kernel time by kind, how much of the collectives ran under compute, and how long
+# the compute streams sat idle.
+#
+#   python3 bench/trace_summary.py ours.json fsdp2.json
+import json
+import re
+import sys
+
+KINDS = [  # first match wins
+    ("nccl", r"nccl"),
+    ("gemm", r"gemm|cutlass|xmma|nvjet|cublas|sm\d+_"),
+    ("attention", r"flash|fmha|attention|efficient"),
+    ("optimizer", r"adam|multi_tensor|foreach|fused_"),
+    ("layernorm", r"layer_norm|layernorm"),
+    ("softmax/loss", r"softmax|nll_loss|cross_entropy"),
+    ("copy/cast", r"memcpy|memset|copy|cast|fill"),
+    ("reduction", r"reduce_kernel|norm"),
+    ("elementwise", r"elementwise|vectorized|unrolled|gelu|add|mul"),
+]
+
+
+def kind_of(name):
+    low = name.lower()
+    for kind, pattern in KINDS:
+        if re.search(pattern, low):
+            return kind
+    return "other"
+
+
+def union_length(intervals):
+    total, end = 0.0, -1e30
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def overlap_length(xs, ys):
+    """Length of the union of xs that lies inside the union of ys."""
+    def merged(iv):
+        out = []
+        for a, b in sorted(iv):
+            if out and a <= out[-1][1]:
+                out[-1][1] = max(out[-1][1], b)
+            else:
+                out.append([a, b])
+        return out
+    xs, ys = merged(xs), merged(ys)
+    i = j = 0
+    total = 0.0
+    while i < len(xs) and j < len(ys):
+        a, b = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
+        if a < b:
+            total += b - a
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def summarize(path, steps=2):
+    with open(path) as f:
+        trace = json.load(f)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    kernels = [e for e in events if e.get("ph") == "X" and e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
+    if not kernels:
+        print(f"{path}: no GPU kernels in the trace")
+        return
+    start = min(e["ts"] for e in kernels)
+    end = max(e["ts"] + e["dur"] for e in kernels)
+    by_kind = {}
+    comm, compute = [], []
+    for e in kernels:
+        kind = kind_of(e.get("name", ""))
+        by_kind[kind] = by_kind.get(kind, 0.0) + e["dur"]
+        (comm if kind == "nccl" else compute).append((e["ts"], e["ts"] + e["dur"]))
+    span = (end - start) / steps / 1e3
+    busy = union_length(compute) / steps / 1e3
+    comm_total = union_length(comm) / steps / 1e3
+    hidden = overlap_length(comm, compute) / steps / 1e3
+    print(f"\n{path}: {steps} steps, per step (ms)")
+    print(f"  GPU span {span:8.2f}   compute busy {busy:8.2f}   compute idle {span - busy:7.2f}")
+    print(f"  collectives {comm_total:8.2f}   of which under compute {hidden:7.2f}   exposed {comm_total - hidden:7.2f}")
+    for kind, us in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"  {kind:14s} {us / steps / 1e3:8.2f}")
+    top = {}
+    for e in kernels:
+        top[e["name"]] = top.get(e["name"], 0.0) + e["dur"]
+    print("  top kernels:")
+    for name, us in sorted(top.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {us / steps / 1e3:7.2f}  {name[:110]}")
+
+
+if __name__ == "__main__":
+    for p in sys.argv[1:]:
+        summarize(p)
