@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   std::string model_name = "124M", dtype = "bf16", label, comm_dtype;
   int stage = 0, warmup = 3, steps = 10;
   int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
-  bool overlap = true, checkpointing = false, pin_memory = true;
+  bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false;
   std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path;
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
   app.add_option("--n_layer", n_layer, "custom model: layers");
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
   app.add_option("--nvme_path", nvme_path, "directory for nvme offload");
   app.add_option("--pin_memory", pin_memory, "offloaded state in pinned host memory");
+  app.add_flag("--overlap_step", overlap_step, "offload_optimizer.overlap_step (stages 1-2: units update during the next forward)");
   int64_t reuse_distance = 0;
   app.add_option("--reuse_distance", reuse_distance,
                  "stage3_max_reuse_distance (0: release every unit after each use, as in the published runs)");
@@ -88,8 +89,12 @@ int main(int argc, char** argv) {
     if (offload_optimizer != "none") {
       zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}};
       if (offload_optimizer == "nvme") zero["offload_optimizer"]["nvme_path"] = nvme_path;
+      if (overlap_step) zero["offload_optimizer"]["overlap_step"] = true;
     }
-    if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
+    if (offload_param != "none") {
+      zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
+      if (offload_param == "nvme") zero["offload_param"]["nvme_path"] = nvme_path;
+    }
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
     if (!comm_dtype.empty()) cfg["communication_data_type"] = comm_dtype;
@@ -204,7 +209,7 @@ int main(int argc, char** argv) {
                             {"build_s", build_s},
                             {"engine_s", engine_s},
                             {"host_peak_gib", double(zs::device_memory(c10::Device(c10::kCPU)).peak_allocated) / gib},
-                            {"offload", offload_optimizer + "/" + offload_param},
+                            {"offload", offload_optimizer + "/" + offload_param + (overlap_step ? " overlap_step" : "")},
                             {"checkpointing", checkpointing},
                             {"first_loss", first_loss},
                             {"fwd_bwd_peak_gib", fwd_bwd_peak_gib},

@@ -142,14 +142,17 @@ fi
 if has offload; then
   note "CPU Adam (ours, fused SIMD) vs torch's fused CPU AdamW on this host, 16 and 32 threads"
   timeout 240 $B/bin/bench_cpu_adam --numel 200000000 --threads 16,32 --reps 5 > "$OUT/cpu_adam.log" 2>&1
-  tail -12 "$OUT/cpu_adam.log"
+  tail -20 "$OUT/cpu_adam.log"
   note "GPT-2 1.5B with offload, $NGPU GPUs: PyTorch FSDP2 + CPUOffloadPolicy vs ours (stage 2, stage 2 + optimizer offload, stage 3 + optimizer and parameter offload)"
   timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model 1.5B --strategy fsdp2_offload --warmup 1 --steps 3 \
     2>> "$OUT/torch_offload.err" | tee -a "$results"
-  for run in "2 none none" "2 cpu none" "3 cpu cpu"; do
+  # stage, offload_optimizer, offload_param, extra flags. NVMe files go under /tmp (the VM's disk).
+  mkdir -p /tmp/zs_nvme
+  for run in "2 none none" "3 none none" "2 cpu none" "2 cpu none --overlap_step" "3 cpu none" "3 cpu cpu" \
+             "2 nvme none" "3 nvme nvme"; do
     set -- $run
     timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model 1.5B --stage $1 --offload_optimizer $2 \
-      --offload_param $3 --warmup 2 --steps 5 --label offload 2>> "$OUT/zs_offload.err" \
+      --offload_param $3 ${4:-} --nvme_path /tmp/zs_nvme --warmup 2 --steps 5 --label offload 2>> "$OUT/zs_offload.err" \
       | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
   done
 fi

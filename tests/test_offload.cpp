@@ -49,6 +49,38 @@ TEST_P(Offload, MatchesReferenceAndTheRunWithoutOffload) {
   EXPECT_LT(offloaded["loss"].back().get<double>(), offloaded["loss"].front().get<double>());
 }
 
+// offload_optimizer.overlap_step: at stages 1-2 the units' slots are updated while the next
+// forward runs, each unit waiting for its own (and all-gathering them) before it runs. Same bits
+// as the step that finishes first, with checkpointing too (the wait sits in the units' hooks), and
+// with a ring of one buffer and pieces that split slots.
+TEST(OffloadOverlap, UpdatingUnitsDuringTheNextForwardChangesNothing) {
+  for (int stage : {1, 2}) {
+    RunSetup s;
+    s.stage = stage;
+    s.dtype = "bf16";
+    s.accum = 2;
+    s.world = 2;
+    s.zero_extra = kOffload;
+    const nlohmann::json plain = train(s);
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "overlap_step": true})";
+    const nlohmann::json overlapped = train(s);
+    nlohmann::json small_pieces;
+    {
+      ScopedEnv pieces("ZS_OFFLOAD_PIECE_ELEMENTS", "48");
+      s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "overlap_step": true, "buffer_count": 1})";
+      s.extra = R"(, "activation_checkpointing": {})";
+      small_pieces = train(s);
+    }
+    ASSERT_FALSE(plain.is_null());
+    ASSERT_FALSE(overlapped.is_null());
+    ASSERT_FALSE(small_pieces.is_null());
+    EXPECT_EQ(overlapped["loss"], plain["loss"]) << "stage " << stage;
+    EXPECT_EQ(overlapped["params"], plain["params"]) << "stage " << stage;
+    EXPECT_EQ(small_pieces["loss"], plain["loss"]) << "stage " << stage;
+    EXPECT_EQ(small_pieces["params"], plain["params"]) << "stage " << stage;
+  }
+}
+
 std::string name_of(const ::testing::TestParamInfo<Offload::ParamType>& info) {
   const auto& [stage, dtype, accum, world] = info.param;
   return "stage" + std::to_string(stage) + "_" + dtype + "_accum" + std::to_string(accum) + "_world" +

@@ -85,6 +85,8 @@ struct OffloadConfig {
   bool fast_init = false;           // offload_optimizer
   bool pipeline_read = false;       // offload_optimizer, nvme
   bool pipeline_write = false;      // offload_optimizer, nvme
+  bool overlap_step = false;        // offload_optimizer cpu, stages 1-2 (a ZeroShard key): units'
+                                    // parameters are updated while the next forward runs
   int64_t max_in_cpu = 1000000000;  // offload_param: parameter elements kept in CPU memory (nvme)
   bool enabled() const { return device != "none"; }
 };

@@ -29,7 +29,7 @@ static void read_device(Section& s, OffloadConfig& o) {
 static OffloadConfig read_offload_optimizer(Section& zero) {
   Section s = zero.child("offload_optimizer");
   s.allow_only({"device", "nvme_path", "pin_memory", "buffer_count", "ratio", "fast_init", "pipeline_read",
-                "pipeline_write", "pipeline"});
+                "pipeline_write", "pipeline", "overlap_step"});
   OffloadConfig o;
   o.buffer_count = 4;
   read_device(s, o);
@@ -40,6 +40,9 @@ static OffloadConfig read_offload_optimizer(Section& zero) {
   bool pipeline = s.get_bool("pipeline", false);  // older name: both directions
   o.pipeline_read = s.get_bool("pipeline_read", pipeline);
   o.pipeline_write = s.get_bool("pipeline_write", pipeline);
+  o.overlap_step = s.get_bool("overlap_step", o.overlap_step);
+  if (o.overlap_step && o.device != "cpu")
+    fail(s.key_path("overlap_step") + " needs " + s.key_path("device") + " \"cpu\"");
   return o;
 }
 

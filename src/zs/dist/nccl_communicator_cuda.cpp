@@ -1,7 +1,11 @@
 // NcclCommunicator: collectives on CUDA tensors. Each collective runs on the communicator's own
 // high-priority stream, after the work already queued on the caller's current stream (event wait),
 // and records a done-event the caller's stream waits on in Work::wait(). Tensors stay referenced
+// until Work::wait() on the launching stream (from then on everything that stream runs is ordered
+// after the collective, so the allocator may hand their memory to that stream's next tensors) or
 // until the done-event fires (no record_stream: memory is freed at a deterministic point).
+// The CPU usually runs far ahead of the GPU, so waiting for the event alone would keep a whole
+// backward's gradient buffers alive.
 // A watchdog thread ends the process when a collective outlives the timeout or NCCL reports an
 // asynchronous error, aborting the communicator first so peers' kernels are released too.
 #include "zs/dist/nccl_communicator.hpp"
@@ -79,7 +83,8 @@ ncclRedOp_t nccl_op(c10::ScalarType t, ReduceOp op) {
 // One collective in flight: its done-event and the tensors it reads and writes.
 struct PendingCollective {
   cudaEvent_t done = nullptr;
-  std::vector<at::Tensor> tensors;
+  cudaStream_t launched_from = nullptr;  // the caller's current stream at launch
+  std::vector<at::Tensor> tensors;        // cleared by a wait on launched_from
   std::string what;
   Clock::time_point start;
 
@@ -97,6 +102,8 @@ class NcclWork : public Work {
     c10::cuda::CUDAGuard guard(device_);
     auto current = c10::cuda::getCurrentCUDAStream(device_);
     check_cuda(cudaStreamWaitEvent(current.stream(), pending_->done, 0), "cudaStreamWaitEvent");
+    // The tensors were made on (or outlive the collective beyond) the launching stream.
+    if (current.stream() == pending_->launched_from) pending_->tensors.clear();
   }
 
   bool completed() override {
@@ -230,6 +237,7 @@ class NcclCommunicator : public Communicator {
     auto pending = std::make_shared<PendingCollective>();
     pending->what = std::move(what);
     pending->tensors = std::move(tensors);
+    pending->launched_from = current.stream();
 
     // The comm stream starts after everything already queued on the caller's stream.
     cudaEvent_t ready = nullptr;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <ATen/ops/zeros.h>
@@ -154,6 +155,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   optimizer_ = std::make_unique<ZeroOptimizer>(*flat_, *reducer_, comm, policy, std::move(inner),
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
                                                config_.zero.allgather_bucket_size, units_.get(), offload);
+  if (checkpointing_ && offload.overlap_step) overlap_offloaded_step_with_units();
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);
 
@@ -171,6 +173,24 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   last_lr_ = scheduled_lr();
   if (world_.is_main() && options_.log) print_summary();
   window_start_s_ = now_s();
+}
+
+void Engine::overlap_offloaded_step_with_units() {
+  // Stages 1-2 with optimizer offload: the units' parameters are updated while the next forward
+  // runs; each unit waits for its own before it runs (ZeroOptimizer::before_unit).
+  std::vector<std::vector<at::Tensor>> unit_params;
+  std::unordered_map<const UnitModule*, int> index;
+  for (const auto& m : model_.modules(/*include_self=*/true)) {
+    auto* unit = dynamic_cast<UnitModule*>(m.get());
+    if (!unit) continue;
+    index[unit] = int(unit_params.size());
+    unit_params.push_back(unit->parameters());
+  }
+  optimizer_->overlap_with_units(unit_params);
+  checkpointing_->set_before([this, index](UnitModule& unit) {
+    auto it = index.find(&unit);
+    if (it != index.end()) optimizer_->before_unit(it->second);
+  });
 }
 
 ModelSizes Engine::model_sizes(const ParamPlan& plan) {
@@ -204,6 +224,13 @@ MemoryEstimate Engine::memory_estimate() const {
 }
 
 Engine::~Engine() {
+  if (optimizer_) {
+    try {
+      optimizer_->finish_update();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "[zeroshard] the last optimizer step failed: %s\n", e.what());
+    }
+  }
   // Units may outlive the engine: let them run plainly again.
   if (checkpointing_)
     for (const auto& m : model_.modules(/*include_self=*/true))
@@ -235,6 +262,7 @@ double Engine::scheduled_lr() const {
 
 void Engine::backward(const at::Tensor& loss) {
   TORCH_CHECK(loss.numel() == 1, "Engine::backward expects a scalar loss, got shape ", loss.sizes());
+  optimizer_->finish_update();  // an offloaded step still updating units the forward did not run
   const int64_t gas = config_.gradient_accumulation_steps;
   reducer_->begin_backward(is_gradient_accumulation_boundary(), micro_steps_ % gas == 0);
   if (units_) units_->begin_backward(micro_steps_ % gas == 0);
@@ -254,6 +282,7 @@ bool Engine::step() {
   if (!boundary) return false;
 
   const double lr = scheduled_lr();
+  optimizer_->finish_update();
   if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
   const StepOutcome outcome = optimizer_->step(lr, scaler_->scale(), scaler_->enabled(), config_.gradient_clipping);
   const double scale_used = scaler_->scale();
@@ -296,6 +325,7 @@ bool Engine::step() {
 }
 
 std::vector<ParamShard> Engine::param_shards() {
+  optimizer_->finish_update();  // checkpoints read and write masters and state
   std::vector<ParamShard> shards;
   for (size_t i = 0; i < optimizer_->slots().size(); ++i) {
     const OwnedSlot& slot = optimizer_->slots()[i];
@@ -346,12 +376,14 @@ void Engine::set_counters(const TrainingCounters& c) {
   micro_steps_ = c.micro_steps;
   skipped_steps_ = c.skipped_steps;
   scheduler_steps_ = c.scheduler_steps;
+  optimizer_->finish_update();
   optimizer_->optimizer().set_steps(c.optimizer_steps);
   last_lr_ = scheduled_lr();
 }
 
 void Engine::pin_full_parameters(bool pinned) {
   c10::NoGradGuard no_grad;
+  if (pinned) optimizer_->finish_update();
   if (units_) units_->set_pinned(pinned);
 }
 
@@ -367,8 +399,14 @@ void Engine::visit_full_parameters(const std::function<void(const std::string&, 
   }
 }
 
+void Engine::synchronize() {
+  c10::NoGradGuard no_grad;
+  optimizer_->finish_update();
+}
+
 void Engine::refresh_parameters() {
   c10::NoGradGuard no_grad;
+  optimizer_->finish_update();
   optimizer_->publish_parameters();
 }
 

@@ -33,6 +33,7 @@ class GradReducer;
 class ZeroOptimizer;
 class UnitSchedule;
 class ParamSwapper;
+class CheckpointingHooks;
 class UnitHooks;
 class LrScheduler;
 class LossScaler;
@@ -118,6 +119,12 @@ class Engine {
   LossScaler& loss_scaler() { return *scaler_; }
   // After new masters were written (a checkpoint load): refresh every rank's 16-bit parameters.
   void refresh_parameters();
+  // Waits for an optimizer step that is still updating parameters: with optimizer offload the
+  // units' parameters are updated while the next forward runs (always at stage 3, where they are
+  // only seen gathered; at stages 1-2 with offload_optimizer.overlap_step). Every engine call
+  // waits by itself; call this before reading stage 1-2 parameters directly after step().
+  // Collective with overlap_step (it gathers what the forward has not).
+  void synchronize();
   torch::nn::Module& module() { return model_; }
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.
@@ -135,6 +142,7 @@ class Engine {
 
  private:
   double scheduled_lr() const;
+  void overlap_offloaded_step_with_units();
   ModelSizes model_sizes(const ParamPlan& plan);
   void print_summary() const;
 
@@ -150,7 +158,7 @@ class Engine {
   std::unique_ptr<GradReducer> reducer_;
   std::unique_ptr<ParamSwapper> param_swapper_;  // offload_param "nvme": the units' shard files (outlives them)
   std::unique_ptr<UnitSchedule> units_;     // stage 3
-  std::unique_ptr<UnitHooks> checkpointing_;  // stages 0-2: activation checkpointing of units
+  std::unique_ptr<CheckpointingHooks> checkpointing_;  // stages 0-2: activation checkpointing of units
   std::unique_ptr<ZeroOptimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
   std::unique_ptr<LossScaler> scaler_;

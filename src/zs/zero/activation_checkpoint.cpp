@@ -79,6 +79,7 @@ at::Tensor checkpointed(const UnitFunction& fn, const at::Tensor& x) {
 }
 
 at::Tensor CheckpointingHooks::run(UnitModule& unit, const at::Tensor& x) {
+  if (before_) before_(unit);
   if (!unit.activation_checkpointing()) return unit.forward_unhooked(x);
   return checkpointed([&unit](const at::Tensor& in) { return unit.forward_unhooked(in); }, x);
 }

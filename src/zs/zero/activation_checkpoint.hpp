@@ -19,9 +19,15 @@ using UnitFunction = std::function<at::Tensor(const at::Tensor&)>;
 at::Tensor checkpointed(const UnitFunction& fn, const at::Tensor& x);
 
 // Hooks for stages 0-2: a unit that asks for activation checkpointing gets it, others run plainly.
+// `before`, when set, runs first (the optimizer waits there for an offloaded step still updating
+// the unit's parameters).
 class CheckpointingHooks : public UnitHooks {
  public:
   at::Tensor run(UnitModule& unit, const at::Tensor& x) override;
+  void set_before(std::function<void(UnitModule&)> before) { before_ = std::move(before); }
+
+ private:
+  std::function<void(UnitModule&)> before_;
 };
 
 }  // namespace zs

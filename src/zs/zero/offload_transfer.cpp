@@ -19,6 +19,9 @@ class HostOffloadTransfer final : public OffloadTransfer {
     if (host.data_ptr() != device_dst.data_ptr()) device_dst.copy_(host);
   }
   void finish() override {}
+  void prepare_slots(int) override {}
+  void mark_slot(int) override {}
+  void wait_slot(int) override {}
 };
 
 }  // namespace

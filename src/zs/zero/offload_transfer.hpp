@@ -37,6 +37,12 @@ class OffloadTransfer {
   virtual void send(int b, const at::Tensor& host, const at::Tensor& device_dst) = 0;
   // Makes device work queued from now on wait for every send of this step.
   virtual void finish() = 0;
+  // For a step that runs while the device computes (OffloadedStep::start): `count` slots will be
+  // marked; mark_slot(s) after slot s's last send; wait_slot(s) makes device work queued from now
+  // on (on the caller's current stream) wait for those sends.
+  virtual void prepare_slots(int count) = 0;
+  virtual void mark_slot(int slot) = 0;
+  virtual void wait_slot(int slot) = 0;
 };
 
 // `buffers`: ring size (>= 1); `buffer_elements`: the largest piece a buffer holds.

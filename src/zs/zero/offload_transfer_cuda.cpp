@@ -68,6 +68,12 @@ class CudaOffloadTransfer final : public OffloadTransfer {
     last_send_.block(c10::cuda::getCurrentCUDAStream(device_.index()));
   }
 
+  void prepare_slots(int count) override {
+    if (int(slot_sent_.size()) < count) slot_sent_.resize(size_t(count));  // before the thread starts
+  }
+  void mark_slot(int slot) override { slot_sent_.at(size_t(slot)).record(stream_); }
+  void wait_slot(int slot) override { slot_sent_.at(size_t(slot)).block(c10::cuda::getCurrentCUDAStream(device_.index())); }
+
  private:
   // A pinned buffer of buffer_elements_ elements of `like`'s dtype (made on first use, remade
   // when the dtype changes).
@@ -84,6 +90,7 @@ class CudaOffloadTransfer final : public OffloadTransfer {
   c10::cuda::CUDAStream stream_;
   std::vector<at::Tensor> grads_, params_;
   std::vector<at::cuda::CUDAEvent> fetched_, sent_;
+  std::vector<at::cuda::CUDAEvent> slot_sent_;  // a running step's slots, once their values are sent
   at::cuda::CUDAEvent last_send_;
 };
 

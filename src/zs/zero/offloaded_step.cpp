@@ -42,12 +42,83 @@ at::Tensor OffloadedStep::make_master(const at::Tensor& own) const {
 
 void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad,
                         double lr, double grad_divisor, const SlotAccess& access) {
+  std::vector<int> order;
+  std::vector<at::Tensor> grads;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    order.push_back(int(i));
+    grads.push_back(grad(slots[i]));
+  }
+  run(slots, order, grads, lr, grad_divisor, access);
+}
+
+void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::vector<int>& order,
+                        const std::vector<at::Tensor>& grads, double lr, double grad_divisor, const SlotAccess& access) {
+  TORCH_CHECK(!running(), "offload: a step started while the previous one is still updating");
+  transfer_->begin();
+  update(slots, order, grads, lr, grad_divisor, access, {});
+  transfer_->finish();
+}
+
+void OffloadedStep::start(const std::vector<OwnedSlot>& slots, std::vector<int> order, std::vector<at::Tensor> grads,
+                          double lr, double grad_divisor) {
+  TORCH_CHECK(!running(), "offload: a step started while the previous one is still updating");
+  transfer_->begin();  // on the caller's stream: the copies start after the gradients are final
+  transfer_->prepare_slots(int(slots.size()));
+  sent_.assign(slots.size(), 0);
+  error_ = nullptr;
+  worker_ = std::thread([this, &slots, order = std::move(order), grads = std::move(grads), lr, grad_divisor] {
+    try {
+      update(slots, order, grads, lr, grad_divisor, {}, [this](int s) {
+        transfer_->mark_slot(s);
+        std::lock_guard<std::mutex> lock(mutex_);
+        sent_[size_t(s)] = 1;
+        slot_sent_.notify_all();
+      });
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::current_exception();
+      slot_sent_.notify_all();
+    }
+  });
+}
+
+void OffloadedStep::wait_slot(int slot) {
+  if (!running()) return;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    slot_sent_.wait(lock, [&] { return sent_.at(size_t(slot)) || error_; });
+  }
+  if (error_) finish();  // rethrows
+  transfer_->wait_slot(slot);
+}
+
+void OffloadedStep::finish() {
+  if (!running()) return;
+  worker_.join();
+  if (error_) {
+    std::exception_ptr error = error_;
+    error_ = nullptr;
+    std::rethrow_exception(error);
+  }
+  transfer_->finish();
+}
+
+OffloadedStep::~OffloadedStep() {
+  if (worker_.joinable()) worker_.join();
+}
+
+void OffloadedStep::update(const std::vector<OwnedSlot>& slots, const std::vector<int>& order,
+                           const std::vector<at::Tensor>& grads, double lr, double grad_divisor,
+                           const SlotAccess& access, const std::function<void(int)>& slot_done) {
   std::vector<Piece> pieces;
   std::vector<int> piece_slots;
-  for (size_t i = 0; i < slots.size(); ++i)
+  if (slot_done)
+    for (int i : order)
+      if (slots[i].master.numel() == 0) slot_done(i);  // nothing to update: ready now
+  for (int i : order)
     for (int64_t b = 0; b < slots[i].master.numel(); b += piece_elements_) {
-      pieces.push_back({int(i), b, std::min(piece_elements_, slots[i].master.numel() - b)});
-      piece_slots.push_back(int(i));
+      pieces.push_back({i, b, std::min(piece_elements_, slots[i].master.numel() - b)});
+      piece_slots.push_back(i);
     }
   const size_t n = pieces.size();
   // With a ring of B buffers, B - 1 gradients are in flight while one piece is updated; the
@@ -56,10 +127,9 @@ void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function
   std::vector<at::Tensor> host_grads(buffers_);
   auto fetch = [&](size_t k) {
     const Piece& p = pieces[k];
-    host_grads[k % buffers_] = transfer_->fetch_grad(int(k % buffers_), grad(slots[p.slot]).narrow(0, p.begin, p.numel));
+    host_grads[k % buffers_] = transfer_->fetch_grad(int(k % buffers_), grads[p.slot].narrow(0, p.begin, p.numel));
   };
 
-  transfer_->begin();
   for (size_t k = 0; k < std::min(ahead, n); ++k) fetch(k);
   for (size_t k = 0; k < n; ++k) {
     if (ahead == 0) fetch(k);
@@ -82,8 +152,8 @@ void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::function
     }
     access.after(piece_slots, k);
     host_grads[b] = at::Tensor();
+    if (slot_done && (k + 1 == n || piece_slots[k + 1] != p.slot)) slot_done(p.slot);
   }
-  transfer_->finish();
 }
 
 std::string OffloadedStep::describe() const {

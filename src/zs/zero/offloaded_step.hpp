@@ -11,11 +11,19 @@
 //
 // so copies in both directions overlap the CPU update. ZeroOptimizer all-gathers the parameters
 // afterwards as without offload.
+//
+// At stage 3 most slots belong to units, which are gathered one at a time in the next forward: the
+// step updates them on a thread of its own (start) in the units' order while the device already
+// runs that forward, and a unit's gather waits only for its own slots (wait_slot).
 #pragma once
 
+#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -56,6 +64,21 @@ class OffloadedStep {
   // access.open and access.close).
   void run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad, double lr,
            double grad_divisor, const SlotAccess& access = {});
+  // The same for the slots in `order` only (in that order); `grads[i]` is slot i's gradient.
+  void run(const std::vector<OwnedSlot>& slots, const std::vector<int>& order, const std::vector<at::Tensor>& grads,
+           double lr, double grad_divisor, const SlotAccess& access = {});
+
+  // Starts the update of the slots in `order` on a thread of its own and returns. `slots` and the
+  // device gradients must stay as they are until finish(). No collectives run there.
+  void start(const std::vector<OwnedSlot>& slots, std::vector<int> order, std::vector<at::Tensor> grads, double lr,
+             double grad_divisor);
+  bool running() const { return worker_.joinable(); }
+  // Blocks until slot `slot` of the running update has been updated and sent, then makes the
+  // caller's device work wait for the copy. Rethrows a failure of the update.
+  void wait_slot(int slot);
+  // Waits for the whole running update (no-op when none runs). Rethrows a failure of the update.
+  void finish();
+  ~OffloadedStep();
 
   // "optimizer state offloaded to cpu (pinned) | fused CPU AdamW, avx2, 8 thread(s) | 4 buffers".
   std::string describe() const;
@@ -66,12 +89,23 @@ class OffloadedStep {
     int64_t begin, numel;
   };
 
+  // Updates the slots in `order`; calls slot_done(s) after slot s's last piece is sent.
+  void update(const std::vector<OwnedSlot>& slots, const std::vector<int>& order, const std::vector<at::Tensor>& grads,
+              double lr, double grad_divisor, const SlotAccess& access, const std::function<void(int)>& slot_done);
+
   HostOptimizer& optimizer_;
   c10::Device device_;
   bool pin_memory_;
   int buffers_;
   int64_t piece_elements_;
   std::unique_ptr<OffloadTransfer> transfer_;
+
+  // A running update (start): its thread, which slots it has sent, and its failure if any.
+  std::thread worker_;
+  std::mutex mutex_;
+  std::condition_variable slot_sent_;
+  std::vector<char> sent_;
+  std::exception_ptr error_;
 };
 
 // Elements per piece: 4M (16 MiB of fp32), a multiple of the CPU kernel's 16-element vectors;

@@ -171,6 +171,7 @@ void ShardedUnit::start_gather() { begin_gather(/*prefetch=*/true); }
 
 void ShardedUnit::begin_gather(bool prefetch) {
   if (state_ != State::released) return;
+  if (before_gather_) before_gather_();
   if (nvme_) {
     TORCH_CHECK(open_buffer_ < 0, "offload_param nvme: unit ", name_, " gathered while its shard is open");
     // A prefetch leaves one buffer for the gather that cannot wait; without a spare one the unit

@@ -13,6 +13,7 @@
 // bumps the version counters of tensors autograd saved.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,10 @@ class ShardedUnit : public UnitHooks {
   // units' staging buffers are alive at once, and compute waits only on a reduction that had a
   // whole unit's backward to finish.
   void finish_reductions();
+
+  // Called before every gather reads the shard (the optimizer waits there for an update of this
+  // unit that is still running; see ZeroOptimizer::finish_update).
+  void set_before_gather(std::function<void()> fn) { before_gather_ = std::move(fn); }
 
   // Starts gathering without waiting (prefetch); gather() waits for it.
   void start_gather();
@@ -135,6 +140,7 @@ class ShardedUnit : public UnitHooks {
   // storage is a pool buffer while open, else empty.
   at::Tensor shard_;
   std::vector<at::Tensor> masters_;  // set by gather_from_masters: shard_ is then empty
+  std::function<void()> before_gather_;
   ParamSwapper* nvme_ = nullptr;
   int read_buffer_ = -1;    // nvme: the pool buffer of a gather in progress
   SwapHandle read_;         // nvme: its read

@@ -1,6 +1,9 @@
 #include "zs/zero/zero_optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <unordered_map>
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
@@ -82,6 +85,19 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
       unit->gather_from_masters(std::move(masters));
     }
   }
+  // CPU offload at stage 3 with shards in memory: a unit's gather waits only for its own slots of
+  // a step still running (OffloadedStep::start).
+  overlap_units_ = offloaded_ && units && !shards_in_files_;
+  if (overlap_units_) {
+    for (const auto& unit : units->units()) {
+      std::vector<int> own_slots;
+      for (size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].unit == unit.get()) own_slots.push_back(int(i));
+      unit->set_before_gather([this, own_slots] {
+        for (int s : own_slots) offloaded_->wait_slot(s);
+      });
+    }
+  }
   // NVMe: every slot's master and zero state go to the files now (masters stay undefined).
   if (nvme_) {
     nvme_->start(slots_, slot_weight_decays_, shard_access(/*read=*/true, /*write=*/false));
@@ -107,7 +123,63 @@ void ZeroOptimizer::close_shards(bool write) {
   for (const auto& unit : units_->units()) unit->close_shard(write);
 }
 
-ZeroOptimizer::~ZeroOptimizer() = default;
+ZeroOptimizer::~ZeroOptimizer() {
+  if (!offloaded_) return;
+  try {
+    offloaded_->finish();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "[zeroshard] offload: the last optimizer step failed: %s\n", e.what());
+  }
+}
+
+void ZeroOptimizer::finish_update() {
+  if (!offloaded_ || !offloaded_->running()) return;
+  offloaded_->finish();
+  if (units_)
+    for (const auto& unit : units_->units()) unit->drop_shard_grads();
+  if (!awaiting_gather_.empty()) {
+    // Units the forward did not run (or no forward at all): their buckets are gathered here, in
+    // slot order on every rank.
+    for (size_t i = 0; i < slots_.size(); ++i) gather_awaiting(int(i));
+    awaiting_gather_.clear();
+    reducer_.zero_grads();
+  }
+}
+
+void ZeroOptimizer::overlap_with_units(const std::vector<std::vector<at::Tensor>>& unit_params) {
+  if (!offloaded_ || units_ || !policy_.gather_after_step || unit_params.empty()) return;
+  std::unordered_map<const c10::TensorImpl*, int> unit_of;
+  for (size_t u = 0; u < unit_params.size(); ++u)
+    for (const at::Tensor& t : unit_params[u]) unit_of[t.unsafeGetTensorImpl()] = int(u);
+  unit_slots_.assign(unit_params.size(), {});
+  slot_first_unit_.assign(slots_.size(), -1);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const FlatBucket& bucket = slots_[i].layout->buckets[slots_[i].bucket];
+    std::vector<int> units;
+    bool only_units = true;
+    for (int e = bucket.first_entry; e < bucket.end_entry && only_units; ++e) {
+      auto it = unit_of.find((*slots_[i].params)[e].tensor.unsafeGetTensorImpl());
+      if (it == unit_of.end()) only_units = false;
+      else if (units.empty() || units.back() != it->second) units.push_back(it->second);
+    }
+    if (!only_units || units.empty()) continue;
+    slot_first_unit_[i] = *std::min_element(units.begin(), units.end());
+    for (int u : units) unit_slots_[size_t(u)].push_back(int(i));
+  }
+}
+
+void ZeroOptimizer::gather_awaiting(int slot) {
+  if (awaiting_gather_.empty() || !awaiting_gather_[size_t(slot)]) return;
+  offloaded_->wait_slot(slot);
+  comm_.all_gather(flat_.bucket(slots_[size_t(slot)].bucket), slots_[size_t(slot)].own)->wait();
+  awaiting_gather_[size_t(slot)] = 0;
+}
+
+void ZeroOptimizer::before_unit(int unit) {
+  if (awaiting_gather_.empty()) return;
+  c10::NoGradGuard no_grad;
+  for (int s : unit_slots_.at(size_t(unit))) gather_awaiting(s);
+}
 
 void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
   c10::NoGradGuard no_grad;
@@ -146,6 +218,7 @@ bool ZeroOptimizer::any_overflow() {
 
 StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflow, double max_norm) {
   c10::NoGradGuard no_grad;
+  finish_update();
   StepOutcome out;
   auto zero_grads = [&]() {
     reducer_.zero_grads();
@@ -173,6 +246,38 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
     const auto grad_of = [this](const OwnedSlot& slot) { return grad(slot); };
     // Unit shards in files: the update fills them completely, so they are not read first.
     const SlotAccess access = shard_access(/*read=*/false, /*write=*/true);
+    if (overlap_units_) {
+      // The slots outside units (used before the first unit runs) now; the units' in their order
+      // on the step's thread, while the next forward runs. Their gradients go in finish_update().
+      std::vector<int> now, later;
+      std::vector<at::Tensor> grads(slots_.size());
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        (slots_[i].unit ? later : now).push_back(int(i));
+        grads[i] = grad(slots_[i]);
+      }
+      offloaded_->run(slots_, now, grads, lr, host_divisor);
+      reducer_.zero_grads();
+      publish(/*copy_masters=*/false);  // all-gathers the slots outside units
+      offloaded_->start(slots_, std::move(later), std::move(grads), lr, host_divisor);
+      return out;
+    }
+    if (!slot_first_unit_.empty()) {
+      // Stages 1-2: slots of unit parameters are updated on the step's thread in the order their
+      // units run, and all-gathered when a unit needs them (before_unit) or in finish_update().
+      std::vector<int> now, later;
+      std::vector<at::Tensor> grads(slots_.size());
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        (slot_first_unit_[i] < 0 ? now : later).push_back(int(i));
+        grads[i] = grad(slots_[i]);
+      }
+      std::stable_sort(later.begin(), later.end(), [this](int a, int b) { return slot_first_unit_[a] < slot_first_unit_[b]; });
+      offloaded_->run(slots_, now, grads, lr, host_divisor);
+      awaiting_gather_.assign(slots_.size(), 0);
+      for (int i : later) awaiting_gather_[size_t(i)] = 1;
+      publish(/*copy_masters=*/false);  // the others
+      offloaded_->start(slots_, std::move(later), std::move(grads), lr, host_divisor);
+      return out;  // the gradients are zeroed in finish_update()
+    }
     if (nvme_) nvme_->run(slots_, grad_of, lr, host_divisor, access);
     else offloaded_->run(slots_, grad_of, lr, host_divisor, access);
     close_shards(/*write=*/true);
@@ -240,6 +345,7 @@ void ZeroOptimizer::publish(bool copy_masters) {
       if (access.close) access.close(int(i));
     }
     if (slot.unit || !policy_.gather_after_step) continue;
+    if (!awaiting_gather_.empty() && awaiting_gather_[i]) continue;  // gathered once its update lands
     const int64_t numel = flat_.layout().buckets[slot.bucket].numel;
     if (in_flight > 0 && in_flight + numel > allgather_elements_) {
       for (auto& w : works) w->wait();

@@ -65,6 +65,17 @@ class ZeroOptimizer {
   // global gradient norm to it (0: off). Zeroes the gradients afterwards.
   StepOutcome step(double lr, double loss_scale, bool check_overflow, double max_norm);
 
+  // With optimizer offload at stage 3 the units' slots are still being updated after step()
+  // returns (each unit's gather waits for its own); this waits for all of them and lets the
+  // gradients go. A no-op otherwise. The engine calls it before anything else touches the state.
+  void finish_update();
+  // Optimizer offload at stages 1-2: the model's units, in forward order, as their parameters.
+  // Slots made only of unit parameters are then updated while the next forward runs, and
+  // before_unit(u) (the engine calls it before unit u's forward) waits for those of unit u and
+  // all-gathers them. Slots with any other parameter are updated within step().
+  void overlap_with_units(const std::vector<std::vector<at::Tensor>>& unit_params);
+  void before_unit(int unit);
+
   Optimizer& optimizer() { return *optimizer_; }
   const std::vector<OwnedSlot>& slots() const { return slots_; }
   // Writes the masters into the 16-bit parameters and all-gathers the gathered ones (after a
@@ -100,6 +111,13 @@ class ZeroOptimizer {
   std::unique_ptr<OffloadedStep> offloaded_;  // set with optimizer offload to the CPU
   std::unique_ptr<NvmeOffload> nvme_;         // set with optimizer offload to NVMe
   std::vector<double> slot_weight_decays_;    // NVMe: registered once every slot exists
+  bool overlap_units_ = false;                // offload to the CPU at stage 3: units update during the next forward
+  // Offload at stages 1-2 with units (overlap_with_units): each unit's slots and each slot's first
+  // unit (-1: updated within step()), and the slots whose all-gather waits for their update.
+  std::vector<std::vector<int>> unit_slots_;
+  std::vector<int> slot_first_unit_;
+  std::vector<char> awaiting_gather_;
+  void gather_awaiting(int slot);
 };
 
 }  // namespace zs
