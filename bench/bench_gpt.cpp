@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
                             {"stage", stage},
                             {"dtype", dtype},
                             {"comm_dtype", comm_dtype.empty() ? dtype : comm_dtype},
+                            {"reuse_distance", reuse_distance},
                             {"world", world.size()},
                             {"micro", micro},
                             {"step_ms", median * 1e3},

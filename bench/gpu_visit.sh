@@ -121,14 +121,19 @@ if has gpt2; then
 fi
 
 if has stage3; then
+  # STAGE3_MODELS (default 350M 1.5B), STAGE3_RUNS: ours as "reduce_dtype reuse_distance" pairs (default:
+  # bf16 and fp32 reduction, units released after each use), STAGE3_REPEAT: FSDP2 + ours this many times.
   note "ZeRO-3 vs PyTorch FSDP2 (fully_shard per block, bf16 params, fp32 reduce), seq 1024, micro 8, $NGPU GPUs"
-  for model in 350M 1.5B; do
-    timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy fsdp2 \
-      2>> "$OUT/torch_stage3.err" | tee -a "$results"
-    # Ours twice: the default (gradients reduced in bf16) and fp32 reduction as FSDP2 is set up.
-    for comm in bf16 fp32; do
-      timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage 3 --comm_dtype $comm \
-        2>> "$OUT/zs_stage3.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  IFS=';' read -ra s3runs <<< "${STAGE3_RUNS:-bf16 0;fp32 0}"
+  for model in ${STAGE3_MODELS:-350M 1.5B}; do
+    for _ in $(seq "${STAGE3_REPEAT:-1}"); do
+      timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy fsdp2 \
+        2>> "$OUT/torch_stage3.err" | tee -a "$results"
+      for run in "${s3runs[@]}"; do
+        set -- $run
+        timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage 3 --comm_dtype "$1" \
+          --reuse_distance "$2" --label "" 2>> "$OUT/zs_stage3.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+      done
     done
   done
 fi

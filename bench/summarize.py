@@ -121,20 +121,21 @@ def scale(rows):
 
 
 def stage3(rows):
-    pairs = [(r["model"], r) for r in rows if r.get("bench") == "torch_fsdp2"]
-    if not pairs:
+    if not any(r.get("bench") == "torch_fsdp2" for r in rows):
         return
-    print("\n## ZeRO-3 vs PyTorch FSDP2 (fp32 reduce): tokens/s per GPU (MFU, peak GiB)\n")
-    print("| model | FSDP2 | ZeRO-3 reduce dtype | ZeRO-3 | ZeRO-3 / FSDP2 | peak ZeRO-3 / FSDP2 |")
+    print("\n## ZeRO-3 vs PyTorch FSDP2 (fp32 reduce): tokens/s per GPU (MFU, peak GiB), each against the FSDP2 run before it\n")
+    print("| model | FSDP2 | ZeRO-3 reduce dtype, reuse distance | ZeRO-3 | ZeRO-3 / FSDP2 | peak ZeRO-3 / FSDP2 |")
     print("|---|---|---|---|---|---|")
-    cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({100 * r['mfu']:.1f}%, {r['peak_gib']:.1f})" if r else "-"
-    for model, f in pairs:
-        ours = [r for r in rows if r.get("bench") == "zeroshard" and r["model"] == model and r["stage"] == 3]
-        for z in ours or [None]:
-            ratio = f"{z['tok_s_per_gpu'] / f['tok_s_per_gpu']:.3f}" if z else "-"
-            mem = f"{z['peak_gib'] / f['peak_gib']:.3f}" if z else "-"
-            comm = z.get("comm_dtype", z.get("dtype", "-")) if z else "-"
-            print(f"| {model} | {cell(f)} | {comm} | {cell(z)} | {ratio} | {mem} |")
+    cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({100 * r['mfu']:.1f}%, {r['peak_gib']:.1f})"
+    last = {}
+    for r in rows:
+        if r.get("bench") == "torch_fsdp2":
+            last[r["model"]] = r
+        elif r.get("bench") == "zeroshard" and r.get("stage") == 3 and r["model"] in last:
+            f = last[r["model"]]
+            run = f"{r.get('comm_dtype', r.get('dtype', '-'))}, {r.get('reuse_distance', 0):.0e}"
+            print(f"| {r['model']} | {cell(f)} | {run} | {cell(r)} | {r['tok_s_per_gpu'] / f['tok_s_per_gpu']:.3f} | "
+                  f"{r['peak_gib'] / f['peak_gib']:.3f} |")
 
 
 def main():

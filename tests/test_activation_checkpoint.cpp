@@ -74,4 +74,55 @@ TEST(ActivationCheckpoint, EngineCheckpointsEveryUnitWhenAsked) {
   }
 }
 
+// A stage-3 unit with a parameter its forward never uses: that parameter's gradient counts as zero
+// (its part of the unit's gradient buffer is cleared, never left as it was allocated), so with
+// plain Adam and no weight decay it does not move, and nothing turns NaN.
+struct PartlyUsedImpl : zs::UnitModule {
+  torch::nn::Linear used{8, 8}, unused{8, 8};
+  PartlyUsedImpl() {
+    register_module("used", used);
+    register_module("unused", unused);
+  }
+  at::Tensor unit_forward(const at::Tensor& x) override { return used->forward(x); }
+};
+TORCH_MODULE(PartlyUsed);
+
+struct TwoUnitsImpl : torch::nn::Module {
+  PartlyUsed first, second;
+  TwoUnitsImpl() {
+    register_module("first", first);
+    register_module("second", second);
+  }
+};
+TORCH_MODULE(TwoUnits);
+
+TEST(Stage3Units, AParameterWithoutGradientStaysPut) {
+  zs::World world = zs::init_distributed(zs::DevicePreference::cpu);
+  zs::Config config = zs::parse_config(
+      R"({"train_micro_batch_size_per_gpu": 2, "optimizer": {"type": "Adam", "params": {"lr": 0.1}},
+          "bf16": {"enabled": true}, "zero_optimization": {"stage": 3}})", 1);
+  torch::manual_seed(0);
+  TwoUnits model;
+  zs::EngineOptions options;
+  options.log = false;
+  std::vector<at::Tensor> before;
+  for (const auto& p : model->parameters()) before.push_back(p.detach().to(at::kBFloat16).clone());
+  zs::Engine engine(*model, config, world, options);
+  for (int step = 0; step < 3; ++step) {
+    at::Tensor x = at::randn({2, 8}).to(at::kBFloat16);
+    engine.backward(model->second->forward(model->first->forward(x)).to(at::kFloat).pow(2).mean());
+    engine.step();
+  }
+  zs::FullParameters full(engine);
+  const auto params = model->named_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const at::Tensor now = params[i].value().detach();
+    EXPECT_FALSE(now.isnan().any().item<bool>()) << params[i].key();
+    if (params[i].key().find("unused") != std::string::npos)
+      EXPECT_TRUE(at::equal(now, before[i])) << params[i].key() << " moved without a gradient";
+    else
+      EXPECT_FALSE(at::equal(now, before[i])) << params[i].key() << " did not train";
+  }
+}
+
 }  // namespace

@@ -311,10 +311,11 @@ void ShardedUnit::on_grad_ready(int entry) {
   if (!in_backward_ || seen_[entry]) return;
   seen_[entry] = 1;
   at::Tensor& p = params_[entry].tensor;
-  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_grads_.options());
+  if (!staging_.defined()) staging_ = at::empty({layout_.total_numel}, shard_grads_.options());
   if (p.grad().defined()) {
     c10::NoGradGuard no_grad;
     staging_.narrow(0, layout_.entries[entry].offset, layout_.entries[entry].numel).copy_(p.grad().reshape(-1));
+    seen_[entry] = 2;  // its part of the staging buffer is written
   }
   p.mutable_grad().reset();
   if (--remaining_ == 0) reduce_gradients();
@@ -325,7 +326,7 @@ void ShardedUnit::reduce_gradients() {
   reduced_ = true;
   ZS_UNIT_TRACE("reduce gradients");
   c10::NoGradGuard no_grad;
-  if (!staging_.defined()) staging_ = at::zeros({layout_.total_numel}, shard_grads_.options());
+  zero_unwritten_staging();
   // The window's first reduction overwrites every element; later ones add to them.
   if (!has_shard_grads()) allocate_shard_grads(/*zeroed=*/!first_micro_step_);
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
@@ -340,6 +341,25 @@ void ShardedUnit::reduce_gradients() {
   staging_ = at::Tensor();  // the pending reductions hold it until finish_reductions()
   release();
   schedule_.on_reduction_started(this);
+}
+
+void ShardedUnit::zero_unwritten_staging() {
+  // Only what no gradient was copied into: bucket padding and parameters that got no gradient
+  // (they count as zero), in as few fills as possible.
+  if (!staging_.defined()) staging_ = at::empty({layout_.total_numel}, shard_grads_.options());
+  int64_t gap_begin = 0;
+  auto fill_gap_until = [&](int64_t end) {
+    if (end > gap_begin) staging_.narrow(0, gap_begin, end - gap_begin).zero_();
+  };
+  for (size_t b = 0; b < layout_.buckets.size(); ++b) {
+    const FlatBucket& bucket = layout_.buckets[b];
+    for (int e = bucket.first_entry; e < bucket.end_entry; ++e) {
+      if (seen_[size_t(e)] != 2) continue;
+      fill_gap_until(layout_.entries[size_t(e)].offset);
+      gap_begin = layout_.entries[size_t(e)].offset + layout_.entries[size_t(e)].numel;
+    }
+  }
+  fill_gap_until(layout_.total_numel);
 }
 
 void ShardedUnit::finish_reductions() {

@@ -123,6 +123,7 @@ class ShardedUnit : public UnitHooks {
   void on_grad_ready(int entry);
   void before_backward();
   void reduce_gradients();
+  void zero_unwritten_staging();
   void allocate_full();
   bool has_shard_grads() const;
   void allocate_shard_grads(bool zeroed);
@@ -150,7 +151,7 @@ class ShardedUnit : public UnitHooks {
   State state_ = State::released;
   std::vector<WorkHandle> gather_works_;
   std::vector<PendingReduction> pending_;
-  std::vector<char> seen_;
+  std::vector<char> seen_;  // per parameter: 0 no gradient yet, 1 seen without one, 2 copied into staging
   int remaining_ = 0;
   bool first_micro_step_ = true, in_backward_ = false, reduced_ = false, pinned_ = false;
 };
