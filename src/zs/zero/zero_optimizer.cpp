@@ -85,15 +85,18 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
       unit->gather_from_masters(std::move(masters));
     }
   }
-  // CPU offload at stage 3 with shards in memory: a unit's gather waits only for its own slots of
-  // a step still running (OffloadedStep::start).
-  overlap_units_ = offloaded_ && units && !shards_in_files_;
-  if (overlap_units_) {
-    for (const auto& unit : units->units()) {
+  // CPU offload at stage 3 with shards in memory: the units' slots are updated while the next
+  // forward runs, and a unit's gather waits only for its own (OffloadedStep::start).
+  if (offloaded_ && units && !shards_in_files_) {
+    slot_first_unit_.assign(slots_.size(), -1);
+    for (size_t u = 0; u < units->units().size(); ++u) {
       std::vector<int> own_slots;
       for (size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].unit == unit.get()) own_slots.push_back(int(i));
-      unit->set_before_gather([this, own_slots] {
+        if (slots_[i].unit == units->units()[u].get()) {
+          own_slots.push_back(int(i));
+          slot_first_unit_[i] = int(u);
+        }
+      units->units()[u]->set_before_gather([this, own_slots] {
         for (int s : own_slots) offloaded_->wait_slot(s);
       });
     }
@@ -246,24 +249,11 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
     const auto grad_of = [this](const OwnedSlot& slot) { return grad(slot); };
     // Unit shards in files: the update fills them completely, so they are not read first.
     const SlotAccess access = shard_access(/*read=*/false, /*write=*/true);
-    if (overlap_units_) {
-      // The slots outside units (used before the first unit runs) now; the units' in their order
-      // on the step's thread, while the next forward runs. Their gradients go in finish_update().
-      std::vector<int> now, later;
-      std::vector<at::Tensor> grads(slots_.size());
-      for (size_t i = 0; i < slots_.size(); ++i) {
-        (slots_[i].unit ? later : now).push_back(int(i));
-        grads[i] = grad(slots_[i]);
-      }
-      offloaded_->run(slots_, now, grads, lr, host_divisor);
-      reducer_.zero_grads();
-      publish(/*copy_masters=*/false);  // all-gathers the slots outside units
-      offloaded_->start(slots_, std::move(later), std::move(grads), lr, host_divisor);
-      return out;
-    }
     if (!slot_first_unit_.empty()) {
-      // Stages 1-2: slots of unit parameters are updated on the step's thread in the order their
-      // units run, and all-gathered when a unit needs them (before_unit) or in finish_update().
+      // The slots outside units (used before the first unit runs) now; the units' on the step's
+      // thread in the order the units run, while the next forward runs. At stage 3 a unit's
+      // gather waits for its own; at stages 1-2 its hook waits and all-gathers them
+      // (before_unit). Gradients the thread still reads go in finish_update().
       std::vector<int> now, later;
       std::vector<at::Tensor> grads(slots_.size());
       for (size_t i = 0; i < slots_.size(); ++i) {
@@ -272,11 +262,15 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
       }
       std::stable_sort(later.begin(), later.end(), [this](int a, int b) { return slot_first_unit_[a] < slot_first_unit_[b]; });
       offloaded_->run(slots_, now, grads, lr, host_divisor);
-      awaiting_gather_.assign(slots_.size(), 0);
-      for (int i : later) awaiting_gather_[size_t(i)] = 1;
-      publish(/*copy_masters=*/false);  // the others
+      if (units_) {
+        reducer_.zero_grads();  // only the slots outside units reduce through it at stage 3
+      } else {
+        awaiting_gather_.assign(slots_.size(), 0);
+        for (int i : later) awaiting_gather_[size_t(i)] = 1;
+      }
+      publish(/*copy_masters=*/false);  // all-gathers what is not awaiting its update
       offloaded_->start(slots_, std::move(later), std::move(grads), lr, host_divisor);
-      return out;  // the gradients are zeroed in finish_update()
+      return out;
     }
     if (nvme_) nvme_->run(slots_, grad_of, lr, host_divisor, access);
     else offloaded_->run(slots_, grad_of, lr, host_divisor, access);

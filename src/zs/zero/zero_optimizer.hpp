@@ -111,9 +111,9 @@ class ZeroOptimizer {
   std::unique_ptr<OffloadedStep> offloaded_;  // set with optimizer offload to the CPU
   std::unique_ptr<NvmeOffload> nvme_;         // set with optimizer offload to NVMe
   std::vector<double> slot_weight_decays_;    // NVMe: registered once every slot exists
-  bool overlap_units_ = false;                // offload to the CPU at stage 3: units update during the next forward
-  // Offload at stages 1-2 with units (overlap_with_units): each unit's slots and each slot's first
-  // unit (-1: updated within step()), and the slots whose all-gather waits for their update.
+  // CPU offload at stage 3, or at stages 1-2 with overlap_with_units: each slot's first unit in
+  // forward order (-1: updated within step(); empty: no overlap); at stages 1-2 also each unit's
+  // slots and the slots whose all-gather waits for their update.
   std::vector<std::vector<int>> unit_slots_;
   std::vector<int> slot_first_unit_;
   std::vector<char> awaiting_gather_;
