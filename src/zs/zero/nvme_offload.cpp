@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 
 #include "zs/io/tensor_swap.hpp"
+#include "zs/zero/gradient_ring.hpp"
 #include "zs/zero/offloaded_step.hpp"
 #include "zs/zero/zero_optimizer.hpp"
 
@@ -125,10 +126,8 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
   // Ring buffers: one being updated, one being written back (pipeline_write), the rest read ahead.
   const size_t busy = config_.pipeline_write ? 2 : 1;
   const size_t reads_ahead = config_.pipeline_read && buffers > busy ? buffers - busy : 0;
-  const size_t grads_ahead = buffers - 1;
 
   std::vector<SwapHandle> reads(buffers), writes(buffers);
-  std::vector<at::Tensor> host_grads(buffers);
   size_t next_read = 0;
   auto issue_read = [&](size_t j) {
     const int b = int(j % buffers);
@@ -136,22 +135,18 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
     reads[b] = store_->swap_in(key(j), record(b, pieces_[j]));
     if (!config_.pipeline_read) reads[b].wait();
   };
-  auto fetch = [&](size_t k) {
-    const Piece& p = pieces_[k];
-    host_grads[k % buffers] = transfer_->fetch_grad(int(k % buffers), grad(slots[p.slot]).narrow(0, p.begin, p.numel));
-  };
-
   try {
     transfer_->begin();
-    for (size_t k = 0; k < std::min(grads_ahead, n); ++k) fetch(k);
+    GradientRing ring(*transfer_, buffers_, n, [&](size_t k) {
+      const Piece& p = pieces_[k];
+      return grad(slots[p.slot]).narrow(0, p.begin, p.numel);
+    });
     for (size_t k = 0; k < n; ++k) {
       for (; next_read < n && next_read <= k + reads_ahead; ++next_read) issue_read(next_read);
-      if (grads_ahead == 0) fetch(k);
-      else if (k + grads_ahead < n) fetch(k + grads_ahead);
+      const at::Tensor& host_grad = ring.take(k);
       const int b = int(k % buffers);
       const Piece& p = pieces_[k];
       const OwnedSlot& slot = slots[p.slot];
-      transfer_->wait_grad(b);
       reads[b].wait();
       const at::Tensor rec = record(b, p);
       const at::Tensor master = part(rec, p, 0);
@@ -163,14 +158,14 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
       if (dst.scalar_type() == at::kFloat) {
         // fp32 parameters: the master goes back; it is copied out first, since the record's
         // buffer is reused before the step's sends are over.
-        optimizer_.step_piece(p.slot, master, state, host_grads[b], lr, grad_divisor, at::Tensor());
+        optimizer_.step_piece(p.slot, master, state, host_grad, lr, grad_divisor, at::Tensor());
         out.copy_(master);
       } else {
-        optimizer_.step_piece(p.slot, master, state, host_grads[b], lr, grad_divisor, out);
+        optimizer_.step_piece(p.slot, master, state, host_grad, lr, grad_divisor, out);
       }
       transfer_->send(b, out, dst);
       access.after(piece_slots_, k);
-      host_grads[b] = at::Tensor();
+      ring.release(k);
       writes[b] = store_->swap_out(key(k), rec);
       if (!config_.pipeline_write) writes[b].wait();
     }

@@ -7,6 +7,7 @@
 #include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
 
+#include "zs/zero/gradient_ring.hpp"
 #include "zs/zero/zero_optimizer.hpp"
 
 namespace zs {
@@ -121,37 +122,29 @@ void OffloadedStep::update(const std::vector<OwnedSlot>& slots, const std::vecto
       piece_slots.push_back(i);
     }
   const size_t n = pieces.size();
-  // With a ring of B buffers, B - 1 gradients are in flight while one piece is updated; the
-  // buffer a fetch overwrites belonged to the piece updated just before.
-  const size_t ahead = size_t(buffers_ - 1);
-  std::vector<at::Tensor> host_grads(buffers_);
-  auto fetch = [&](size_t k) {
+  GradientRing ring(*transfer_, buffers_, n, [&](size_t k) {
     const Piece& p = pieces[k];
-    host_grads[k % buffers_] = transfer_->fetch_grad(int(k % buffers_), grads[p.slot].narrow(0, p.begin, p.numel));
-  };
-
-  for (size_t k = 0; k < std::min(ahead, n); ++k) fetch(k);
+    return grads[p.slot].narrow(0, p.begin, p.numel);
+  });
   for (size_t k = 0; k < n; ++k) {
-    if (ahead == 0) fetch(k);
-    else if (k + ahead < n) fetch(k + ahead);
+    const at::Tensor& grad = ring.take(k);
     const int b = int(k % buffers_);
     const Piece& p = pieces[k];
     const OwnedSlot& slot = slots[p.slot];
-    transfer_->wait_grad(b);
     access.before(piece_slots, k);
     const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
     if (dst.scalar_type() == at::kFloat) {
       // fp32 parameters: the master itself goes back.
-      optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, at::Tensor());
+      optimizer_.step_range(p.slot, p.begin, grad, lr, grad_divisor, at::Tensor());
       transfer_->send(b, slot.master.narrow(0, p.begin, p.numel), dst);
     } else {
       // 16-bit parameters: the update writes them on the way, into a buffer bound for the device.
       const at::Tensor out = transfer_->param_buffer(b, dst);
-      optimizer_.step_range(p.slot, p.begin, host_grads[b], lr, grad_divisor, out);
+      optimizer_.step_range(p.slot, p.begin, grad, lr, grad_divisor, out);
       transfer_->send(b, out, dst);
     }
     access.after(piece_slots, k);
-    host_grads[b] = at::Tensor();
+    ring.release(k);
     if (slot_done && (k + 1 == n || piece_slots[k + 1] != p.slot)) slot_done(p.slot);
   }
 }
