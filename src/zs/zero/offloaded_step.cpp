@@ -85,11 +85,13 @@ void OffloadedStep::start(const std::vector<OwnedSlot>& slots, std::vector<int> 
 
 void OffloadedStep::wait_slot(int slot) {
   if (!running()) return;
+  bool failed = false;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     slot_sent_.wait(lock, [&] { return sent_.at(size_t(slot)) || error_; });
+    failed = error_ != nullptr;
   }
-  if (error_) finish();  // rethrows
+  if (failed) finish();  // rethrows
   transfer_->wait_slot(slot);
 }
 

@@ -25,6 +25,22 @@ bool trace_units() {
   }();
   return on;
 }
+// A unit's full buffer, shard and gradient shard keep their tensors (and the views on them) for
+// the unit's life; only their memory comes and goes. The storage is allocated for all its elements
+// on the tensor's device, or left empty (nbytes 0: reading it is a bug).
+void allocate_storage(const at::Tensor& t) {
+  const c10::DeviceGuard on_device(t.device());  // allocators serve the current device
+  c10::Storage storage = t.storage();
+  const size_t bytes = size_t(t.numel()) * t.element_size();
+  storage.set_data_ptr_noswap(storage.allocator()->allocate(bytes));
+  storage.set_nbytes(bytes);
+}
+
+void free_storage(const at::Tensor& t) {
+  c10::Storage storage = t.storage();
+  storage.set_data_ptr_noswap(at::DataPtr(nullptr, t.device()));
+  storage.set_nbytes(0);
+}
 }  // namespace
 
 #define ZS_UNIT_TRACE(what)                                                                          \
@@ -111,29 +127,14 @@ at::Tensor ShardedUnit::shard_grad(int b) {
 bool ShardedUnit::has_shard_grads() const { return shard_grads_.storage().nbytes() > 0; }
 
 void ShardedUnit::allocate_shard_grads(bool zeroed) {
-  const c10::DeviceGuard on_device(shard_grads_.device());
-  c10::Storage storage = shard_grads_.storage();
-  const size_t bytes = size_t(layout_.shard_numel) * shard_grads_.element_size();
-  storage.set_data_ptr_noswap(storage.allocator()->allocate(bytes));
-  storage.set_nbytes(bytes);
+  allocate_storage(shard_grads_);
   if (zeroed) shard_grads_.zero_();
 }
 
-void ShardedUnit::drop_shard_grads() {
-  c10::Storage storage = shard_grads_.storage();
-  storage.set_data_ptr_noswap(at::DataPtr(nullptr, shard_grads_.device()));
-  storage.set_nbytes(0);
-}
+void ShardedUnit::drop_shard_grads() { free_storage(shard_grads_); }
 
 int64_t ShardedUnit::own_begin(int b) const { return layout_.chunk_offset(b, comm_.rank()); }
 
-void ShardedUnit::allocate_full() {
-  const c10::DeviceGuard on_device(full_.device());  // allocators serve the current device
-  c10::Storage storage = full_.storage();
-  const size_t bytes = size_t(layout_.total_numel) * full_.element_size();
-  storage.set_data_ptr_noswap(storage.allocator()->allocate(bytes));
-  storage.set_nbytes(bytes);
-}
 
 void ShardedUnit::bind_shard(void* data) {
   c10::Storage storage = shard_.storage();
@@ -181,14 +182,14 @@ void ShardedUnit::begin_gather(bool prefetch) {
     TORCH_CHECK(b >= 0, "offload_param nvme: no free buffer to gather unit ", name_, " (all ", nvme_->buffer_count(),
                 " are in use)");
     ZS_UNIT_TRACE(prefetch ? "start read (prefetch)" : "start read");
-    allocate_full();
+    allocate_storage(full_);
     read_buffer_ = b;
     read_ = nvme_->read(name_, b, layout_.shard_numel);
     state_ = State::reading;
     return;
   }
   ZS_UNIT_TRACE("start gather");
-  allocate_full();
+  allocate_storage(full_);
   if (!masters_.empty()) {
     // This rank's part is rounded from its fp32 masters straight into the full buffer, which the
     // collective then fills in around it.
@@ -222,9 +223,7 @@ void ShardedUnit::gather_from_masters(std::vector<at::Tensor> masters) {
     TORCH_CHECK(masters[b].numel() == layout_.buckets[b].chunk && masters[b].device() == full_.device(),
                 "ShardedUnit ", name_, ": master ", b, " does not match its chunk");
   masters_ = std::move(masters);
-  c10::Storage storage = shard_.storage();
-  storage.set_data_ptr_noswap(at::DataPtr(nullptr, shard_.device()));
-  storage.set_nbytes(0);
+  free_storage(shard_);
 }
 
 void ShardedUnit::gather() {
@@ -268,9 +267,7 @@ void ShardedUnit::release() {
     gather();  // a prefetch still in flight must land before its buffer goes away
   }
   ZS_UNIT_TRACE("release");
-  c10::Storage storage = full_.storage();
-  storage.set_data_ptr_noswap(at::DataPtr(nullptr, full_.device()));
-  storage.set_nbytes(0);
+  free_storage(full_);
   state_ = State::released;
 }
 

@@ -124,7 +124,6 @@ class ShardedUnit : public UnitHooks {
   void before_backward();
   void reduce_gradients();
   void zero_unwritten_staging();
-  void allocate_full();
   bool has_shard_grads() const;
   void allocate_shard_grads(bool zeroed);
 
