@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "zs/data/batch_sampler.hpp"
+#include "zs/data/nanogpt_meta.hpp"
 #include "zs/data/synthetic_text.hpp"
 #include "zs/data/token_data.hpp"
 
@@ -206,4 +207,63 @@ TEST(Data, SamplingIsDeterministicAndCoversTheSplit) {
   EXPECT_EQ(hi, len - 16 - 1);
   EXPECT_THROW(a.batch("test", 0, 0, 0, 1, 1), std::invalid_argument);
   EXPECT_THROW(a.batch("train", 0, 0, 2, 2, 1), std::invalid_argument);
+}
+
+// nanoGPT's meta.pkl, as Python's pickle writes {'vocab_size': 5, 'itos': ..., 'stoi': ...} for the
+// characters "\n abc" (protocols 2 and 4; protocol 5 writes the same opcodes as 4).
+const std::string kMetaProtocol2(
+    "\x80\x02\x7d\x71\x00\x28\x58\x0a\x00\x00\x00\x76\x6f\x63\x61\x62\x5f\x73\x69\x7a\x65\x71\x01\x4b\x05\x58\x04\x00\x00"
+    "\x00\x69\x74\x6f\x73\x71\x02\x7d\x71\x03\x28\x4b\x00\x58\x01\x00\x00\x00\x0a\x71\x04\x4b\x01\x58\x01\x00\x00\x00\x20"
+    "\x71\x05\x4b\x02\x58\x01\x00\x00\x00\x61\x71\x06\x4b\x03\x58\x01\x00\x00\x00\x62\x71\x07\x4b\x04\x58\x01\x00\x00\x00"
+    "\x63\x71\x08\x75\x58\x04\x00\x00\x00\x73\x74\x6f\x69\x71\x09\x7d\x71\x0a\x28\x68\x04\x4b\x00\x68\x05\x4b\x01\x68\x06"
+    "\x4b\x02\x68\x07\x4b\x03\x68\x08\x4b\x04\x75\x75\x2e",
+    129);
+const std::string kMetaProtocol4(
+    "\x80\x04\x95\x5c\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x28\x8c\x0a\x76\x6f\x63\x61\x62\x5f\x73\x69\x7a\x65\x94\x4b\x05"
+    "\x8c\x04\x69\x74\x6f\x73\x94\x7d\x94\x28\x4b\x00\x8c\x01\x0a\x94\x4b\x01\x8c\x01\x20\x94\x4b\x02\x8c\x01\x61\x94\x4b"
+    "\x03\x8c\x01\x62\x94\x4b\x04\x8c\x01\x63\x94\x75\x8c\x04\x73\x74\x6f\x69\x94\x7d\x94\x28\x68\x04\x4b\x00\x68\x05\x4b"
+    "\x01\x68\x06\x4b\x02\x68\x07\x4b\x03\x68\x08\x4b\x04\x75\x75\x2e",
+    103);
+
+TEST(NanoGptMeta, ReadsVocabSizeAndCharacters) {
+  for (const std::string* bytes : {&kMetaProtocol2, &kMetaProtocol4}) {
+    const zs::NanoGptMeta meta = zs::parse_nanogpt_meta(*bytes, "meta.pkl");
+    EXPECT_EQ(meta.vocab_size, 5);
+    EXPECT_EQ(meta.itos, (std::vector<std::string>{"\n", " ", "a", "b", "c"}));
+  }
+}
+
+TEST(NanoGptMeta, RefusesOtherPickles) {
+  // {'vocab_size': 300, 'x': [1, 2]}: a list is not what meta.pkl holds.
+  const std::string with_list("\x80\x04\x95\x21\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x28\x8c\x0a\x76\x6f\x63\x61\x62\x5f"
+                              "\x73\x69\x7a\x65\x94\x4d\x2c\x01\x8c\x01\x78\x94\x5d\x94\x28\x4b\x01\x4b\x02\x65\x75\x2e", 45);
+  auto error = [](const std::string& bytes) {
+    try {
+      zs::parse_nanogpt_meta(bytes, "m.pkl");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error(with_list).find("opcode 0x5d"), std::string::npos) << error(with_list);
+  EXPECT_NE(error(with_list).find("--vocab_size"), std::string::npos);
+  EXPECT_NE(error(kMetaProtocol4.substr(0, 50)).find("ends early"), std::string::npos);
+  EXPECT_NE(error("cos\nsystem\n").find("opcode 0x63"), std::string::npos);  // GLOBAL: never built
+  EXPECT_NE(error(std::string("\x80\x04\x4b\x05\x2e", 5)).find("does not hold a dict"), std::string::npos);
+  for (size_t n = 0; n < kMetaProtocol4.size(); ++n) error(kMetaProtocol4.substr(0, n));  // every prefix: no crash
+}
+
+TEST(TokenData, BinFolderTakesMetaPklVocabulary) {
+  TempDir dir;
+  write_tokens(dir + "/train.bin", {0, 1, 2, 3, 4, 2, 3, 1, 0, 2, 4, 3, 2, 1});
+  write_tokens(dir + "/val.bin", {2, 3, 4, 0, 1, 2, 3, 4, 1, 0});
+  std::ofstream(dir + "/meta.pkl", std::ios::binary) << kMetaProtocol4;
+  const zs::TokenData data = zs::TokenData::from_bin_folder(dir);
+  EXPECT_EQ(data.vocab_size(), 5);
+  ASSERT_TRUE(data.vocab().has_value());
+  EXPECT_EQ(data.vocab()->decode(std::vector<int64_t>{2, 3, 4, 0}), "abc\n");
+  // A vocabulary given by the caller wins.
+  EXPECT_EQ(zs::TokenData::from_bin_folder(dir, 64).vocab_size(), 64);
+  ::unlink((dir + "/meta.pkl").c_str());
+  EXPECT_EQ(zs::TokenData::from_bin_folder(dir).vocab_size(), 50304);   // nanoGPT's default without meta.pkl
 }

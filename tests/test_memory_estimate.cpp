@@ -81,6 +81,11 @@ TEST(MemoryEstimate, DescribesEveryChoice) {
   EXPECT_NE(text.find("stage 2 + offload_optimizer"), std::string::npos) << text;
   EXPECT_NE(text.find("this run, stage 3"), std::string::npos) << text;
   std::printf("%s", text.c_str());
+  // CPU ranks: one line, per rank.
+  const std::string cpu = zs::describe_memory(sizes_1_5b(), config, 0, int64_t(250) << 30, /*on_gpu=*/false);
+  EXPECT_NE(cpu.find("this run, stage 3: per rank params"), std::string::npos) << cpu;
+  EXPECT_EQ(cpu.find("GPU"), std::string::npos) << cpu;
+  EXPECT_EQ(cpu.find("stage 2 + offload_optimizer"), std::string::npos) << cpu;
 }
 
 }  // namespace

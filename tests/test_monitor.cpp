@@ -85,7 +85,8 @@ TEST(Monitor, LoggerAveragesWindowsAndSkipsWarmup) {
   EXPECT_TRUE(contains(lines[1], "| 250.0 ms/step")) << lines[1];
   // Header once, then the two lines.
   const std::string text = out.str();
-  EXPECT_TRUE(contains(text, "per device"));
+  EXPECT_TRUE(contains(text, "training on 2 ranks (cpu): tok/s and MFU are per rank")) << text;
+  EXPECT_FALSE(contains(text, "GPU")) << text;
   EXPECT_EQ(text.find("training on"), text.rfind("training on"));
   EXPECT_TRUE(contains(text, lines[0] + "\n" + lines[1] + "\n"));
 }
@@ -108,6 +109,28 @@ TEST(Monitor, OnlyRankZeroPrintsAndCpuHasNoDefaultPeak) {
 
   zs::StepLogger cuda(0, 1, 1e9, 0.0, 1, 10, c10::Device(c10::kCUDA, 0), &out);
   EXPECT_EQ(cuda.peak_flops(), zs::kDefaultCudaPeakFlops);
+}
+
+// Models without tokens (a CNN): samples/s alone, no "0 tok/s" and no MFU.
+TEST(Monitor, StepsWithoutTokensShowSamplesOnly) {
+  std::ostringstream out;
+  zs::StepLogger logger(0, 2, 0.0, 0.0, 2, 4, c10::Device(c10::kCPU), &out);
+  std::vector<std::string> lines;
+  for (int64_t step = 1; step <= 4; ++step) {
+    zs::StepStats s = step_stats(step, 0.5);
+    s.tokens = 0;
+    if (auto line = logger.log(s)) lines.push_back(*line);
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(contains(lines[0], "| 128.0 samples/s |")) << lines[0];
+  EXPECT_FALSE(contains(lines[0], "tok/s")) << lines[0];
+  EXPECT_FALSE(contains(lines[0], "MFU")) << lines[0];
+  EXPECT_TRUE(contains(out.str(), "training on 2 ranks (cpu): samples/s for all ranks")) << out.str();
+  zs::StepStats first = step_stats(1, 0.5);
+  first.tokens = 0;
+  EXPECT_EQ(zs::format_step_line(first, 0, zs::Throughput{}, std::nullopt), "step 1 | loss 1.2346 | lr 6.00e-04 | scale 65536 | grad norm 0.514 | - samples/s | - ms/step");
+  zs::StepLogger gpu(0, 1, 1e9, 0.0, 2, 4, c10::Device(c10::kCUDA, 0), &out);
+  EXPECT_TRUE(contains(gpu.header(), "training on 2 GPUs (cuda): tok/s and MFU are per GPU")) << gpu.header();
 }
 
 TEST(Monitor, CpuMemoryIsResidentSetSize) {

@@ -1,5 +1,7 @@
 #include "zs/data/token_data.hpp"
 
+#include "zs/data/nanogpt_meta.hpp"
+
 #include <sys/stat.h>
 
 #include <fstream>
@@ -26,9 +28,25 @@ bool is_directory(const std::string& path) {
 
 TokenData TokenData::from_bin_folder(const std::string& folder, int64_t vocab_size) {
   if (!is_directory(folder)) throw std::runtime_error("data folder '" + folder + "' does not exist");
-  if (vocab_size <= 0 || vocab_size > 65536)
-    throw std::invalid_argument("vocab_size " + std::to_string(vocab_size) + " does not fit uint16 tokens");
   TokenData d;
+  struct stat st {};
+  if (vocab_size == 0 && ::stat((folder + "/meta.pkl").c_str(), &st) == 0) {
+    const NanoGptMeta meta = read_nanogpt_meta(folder + "/meta.pkl");
+    vocab_size = meta.vocab_size;
+    // nanoGPT's char-level sets: the sorted characters of the text; kept when they are bytes, as
+    // CharVocab's are, so prompts can be encoded and samples decoded.
+    std::string chars;
+    for (const std::string& c : meta.itos) chars += c.size() == 1 ? c : std::string();
+    if (!meta.itos.empty() && chars.size() == meta.itos.size()) {
+      CharVocab vocab(chars);
+      bool same = vocab.size() == int64_t(chars.size());
+      for (int64_t i = 0; same && i < vocab.size(); ++i) same = vocab.decode(std::vector<int64_t>{i}) == meta.itos[size_t(i)];
+      if (same) d.vocab_.emplace(std::move(vocab));
+    }
+  }
+  if (vocab_size == 0) vocab_size = 50304;
+  if (vocab_size < 0 || vocab_size > 65536)
+    throw std::invalid_argument("vocab_size " + std::to_string(vocab_size) + " does not fit uint16 tokens");
   d.source_ = folder;
   d.vocab_size_ = vocab_size;
   d.train_ = TokenArray::map_file(folder + "/train.bin");

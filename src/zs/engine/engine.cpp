@@ -100,7 +100,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   memory_sizes_ = model_sizes(plan);
   const int64_t gpu_capacity = device_capacity(world_.device), host_available = host_available_memory();
   if (world_.is_main() && options_.log)
-    std::fputs(describe_memory(memory_sizes_, config_, gpu_capacity, host_available).c_str(), stdout);
+    std::fputs(describe_memory(memory_sizes_, config_, gpu_capacity, host_available, world_.device.is_cuda()).c_str(), stdout);
   check_memory_fits(memory_sizes_, config_, gpu_capacity, host_available);
   ReducerOptions reducer_options;
   reducer_options.overlap_comm = config_.zero.overlap_comm;

@@ -87,16 +87,21 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   return e;
 }
 
-std::string describe_memory(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available) {
+std::string describe_memory(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available,
+                            bool on_gpu) {
   const OffloadChoice chosen = offload_choice(config);
   char line[256];
   std::string out;
-  std::snprintf(line, sizeof(line),
-                "[zeroshard] memory estimate: %.4gM parameters (%.4gM in units, largest unit %.4gM), %d rank(s), "
-                "%d per host; per GPU (model states + gathered units + buffers) | per host (offloaded state)\n",
-                m.params / 1e6, m.unit_params / 1e6, m.largest_unit / 1e6, m.world_size, m.ranks_per_host);
-  out += line;
-  for (const OffloadChoice& c : all_choices()) {
+  // CPU ranks are processes: their figures are per rank, and the table of GPU choices says nothing there.
+  const char* per = on_gpu ? "per GPU" : "per rank";
+  if (on_gpu) {
+    std::snprintf(line, sizeof(line),
+                  "[zeroshard] memory estimate: %.4gM parameters (%.4gM in units, largest unit %.4gM), %d rank(s), "
+                  "%d per host; per GPU (model states + gathered units + buffers) | per host (offloaded state)\n",
+                  m.params / 1e6, m.unit_params / 1e6, m.largest_unit / 1e6, m.world_size, m.ranks_per_host);
+    out += line;
+  }
+  for (const OffloadChoice& c : on_gpu ? all_choices() : std::vector<OffloadChoice>{}) {
     const MemoryEstimate e = estimate_memory(m, c, config.zero);
     std::snprintf(line, sizeof(line), "[zeroshard]   %-56s %11s | %11s\n", c.name().c_str(), gib(e.gpu_total()).c_str(),
                   gib(e.host * m.ranks_per_host).c_str());
@@ -104,9 +109,9 @@ std::string describe_memory(const ModelSizes& m, const Config& config, int64_t g
   }
   const MemoryEstimate e = estimate_memory(m, chosen, config.zero);
   std::snprintf(line, sizeof(line),
-                "[zeroshard] this run, %s: per GPU params %s + grads %s + optimizer %s = %s of model states, "
+                "[zeroshard] this run, %s: %s params %s + grads %s + optimizer %s = %s of model states, "
                 "+ gathered units %s + buffers %s",
-                chosen.name().c_str(), gib(e.params).c_str(), gib(e.grads).c_str(), gib(e.optimizer).c_str(),
+                chosen.name().c_str(), per, gib(e.params).c_str(), gib(e.grads).c_str(), gib(e.optimizer).c_str(),
                 gib(e.gpu_model_states()).c_str(), gib(e.gathered).c_str(), gib(e.buffers).c_str());
   out += line;
   if (gpu_capacity > 0) out += " (the GPU has " + gib(double(gpu_capacity)) + ")";

@@ -67,8 +67,9 @@ OffloadChoice offload_choice(const Config& config);
 
 // A table of every stage and offload choice for these sizes, and the chosen one's breakdown next
 // to what the GPU and the host have (capacity 0: unknown). Lines start with "[zeroshard] ".
+// Without `on_gpu` (CPU ranks) only the chosen one's breakdown, per rank.
 std::string describe_memory(const ModelSizes& sizes, const Config& config, int64_t gpu_capacity,
-                            int64_t host_available);
+                            int64_t host_available, bool on_gpu = true);
 
 // Throws ConfigError, before anything is allocated, when the chosen config's model states alone
 // cannot fit: on the GPU (`gpu_capacity` > 0) or in host memory shared by the ranks of a host

@@ -29,12 +29,14 @@ std::string format_step_line(const StepStats& last, int64_t total_steps, const T
   line += printf_string(" | loss %.4f | lr %.2e", last.loss, last.lr);
   if (last.loss_scale != 1.0) line += printf_string(" | scale %.0f", last.loss_scale);
   if (last.grad_norm >= 0.0) line += printf_string(" | grad norm %.3g", last.grad_norm);
+  // Models without tokens (images) get samples/s alone: a "0 tok/s" column would say nothing.
+  const bool tokens = last.tokens > 0;
   if (rates.valid) {
-    line += " | " + format_si(rates.tokens_per_s_per_device) + " tok/s";
+    if (tokens) line += " | " + format_si(rates.tokens_per_s_per_device) + " tok/s";
     line += printf_string(" | %.1f samples/s", rates.samples_per_s);
-    line += rates.mfu ? printf_string(" | MFU %.1f%%", 100.0 * *rates.mfu) : std::string(" | MFU -");
+    if (tokens) line += rates.mfu ? printf_string(" | MFU %.1f%%", 100.0 * *rates.mfu) : std::string(" | MFU -");
   } else {
-    line += " | - tok/s | - samples/s | MFU -";
+    line += tokens ? " | - tok/s | - samples/s | MFU -" : " | - samples/s";
   }
   if (memory) {
     line += printf_string(" | mem %.2f GiB (peak %.2f)", static_cast<double>(memory->allocated) / (1 << 30),
@@ -61,10 +63,13 @@ StepLogger::StepLogger(int rank, int64_t steps_per_print, double flops_per_token
   if (peak_flops_ <= 0.0) peak_flops_ = device.is_cuda() ? kDefaultCudaPeakFlops : 0.0;
 }
 
-std::string StepLogger::header() const {
-  std::string h = printf_string("training on %d device%s (%s): tok/s and MFU are per device, samples/s for all",
-                                world_size_, world_size_ == 1 ? "" : "s", device_.str().c_str());
-  if (peak_flops_ > 0.0) {
+std::string StepLogger::header(bool tokens) const {
+  // Ranks on CPUs are processes, not devices: say "rank" there and "GPU" on GPUs.
+  const char* unit = device_.is_cuda() ? "GPU" : "rank";
+  std::string h = printf_string("training on %d %s%s (%s): ", world_size_, unit, world_size_ == 1 ? "" : "s",
+                                device_.is_cuda() ? "cuda" : device_.str().c_str());
+  h += tokens ? printf_string("tok/s and MFU are per %s, samples/s for all", unit) : std::string("samples/s for all ranks");
+  if (tokens && peak_flops_ > 0.0) {
     h += printf_string("; MFU against %.0f TFLOP/s peak, %s FLOPs/token", peak_flops_ / 1e12,
                        format_si(flops_per_token_).c_str());
   }
@@ -95,7 +100,7 @@ std::optional<std::string> StepLogger::log(const StepStats& stats) {
                                      window_.skipped);
   if (bar_) bar_->clear();
   if (!printed_header_) {
-    *out_ << header() << "\n";
+    *out_ << header(stats.tokens > 0) << "\n";
     printed_header_ = true;
   }
   *out_ << line << std::endl;

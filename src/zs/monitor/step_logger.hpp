@@ -3,8 +3,9 @@
 //   step 100/5000 | loss 1.2345 | lr 6.00e-04 | scale 65536 | grad norm 0.51 | 123.4k tok/s |
 //   45.6 samples/s | MFU 12.3% | mem 1.23 GiB (peak 2.34) | 12.3 ms/step
 // Rates are averages over the steps since the previous line; the very first step (warm-up: allocator,
-// kernel selection, communicator setup) is left out of the timing. tok/s and MFU are per device,
-// samples/s is the whole job's rate; a header line says so once.
+// kernel selection, communicator setup) is left out of the timing. tok/s and MFU are per GPU (per
+// rank on CPUs), samples/s is the whole job's rate; a header line says so once. Steps without
+// tokens (StepStats::tokens 0: image models) show samples/s only.
 #include <c10/core/Device.h>
 
 #include <cstdint>
@@ -58,7 +59,9 @@ class StepLogger {
   // line (and returns it). Other ranks return nothing and print nothing.
   std::optional<std::string> log(const StepStats& stats);
 
-  std::string header() const;
+  // Said once before the first line: what the rates mean (per rank on CPUs, per GPU on GPUs).
+  // `tokens`: the model has tokens (else only samples/s is shown).
+  std::string header(bool tokens = true) const;
   double peak_flops() const { return peak_flops_; }
 
   // A progress bar to clear before each printed line, so the two don't share a terminal row.

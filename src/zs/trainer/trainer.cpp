@@ -1,0 +1,315 @@
+#include "zs/trainer/trainer.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include <ATen/ops/zeros.h>
+#include <torch/utils.h>
+
+#include "zs/ckpt/checkpoint.hpp"
+#include "zs/ckpt/checkpoint_index.hpp"
+#include "zs/ckpt/checkpoint_list.hpp"
+#include "zs/ckpt/rank_agreement.hpp"
+#include "zs/data/synthetic_text.hpp"
+#include "zs/dist/communicator.hpp"
+#include "zs/engine/engine.hpp"
+#include "zs/monitor/format.hpp"
+#include "zs/trainer/flag_set.hpp"
+
+namespace zs {
+
+namespace {
+
+DevicePreference preference_of(const std::string& device) {
+  if (device == "cpu") return DevicePreference::cpu;
+  if (device == "cuda") return DevicePreference::cuda;
+  return DevicePreference::automatic;
+}
+
+std::string with_commas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (n < 0 ? "-" : "") + out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string current_directory() {
+  char buf[4096];
+  return ::getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
+}
+
+// Whether `dir` already holds checkpoints of some run.
+bool holds_checkpoints(const std::string& dir) {
+  return path_exists(join_path(dir, "latest")) || !list_checkpoints(dir, false).empty();
+}
+
+}  // namespace
+
+Trainer::Trainer(const FlagSet& flags, TrainFlags& f) : flags_(flags), f_(f), best_val_(INFINITY) {
+  check_train_flags(flags_, f_);
+  world_ = init_distributed(preference_of(f_.device));
+  if (f_.backend == "nccl" && !world_.device.is_cuda())
+    throw ConfigError(flags_.origin("backend") + " = nccl: NCCL needs GPUs; CPU ranks talk over MPI (leave --backend out)");
+  if (f_.backend == "mpi" && world_.device.is_cuda())
+    throw ConfigError(flags_.origin("backend") + " = mpi: GPU ranks talk over NCCL (leave --backend out)");
+  resolve_accumulation(flags_, f_, world_.size());
+  const bool saves = !f_.eval_only && !f_.out_dir.empty();
+  if (saves && f_.init_from != "resume" && holds_checkpoints(f_.out_dir))
+    throw ConfigError("--out_dir " + f_.out_dir + " already holds checkpoints of another run; this run (--init_from=" +
+                      f_.init_from + ") would mix its own in. Resume it with --init_from=resume, or pick another "
+                      "--out_dir (or remove " + f_.out_dir + ")");
+  for (const std::string& file : flags_.config_files()) print("config file " + file + " (flags override it)");
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::print(const std::string& text) const {
+  if (!world_.is_main()) return;
+  std::printf("[%s] %s\n", flags_.program().c_str(), text.c_str());
+  std::fflush(stdout);
+}
+
+TokenData Trainer::load_token_data(int64_t vocab_size) const {
+  try {
+    if (!f_.data.empty()) return TokenData::load(f_.data, vocab_size);
+    if (f_.dataset.empty()) return TokenData::from_text(synthetic_text(1 << 20, 1), 0.9, "generated text");
+    const std::string dir = join_path("data", f_.dataset);
+    if (!is_directory(dir))
+      throw ConfigError("--dataset " + f_.dataset + " is the folder " + dir + " (nanoGPT's layout), which does not exist in " +
+                        current_directory() + "; prepare it there (nanoGPT's data/" + f_.dataset +
+                        "/prepare.py writes train.bin and val.bin), or pass --data PATH");
+    const bool train_bin = path_exists(join_path(dir, "train.bin")), val_bin = path_exists(join_path(dir, "val.bin"));
+    if (train_bin && !val_bin)
+      throw ConfigError(dir + " has train.bin but no val.bin; nanoGPT's prepare scripts write both");
+    if (!train_bin && val_bin) throw ConfigError(dir + " has val.bin but no train.bin; nanoGPT's prepare scripts write both");
+    if (train_bin) return TokenData::from_bin_folder(dir, vocab_size);
+    if (path_exists(join_path(dir, "input.txt"))) return TokenData::from_text_file(join_path(dir, "input.txt"));
+    throw ConfigError(dir + " holds neither train.bin/val.bin (a prepared nanoGPT dataset) nor input.txt (text read "
+                      "char-level)");
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+nlohmann::json Trainer::resume_state() {
+  if (f_.init_from != "resume") return nullptr;
+  if (!resume_tag_.empty()) return resume_client_;
+  if (f_.out_dir.empty()) throw ConfigError("--init_from=resume needs --out_dir (the directory of the checkpoints)");
+  std::string tag, error;
+  if (world_.is_main()) {
+    try {
+      tag = choose_resume_tag(f_.out_dir, f_.resume_tag, "--resume_tag");
+    } catch (const CheckpointError& e) {
+      error = e.what();
+      if (!flags_.given("out_dir")) error += "\n(--out_dir is " + f_.out_dir + ", nanoGPT's default; pass --out_dir=DIR)";
+    }
+  }
+  tag = broadcast_string(world_, error.empty() ? tag : std::string());
+  if (tag.empty()) throw ConfigError(world_.is_main() ? error : "cannot resume (rank 0 says why)");
+  resume_tag_ = tag;
+  try {
+    resume_client_ = read_checkpoint_index(f_.out_dir, tag).client_state;
+  } catch (const CheckpointError& e) {
+    throw ConfigError(e.what());
+  }
+  return resume_client_;
+}
+
+void Trainer::adopt_model_args(FlagSet& flags, const nlohmann::json& client_state,
+                               const std::vector<std::string>& names) const {
+  if (!client_state.is_object() || !client_state.contains("model")) return;
+  const nlohmann::json& saved = client_state["model"];
+  const std::string where = "the checkpoint " + join_path(f_.out_dir, resume_tag_);
+  for (const std::string& name : names) {
+    if (!saved.contains(name)) continue;
+    const nlohmann::json& v = saved[name];
+    const std::string text = v.is_boolean() ? (v.get<bool>() ? "True" : "False") : v.is_string() ? v.get<std::string>() : v.dump();
+    const std::string before = flags.value_text(name), origin = flags.origin(name);
+    flags.set(name, text, where);
+    if (!origin.empty() && flags.value_text(name) != before)
+      throw ConfigError(origin + " = " + before + " differs from " + name + " = " + flags.value_text(name) + " of " + where +
+                        ": a resumed run keeps the saved model's shape (leave " + name + " out)");
+  }
+}
+
+void Trainer::init_weights(TrainerModel& m) {
+  const std::string& from = f_.init_from;
+  if (from == "scratch" || from == "resume") return;
+  const std::string what = flags_.origin("init_from") + " = " + from;
+  if (!path_exists(from)) {
+    if (from.rfind("gpt2", 0) == 0)
+      throw ConfigError(what + ": nanoGPT downloads these weights from the Hugging Face hub; ZeroShard reads local files "
+                               "only. Pass a local Hugging Face folder (config.json + model.safetensors, as "
+                               "`huggingface-cli download " + from + "` writes it)" +
+                        (m.load_hf_folder ? std::string() : std::string(" once this program reads such folders")));
+    throw ConfigError(what + ": no such file or folder (expected scratch, resume, a .safetensors file or a model folder)");
+  }
+  try {
+    if (is_directory(from)) {
+      if (path_exists(join_path(from, "latest")) || path_exists(join_path(from, "index.json")))
+        throw ConfigError(what + " is a ZeroShard checkpoint folder: continue it with --init_from=resume --out_dir=" + from +
+                          ", or start from its weights with `zs_ckpt consolidate " + from + " weights.safetensors` and "
+                          "--init_from=weights.safetensors");
+      if (!path_exists(join_path(from, "config.json")))
+        throw ConfigError(what + " is a folder without config.json: expected a Hugging Face model folder or a .safetensors file");
+      if (!m.load_hf_folder)
+        throw ConfigError(what + " is a Hugging Face model folder, which " + flags_.program() +
+                          " cannot read yet; pass a consolidated .safetensors file (zs_ckpt consolidate)");
+      m.load_hf_folder(from);
+      print("initialized from the Hugging Face folder " + from);
+      return;
+    }
+    if (ends_with(from, ".pt") || ends_with(from, ".pth") || ends_with(from, ".bin") || ends_with(from, ".ckpt"))
+      throw ConfigError(what + " is a PyTorch pickle (like nanoGPT's ckpt.pt), which C++ cannot read safely; save the "
+                               "weights as safetensors (safetensors.torch.save_file) and pass that file");
+    if (path_exists(join_path(parent_directory(from), "config.json")) && ends_with(from, ".safetensors"))
+      throw ConfigError(what + " is one file of a Hugging Face model folder (config.json beside it): pass the folder, "
+                               "--init_from=" + parent_directory(from) +
+                        (m.load_hf_folder ? std::string() : std::string(" (" + flags_.program() + " cannot read such folders yet)")));
+    if (!m.load_weights) throw ConfigError(what + ": this program cannot load weights files");
+    m.load_weights(from);
+    print("initialized from " + from);
+  } catch (const CheckpointError& e) {
+    throw ConfigError(what + ": " + e.what());
+  }
+}
+
+int64_t Trainer::resume(TrainerModel& m) {
+  resume_state();
+  nlohmann::json client;
+  try {
+    client = load_checkpoint(*engine_, f_.out_dir, resume_tag_);
+  } catch (const CheckpointError& e) {
+    std::string message = e.what();
+    if (world_.is_main()) message += "\n" + describe_checkpoints(f_.out_dir, "--resume_tag");
+    throw ConfigError(message);
+  }
+  const int64_t iter = client.value("iter", int64_t(0));
+  if (client.contains("best_val")) {
+    best_val_ = client["best_val"].get<double>();
+    best_step_ = client.value("best_step", int64_t(-1));
+  }
+  last_saved_ = iter;
+  print("resumed from " + join_path(f_.out_dir, resume_tag_) + " at iteration " + std::to_string(iter) +
+        (best_step_ >= 0 ? printf_string(" (best val loss %.4f at step %lld)", best_val_, (long long)best_step_) : ""));
+  return iter;
+}
+
+std::pair<double, double> Trainer::estimate_loss(TrainerModel& m) {
+  torch::NoGradGuard no_grad;
+  m.module->eval();
+  double out[2];
+  for (int s = 0; s < 2; ++s) {
+    const Split split = s == 0 ? Split::Train : Split::Val;
+    at::Tensor total = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(world_.device));
+    for (int64_t k = 0; k < f_.eval_iters; ++k) {
+      const BatchRef ref{split, kEvalStream + k, 0, world_.rank(), world_.size(), config_.train_micro_batch_size_per_gpu};
+      total += m.loss(ref).to(at::kFloat);
+    }
+    total /= double(f_.eval_iters);
+    world_.comm->all_reduce(total, ReduceOp::avg)->wait();
+    out[s] = total.item<double>();
+  }
+  m.module->train();
+  return {out[0], out[1]};
+}
+
+void Trainer::save(int64_t iter, const TrainerModel& m) {
+  if (f_.out_dir.empty() || iter == last_saved_) return;
+  nlohmann::json client = {{"iter", iter}, {"trainer", flags_.program()}};
+  if (best_step_ >= 0) client["best_val"] = best_val_, client["best_step"] = best_step_;
+  if (!m.model_args.is_null()) client["model"] = m.model_args;
+  const std::string tag = save_checkpoint(*engine_, f_.out_dir, "", client, {f_.keep_last});
+  last_saved_ = iter;
+  print("saved checkpoint " + join_path(f_.out_dir, tag) +
+        (f_.keep_last > 0 ? " (keeping the newest " + std::to_string(f_.keep_last) + ")" : ""));
+}
+
+void Trainer::run(TrainerModel& m) {
+  std::vector<std::string> notes;
+  config_ = make_train_config(flags_, f_, world_, m.autos, notes);
+  init_weights(m);
+
+  EngineOptions options;
+  options.decay = m.decay;
+  options.tokens_per_sample = m.tokens_per_sample;
+  options.flops_per_token = m.flops_per_token;
+  options.total_steps = f_.eval_only ? 0 : f_.max_iters;
+  options.activation_checkpointing = f_.activation_checkpointing;
+  engine_ = std::make_unique<Engine>(*m.module, config_, world_, options);
+  if (!config_.scheduler) {
+    const TrainFlags f = f_;
+    engine_->set_lr_schedule([f](int64_t step) { return nanogpt_lr(f, step); });
+  }
+  torch::manual_seed(uint64_t(f_.seed + world_.rank()));  // dropout differs per rank, as in nanoGPT
+  const int64_t start = f_.init_from == "resume" ? resume(m) : 0;
+
+  for (const std::string& note : notes) print(note);
+  if (!m.description.empty()) print(m.description);
+  const int64_t samples = config_.train_batch_size;
+  if (m.tokens_per_sample > 0)
+    print(with_commas(samples * m.tokens_per_sample) + " tokens per iteration (" + std::to_string(samples) +
+          " samples of " + std::to_string(m.tokens_per_sample) + " tokens)");
+  if (f_.eval_only) {
+    print("evaluation only: " + std::to_string(f_.eval_iters) + " batches per split");
+  } else if (start >= f_.max_iters) {
+    print("nothing to train: the run is at iteration " + std::to_string(start) + " of --max_iters " +
+          std::to_string(f_.max_iters));
+  } else {
+    print("iterations " + std::to_string(start) + " to " + std::to_string(f_.max_iters) +
+          (f_.eval_interval > 0 ? ", evaluating every " + std::to_string(f_.eval_interval) : std::string(", no evaluation")) +
+          (f_.out_dir.empty() ? ", no checkpoints" : ", checkpoints in " + f_.out_dir));
+  }
+
+  const int64_t micro = config_.train_micro_batch_size_per_gpu;
+  for (int64_t iter = start;; ++iter) {
+    const bool evaluate = f_.eval_only || (f_.eval_interval > 0 && (iter % f_.eval_interval == 0 || iter == f_.max_iters));
+    if (evaluate) {
+      const auto [train_loss, val_loss] = estimate_loss(m);
+      print(printf_string("step %lld: train loss %.4f, val loss %.4f", (long long)iter, train_loss, val_loss));
+      const bool improved = val_loss < best_val_;
+      if (improved) best_val_ = val_loss, best_step_ = iter;
+      if (!f_.eval_only && iter > start && (f_.always_save_checkpoint || improved)) save(iter, m);
+    }
+    if (f_.eval_only || iter >= f_.max_iters) break;
+    for (int64_t k = 0; k < config_.gradient_accumulation_steps; ++k) {
+      const BatchRef ref{Split::Train, iter, k, world_.rank(), world_.size(), micro};
+      engine_->backward(m.loss(ref));
+      engine_->step();
+    }
+    if (f_.save_interval > 0 && (iter + 1) % f_.save_interval == 0) save(iter + 1, m);
+  }
+  if (!f_.eval_only && f_.eval_interval == 0 && start < f_.max_iters) save(f_.max_iters, m);
+  if (best_step_ >= 0 && !f_.eval_only)
+    print(printf_string("best val loss %.4f at step %lld", best_val_, (long long)best_step_));
+}
+
+int trainer_main(const char* program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const ConfigError& e) {
+    // Flags, config files and inputs are the same on every rank: one message is enough.
+    int rank = 0;
+    try {
+      rank = detect_rank_info().rank;
+    } catch (const std::exception&) {
+    }
+    if (rank == 0) std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+}  // namespace zs
