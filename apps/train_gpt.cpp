@@ -54,7 +54,7 @@ int run(int argc, char** argv) {
   zs::GlobalBatchSampler sampler(data, gpt.block_size, uint64_t(train.seed));
 
   zs::TrainerModel m;
-  m.module = model.ptr().get();
+  m.module = model.ptr();
   m.loss = [&](const zs::BatchRef& r) {
     const zs::Batch b = sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch);
     return model->forward(b.x.to(world.device), b.y.to(world.device)).loss;

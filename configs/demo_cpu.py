@@ -6,7 +6,6 @@
 # add --dataset=shakespeare_char (data/shakespeare_char/) or --data=some.txt for real text.
 
 device = 'cpu'
-out_dir = ''  # no checkpoints; name a folder to keep them (then --init_from=resume continues)
 
 # 0.8M parameters, character level
 n_layer = 4

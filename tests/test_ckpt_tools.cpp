@@ -151,7 +151,7 @@ TEST(CheckpointTools, TrainGptSavesResumesAndInitializes) {
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   ASSERT_EQ(first.exit_code, 0) << first.output;
   ASSERT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_NE(second.output.find("resumed from " + dir + "/ck at iteration 3"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("resumed from " + dir + "/ck/global_step3 at iteration 3"), std::string::npos) << second.output;
   EXPECT_EQ(loss_at(second.output, 6), loss_at(whole.output, 6));
   EXPECT_GT(loss_at(whole.output, 6), 0);
   EXPECT_EQ(zs::list_directory(dir + "/ck").size(), 2u);   // keep_last: global_step6 and latest

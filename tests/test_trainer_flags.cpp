@@ -34,13 +34,16 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 struct Parsed {
   zs::FlagSet flags{"train_test", "test"};
   zs::TrainFlags f;
-  int64_t n_layer = 12;
+  int64_t n_layer = 12, n_head = 12, n_embd = 768, block_size = 1024;
   double dropout = 0.0;
   std::optional<int> code;
 
   explicit Parsed(std::vector<std::string> args) {
     zs::add_train_flags(flags, f);
     flags.add("n_layer", n_layer, "");
+    flags.add("n_head", n_head, "");
+    flags.add("n_embd", n_embd, "");
+    flags.add("block_size", block_size, "");
     flags.add("dropout", dropout, "");
     args.insert(args.begin(), "train_test");
     std::vector<const char*> argv;
@@ -133,7 +136,7 @@ TEST(ConfigFile, RefusesFilesThatAreNotConfigFiles) {
 TEST(FlagSet, NanoGptDefaults) {
   Parsed p({});
   EXPECT_FALSE(p.code);
-  EXPECT_EQ(p.f.out_dir, "out");
+  EXPECT_EQ(p.f.out_dir, "");
   EXPECT_EQ(p.f.eval_interval, 2000);
   EXPECT_EQ(p.f.batch_size, 12);
   EXPECT_DOUBLE_EQ(p.f.learning_rate, 6e-4);

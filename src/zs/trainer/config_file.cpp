@@ -161,7 +161,7 @@ class LiteralParser {
     };
     const size_t int_begin = i_;
     run(false);
-    if (i_ - int_begin > 1 && s_[int_begin] == '0' && !at_end() && s_[i_] != '.' && s_[i_] != 'e' && s_[i_] != 'E') {
+    if (i_ - int_begin > 1 && s_[int_begin] == '0' && (at_end() || (s_[i_] != '.' && s_[i_] != 'e' && s_[i_] != 'E'))) {
       bool all_zero = digits.find_first_not_of('0') == std::string::npos;
       if (!all_zero) fail(where_, "'" + s_.substr(start) + "': Python does not allow leading zeros in an int");
     }

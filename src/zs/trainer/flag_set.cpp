@@ -172,11 +172,10 @@ std::vector<std::string> FlagSet::normalize_booleans(const std::vector<std::stri
   std::vector<std::string> out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    // `--out_dir=` (an empty string, as the shell leaves --out_dir='') becomes `--out_dir ""`.
+    // `--out_dir=` (an empty value, as the shell leaves --out_dir='') becomes `--out_dir ""`.
     const size_t eq = a.find('=');
     if (a.rfind("--", 0) == 0 && eq == a.size() - 1) {
-      const Flag* s = find(a.substr(2, eq - 2));
-      if (s && s->kind == Kind::string) {
+      if (find(a.substr(2, eq - 2))) {
         out.push_back(a.substr(0, eq));
         out.push_back("");
         continue;

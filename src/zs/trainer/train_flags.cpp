@@ -13,7 +13,7 @@ namespace zs {
 
 void add_train_flags(FlagSet& flags, TrainFlags& f) {
   // nanoGPT's train.py globals, in its order.
-  flags.add("out_dir", f.out_dir, "checkpoint directory (global_step<N>/ tags and `latest`); --out_dir= saves none");
+  flags.add("out_dir", f.out_dir, "checkpoint directory (global_step<N>/ tags and `latest`); none when empty");
   flags.add("eval_interval", f.eval_interval, "iterations between evaluations (0: none); checkpoints are saved there");
   flags.add("log_interval", f.log_interval, "iterations between step lines (sets the config's steps_per_print)");
   flags.add("eval_iters", f.eval_iters, "batches per split in an evaluation");

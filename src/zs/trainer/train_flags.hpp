@@ -15,7 +15,7 @@ struct World;
 
 struct TrainFlags {
   // I/O (nanoGPT)
-  std::string out_dir = "out";
+  std::string out_dir;                       // nanoGPT: 'out'; here no checkpoints unless named
   int64_t eval_interval = 2000;
   int64_t log_interval = 1;
   int64_t eval_iters = 200;

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include <ATen/ops/zeros.h>
 #include <torch/utils.h>
@@ -104,14 +106,15 @@ TokenData Trainer::load_token_data(int64_t vocab_size) const {
 nlohmann::json Trainer::resume_state() {
   if (f_.init_from != "resume") return nullptr;
   if (!resume_tag_.empty()) return resume_client_;
-  if (f_.out_dir.empty()) throw ConfigError("--init_from=resume needs --out_dir (the directory of the checkpoints)");
+  if (f_.out_dir.empty())
+    throw ConfigError("--init_from=resume needs --out_dir, the directory of the checkpoints (nanoGPT's default `out` "
+                      "is not assumed: a run here saves checkpoints only where --out_dir names a folder)");
   std::string tag, error;
   if (world_.is_main()) {
     try {
       tag = choose_resume_tag(f_.out_dir, f_.resume_tag, "--resume_tag");
     } catch (const CheckpointError& e) {
       error = e.what();
-      if (!flags_.given("out_dir")) error += "\n(--out_dir is " + f_.out_dir + ", nanoGPT's default; pass --out_dir=DIR)";
     }
   }
   tag = broadcast_string(world_, error.empty() ? tag : std::string());
@@ -190,8 +193,12 @@ int64_t Trainer::resume(TrainerModel& m) {
   try {
     client = load_checkpoint(*engine_, f_.out_dir, resume_tag_);
   } catch (const CheckpointError& e) {
+    // Every rank is here (the load agrees on failures). Rank 0 lists the checkpoints, which can
+    // take a while (CRC32 checks); the others wait for it, so that no rank leaves (and has the
+    // launcher stop the job) before the message is out.
     std::string message = e.what();
     if (world_.is_main()) message += "\n" + describe_checkpoints(f_.out_dir, "--resume_tag");
+    broadcast_string(world_, "");
     throw ConfigError(message);
   }
   const int64_t iter = client.value("iter", int64_t(0));
@@ -246,7 +253,9 @@ void Trainer::run(TrainerModel& m) {
   options.flops_per_token = m.flops_per_token;
   options.total_steps = f_.eval_only ? 0 : f_.max_iters;
   options.activation_checkpointing = f_.activation_checkpointing;
-  engine_ = std::make_unique<Engine>(*m.module, config_, world_, options);
+  if (!m.module || !m.loss) throw std::logic_error("TrainerModel needs a module and a loss");
+  module_ = m.module;
+  engine_ = std::make_unique<Engine>(*module_, config_, world_, options);
   if (!config_.scheduler) {
     const TrainFlags f = f_;
     engine_->set_lr_schedule([f](int64_t step) { return nanogpt_lr(f, step); });
@@ -304,7 +313,14 @@ int trainer_main(const char* program, const std::function<int()>& body) {
       rank = detect_rank_info().rank;
     } catch (const std::exception&) {
     }
-    if (rank == 0) std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    if (rank == 0) {
+      std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+      return 2;
+    }
+    // Rank 0 has (nearly always) the same message and prints it; the launcher stops this rank
+    // when rank 0 leaves. Should rank 0 be fine and run on, this rank's problem is its own: say it.
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::fprintf(stderr, "%s: error on rank %d: %s\n", program, rank, e.what());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", program, e.what());

@@ -52,7 +52,8 @@ inline constexpr int64_t kEvalStream = 1000000000;
 
 // What a program plugs into the loop.
 struct TrainerModel {
-  torch::nn::Module* module = nullptr;     // built on the host, the same on every rank
+  // Built on the host, the same on every rank. The trainer keeps it alive for its engine.
+  std::shared_ptr<torch::nn::Module> module;
   // Forward of one micro batch on this rank: its mean loss (a 0-dim tensor on the world's device).
   std::function<at::Tensor(const BatchRef&)> loss;
   int64_t tokens_per_sample = 0;           // sequence length; 0 for models without tokens (samples/s only)
@@ -111,6 +112,7 @@ class Trainer {
   TrainFlags& f_;
   World world_;
   Config config_;
+  std::shared_ptr<torch::nn::Module> module_;   // outlives engine_, which refers to it
   std::unique_ptr<Engine> engine_;
   std::string resume_tag_;          // chosen by resume_state()
   nlohmann::json resume_client_;
@@ -119,8 +121,9 @@ class Trainer {
   int64_t last_saved_ = -1;
 };
 
-// main() of a trainer: runs `body`, and turns exceptions into a message and an exit code (2 for
-// a bad flag, config or input, printed once by rank 0; 1 otherwise, printed by every rank).
+// main() of a trainer: runs `body`, and turns exceptions into a message and an exit code: 2 for a
+// bad flag, config or input (ConfigError: the same on every rank, so rank 0 prints it and the
+// others wait to be stopped with the job; 3 s later they print it too); 1 otherwise, every rank.
 int trainer_main(const char* program, const std::function<int()>& body);
 
 }  // namespace zs
