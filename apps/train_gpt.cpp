@@ -65,10 +65,13 @@ int run(int argc, char** argv) {
   m.load_weights = [&](const std::string& path) { zs::load_module_weights(*model, path); };
   m.model_args = {{"n_layer", gpt.n_layer}, {"n_head", gpt.n_head}, {"n_embd", gpt.n_embd},
                   {"block_size", gpt.block_size}, {"bias", gpt.bias}, {"vocab_size", gpt.vocab_size}};
-  m.description = zs::printf_string("data: %s (vocab %lld) | model: GPT, %.2fM parameters", data.source().c_str(),
-                                    (long long)data.vocab_size(), model->num_params() / 1e6);
+  const int64_t params = model->num_params();  // nanoGPT's count: without the position embeddings
+  m.description = zs::printf_string("data: %s (vocab %lld) | model: GPT, ", data.source().c_str(), (long long)data.vocab_size()) +
+                  (params >= 100000 ? zs::printf_string("%.2fM", params / 1e6) : std::to_string(params)) + " parameters";
   trainer.run(m);
 
+  if (sample_tokens > 0 && !data.vocab() && flags.given("sample_tokens"))
+    trainer.print("no sample: " + data.source() + " has no character vocabulary to decode one with");
   if (sample_tokens > 0 && data.vocab() && !train.eval_only) {
     zs::FullParameters full(trainer.engine());  // stage 3: every rank gathers, rank 0 samples
     if (world.is_main()) {

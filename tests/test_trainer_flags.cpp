@@ -241,9 +241,9 @@ TEST(TrainFlags, NonsenseValuesAreRefused) {
       zs::check_train_flags(p.flags, p.f);
     });
   };
-  EXPECT_TRUE(contains(check({"--max_iters=-1"}), "--max_iters = -1: must be 0 or more")) << check({"--max_iters=-1"});
+  EXPECT_TRUE(contains(check({"--max_iters=-1"}), "--max_iters=-1: must be 0 or more")) << check({"--max_iters=-1"});
   EXPECT_TRUE(contains(check({"--max_iters=0"}), "--eval_only"));
-  EXPECT_TRUE(contains(check({"--batch_size=-2"}), "--batch_size = -2: must be at least 1"));
+  EXPECT_TRUE(contains(check({"--batch_size=-2"}), "--batch_size=-2: must be at least 1"));
   EXPECT_TRUE(contains(check({"--eval_iters=0"}), "eval_iters"));
   EXPECT_EQ(check({"--eval_iters=0", "--eval_interval=0"}), "");
   EXPECT_TRUE(contains(check({"--log_interval=0"}), "log_interval"));

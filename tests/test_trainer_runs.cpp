@@ -84,6 +84,25 @@ TEST(TrainerRuns, ShakespeareCharConfigFile) {
   EXPECT_EQ(count(odd.output, "train_gpt: error:"), 1) << odd.output;
 }
 
+// nanoGPT's prepared folder (train.bin, val.bin, meta.pkl), written from the same text by
+// scripts/prepare_char_dataset.py: the vocabulary comes from meta.pkl, samples decode with it.
+TEST(TrainerRuns, PreparedNanoGptFolder) {
+  const std::string text = std::string(ZS_SOURCE_DIR) + "/../shared/data/tinyshakespeare.txt";
+  if (!exists(text)) GTEST_SKIP() << text << " is not here";
+  if (run_command("python3 --version").exit_code != 0) GTEST_SKIP() << "no python3";
+  const std::string dir = temp_dir("trainer_prepared");
+  const RunResult prepare = run_command("python3 " + std::string(ZS_SOURCE_DIR) + "/scripts/prepare_char_dataset.py " + text +
+                                        " " + dir + "/data/shakespeare_char");
+  ASSERT_EQ(prepare.exit_code, 0) << prepare.output;
+  EXPECT_TRUE(contains(prepare.output, "vocabulary of 65")) << prepare.output;
+  const RunResult r = train_gpt(1, dir, std::string(ZS_SOURCE_DIR) + "/configs/train_shakespeare_char.py --n_layer=1 "
+                                "--max_iters=2 --eval_interval=2 --eval_iters=1 --sample_tokens=40 --out_dir=");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "data: data/shakespeare_char (vocab 65)")) << r.output;
+  EXPECT_TRUE(contains(r.output, "sample:")) << r.output;
+  EXPECT_FALSE(eval_line(r.output, 2).empty()) << r.output;
+}
+
 // --eval_only prints the evaluation of the weights it starts from and stops: after a resume it
 // repeats the saved run's last evaluation exactly, and writes no checkpoint.
 TEST(TrainerRuns, EvalOnly) {
@@ -125,7 +144,7 @@ TEST(TrainerRuns, ResumeTagPicksACheckpoint) {
   // A shape flag that contradicts the checkpoint is an error naming both.
   const RunResult shape = train_gpt(1, dir, "--n_layer=2 --max_iters=6 --out_dir=ck --init_from=resume");
   EXPECT_EQ(shape.exit_code, 2) << shape.output;
-  EXPECT_TRUE(contains(shape.output, "--n_layer = 2 differs from n_layer = 1 of the checkpoint")) << shape.output;
+  EXPECT_TRUE(contains(shape.output, "--n_layer=2 differs from n_layer = 1 of the checkpoint")) << shape.output;
 
   // A tag that is not there: the listing.
   const RunResult missing = train_gpt(2, dir, "--max_iters=6 --out_dir=ck --resume_tag=global_step5");
@@ -203,7 +222,7 @@ TEST(TrainerRuns, WrongInputsGetOneMessage) {
   std::ofstream(dir + "/hf/config.json") << "{}";
   std::ofstream(dir + "/hf/model.safetensors") << "x";
   const std::vector<Case> cases = {
-      {"--max_iters=-1", "--max_iters = -1: must be 0 or more"},
+      {"--max_iters=-1", "--max_iters=-1: must be 0 or more"},
       {"--dataset=nothere", "data/nothere (nanoGPT's layout), which does not exist"},
       {"--dataset=half", "data/half has train.bin but no val.bin"},
       {"--init_from=hf/model.safetensors", "pass the folder, --init_from=hf"},

@@ -96,6 +96,18 @@ void FlagSet::set(const std::string& name, const std::string& text, const std::s
   f->origin = name + " (" + origin + ")";
 }
 
+std::string FlagSet::describe(const std::string& name) const {
+  const Flag* f = find(name);
+  if (!f) return "--" + name;
+  const std::string value = value_text(name);
+  if (f->origin.empty()) return "--" + name + "=" + value + " (the default)";
+  if (f->origin.rfind("--", 0) == 0) return f->origin + "=" + value;
+  // "batch_size (config/x.py:14)" -> "batch_size = 64 (config/x.py:14)"
+  const size_t paren = f->origin.find(" (");
+  return paren == std::string::npos ? f->origin + " = " + value
+                                    : f->origin.substr(0, paren) + " = " + value + f->origin.substr(paren);
+}
+
 std::string FlagSet::suggestion(const std::string& word) const {
   std::vector<std::string> names;
   for (const Flag& f : flags_) names.push_back(f.name);

@@ -42,6 +42,9 @@ class FlagSet {
   std::string origin(const std::string& name) const;
   // The value as text ("64", "0.001", "True", "out"), for messages.
   std::string value_text(const std::string& name) const;
+  // The setting as the user wrote it, for messages: "--batch_size=4", "batch_size = 64
+  // (config/x.py:14)", "--batch_size=12 (the default)".
+  std::string describe(const std::string& name) const;
   const std::vector<std::string>& config_files() const { return config_files_; }
   // Sets `name` from `text` (read as on the command line) on behalf of `origin` ("the checkpoint").
   void set(const std::string& name, const std::string& text, const std::string& origin);

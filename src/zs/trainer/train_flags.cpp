@@ -40,7 +40,7 @@ void add_train_flags(FlagSet& flags, TrainFlags& f) {
   flags.add("warmup_iters", f.warmup_iters, "");
   flags.add("lr_decay_iters", f.lr_decay_iters, "");
   flags.add("min_lr", f.min_lr, "");
-  flags.add("backend", f.backend, "collectives: ZeroShard uses NCCL on GPUs and MPI on CPUs", {"auto", "nccl", "mpi", "gloo"});
+  flags.add("backend", f.backend, "collectives: ZeroShard uses NCCL on GPUs and MPI on CPUs (auto, nccl or mpi)");
   flags.add("device", f.device, "auto, cpu or cuda (each rank takes its own GPU)");
   flags.add("dtype", f.dtype, "auto: bfloat16 on GPUs, float32 on CPUs",
             {"auto", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16"});
@@ -60,8 +60,7 @@ namespace {
 
 void require(bool ok, const FlagSet& flags, const std::string& name, const std::string& what) {
   if (ok) return;
-  const std::string where = flags.origin(name).empty() ? "--" + name + " (default)" : flags.origin(name);
-  throw ConfigError(where + " = " + flags.value_text(name) + ": " + what);
+  throw ConfigError(flags.describe(name) + ": " + what);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <ATen/ops/zeros.h>
@@ -59,9 +60,9 @@ Trainer::Trainer(const FlagSet& flags, TrainFlags& f) : flags_(flags), f_(f), be
   check_train_flags(flags_, f_);
   world_ = init_distributed(preference_of(f_.device));
   if (f_.backend == "nccl" && !world_.device.is_cuda())
-    throw ConfigError(flags_.origin("backend") + " = nccl: NCCL needs GPUs; CPU ranks talk over MPI (leave --backend out)");
+    throw ConfigError(flags_.describe("backend") + ": NCCL needs GPUs; CPU ranks talk over MPI (leave --backend out)");
   if (f_.backend == "mpi" && world_.device.is_cuda())
-    throw ConfigError(flags_.origin("backend") + " = mpi: GPU ranks talk over NCCL (leave --backend out)");
+    throw ConfigError(flags_.describe("backend") + ": GPU ranks talk over NCCL (leave --backend out)");
   resolve_accumulation(flags_, f_, world_.size());
   const bool saves = !f_.eval_only && !f_.out_dir.empty();
   if (saves && f_.init_from != "resume" && holds_checkpoints(f_.out_dir))
@@ -79,23 +80,36 @@ void Trainer::print(const std::string& text) const {
   std::fflush(stdout);
 }
 
+namespace {
+
+// A data folder: nanoGPT's prepared train.bin/val.bin (and meta.pkl), or input.txt read char-level.
+TokenData load_data_folder(const std::string& dir, int64_t vocab_size) {
+  const bool train_bin = path_exists(join_path(dir, "train.bin")), val_bin = path_exists(join_path(dir, "val.bin"));
+  if (train_bin && !val_bin) throw ConfigError(dir + " has train.bin but no val.bin; nanoGPT's prepare scripts write both");
+  if (!train_bin && val_bin) throw ConfigError(dir + " has val.bin but no train.bin; nanoGPT's prepare scripts write both");
+  if (train_bin) return TokenData::from_bin_folder(dir, vocab_size);
+  if (path_exists(join_path(dir, "input.txt"))) return TokenData::from_text_file(join_path(dir, "input.txt"));
+  throw ConfigError(dir + " holds neither train.bin/val.bin (a prepared nanoGPT dataset) nor input.txt (text read "
+                    "char-level)");
+}
+
+}  // namespace
+
 TokenData Trainer::load_token_data(int64_t vocab_size) const {
   try {
-    if (!f_.data.empty()) return TokenData::load(f_.data, vocab_size);
+    if (!f_.data.empty()) {
+      if (is_directory(f_.data)) return load_data_folder(f_.data, vocab_size);
+      if (!path_exists(f_.data)) throw ConfigError("--data " + f_.data + " does not exist");
+      return TokenData::from_text_file(f_.data);
+    }
     if (f_.dataset.empty()) return TokenData::from_text(synthetic_text(1 << 20, 1), 0.9, "generated text");
     const std::string dir = join_path("data", f_.dataset);
     if (!is_directory(dir))
       throw ConfigError("--dataset " + f_.dataset + " is the folder " + dir + " (nanoGPT's layout), which does not exist in " +
-                        current_directory() + "; prepare it there (nanoGPT's data/" + f_.dataset +
-                        "/prepare.py writes train.bin and val.bin), or pass --data PATH");
-    const bool train_bin = path_exists(join_path(dir, "train.bin")), val_bin = path_exists(join_path(dir, "val.bin"));
-    if (train_bin && !val_bin)
-      throw ConfigError(dir + " has train.bin but no val.bin; nanoGPT's prepare scripts write both");
-    if (!train_bin && val_bin) throw ConfigError(dir + " has val.bin but no train.bin; nanoGPT's prepare scripts write both");
-    if (train_bin) return TokenData::from_bin_folder(dir, vocab_size);
-    if (path_exists(join_path(dir, "input.txt"))) return TokenData::from_text_file(join_path(dir, "input.txt"));
-    throw ConfigError(dir + " holds neither train.bin/val.bin (a prepared nanoGPT dataset) nor input.txt (text read "
-                      "char-level)");
+                        current_directory() + ". Prepare it there (nanoGPT's data/" + f_.dataset +
+                        "/prepare.py, or scripts/prepare_char_dataset.py TEXT " + dir + " for a local text file), put "
+                        "a text file at " + dir + "/input.txt, or pass --data PATH");
+    return load_data_folder(dir, vocab_size);
   } catch (const ConfigError&) {
     throw;
   } catch (const std::exception& e) {
@@ -137,24 +151,84 @@ void Trainer::adopt_model_args(FlagSet& flags, const nlohmann::json& client_stat
     if (!saved.contains(name)) continue;
     const nlohmann::json& v = saved[name];
     const std::string text = v.is_boolean() ? (v.get<bool>() ? "True" : "False") : v.is_string() ? v.get<std::string>() : v.dump();
-    const std::string before = flags.value_text(name), origin = flags.origin(name);
+    const std::string before = flags.value_text(name), given = flags.given(name) ? flags.describe(name) : "";
     flags.set(name, text, where);
-    if (!origin.empty() && flags.value_text(name) != before)
-      throw ConfigError(origin + " = " + before + " differs from " + name + " = " + flags.value_text(name) + " of " + where +
+    if (!given.empty() && flags.value_text(name) != before)
+      throw ConfigError(given + " differs from " + name + " = " + flags.value_text(name) + " of " + where +
                         ": a resumed run keeps the saved model's shape (leave " + name + " out)");
   }
 }
 
-void Trainer::init_weights(TrainerModel& m) {
+namespace {
+
+bool is_gpt2_name(const std::string& s) {
+  return s == "gpt2" || s == "gpt2-medium" || s == "gpt2-large" || s == "gpt2-xl";
+}
+
+// Where transformers keeps what it downloads (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub).
+std::string hub_cache() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : std::string();
+  };
+  if (!env("HF_HUB_CACHE").empty()) return env("HF_HUB_CACHE");
+  if (!env("HF_HOME").empty()) return join_path(env("HF_HOME"), "hub");
+  if (!env("XDG_CACHE_HOME").empty()) return join_path(env("XDG_CACHE_HOME"), "huggingface/hub");
+  return join_path(env("HOME"), ".cache/huggingface/hub");
+}
+
+// The local copy of the hub's GPT-2 `name` (what `huggingface-cli download` or
+// from_pretrained left in the cache), or "".
+std::string cached_gpt2_folder(const std::string& name) {
+  for (const std::string& repo : {"models--openai-community--" + name, "models--" + name}) {
+    const std::string root = join_path(hub_cache(), repo);
+    if (!is_directory(join_path(root, "snapshots"))) continue;
+    std::vector<std::string> snapshots;
+    if (path_exists(join_path(root, "refs/main"))) {
+      std::string ref = read_text_file(join_path(root, "refs/main"));
+      while (!ref.empty() && (ref.back() == '\n' || ref.back() == ' ')) ref.pop_back();
+      snapshots.push_back(ref);
+    }
+    for (const std::string& s : list_directory(join_path(root, "snapshots"))) snapshots.push_back(s);
+    for (const std::string& s : snapshots) {
+      const std::string dir = join_path(join_path(root, "snapshots"), s);
+      if (path_exists(join_path(dir, "config.json"))) return dir;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string Trainer::hf_folder() const {
   const std::string& from = f_.init_from;
-  if (from == "scratch" || from == "resume") return;
-  const std::string what = flags_.origin("init_from") + " = " + from;
+  if (from == "scratch" || from == "resume") return "";
+  if (is_gpt2_name(from) && !path_exists(from)) return cached_gpt2_folder(from);
+  if (is_directory(from) && path_exists(join_path(from, "config.json")) && !path_exists(join_path(from, "latest")))
+    return from;
+  return "";
+}
+
+std::string Trainer::init_weights(TrainerModel& m) {
+  const std::string& from = f_.init_from;
+  if (from == "scratch" || from == "resume") return "";
+  const std::string what = flags_.describe("init_from");
+  const std::string cannot = flags_.program() + " cannot read Hugging Face folders yet: pass a .safetensors file with "
+                             "this model's parameter names (zs_ckpt consolidate writes one)";
   if (!path_exists(from)) {
+    if (is_gpt2_name(from)) {
+      const std::string folder = cached_gpt2_folder(from);
+      if (folder.empty())
+        throw ConfigError(what + ": nanoGPT downloads these weights from the Hugging Face hub; ZeroShard reads local "
+                                 "files only and found no copy in the Hugging Face cache (" + hub_cache() + "). Fetch "
+                                 "one with `huggingface-cli download openai-community/" + from + "`, or pass a folder "
+                                 "(config.json + model.safetensors) as --init_from=DIR");
+      if (!m.load_hf_folder) throw ConfigError(what + ": the Hugging Face cache holds " + folder + ", but " + cannot);
+      print("init_from " + from + ": the Hugging Face cache's copy, " + folder);
+      return folder;
+    }
     if (from.rfind("gpt2", 0) == 0)
-      throw ConfigError(what + ": nanoGPT downloads these weights from the Hugging Face hub; ZeroShard reads local files "
-                               "only. Pass a local Hugging Face folder (config.json + model.safetensors, as "
-                               "`huggingface-cli download " + from + "` writes it)" +
-                        (m.load_hf_folder ? std::string() : std::string(" once this program reads such folders")));
+      throw ConfigError(what + ": nanoGPT's names are gpt2, gpt2-medium, gpt2-large and gpt2-xl");
     throw ConfigError(what + ": no such file or folder (expected scratch, resume, a .safetensors file or a model folder)");
   }
   try {
@@ -165,12 +239,8 @@ void Trainer::init_weights(TrainerModel& m) {
                           "--init_from=weights.safetensors");
       if (!path_exists(join_path(from, "config.json")))
         throw ConfigError(what + " is a folder without config.json: expected a Hugging Face model folder or a .safetensors file");
-      if (!m.load_hf_folder)
-        throw ConfigError(what + " is a Hugging Face model folder, which " + flags_.program() +
-                          " cannot read yet; pass a consolidated .safetensors file (zs_ckpt consolidate)");
-      m.load_hf_folder(from);
-      print("initialized from the Hugging Face folder " + from);
-      return;
+      if (!m.load_hf_folder) throw ConfigError(what + " is a Hugging Face model folder, but " + cannot);
+      return from;   // loaded into the engine's shards once it exists
     }
     if (ends_with(from, ".pt") || ends_with(from, ".pth") || ends_with(from, ".bin") || ends_with(from, ".ckpt"))
       throw ConfigError(what + " is a PyTorch pickle (like nanoGPT's ckpt.pt), which C++ cannot read safely; save the "
@@ -178,13 +248,14 @@ void Trainer::init_weights(TrainerModel& m) {
     if (path_exists(join_path(parent_directory(from), "config.json")) && ends_with(from, ".safetensors"))
       throw ConfigError(what + " is one file of a Hugging Face model folder (config.json beside it): pass the folder, "
                                "--init_from=" + parent_directory(from) +
-                        (m.load_hf_folder ? std::string() : std::string(" (" + flags_.program() + " cannot read such folders yet)")));
+                        (m.load_hf_folder ? std::string() : " (but " + cannot + ")"));
     if (!m.load_weights) throw ConfigError(what + ": this program cannot load weights files");
     m.load_weights(from);
     print("initialized from " + from);
   } catch (const CheckpointError& e) {
     throw ConfigError(what + ": " + e.what());
   }
+  return "";
 }
 
 int64_t Trainer::resume(TrainerModel& m) {
@@ -245,7 +316,7 @@ void Trainer::save(int64_t iter, const TrainerModel& m) {
 void Trainer::run(TrainerModel& m) {
   std::vector<std::string> notes;
   config_ = make_train_config(flags_, f_, world_, m.autos, notes);
-  init_weights(m);
+  const std::string hf_folder = init_weights(m);
 
   EngineOptions options;
   options.decay = m.decay;
@@ -259,6 +330,14 @@ void Trainer::run(TrainerModel& m) {
   if (!config_.scheduler) {
     const TrainFlags f = f_;
     engine_->set_lr_schedule([f](int64_t step) { return nanogpt_lr(f, step); });
+  }
+  if (!hf_folder.empty()) {
+    try {
+      m.load_hf_folder(hf_folder, *engine_);
+    } catch (const CheckpointError& e) {
+      throw ConfigError(flags_.describe("init_from") + ": " + e.what());
+    }
+    print("initialized from the Hugging Face folder " + hf_folder);
   }
   torch::manual_seed(uint64_t(f_.seed + world_.rank()));  // dropout differs per rank, as in nanoGPT
   const int64_t start = f_.init_from == "resume" ? resume(m) : 0;

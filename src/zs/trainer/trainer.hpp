@@ -63,8 +63,9 @@ struct TrainerModel {
   AutoValues autos;                        // the program's own "auto" offers (hidden size, ...)
   // --init_from=<file>: loads a weights file (safetensors) into the module.
   std::function<void(const std::string& path)> load_weights;
-  // --init_from=<folder> of a Hugging Face model (config.json + safetensors). Unset: refused.
-  std::function<void(const std::string& dir)> load_hf_folder;
+  // --init_from=<folder> of a Hugging Face model (config.json + safetensors), called once the
+  // engine exists, so the weights can go straight into its shards (zs/hf/hf_load.hpp). Unset: refused.
+  std::function<void(const std::string& dir, Engine& engine)> load_hf_folder;
   nlohmann::json model_args;               // saved in checkpoints, returned by resume_state()
   std::string description;                 // "GPT, 10.65M parameters": printed at start
 };
@@ -84,6 +85,11 @@ class Trainer {
   // model args of the saving run, as nanoGPT keeps model_args in ckpt.pt); null otherwise.
   // Collective. Throws ConfigError listing the checkpoints when there is none to resume from.
   nlohmann::json resume_state();
+
+  // The Hugging Face model folder --init_from names, for the program to read its config.json
+  // before building the model: a folder with config.json, or for gpt2, gpt2-medium, gpt2-large
+  // and gpt2-xl (nanoGPT's names) the copy in the local Hugging Face cache. "" otherwise.
+  std::string hf_folder() const;
 
   // The training data the flags name: --dataset NAME (data/NAME: train.bin/val.bin, or input.txt
   // read char-level), --data PATH, or generated text. `vocab_size` of a token folder; 0: its
@@ -105,7 +111,9 @@ class Trainer {
  private:
   std::pair<double, double> estimate_loss(TrainerModel& m);
   void save(int64_t iter, const TrainerModel& m);
-  void init_weights(TrainerModel& m);
+  // Loads --init_from's weights file into the module; returns the Hugging Face folder to load
+  // into the engine once it exists ("" when there is none).
+  std::string init_weights(TrainerModel& m);
   int64_t resume(TrainerModel& m);
 
   const FlagSet& flags_;
