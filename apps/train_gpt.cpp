@@ -51,7 +51,13 @@ int run(int argc, char** argv) {
 
   torch::manual_seed(uint64_t(train.seed));  // the same initial weights on every rank
   zs::GPT model(gpt);
-  zs::GlobalBatchSampler sampler(data, gpt.block_size, uint64_t(train.seed));
+  const zs::GlobalBatchSampler sampler = [&] {
+    try {
+      return zs::GlobalBatchSampler(data, gpt.block_size, uint64_t(train.seed));
+    } catch (const std::runtime_error& e) {  // a split shorter than one block
+      throw zs::ConfigError(e.what());
+    }
+  }();
 
   zs::TrainerModel m;
   m.module = model.ptr();

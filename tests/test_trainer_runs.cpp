@@ -127,6 +127,21 @@ TEST(TrainerRuns, EvalOnly) {
   EXPECT_FALSE(exists(dir + "/ck2"));
 }
 
+// always_save_checkpoint=False saves only when the val loss improved. With a learning rate far
+// below float32's resolution of the weights nothing changes, so nothing improves.
+TEST(TrainerRuns, AlwaysSaveCheckpoint) {
+  const std::string dir = temp_dir("trainer_always_save");
+  const std::string still = "--n_layer=1 --max_iters=4 --eval_interval=2 --learning_rate=1e-12 --min_lr=0 --keep_last=0 ";
+  RunResult r = train_gpt(1, dir, still + "--out_dir=only_improved --always_save_checkpoint=False");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(eval_line(r.output, 4).substr(eval_line(r.output, 4).find(':')), eval_line(r.output, 0).substr(eval_line(r.output, 0).find(':')))
+      << r.output;
+  EXPECT_FALSE(contains(r.output, "saved checkpoint")) << r.output;
+  r = train_gpt(1, dir, still + "--out_dir=always");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(exists(dir + "/always/global_step2") && exists(dir + "/always/global_step4")) << r.output;
+}
+
 // --resume_tag picks a checkpoint; the resumed run continues exactly as the uninterrupted one.
 TEST(TrainerRuns, ResumeTagPicksACheckpoint) {
   const std::string dir = temp_dir("trainer_resume_tag");

@@ -69,6 +69,18 @@ Trainer::Trainer(const FlagSet& flags, TrainFlags& f) : flags_(flags), f_(f), be
     throw ConfigError("--out_dir " + f_.out_dir + " already holds checkpoints of another run; this run (--init_from=" +
                       f_.init_from + ") would mix its own in. Resume it with --init_from=resume, or pick another "
                       "--out_dir (or remove " + f_.out_dir + ")");
+  if (saves) {
+    // As nanoGPT makes out_dir at start: a folder that cannot be made fails now, not at the first save.
+    if (path_exists(f_.out_dir) && !is_directory(f_.out_dir))
+      throw ConfigError("--out_dir " + f_.out_dir + " is a file, not a folder");
+    if (world_.is_main()) {
+      try {
+        make_directories(f_.out_dir);
+      } catch (const CheckpointError& e) {
+        throw ConfigError("--out_dir " + f_.out_dir + ": " + e.what());
+      }
+    }
+  }
   for (const std::string& file : flags_.config_files()) print("config file " + file + " (flags override it)");
 }
 
