@@ -73,7 +73,7 @@ Trainer::Trainer(const FlagSet& flags, TrainFlags& f) : flags_(flags), f_(f), be
     // As nanoGPT makes out_dir at start: a folder that cannot be made fails now, not at the first save.
     if (path_exists(f_.out_dir) && !is_directory(f_.out_dir))
       throw ConfigError("--out_dir " + f_.out_dir + " is a file, not a folder");
-    if (world_.is_main()) {
+    if (world_.is_main() && f_.init_from != "resume") {  // a resume needs the folder to be there
       try {
         make_directories(f_.out_dir);
       } catch (const CheckpointError& e) {
