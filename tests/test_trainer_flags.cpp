@@ -81,6 +81,7 @@ TEST(ConfigFile, ReadsNanoGptLiterals) {
       "seed = -1\n"
       "eval_only = True\r\n",
       "cfg.py");
+  EXPECT_EQ(zs::parse_config_file("\xEF\xBB\xBF" "batch_size = 4\n", "bom.py").at(0).key, "batch_size");
   ASSERT_EQ(entries.size(), 11u);
   EXPECT_EQ(entries[0].key, "out_dir");
   EXPECT_EQ(entries[0].value.kind, ConfigLiteral::Kind::string);

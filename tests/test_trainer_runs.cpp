@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <string>
 #include <vector>
@@ -160,6 +161,19 @@ TEST(TrainerRuns, ResumeTagPicksACheckpoint) {
   const RunResult shape = train_gpt(1, dir, "--n_layer=2 --max_iters=6 --out_dir=ck --init_from=resume");
   EXPECT_EQ(shape.exit_code, 2) << shape.output;
   EXPECT_TRUE(contains(shape.output, "--n_layer=2 differs from n_layer = 1 of the checkpoint")) << shape.output;
+
+  // A checkpoint another trainer wrote (its client state says which).
+  {
+    std::ifstream in(dir + "/ck/global_step2/index.json");
+    std::string index((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = index.find("\"trainer\": \"train_gpt\"");
+    ASSERT_NE(at, std::string::npos) << index;
+    index.replace(at, 24, "\"trainer\": \"train_cnn\"");
+    std::ofstream(dir + "/ck/global_step2/index.json") << index;
+  }
+  const RunResult other = train_gpt(1, dir, "--max_iters=6 --out_dir=ck --resume_tag=global_step2");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_TRUE(contains(other.output, "ck/global_step2 was written by train_cnn")) << other.output;
 
   // A tag that is not there: the listing.
   const RunResult missing = train_gpt(2, dir, "--max_iters=6 --out_dir=ck --resume_tag=global_step5");

@@ -222,7 +222,9 @@ ConfigLiteral parse_literal(const std::string& text, const std::string& where) {
 
 std::vector<ConfigFileEntry> parse_config_file(const std::string& text, const std::string& source) {
   std::vector<ConfigFileEntry> entries;
-  std::istringstream in(text);
+  // Editors on Windows start UTF-8 files with a byte order mark; it is not part of the first key.
+  const bool bom = text.compare(0, 3, "\xEF\xBB\xBF") == 0;
+  std::istringstream in(bom ? text.substr(3) : text);
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {

@@ -151,6 +151,10 @@ nlohmann::json Trainer::resume_state() {
   } catch (const CheckpointError& e) {
     throw ConfigError(e.what());
   }
+  const std::string writer = resume_client_.is_object() ? resume_client_.value("trainer", std::string()) : std::string();
+  if (!writer.empty() && writer != flags_.program())
+    throw ConfigError(join_path(f_.out_dir, tag) + " was written by " + writer + ", another model's trainer; resume it with " +
+                      writer);
   return resume_client_;
 }
 
