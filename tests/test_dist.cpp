@@ -114,6 +114,16 @@ TEST(RankInfo, OpenMpiVariables) {
   EXPECT_EQ(info.local_world_size, 2);
 }
 
+TEST(RankInfo, ZsrunsCpuRanksHaveBothAndAreMpiRanks) {
+  // zsrun --num_procs gives CPU ranks torchrun's variables on top of mpirun's.
+  ScopedLauncherEnv env({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
+                         {"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"}});
+  auto info = zs::detect_rank_info();
+  EXPECT_EQ(info.launcher, zs::Launcher::mpi);
+  EXPECT_EQ(info.rank, 1);
+  EXPECT_EQ(info.world_size, 2);
+}
+
 TEST(RankInfo, MpichPmiVariables) {
   ScopedLauncherEnv env({{"PMI_RANK", "2"}, {"PMI_SIZE", "3"}, {"MPI_LOCALRANKID", "2"}, {"MPI_LOCALNRANKS", "3"}});
   auto info = zs::detect_rank_info();
@@ -245,4 +255,15 @@ TEST(MpiFailure, RanksStartedWithoutMpiAreToldHowToStart) {
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "CPU ranks talk through MPI: start them with `zsrun --num_procs 2` or mpirun"))
       << r.output;
+}
+
+TEST(MpiFailure, SrunWithoutMpiPluginIsToldWhatToDo) {
+  // What srun sets for task 1 of 2 when the cluster's default MPI plugin is "none".
+  auto r = run("env -u RANK -u WORLD_SIZE SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_LOCALID=1 SLURM_JOB_NODELIST=node1 " +
+                   probe_path(),
+               60);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "started by srun without an MPI plugin")) << r.output;
+  EXPECT_TRUE(contains(r.output, "srun --mpi=pmix")) << r.output;
+  EXPECT_FALSE(contains(r.output, "MPI_ABORT")) << r.output;
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "support/run_ranks.hpp"
+#include "zs/launcher/mpirun_output.hpp"
+#include "zs/launcher/rank_shim.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,15 +139,43 @@ TEST(Zsrun, ForwardsSigtermToRanks) {
 
 TEST(Zsrun, CpuRanksThroughMpirun) {
   auto r = run("env -u OMP_NUM_THREADS " + zsrun_path() +
-               " --num_procs 2 /bin/sh -c 'echo \"out $OMPI_COMM_WORLD_RANK rank=${RANK-unset} omp=$OMP_NUM_THREADS "
-               "port=$MASTER_PORT\"; echo \"err $OMPI_COMM_WORLD_RANK\" >&2'");
+               " --num_procs 2 /bin/sh -c 'echo \"out $OMPI_COMM_WORLD_RANK rank=$RANK/$WORLD_SIZE "
+               "local=$LOCAL_RANK/$LOCAL_WORLD_SIZE omp=$OMP_NUM_THREADS port=$MASTER_PORT\"; "
+               "echo \"err $OMPI_COMM_WORLD_RANK\" >&2'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   std::string omp = std::to_string(std::max(1L, cores / 2));
-  EXPECT_TRUE(contains(r.output, "[rank 0] out 0 rank=unset omp=" + omp + " port=29500")) << r.output;
-  EXPECT_TRUE(contains(r.output, "[rank 1] out 1 rank=unset omp=" + omp)) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 0] out 0 rank=0/2 local=0/2 omp=" + omp + " port=29500")) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 1] out 1 rank=1/2 local=1/2 omp=" + omp)) << r.output;
   EXPECT_TRUE(contains(r.output, "[rank 1] err 1")) << r.output;
   EXPECT_FALSE(contains(r.output, "<stdout>")) << r.output;
+}
+
+// mpirun tags pieces of output, not lines: a rank's line that reaches it in two pieces (a stdio
+// buffer flushed mid-line, a line written in two calls) used to carry another rank's tag inside.
+TEST(Zsrun, CpuRankLinesStayWholeWhenWrittenInPieces) {
+  auto r = zsrun("--num_procs 2 /bin/sh -c 'R=$OMPI_COMM_WORLD_RANK; seq -f \"r$R-%g-end\" 1 20000; "
+                 "printf \"first-$R \"; sleep 0.3; printf \"second-$R\\n\"; printf \"tail-$R\"'",
+                 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
+  int counted[2] = {0, 0};
+  for (const auto& line : lines_of(r.output)) {
+    ASSERT_EQ(line.rfind("[rank ", 0), 0u) << "unprefixed line: " << line;
+    ASSERT_FALSE(contains(line, "<stdout>")) << line;
+    const char rank = line[6];
+    const std::string body = line.substr(9);
+    if (body.rfind("first-", 0) == 0) {
+      EXPECT_EQ(body, std::string("first-") + rank + " second-" + rank);
+    } else if (body.rfind("tail-", 0) == 0) {
+      EXPECT_EQ(body, std::string("tail-") + rank);  // a last line without '\n' arrives whole too
+    } else {
+      ASSERT_EQ(body[1], rank) << line;
+      ASSERT_EQ(body.substr(body.size() - 4), "-end") << "torn line: " << line;
+      ++counted[rank - '0'];
+    }
+  }
+  EXPECT_EQ(counted[0], 20000);
+  EXPECT_EQ(counted[1], 20000);
 }
 
 TEST(Zsrun, CpuRankFailureNamesRankAndCode) {
@@ -167,7 +197,41 @@ TEST(Zsrun, CpuRanksStopOnSigterm) {
                     "wait $pid; echo rc=$?'";
   auto r = run(cmd, 30);
   EXPECT_TRUE(contains(r.output, "rc=143")) << r.output;
+  EXPECT_TRUE(contains(r.output, "zsrun: interrupted (SIGTERM): stopped all 2 ranks")) << r.output;
   EXPECT_LT(r.seconds, 10) << r.output;
+}
+
+// Ctrl-C: the terminal sends SIGINT to zsrun; it reads as an interruption (exit 130, no rank
+// blamed) and leaves no rank behind.
+class ZsrunInterrupt : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZsrunInterrupt, CtrlCStopsEveryRank) {
+  const std::string d = zs::testing::temp_dir("interrupt");
+  zs::testing::write_text(d + "/run.sh", "D=" + d + "\n" + zsrun_path() + " " + GetParam() +
+                                             " 3 /bin/sh -c 'echo $$ > '$D'/pid.$RANK; exec sleep 60' &\n"
+                                             "pid=$!; n=0\n"
+                                             "while [ $(ls $D | grep -c pid) -lt 3 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done\n"
+                                             "kill -INT $pid; wait $pid; echo rc=$?\n"
+                                             // a zombie is gone: its reaper (here PID 1) may be slow
+                                             "for f in $D/pid.*; do p=$(cat $f); [ -e /proc/$p ] && "
+                                             "[ \"$(cut -d' ' -f3 /proc/$p/stat)\" != Z ] && echo alive $f; done\n");
+  auto r = run("sh " + d + "/run.sh", 60);
+  std::system(("rm -rf " + d).c_str());
+  EXPECT_TRUE(contains(r.output, "rc=130")) << r.output;
+  EXPECT_TRUE(contains(r.output, "zsrun: interrupted (SIGINT): stopped all 3 ranks")) << r.output;
+  EXPECT_FALSE(contains(r.output, "alive")) << r.output;
+  EXPECT_FALSE(contains(r.output, "exited with code")) << r.output;
+  EXPECT_LT(r.seconds, 20) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(RankKinds, ZsrunInterrupt, ::testing::Values("--num_procs", "--num_gpus"));
+
+TEST(Zsrun, TorchrunsNprocPerNode) {
+  // On a machine without GPUs it means CPU ranks; with GPUs, --num_gpus.
+  auto r = zsrun("--nproc-per-node=2 /bin/sh -c 'echo \"rank=$RANK/$WORLD_SIZE\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 0] rank=0/2")) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 1] rank=1/2")) << r.output;
 }
 
 // ---- command line errors -------------------------------------------------------------------------
@@ -200,6 +264,10 @@ TEST(ZsrunUsage, ErrorsAreClearAndNonZero) {
       {"--num_procs 2 --include localhost:0 /bin/true", "do not apply to CPU ranks"},
       {"--master_port 70000 --num_procs 1 /bin/true", "--master_port wants"},
       {"--bogus 1 /bin/true", "unknown option '--bogus'"},
+      {"--num_gpu 2 /bin/true", "unknown option '--num_gpu'; did you mean --num_gpus?"},
+      {"--num-proc=2 /bin/true", "unknown option '--num-proc'; did you mean --num_procs?"},
+      {"--master_adr 10.0.0.1 /bin/true", "did you mean --master_addr?"},
+      {"--nproc_per_node 0 /bin/true", "--nproc_per_node wants a whole number from 1"},
       {"--num_procs 2 /no/such/program", "cannot run '/no/such/program'"},
   };
   for (const auto& c : cases) {
@@ -207,4 +275,50 @@ TEST(ZsrunUsage, ErrorsAreClearAndNonZero) {
     EXPECT_EQ(r.exit_code, 2) << "zsrun " << c.args << "\n" << r.output;
     EXPECT_TRUE(contains(r.output, c.message)) << "zsrun " << c.args << "\nwant: " << c.message << "\n" << r.output;
   }
+}
+
+// ---- mpirun's tagged output ----------------------------------------------------------------------
+
+TEST(MpirunLineJoiner, PutsPiecesBackTogetherPerRank) {
+  zs::launcher::MpirunLineJoiner joiner;
+  // What mpirun printed when ranks 0 and 1 each wrote "abcN", paused, then "def\n" (seen on 2 ranks).
+  auto a = joiner.feed("[1,0]<stdout>:abc0[1,1]<stdout>:abc1[1,0]<stdout>:def");
+  ASSERT_EQ(a.rank_lines.size(), 1u);
+  EXPECT_EQ(a.rank_lines[0].rank, 0);
+  EXPECT_EQ(a.rank_lines[0].text, "abc0def");
+  EXPECT_FALSE(a.own_line);
+  auto b = joiner.feed("[1,1]<stdout>:def");
+  ASSERT_EQ(b.rank_lines.size(), 1u);
+  EXPECT_EQ(b.rank_lines[0].rank, 1);
+  EXPECT_EQ(b.rank_lines[0].text, "abc1def");
+  // A piece ending in '\n' directly followed by a tagged continuation of another piece.
+  auto c = joiner.feed("[1,0]<stdout>:y[1,0]<stdout>:z");
+  ASSERT_EQ(c.rank_lines.size(), 1u);
+  EXPECT_EQ(c.rank_lines[0].text, "yz");
+  // stderr pieces are their own lines; empty lines stay lines.
+  auto d = joiner.feed("[1,2]<stderr>:warn");
+  ASSERT_EQ(d.rank_lines.size(), 1u);
+  EXPECT_TRUE(d.rank_lines[0].is_stderr);
+  EXPECT_EQ(joiner.feed("[1,0]<stdout>:").rank_lines.at(0).text, "");
+  // mpirun's own lines, and text that only looks like a tag.
+  auto e = joiner.feed("mpirun noticed that process rank 1 [1,x]<stdout>: exited");
+  EXPECT_TRUE(e.rank_lines.empty());
+  EXPECT_EQ(*e.own_line, "mpirun noticed that process rank 1 [1,x]<stdout>: exited");
+  // Unfinished pieces come out at the end.
+  joiner.feed("[1,3]<stdout>:half[1,0]<stdout>:done");
+  auto rest = joiner.finish();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].rank, 3);
+  EXPECT_EQ(rest[0].text, "half");
+}
+
+TEST(RankShim, RecordsCarryAnyLineIntact) {
+  const std::vector<std::string> lines = {"plain", "", "back\\slash and \\n", "tab\there", "\x1e starts like a record"};
+  const std::string record = zs::launcher::encode_shim_record(lines);
+  ASSERT_EQ(record.back(), '\n');
+  EXPECT_EQ(record.find('\n'), record.size() - 1);  // one line for mpirun, whatever the lines hold
+  auto decoded = zs::launcher::decode_shim_record(record.substr(0, record.size() - 1));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, lines);
+  EXPECT_FALSE(zs::launcher::decode_shim_record("mpirun's own line"));
 }

@@ -321,12 +321,13 @@ class MpiCommunicator : public Communicator {
   c10::Device cpu_ = c10::Device(c10::kCPU);
 };
 
-// True when an MPI launcher started this process (MPI_Init would otherwise make a world of one).
-bool started_by_mpi_launcher(const RankInfo& info) {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
+// True when an MPI launcher started this process, or srun with an MPI plugin (PMIx, PMI-2): MPI_Init
+// would otherwise make a world of one, or abort.
+bool started_by_mpi_launcher() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_FD"}) {
     if (std::getenv(name)) return true;
   }
-  return info.launcher == Launcher::slurm;
+  return false;
 }
 
 std::string how_to_start(int n) {
@@ -336,7 +337,14 @@ std::string how_to_start(int n) {
 }  // namespace
 
 std::shared_ptr<Communicator> make_mpi_communicator(const RankInfo& info, double timeout_s) {
-  if (info.world_size > 1 && !started_by_mpi_launcher(info)) {
+  if (info.world_size > 1 && !started_by_mpi_launcher() && std::getenv("SLURM_PROCID")) {
+    throw std::runtime_error(
+        "this process was started by srun without an MPI plugin (SLURM_PROCID=" + std::to_string(info.rank) +
+        " of " + std::to_string(info.world_size) + ", no PMIx/PMI variables), and CPU ranks talk through MPI. "
+        "Start them with `srun --mpi=pmix ...` (`srun --mpi=list` shows the plugins this cluster has), or with "
+        "mpirun inside the allocation (or `zsrun --num_procs N ...` on one node)");
+  }
+  if (info.world_size > 1 && !started_by_mpi_launcher()) {
     throw std::runtime_error(how_to_start(info.world_size) + " (this process has RANK=" + std::to_string(info.rank) +
                              ", WORLD_SIZE=" + std::to_string(info.world_size) + " from " + launcher_name(info.launcher) +
                              " but no MPI launcher started it)");

@@ -102,6 +102,9 @@ RankInfo detect_rank_info() {
     info.world_size = *env_int("WORLD_SIZE");
     info.local_world_size = env_int("LOCAL_WORLD_SIZE").value_or(info.world_size);
     info.local_rank = env_int("LOCAL_RANK").value_or(info.rank % std::max(1, info.local_world_size));
+    // zsrun's CPU ranks have both: MPI started them, and its world is the one they talk over.
+    const MpiVariables* mpi = mpi_variables();
+    if (mpi && env_int(mpi->rank) == info.rank && env_int(mpi->size) == info.world_size) info.launcher = Launcher::mpi;
   } else if (const MpiVariables* mpi = mpi_variables()) {
     info.launcher = Launcher::mpi;
     rank_var = mpi->rank;

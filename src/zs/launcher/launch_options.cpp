@@ -35,6 +35,47 @@ bool is_this_machine(const std::string& host) {
   return false;
 }
 
+// zsrun's options: those that take a value, the switches, and other launchers' names for them.
+const char* const kValueFlags[] = {"--num_gpus", "--num_procs", "--num_nodes", "--master_addr",
+                                   "--master_port", "--include", "--exclude", "--grace_s"};
+const char* const kSwitches[] = {"--help"};
+struct Alias {
+  const char *name, *means;
+};
+const Alias kAliases[] = {{"--nproc_per_node", "--num_gpus"}, {"--nnodes", "--num_nodes"}};
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown option '--num_gpu'; did you mean --num_gpus?" when one option is close enough.
+std::string unknown_option_message(const std::string& given, const std::string& flag) {
+  std::vector<std::string> names(std::begin(kValueFlags), std::end(kValueFlags));
+  names.insert(names.end(), std::begin(kSwitches), std::end(kSwitches));
+  for (const Alias& a : kAliases) names.push_back(a.name);
+  std::string best;
+  size_t best_distance = std::string::npos;
+  for (const auto& name : names) {
+    size_t d = edit_distance(flag, name);
+    if (name.rfind(flag, 0) == 0 && flag.size() > 4) d = std::min<size_t>(d, 1);  // an abbreviation
+    if (d < best_distance) best_distance = d, best = name;
+  }
+  std::string message = "unknown option '" + given + "'";
+  if (best_distance <= std::max<size_t>(2, flag.size() / 4)) message += "; did you mean " + best + "?";
+  return message;
+}
+
 }  // namespace
 
 std::vector<int> parse_gpu_selection(const std::string& flag, const std::string& value) {
@@ -96,23 +137,27 @@ LaunchOptions parse_launch_args(const std::vector<std::string>& args) {
       opts.help = true;
       return opts;
     }
-    static const char* kValueFlags[] = {"--num_gpus", "--num_procs", "--num_nodes", "--master_addr",
-                                        "--master_port", "--include", "--exclude", "--grace_s"};
+    const std::string as_given = flag;
+    for (const Alias& a : kAliases) {
+      if (flag == a.name) flag = a.means;
+    }
     bool known = std::any_of(std::begin(kValueFlags), std::end(kValueFlags),
                              [&](const char* f) { return flag == f; });
-    if (!known) throw UsageError("unknown option '" + arg + "'");
+    if (!known) throw UsageError(unknown_option_message(arg.substr(0, eq), flag));
     if (!has_inline_value) {
       if (i >= args.size()) throw UsageError(flag + " needs a value");
       value = args[i++];
     }
     if (flag == "--num_gpus") {
-      opts.num_gpus = parse_count(flag, value, 1, 1024);
+      opts.num_gpus = parse_count(as_given, value, 1, 1024);
       gpus_given = true;
+      // torchrun's flag means processes: GPU ranks where there are GPUs, CPU ranks elsewhere.
+      opts.cpu_without_gpus = as_given == "--nproc_per_node";
     } else if (flag == "--num_procs") {
       opts.num_procs = parse_count(flag, value, 1, 4096);
       procs_given = true;
     } else if (flag == "--num_nodes") {
-      opts.num_nodes = parse_count(flag, value, 1, 100000);
+      opts.num_nodes = parse_count(as_given, value, 1, 100000);
     } else if (flag == "--master_addr") {
       if (value.empty()) throw UsageError("--master_addr is empty");
       opts.master_addr = value;
@@ -172,6 +217,8 @@ options:
   --include H:I,J      use only these GPU ids, e.g. localhost:0,2 (sets CUDA_VISIBLE_DEVICES)
   --exclude H:I,J      use every GPU but these, e.g. localhost:1
   --num_nodes 1        nodes (only 1 for now; use mpirun or srun across nodes)
+  --nproc_per_node N   torchrun's name: --num_gpus N, or --num_procs N on a machine without GPUs
+  --nnodes N           torchrun's name for --num_nodes
   --master_addr ADDR   rendezvous address for the ranks (default 127.0.0.1)
   --master_port PORT   rendezvous port (default 29500)
   --grace_s S          seconds between SIGTERM and SIGKILL when stopping ranks (default 5)

@@ -19,6 +19,7 @@ struct LaunchOptions {
   RankKind kind = RankKind::gpu;
   int num_gpus = -1;                 // -1: every GPU found on this machine
   int num_procs = -1;                // CPU ranks (through mpirun)
+  bool cpu_without_gpus = false;     // --nproc_per_node: CPU ranks when the machine has no GPU
   int num_nodes = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;

@@ -105,14 +105,19 @@ LaunchPlan make_launch_plan(const LaunchOptions& opts, const std::vector<std::st
   }
   LaunchPlan plan;
   plan.kind = opts.kind;
+  int num_procs = opts.num_procs;
+  if (opts.cpu_without_gpus && count_machine_gpus() == 0) {
+    plan.kind = RankKind::cpu;
+    num_procs = opts.num_gpus;
+  }
 
-  if (opts.kind == RankKind::cpu) {
+  if (plan.kind == RankKind::cpu) {
     std::string mpirun = find_executable("mpirun", base_env);
     if (mpirun.empty()) {
       throw UsageError("--num_procs starts CPU ranks through OpenMPI's mpirun, which is not on PATH "
                        "(Debian/Ubuntu: apt install openmpi-bin)");
     }
-    plan.world_size = opts.num_procs;
+    plan.world_size = num_procs;
     EnvMap env = common_env(opts, base_env, cores, plan.world_size);
     if (geteuid() == 0) {
       env["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
@@ -121,7 +126,7 @@ LaunchPlan make_launch_plan(const LaunchOptions& opts, const std::vector<std::st
     // Containers forbid cross-memory attach; shared-memory copies still work without it.
     set_default(env, "OMPI_MCA_btl_vader_single_copy_mechanism", "none");
     ChildSpec spec;
-    spec.argv = {mpirun, "-np", std::to_string(opts.num_procs), "--oversubscribe", "--bind-to", "none",
+    spec.argv = {mpirun, "-np", std::to_string(num_procs), "--oversubscribe", "--bind-to", "none",
                  "--tag-output", "-x", "MASTER_ADDR", "-x", "MASTER_PORT", "-x", "OMP_NUM_THREADS",
                  "-x", "NCCL_NVLS_ENABLE", "-x", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "-x", "NVSHMEM_DISABLE_NVLS"};
     // Each rank runs under `zsrun --rank-shim`, which names the rank when it fails (see rank_shim.hpp).
@@ -130,6 +135,8 @@ LaunchPlan make_launch_plan(const LaunchOptions& opts, const std::vector<std::st
     spec.argv.push_back(opts.program);
     spec.argv.insert(spec.argv.end(), opts.program_args.begin(), opts.program_args.end());
     spec.env = to_list(env);
+    // One line of mpirun's output holds every rank's unfinished pieces (mpirun_output.hpp).
+    spec.max_line = size_t(1) << 30;
     plan.children.push_back(std::move(spec));
     return plan;
   }

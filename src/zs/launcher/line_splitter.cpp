@@ -10,7 +10,7 @@ std::vector<std::string> LineSplitter::feed(const char* data, size_t n) {
       pending_.clear();
     } else {
       pending_.push_back(data[i]);
-      if (pending_.size() >= kMaxLine) {
+      if (pending_.size() >= max_line_) {
         lines.push_back(std::move(pending_));
         pending_.clear();
       }

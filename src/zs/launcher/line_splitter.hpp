@@ -8,9 +8,10 @@ namespace zs::launcher {
 
 class LineSplitter {
  public:
-  // A line longer than this without a newline is passed on in pieces (a stuck progress bar must
-  // not grow the buffer without bound).
+  // A line longer than `max_line` without a newline is passed on in pieces (a stuck progress bar
+  // must not grow the buffer without bound).
   static constexpr size_t kMaxLine = 64 * 1024;
+  explicit LineSplitter(size_t max_line = kMaxLine) : max_line_(max_line) {}
 
   // Appends bytes; returns the lines completed by them, without their '\n'.
   std::vector<std::string> feed(const char* data, size_t n);
@@ -19,6 +20,7 @@ class LineSplitter {
 
  private:
   std::string pending_;
+  size_t max_line_;
 };
 
 }  // namespace zs::launcher

@@ -2,25 +2,88 @@
 
 #include <cstdlib>
 #include <regex>
+#include <vector>
 
 namespace zs::launcher {
 
+namespace {
+
+// A tag "[J,R]<stream>:" starting at `pos`: its length, rank and stream; 0 when there is none.
+size_t tag_at(const std::string& line, size_t pos, int* rank, bool* is_stderr) {
+  size_t i = pos;
+  auto digits = [&]() {
+    size_t start = i;
+    while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i;
+    return i > start && i - start < 10;
+  };
+  if (i >= line.size() || line[i++] != '[' || !digits() || i >= line.size() || line[i++] != ',') return 0;
+  const size_t rank_start = i;
+  if (!digits()) return 0;
+  const size_t rank_end = i;
+  if (i + 1 >= line.size() || line[i] != ']' || line[i + 1] != '<') return 0;
+  i += 2;
+  const size_t name_start = i;
+  while (i < line.size() && line[i] >= 'a' && line[i] <= 'z') ++i;
+  const std::string name = line.substr(name_start, i - name_start);
+  if (name != "stdout" && name != "stderr" && name != "stddiag") return 0;
+  if (line.compare(i, 2, ">:") != 0) return 0;
+  *rank = std::atoi(line.substr(rank_start, rank_end - rank_start).c_str());
+  *is_stderr = name != "stdout";
+  return i + 2 - pos;
+}
+
+}  // namespace
+
 std::optional<TaggedLine> parse_mpirun_tag(const std::string& line) {
-  // [jobid,rank]<stream>:text
-  if (line.size() < 8 || line[0] != '[') return std::nullopt;
-  size_t comma = line.find(',');
-  size_t close = line.find(']');
-  if (comma == std::string::npos || close == std::string::npos || comma > close) return std::nullopt;
-  if (close + 1 >= line.size() || line[close + 1] != '<') return std::nullopt;
-  size_t stream_end = line.find(">:", close);
-  if (stream_end == std::string::npos) return std::nullopt;
-  std::string rank_text = line.substr(comma + 1, close - comma - 1);
-  if (rank_text.empty() || rank_text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   TaggedLine tagged;
-  tagged.rank = std::atoi(rank_text.c_str());
-  tagged.is_stderr = line.compare(close + 2, stream_end - close - 2, "stdout") != 0;
-  tagged.text = line.substr(stream_end + 2);
+  const size_t n = tag_at(line, 0, &tagged.rank, &tagged.is_stderr);
+  if (n == 0) return std::nullopt;
+  tagged.text = line.substr(n);
   return tagged;
+}
+
+MpirunPieces MpirunLineJoiner::feed(const std::string& line) {
+  MpirunPieces out;
+  // Where each tag starts and what it names.
+  struct Tag {
+    size_t pos, len;
+    int rank;
+    bool is_stderr;
+  };
+  std::vector<Tag> tags;
+  for (size_t pos = line.find('['); pos != std::string::npos; pos = line.find('[', pos + 1)) {
+    Tag t{pos, 0, 0, false};
+    t.len = tag_at(line, pos, &t.rank, &t.is_stderr);
+    if (t.len) {
+      tags.push_back(t);
+      pos += t.len - 1;
+    }
+  }
+  if (tags.empty() || tags[0].pos > 0) {
+    out.own_line = line.substr(0, tags.empty() ? std::string::npos : tags[0].pos);
+  }
+  for (size_t k = 0; k < tags.size(); ++k) {
+    const Tag& t = tags[k];
+    const size_t begin = t.pos + t.len;
+    const size_t end = k + 1 < tags.size() ? tags[k + 1].pos : line.size();
+    std::string& text = partial_[{t.rank, t.is_stderr}];
+    text.append(line, begin, end - begin);
+    // Only the last piece of mpirun's line ended with the rank's '\n'; the others continue later.
+    if (k + 1 == tags.size()) {
+      out.rank_lines.push_back(TaggedLine{t.rank, t.is_stderr, std::move(text)});
+      partial_.erase({t.rank, t.is_stderr});
+    }
+  }
+  return out;
+}
+
+std::vector<TaggedLine> MpirunLineJoiner::finish() {
+  std::vector<TaggedLine> out;
+  for (auto& [key, text] : partial_) {
+    if (!text.empty()) out.push_back(TaggedLine{key.first, key.second, std::move(text)});
+  }
+  partial_.clear();
+  return out;
 }
 
 void MpirunFailureParser::feed(const std::string& line) {

@@ -129,6 +129,8 @@ GroupResult ProcessGroupRunner::run() {
     kids[i].running = true;
     kids[i].out_fd = out[0];
     kids[i].err_fd = err[0];
+    kids[i].out_lines = LineSplitter(children_[i].max_line);
+    kids[i].err_lines = LineSplitter(children_[i].max_line);
   }
 
   GroupResult result;
@@ -232,7 +234,13 @@ GroupResult ProcessGroupRunner::run() {
         for (ssize_t s = 0; s < n; ++s) {
           int sig = sigs[s];
           if (sig == SIGCHLD) continue;  // reaped below
+          if (result.forwarded_signal) {
+            signal_running(SIGKILL);  // asked twice: no more grace
+            killed = true;
+            continue;
+          }
           result.forwarded_signal = sig;
+          result.failed_before_signal = result.first_failure.has_value();
           signal_running(sig);
           if (!kill_deadline) {
             kill_deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(grace_s_ * 1000));

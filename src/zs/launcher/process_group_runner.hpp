@@ -1,6 +1,7 @@
 // Runs a group of child processes as one job: their output comes back line by line, and the first
 // child that fails (non-zero exit or a signal) brings the others down (SIGTERM, then SIGKILL after
-// a grace period). SIGINT/SIGTERM/SIGHUP sent to this process are passed on to the children.
+// a grace period). SIGINT/SIGTERM/SIGHUP sent to this process are passed on to the children; a
+// second one (an impatient Ctrl-C) kills them at once.
 #pragma once
 
 #include <functional>
@@ -13,6 +14,8 @@ namespace zs::launcher {
 struct ChildSpec {
   std::vector<std::string> argv;   // argv[0]: the program (searched on PATH when it has no '/')
   std::vector<std::string> env;    // the child's whole environment, "NAME=value"
+  size_t max_line = 64 * 1024;     // longer lines are passed on in pieces (mpirun's: far longer, see
+                                   // mpirun_output.hpp)
 };
 
 // Called for each whole line a child writes, in the order lines arrive (one thread).
@@ -29,6 +32,7 @@ struct GroupResult {
   std::optional<ChildExit> first_failure;  // the child that failed first
   int others_stopped = 0;                  // children still running when that happened
   int forwarded_signal = 0;                // a signal this process received and passed on
+  bool failed_before_signal = false;       // first_failure came before that signal
 };
 
 class ProcessGroupRunner {

@@ -48,48 +48,63 @@ void report_failure(int rank, int exit_code, int signal, int world) {
   say(msg);
 }
 
+// Ctrl-C (or a SIGTERM/SIGHUP from a scheduler) ends the job: that is an interruption, not a failure
+// of the rank that happened to die of the passed-on signal first.
+int report_interruption(int sig, int world) {
+  say("interrupted (" + signal_name(sig) + "): stopped " + (world > 1 ? "all " + std::to_string(world) + " ranks" : "the rank"));
+  return 128 + sig;
+}
+
 int run_gpu_ranks(const LaunchPlan& plan, const LaunchOptions& opts) {
   ProcessGroupRunner runner(
       plan.children, [](int child, bool is_stderr, const std::string& line) { emit_line(is_stderr, child, line); },
       opts.grace_s);
   GroupResult result = runner.run();
+  if (result.forwarded_signal && !result.failed_before_signal) {
+    return report_interruption(result.forwarded_signal, plan.world_size);
+  }
   if (result.first_failure) {
     const ChildExit& f = *result.first_failure;
-    if (result.forwarded_signal && f.signal == result.forwarded_signal) {
-      say("stopped by " + signal_name(result.forwarded_signal) + "; passed it on to the ranks");
-    } else {
-      report_failure(f.child, f.exit_code, f.signal, plan.world_size);
-    }
+    report_failure(f.child, f.exit_code, f.signal, plan.world_size);
   }
   return result.exit_code;
 }
 
 int run_cpu_ranks(const LaunchPlan& plan, const LaunchOptions& opts) {
   MpirunFailureParser failures;
+  MpirunLineJoiner joiners[2];  // mpirun's stdout and stderr
+  auto relay = [&failures](const TaggedLine& line) {
+    // The rank shim's records (rank_shim.hpp); a line mpirun tagged itself otherwise.
+    auto lines = decode_shim_record(line.text);
+    for (const std::string& text : lines ? *lines : std::vector<std::string>{line.text}) {
+      failures.feed_rank_line(line.rank, text);
+      emit_line(line.is_stderr, line.rank, text);
+    }
+  };
   ProcessGroupRunner runner(
       plan.children,
-      [&failures](int, bool from_stderr, const std::string& line) {
-        if (auto tagged = parse_mpirun_tag(line)) {
-          failures.feed_rank_line(tagged->rank, tagged->text);
-          emit_line(tagged->is_stderr, tagged->rank, tagged->text);
-        } else {
-          failures.feed(line);
-          write_all(from_stderr ? STDERR_FILENO : STDOUT_FILENO, line + "\n");
+      [&](int, bool from_stderr, const std::string& line) {
+        MpirunPieces pieces = joiners[from_stderr].feed(line);
+        if (pieces.own_line) {
+          failures.feed(*pieces.own_line);
+          write_all(from_stderr ? STDERR_FILENO : STDOUT_FILENO, *pieces.own_line + "\n");
         }
+        for (const TaggedLine& t : pieces.rank_lines) relay(t);
       },
       opts.grace_s);
   GroupResult result = runner.run();
+  for (auto& joiner : joiners) {
+    for (const TaggedLine& t : joiner.finish()) relay(t);
+  }
+  if (result.forwarded_signal && !result.failed_before_signal) {
+    return report_interruption(result.forwarded_signal, plan.world_size);
+  }
   if (result.exit_code == 0) return 0;
   if (auto f = failures.failure(result.exit_code)) {
     report_failure(f->rank, f->exit_code, f->signal, plan.world_size);
     return f->exit_code != 0 ? f->exit_code : result.exit_code;
   }
-  if (result.forwarded_signal) {
-    say("stopped by " + signal_name(result.forwarded_signal) + "; passed it on to mpirun");
-    return 128 + result.forwarded_signal;  // as if the ranks had died of it, like GPU ranks do
-  } else {
-    say("mpirun exited with code " + std::to_string(result.exit_code) + " (it did not say which rank failed)");
-  }
+  say("mpirun exited with code " + std::to_string(result.exit_code) + " (it did not say which rank failed)");
   return result.exit_code;
 }
 
