@@ -161,17 +161,21 @@ nlohmann::json Trainer::resume_state() {
 void Trainer::adopt_model_args(FlagSet& flags, const nlohmann::json& client_state,
                                const std::vector<std::string>& names) const {
   if (!client_state.is_object() || !client_state.contains("model")) return;
-  const nlohmann::json& saved = client_state["model"];
-  const std::string where = "the checkpoint " + join_path(f_.out_dir, resume_tag_);
+  adopt_args(flags, client_state["model"], names, "the checkpoint " + join_path(f_.out_dir, resume_tag_),
+             "a resumed run keeps the saved model's shape");
+}
+
+void adopt_args(FlagSet& flags, const nlohmann::json& args, const std::vector<std::string>& names,
+                const std::string& where, const std::string& why) {
   for (const std::string& name : names) {
-    if (!saved.contains(name)) continue;
-    const nlohmann::json& v = saved[name];
+    if (!args.is_object() || !args.contains(name)) continue;
+    const nlohmann::json& v = args[name];
     const std::string text = v.is_boolean() ? (v.get<bool>() ? "True" : "False") : v.is_string() ? v.get<std::string>() : v.dump();
     const std::string before = flags.value_text(name), given = flags.given(name) ? flags.describe(name) : "";
     flags.set(name, text, where);
     if (!given.empty() && flags.value_text(name) != before)
-      throw ConfigError(given + " differs from " + name + " = " + flags.value_text(name) + " of " + where +
-                        ": a resumed run keeps the saved model's shape (leave " + name + " out)");
+      throw ConfigError(given + " differs from " + name + " = " + flags.value_text(name) + " of " + where + ": " + why +
+                        " (leave " + name + " out)");
   }
 }
 

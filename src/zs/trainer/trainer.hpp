@@ -129,6 +129,12 @@ class Trainer {
   int64_t last_saved_ = -1;
 };
 
+// Sets each flag of `names` from `args` (a JSON object of values; names it lacks are skipped) on
+// behalf of `where` ("the checkpoint out/global_step500", "gpt2/config.json"), unless a flag or a
+// config file gave another value: then a ConfigError naming both and saying `why`.
+void adopt_args(FlagSet& flags, const nlohmann::json& args, const std::vector<std::string>& names,
+                const std::string& where, const std::string& why);
+
 // main() of a trainer: runs `body`, and turns exceptions into a message and an exit code: 2 for a
 // bad flag, config or input (ConfigError: the same on every rank, so rank 0 prints it and the
 // others wait to be stopped with the job; 3 s later they print it too); 1 otherwise, every rank.
