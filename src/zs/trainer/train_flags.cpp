@@ -88,9 +88,10 @@ void check_train_flags(const FlagSet& flags, TrainFlags& f) {
   require(f.keep_last >= 0, flags, "keep_last", "must be 0 (keep all) or more");
   require(!f.wandb_log, flags, "wandb_log",
           "ZeroShard has no Weights & Biases client; the step lines on stdout carry loss, lr, throughput and "
-          "memory (leave wandb_log out or set it to False)");
+          "memory (set wandb_log to False; --wandb_log=False overrides a config file)");
   require(!f.compile, flags, "compile",
-          "LibTorch has no torch.compile: ZeroShard runs the model eagerly (set --compile=False or leave it out)");
+          "LibTorch has no torch.compile: ZeroShard runs the model eagerly (set compile to False or leave it out; "
+          "--compile=False overrides a config file)");
   require(f.backend == "auto" || f.backend == "nccl" || f.backend == "mpi", flags, "backend",
           "ZeroShard's ranks talk over NCCL on GPUs and MPI on CPUs; there is no gloo backend");
   if (f.device != "auto" && f.device != "cpu" && f.device != "cuda") {
