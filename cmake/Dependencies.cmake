@@ -70,6 +70,20 @@ add_library(zs_liburing INTERFACE)
 target_include_directories(zs_liburing SYSTEM INTERFACE "${LIBURING_INCLUDE_DIR}")
 target_link_libraries(zs_liburing INTERFACE "${LIBURING_STATIC_LIBRARY}")
 
+# --- sentencepiece: Llama 2's tokenizer.model, for raw-text training data (optional) ------------------
+# Debian's libsentencepiece-dev (scripts/setup.sh installs it). Without it the library still builds
+# and reading a tokenizer.model is a clear error (the GPU machine, which installs nothing).
+find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h)
+find_library(SENTENCEPIECE_LIBRARY NAMES sentencepiece)
+add_library(zs_sentencepiece INTERFACE)
+if(SENTENCEPIECE_INCLUDE_DIR AND SENTENCEPIECE_LIBRARY)
+  target_include_directories(zs_sentencepiece SYSTEM INTERFACE "${SENTENCEPIECE_INCLUDE_DIR}")
+  target_link_libraries(zs_sentencepiece INTERFACE "${SENTENCEPIECE_LIBRARY}")
+  target_compile_definitions(zs_sentencepiece INTERFACE ZS_WITH_SENTENCEPIECE=1)
+else()
+  message(STATUS "ZeroShard: sentencepiece not found: tokenizer.model files cannot be read (Debian: libsentencepiece-dev)")
+endif()
+
 # --- Header-only libraries ----------------------------------------------------------------------------
 # Found on the system, or in .deps/include (copied there for the GPU machine, which installs nothing).
 find_path(NLOHMANN_INCLUDE_DIR nlohmann/json.hpp HINTS "${PROJECT_SOURCE_DIR}/.deps/include")

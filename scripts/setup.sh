@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine is missing, then configures and builds ZeroShard.
-#   - Debian packages (compiler, CMake, Ninja, OpenMPI, nlohmann-json, CLI11, GoogleTest, liburing)
+#   - Debian packages (compiler, CMake, Ninja, OpenMPI, nlohmann-json, CLI11, GoogleTest, liburing,
+#     sentencepiece)
 #   - LibTorch 2.11.0: an existing one is used when found (ZS_TORCH_ROOT, or an importable torch);
-#     otherwise the torch==2.11.0 wheel from PyPI is unpacked into .deps/libtorch (git-ignored).
+#     otherwise the torch==2.11.0 wheel from PyPI is unpacked into .deps/libtorch (git-ignored); the
+#     wheel stays in .deps/wheels for the Hugging Face tests' Python environment (scripts/hf_venv.sh).
 # Usage: scripts/setup.sh [build-dir]      (env: ZS_CUDA=ON|OFF|AUTO, ZS_BUILD_TYPE=Release)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +14,7 @@ log() { echo "[setup] $*"; }
 
 # ---- Debian packages -------------------------------------------------------------------------
 need=()
-for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev liburing-dev unzip python3-pip; do
+for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev liburing-dev libsentencepiece-dev unzip python3-pip python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -44,7 +46,6 @@ if [ -z "$torch_root" ]; then
       'torch/lib/libc10.so' 'torch/lib/libtorch_cpu.so' 'torch/lib/libtorch.so' \
       'torch/lib/libgomp.so.1' 'torch/lib/libtorch_global_deps.so' -d "$torch_root.tmp"
     rm -rf "$torch_root"; mv "$torch_root.tmp/torch" "$torch_root"; rm -rf "$torch_root.tmp"
-    rm -f "$root"/.deps/wheels/torch-2.11.0-*.whl
     touch "$torch_root/.complete"
   fi
   # libtorch_cpu.so links the CUDA runtime and CUPTI (they are loaded, never used, on a CPU machine).

@@ -1,5 +1,6 @@
-// Shared by the CPU and GPU equivalence tests: a ZeRO config for one run setup, a run of the
-// tiny GPT trainer (tests/progs/train_tiny) through zsrun, and the comparison of two runs.
+// Shared by the CPU and GPU equivalence tests: a ZeRO config for one run setup, a run of a tiny
+// trainer (tests/progs/train_tiny: GPT; train_tiny_llama: Llama) through zsrun, and the
+// comparison of two runs.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +29,7 @@ struct RunSetup {
   std::string extra;            // extra top-level JSON members, with a leading comma
   std::string zero_extra;       // extra zero_optimization members, with a leading comma
   std::string device = "cpu";   // cpu (MPI ranks) or cuda (NCCL ranks, one GPU each)
+  std::string program = "tests/train_tiny";   // the trainer (same flags and output)
 };
 
 // At stage 3 the tiny GPT's blocks are units: its matrices are partitioned, while biases and
@@ -56,23 +58,25 @@ inline nlohmann::json train(const RunSetup& s, const std::string& args = "") {
   const std::string dir = temp_dir("eq");
   write_text(dir + "/config.json", config_json(s));
   const RunResult r = run_ranks(s.world,
-                                bin("tests/train_tiny") + " --device " + s.device + " --config " + dir +
+                                bin(s.program) + " --device " + s.device + " --config " + dir +
                                     "/config.json --out " + dir + "/result.json --steps " + std::to_string(kSteps) + " " + args,
                                 300, s.device == "cuda" ? "--num_gpus" : "--num_procs");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return r.exit_code == 0 ? read_json(dir + "/result.json") : nlohmann::json();
 }
 
-// The run every comparison is against: one process at stage 0 in `dtype` on `device` (cached,
-// one run per dtype and device).
-inline const nlohmann::json& reference(const std::string& dtype, const std::string& device = "cpu") {
+// The run every comparison is against: one process of `program` at stage 0 in `dtype` on `device`
+// (cached, one run per program, dtype and device).
+inline const nlohmann::json& reference(const std::string& dtype, const std::string& device = "cpu",
+                                       const std::string& program = "tests/train_tiny") {
   static std::map<std::string, nlohmann::json> cache;
-  const std::string key = device + "/" + dtype;
+  const std::string key = program + "/" + device + "/" + dtype;
   auto it = cache.find(key);
   if (it == cache.end()) {
     RunSetup s;
     s.dtype = dtype;
     s.device = device;
+    s.program = program;
     it = cache.emplace(key, train(s)).first;
   }
   return it->second;

@@ -1,7 +1,7 @@
 // Consolidation: a sharded checkpoint into one safetensors file of full tensors. Streams tensor by
 // tensor (each gathered from its slices, converted, written), so memory stays near the largest
 // tensor whatever the model's size. An export is a plan of output tensors, each made from a saved
-// parameter (possibly transposed) or zeros; hf_export.hpp builds one for Hugging Face GPT-2.
+// parameter (possibly transposed) or zeros; zs/hf/hf_export.hpp builds one for Hugging Face layouts.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,9 @@
 
 #include <ATen/ops/empty.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace zs {
 namespace {
@@ -49,17 +51,16 @@ Batch GlobalBatchSampler::global_samples(Split split, int64_t step, int64_t firs
   int64_t* x = out.x.data_ptr<int64_t>();
   int64_t* y = out.y.data_ptr<int64_t>();
   const int64_t vocab = data_.vocab_size();
+  std::vector<int64_t> window(size_t(T + 1));
   for (int64_t s = 0; s < count; ++s) {
-    const uint16_t* src = tokens.data() + sample_offset(split, step, first + s);
+    tokens.copy_to(size_t(sample_offset(split, step, first + s)), window.size(), window.data());
     for (int64_t t = 0; t <= T; ++t) {
-      if (src[t] >= vocab)
-        throw std::runtime_error("data '" + data_.source() + "' holds token id " + std::to_string(src[t]) +
+      if (window[t] >= vocab)
+        throw std::runtime_error("data '" + data_.source() + "' holds token id " + std::to_string(window[t]) +
                                  " but vocab_size is " + std::to_string(vocab));
     }
-    for (int64_t t = 0; t < T; ++t) {
-      x[s * T + t] = src[t];
-      y[s * T + t] = src[t + 1];
-    }
+    std::copy(window.begin(), window.end() - 1, x + s * T);
+    std::copy(window.begin() + 1, window.end(), y + s * T);
   }
   return out;
 }

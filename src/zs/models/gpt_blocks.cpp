@@ -47,14 +47,15 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   return at::dropout(linear(c_proj, y), dropout, is_training());
 }
 
-MLPImpl::MLPImpl(const GPTConfig& config) : dropout(config.dropout) {
+MLPImpl::MLPImpl(const GPTConfig& config)
+    : dropout(config.dropout), gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
   const int64_t C = config.n_embd;
   c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(C, 4 * C).bias(config.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(4 * C, C).bias(config.bias)));
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
-  return at::dropout(linear(c_proj, at::gelu(linear(c_fc, x))), dropout, is_training());
+  return at::dropout(linear(c_proj, at::gelu(linear(c_fc, x), gelu_approximate)), dropout, is_training());
 }
 
 BlockImpl::BlockImpl(const GPTConfig& config) {

@@ -38,7 +38,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CausalSelfAttention);
 
-// Position-wise feed-forward: C -> 4C -> GELU (exact, erf form) -> C.
+// Position-wise feed-forward: C -> 4C -> GELU (exact, or tanh-approximated: GPTConfig::activation) -> C.
 class MLPImpl : public torch::nn::Module {
  public:
   explicit MLPImpl(const GPTConfig& config);
@@ -47,6 +47,7 @@ class MLPImpl : public torch::nn::Module {
   torch::nn::Linear c_fc{nullptr};
   torch::nn::Linear c_proj{nullptr};
   double dropout;
+  std::string gelu_approximate;   // "none" or "tanh"
 };
 TORCH_MODULE(MLP);
 

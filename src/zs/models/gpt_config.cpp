@@ -39,6 +39,8 @@ void GPTConfig::validate() const {
   if (n_embd <= 0 || n_embd % n_head != 0)
     fail("n_embd (" + std::to_string(n_embd) + ") must be a positive multiple of n_head (" +
          std::to_string(n_head) + ")");
+  if (activation != "gelu" && activation != "gelu_tanh")
+    fail("activation must be \"gelu\" or \"gelu_tanh\", got \"" + activation + "\"");
   if (dropout < 0.0 || dropout >= 1.0) fail("dropout must be in [0, 1), got " + std::to_string(dropout));
 }
 

@@ -13,6 +13,9 @@ struct GPTConfig {
   int64_t n_embd = 768;
   double dropout = 0.0;
   bool bias = true;           // biases in Linear and LayerNorm layers
+  // The MLP's GELU: "gelu" (exact, erf form; nanoGPT's) or "gelu_tanh" (the tanh approximation
+  // GPT-2's own checkpoints were trained with, Hugging Face's "gelu_new").
+  std::string activation = "gelu";
 
   static GPTConfig gpt2_124m();  // 12 layers, 12 heads, 768 wide
   static GPTConfig gpt2_350m();  // 24 layers, 16 heads, 1024 wide

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Makes the Python environment of the Hugging Face interchange tests (and of
+# scripts/prepare_tokens.py): .deps/hfvenv (git-ignored) with torch 2.11.0 (CPU use), transformers,
+# safetensors, tokenizers and numpy. Idempotent: does nothing when the environment is complete.
+#
+# torch comes from the wheel scripts/setup.sh keeps in .deps/wheels, installed without its
+# dependency list: of the NVIDIA runtime wheels it names, only three are needed for `import torch`
+# on a machine whose CUDA 13 toolkit provides the others (the CI image and the dev machines).
+#
+# Usage: scripts/hf_venv.sh            prints the environment's python on its last line
+# Env:   ZS_HF_VENV (default .deps/hfvenv)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$root/.deps/wheels"
+deps=$(cd "$root/.deps" && pwd -P)        # .deps may be a link shared by several checkouts
+venv=${ZS_HF_VENV:-$deps/hfvenv}
+wheels=$deps/wheels
+packages=(transformers==5.17.0 safetensors numpy tokenizers sympy filelock typing-extensions jinja2 fsspec networkx)
+nvidia=(nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5 "nvidia-cufile==1.15.*")
+stamp="torch==2.11.0 ${nvidia[*]} ${packages[*]}"
+log() { echo "[hf_venv] $*" >&2; }
+
+complete() { [ -f "$venv/.complete" ] && [ "$(cat "$venv/.complete")" = "$stamp" ]; }
+if complete; then echo "$venv/bin/python"; exit 0; fi
+
+# One checkout at a time (tests of several checkouts may start together).
+exec 9>"$deps/hfvenv.lock"
+flock 9
+if complete; then echo "$venv/bin/python"; exit 0; fi
+
+log "making $venv (one time, from PyPI)"
+if ! ls "$wheels"/torch-2.11.0-*.whl >/dev/null 2>&1; then
+  log "fetching the torch==2.11.0 wheel into $wheels"
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" torch==2.11.0
+fi
+for spec in "${nvidia[@]}"; do
+  name=${spec%%==*}
+  ls "$wheels"/"${name//-/_}"-*.whl >/dev/null 2>&1 ||
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" "$spec"
+done
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$wheels"/torch-2.11.0-*.whl \
+  "$wheels"/nvidia_cusparselt_cu13-*.whl "$wheels"/nvidia_nvshmem_cu13-*.whl "$wheels"/nvidia_cufile-*.whl
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}"
+"$venv/bin/python" -c "import torch, transformers, safetensors, tokenizers, numpy" ||
+  { log "the environment does not import torch and transformers"; exit 1; }
+echo "$stamp" > "$venv/.complete"
+log "ready: $("$venv/bin/python" -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"
+echo "$venv/bin/python"

@@ -1,0 +1,144 @@
+#include "zs/models/llama.hpp"
+
+#include <mutex>
+#include <stdexcept>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <ATen/core/Reduction.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/linear.h>
+#include <c10/core/GradMode.h>
+
+#include "zs/models/llama_rope.hpp"
+
+namespace zs {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// splitmix64's finaliser and FNV-1a: a parameter's seed from the model's seed and its name.
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+uint64_t parameter_seed(uint64_t model_seed, const std::string& name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+  return mix64(model_seed ^ mix64(h));
+}
+
+// A fresh generator of `device`'s kind with `seed` (the default generators stay untouched).
+at::Generator seeded_generator(c10::Device device, uint64_t seed) {
+  if (device.is_cpu()) return at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::Generator default_gen = at::globalContext().defaultGenerator(device);
+  at::Generator gen;
+  {
+    std::lock_guard<std::mutex> lock(default_gen.mutex());
+    gen = default_gen.clone();
+  }
+  gen.set_current_seed(seed);
+  return gen;
+}
+
+uint64_t draw_seed() {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get<at::CPUGeneratorImpl>()->random64();
+}
+
+}  // namespace
+
+LlamaModelImpl::LlamaModelImpl(const LlamaConfig& config, c10::Device device) : config_(config) {
+  embed_tokens = register_module("embed_tokens", LlamaEmbedding(config.vocab_size, config.hidden_size, device));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(config, device));
+  norm = register_module("norm", LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, device));
+}
+
+at::Tensor LlamaModelImpl::forward(const at::Tensor& input_ids) {
+  if (input_ids.dim() != 2)
+    throw std::invalid_argument("Llama: input_ids must be [B, T], got " + std::to_string(input_ids.dim()) + " dims");
+  at::Tensor h = embed_tokens->forward(input_ids);
+  // The rotary tables once for every layer, in the activations' dtype.
+  const RopeTables rope = rope_tables(config_, input_ids.size(1), h.scalar_type(), h.device());
+  for (const auto& layer : *layers) h = layer->as<LlamaDecoderLayer>()->forward(h, rope.cos, rope.sin);
+  return norm->forward(h);
+}
+
+LlamaImpl::LlamaImpl(const LlamaConfig& config, c10::Device device) : config_(config) {
+  config_.validate();
+  init_seed_ = draw_seed();
+  model = register_module("model", LlamaModel(config_, device));
+  if (!config_.tie_word_embeddings)
+    lm_head = register_module("lm_head", LlamaLinear(config_.hidden_size, config_.vocab_size, /*bias=*/false, device));
+  if (device.type() != c10::kMeta) reset_parameters();
+}
+
+void LlamaImpl::init_parameter(const std::string& name, at::Tensor value) const {
+  const at::Tensor* param = named_parameters(/*recurse=*/true).find(name);
+  if (!param) throw std::invalid_argument("Llama::init_parameter: the model has no parameter " + name);
+  if (value.sizes() != param->sizes())
+    throw std::invalid_argument("Llama::init_parameter: " + name + " has shape " + c10::str(param->sizes()) + ", got " +
+                                c10::str(value.sizes()));
+  if (value.is_meta()) return;
+  c10::NoGradGuard no_grad;
+  if (ends_with(name, "norm.weight")) {
+    value.fill_(1.0);
+  } else if (ends_with(name, ".bias")) {
+    value.zero_();
+  } else {
+    value.normal_(0.0, config_.initializer_range, seeded_generator(value.device(), parameter_seed(init_seed_, name)));
+  }
+}
+
+void LlamaImpl::reset_parameters() {
+  for (const auto& item : named_parameters(/*recurse=*/true)) init_parameter(item.key(), item.value());
+}
+
+LlamaOutput LlamaImpl::forward(const at::Tensor& input_ids, const std::optional<at::Tensor>& targets) {
+  const at::Tensor h = model->forward(input_ids);
+  LlamaOutput out;
+  out.logits = lm_head ? lm_head->forward(h) : at::linear(h, model->embed_tokens->weight);
+  if (targets.has_value() && targets->defined()) {
+    if (targets->sizes() != input_ids.sizes())
+      throw std::invalid_argument("Llama: targets must have the inputs' shape " + c10::str(input_ids.sizes()) + ", got " +
+                                  c10::str(targets->sizes()));
+    const int64_t V = out.logits.size(-1);
+    out.loss = at::cross_entropy_loss(out.logits.to(at::kFloat).reshape({-1, V}), targets->reshape({-1}),
+                                      /*weight=*/{}, at::Reduction::Mean, kLlamaIgnoreIndex);
+  }
+  return out;
+}
+
+LlamaOutput LlamaImpl::forward_with_labels(const at::Tensor& input_ids, const at::Tensor& labels) {
+  if (labels.dim() != 2) throw std::invalid_argument("Llama: labels must be [B, T]");
+  // Position t predicts labels[t + 1]; the last position predicts nothing.
+  const at::Tensor targets =
+      at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, kLlamaIgnoreIndex, labels.options())}, /*dim=*/1);
+  return forward(input_ids, targets);
+}
+
+at::Tensor LlamaImpl::loss(const at::Tensor& input_ids, const at::Tensor& targets) { return forward(input_ids, targets).loss; }
+
+int64_t LlamaImpl::num_params() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+double LlamaImpl::flops_per_token(int64_t T) const {
+  const double attention = 12.0 * double(config_.num_hidden_layers) *
+                           double(config_.num_attention_heads * config_.resolved_head_dim()) * double(T);
+  return 6.0 * double(num_params()) + attention;
+}
+
+}  // namespace zs

@@ -1,0 +1,92 @@
+#include "zs/models/llama_blocks.hpp"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/embedding.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/rsqrt.h>
+#include <ATen/ops/scaled_dot_product_attention.h>
+#include <ATen/ops/silu.h>
+
+#include "zs/models/llama_rope.hpp"
+
+namespace zs {
+
+namespace {
+at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
+}  // namespace
+
+LlamaLinearImpl::LlamaLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, c10::Device device) {
+  weight = register_parameter("weight", at::empty({out_features, in_features}, on(device)));
+  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, on(device)));
+}
+
+at::Tensor LlamaLinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+
+LlamaEmbeddingImpl::LlamaEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device) {
+  weight = register_parameter("weight", at::empty({num_embeddings, dim}, on(device)));
+}
+
+at::Tensor LlamaEmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+
+LlamaRMSNormImpl::LlamaRMSNormImpl(int64_t dim, double eps_, c10::Device device) : eps(eps_) {
+  weight = register_parameter("weight", at::empty({dim}, on(device)));
+}
+
+at::Tensor LlamaRMSNormImpl::forward(const at::Tensor& x) {
+  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, c10::Device device)
+    : num_heads(config.num_attention_heads),
+      num_kv_heads(config.num_key_value_heads),
+      head_dim(config.resolved_head_dim()),
+      dropout(config.attention_dropout) {
+  const int64_t h = config.hidden_size, bias = config.attention_bias;
+  q_proj = register_module("q_proj", LlamaLinear(h, num_heads * head_dim, bias, device));
+  k_proj = register_module("k_proj", LlamaLinear(h, num_kv_heads * head_dim, bias, device));
+  v_proj = register_module("v_proj", LlamaLinear(h, num_kv_heads * head_dim, bias, device));
+  o_proj = register_module("o_proj", LlamaLinear(num_heads * head_dim, h, bias, device));
+}
+
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t B = x.size(0), T = x.size(1);
+  // [B, T, heads * head_dim] -> [B, heads, T, head_dim]
+  auto heads = [&](const at::Tensor& t, int64_t n) { return t.view({B, T, n, head_dim}).transpose(1, 2); };
+  const at::Tensor q = apply_rotary(heads(q_proj->forward(x), num_heads), cos, sin);
+  const at::Tensor k = apply_rotary(heads(k_proj->forward(x), num_kv_heads), cos, sin);
+  const at::Tensor v = heads(v_proj->forward(x), num_kv_heads);
+  // Grouped-query attention: SDPA shares each key/value head among its query heads by itself.
+  const at::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, is_training() ? dropout : 0.0,
+                                                        /*is_causal=*/true, /*scale=*/std::nullopt,
+                                                        /*enable_gqa=*/num_kv_heads != num_heads);
+  return o_proj->forward(y.transpose(1, 2).reshape({B, T, num_heads * head_dim}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, c10::Device device) {
+  const int64_t h = config.hidden_size, m = config.intermediate_size;
+  gate_proj = register_module("gate_proj", LlamaLinear(h, m, config.mlp_bias, device));
+  up_proj = register_module("up_proj", LlamaLinear(h, m, config.mlp_bias, device));
+  down_proj = register_module("down_proj", LlamaLinear(m, h, config.mlp_bias, device));
+}
+
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) {
+  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, c10::Device device) {
+  input_layernorm = register_module("input_layernorm", LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, device));
+  self_attn = register_module("self_attn", LlamaAttention(config, device));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, device));
+  mlp = register_module("mlp", LlamaMLP(config, device));
+}
+
+at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin) {
+  const at::Tensor h = hidden + self_attn->forward(input_layernorm->forward(hidden), cos, sin);
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+}  // namespace zs
