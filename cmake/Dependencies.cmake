@@ -73,13 +73,20 @@ target_link_libraries(zs_liburing INTERFACE "${LIBURING_STATIC_LIBRARY}")
 # --- sentencepiece: Llama 2's tokenizer.model, for raw-text training data (optional) ------------------
 # Debian's libsentencepiece-dev (scripts/setup.sh installs it). Without it the library still builds
 # and reading a tokenizer.model is a clear error (the GPU machine, which installs nothing).
+# The tests also train a tiny SentencePiece model with the package's trainer library.
 find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h)
 find_library(SENTENCEPIECE_LIBRARY NAMES sentencepiece)
+find_library(SENTENCEPIECE_TRAIN_LIBRARY NAMES sentencepiece_train)
 add_library(zs_sentencepiece INTERFACE)
+add_library(zs_sentencepiece_train INTERFACE)
 if(SENTENCEPIECE_INCLUDE_DIR AND SENTENCEPIECE_LIBRARY)
   target_include_directories(zs_sentencepiece SYSTEM INTERFACE "${SENTENCEPIECE_INCLUDE_DIR}")
   target_link_libraries(zs_sentencepiece INTERFACE "${SENTENCEPIECE_LIBRARY}")
   target_compile_definitions(zs_sentencepiece INTERFACE ZS_WITH_SENTENCEPIECE=1)
+  if(SENTENCEPIECE_TRAIN_LIBRARY)
+    target_link_libraries(zs_sentencepiece_train INTERFACE zs_sentencepiece "${SENTENCEPIECE_TRAIN_LIBRARY}")
+    target_compile_definitions(zs_sentencepiece_train INTERFACE ZS_WITH_SENTENCEPIECE_TRAINER=1)
+  endif()
 else()
   message(STATUS "ZeroShard: sentencepiece not found: tokenizer.model files cannot be read (Debian: libsentencepiece-dev)")
 endif()

@@ -23,6 +23,7 @@
 #include "zs/hf/hf_load.hpp"
 #include "zs/hf/hf_weight_files.hpp"
 #include "zs/models/gpt.hpp"
+#include "zs/data/token_data.hpp"
 #include "zs/models/llama.hpp"
 
 using namespace zs::testing;
@@ -151,4 +152,31 @@ TEST(HfInterchange, ReexportReplacesOldShards) {
   EXPECT_EQ(names, (std::vector<std::string>{"config.json", "generation_config.json", "model.safetensors"}));
   EXPECT_EQ(zs::read_hf_config(out)["torch_dtype"], "bfloat16");
   EXPECT_EQ(zs::SafetensorsReader(out + "/model.safetensors").info("model.norm.weight").dtype, "BF16");
+}
+
+// scripts/prepare_tokens.py: text through a tokenizer.json into a token folder that TokenData reads
+// back as the tokenizer's ids: uint16 for a small vocabulary, uint32 past 65,536 ids.
+TEST(HfInterchange, PrepareTokensScript) {
+  const std::string dir = temp_dir("prepare_tokens");
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "the quick brown fox " + std::to_string(i) + " jumps over the lazy dog\n";
+  write_text(dir + "/text.txt", text);
+  for (const int extra : {0, 70000}) {
+    const std::string tok = dir + "/tok" + std::to_string(extra), out = dir + "/tokens" + std::to_string(extra);
+    ASSERT_EQ(hf_reference("tokenizer " + dir + "/text.txt " + tok + " " + std::to_string(extra)).exit_code, 0);
+    const RunResult r = run_command(hf_python() + " " + std::string(ZS_SOURCE_DIR) + "/scripts/prepare_tokens.py --tokenizer " +
+                                    tok + " --input " + dir + "/text.txt --out " + out + " --bos --val_fraction 0.2");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const nlohmann::json want = read_json(tok + "/ids.json");
+    std::vector<int64_t> ids = {want["bos"].get<int64_t>()};
+    for (const auto& id : want["ids"]) ids.push_back(id.get<int64_t>());
+    const zs::TokenData data = zs::TokenData::load(out);
+    EXPECT_EQ(data.vocab_size(), want["vocab_size"].get<int64_t>());
+    EXPECT_EQ(data.tokens(zs::Split::Train).token_bytes(), extra > 0 ? 4 : 2);
+    const size_t n_train = data.tokens(zs::Split::Train).size();
+    ASSERT_EQ(n_train + data.tokens(zs::Split::Val).size(), ids.size());
+    EXPECT_EQ(n_train, size_t(double(ids.size()) * 0.8));
+    for (size_t i = 0; i < ids.size(); ++i)
+      ASSERT_EQ(i < n_train ? data.tokens(zs::Split::Train)[i] : data.tokens(zs::Split::Val)[i - n_train], ids[i]) << i;
+  }
 }

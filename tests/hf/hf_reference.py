@@ -5,6 +5,10 @@
 #       writes it (some rewritten into the older config.json style, or into the hub's GPT-2
 #       naming), and OUT_DIR/<case>.ref.safetensors with the inputs, labels (some -100), the fp32
 #       logits and the loss transformers computes (labels aligned with the inputs, shifted inside).
+#   python tests/hf/hf_reference.py tokenizer TEXT OUT_DIR EXTRA
+#       A small byte-level BPE tokenizer.json trained on TEXT (plus EXTRA added tokens, to make the
+#       vocabulary as large as wanted) in OUT_DIR, and OUT_DIR/ids.json: TEXT's ids as the
+#       tokenizer gives them (what scripts/prepare_tokens.py must write).
 #   python tests/hf/hf_reference.py logits MODEL_DIR INPUTS OUT [MODEL_DIR INPUTS OUT ...]
 #       from_pretrained(MODEL_DIR) in fp32 on INPUTS' input_ids and labels: OUT gets the logits
 #       and the loss (checks that ZeroShard's exports load and compute the same).
@@ -156,9 +160,26 @@ def logits(args):
         print(f"{model_dir}: loss {loss:.6f}", flush=True)
 
 
+def tokenizer(text_path, out, extra):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+    tok.train([text_path], trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"]))
+    if extra > 0:
+        tok.add_tokens([f"<extra_{i}>" for i in range(extra)])
+    os.makedirs(out, exist_ok=True)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    with open(text_path, encoding="utf-8") as f:
+        ids = tok.encode(f.read(), add_special_tokens=False).ids
+    with open(os.path.join(out, "ids.json"), "w") as f:
+        json.dump({"ids": ids, "vocab_size": tok.get_vocab_size(with_added_tokens=True), "bos": tok.token_to_id("<s>")}, f)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+    elif len(sys.argv) == 5 and sys.argv[1] == "tokenizer":
+        tokenizer(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif len(sys.argv) >= 2 and sys.argv[1] == "logits":
         logits(sys.argv[2:])
     else:

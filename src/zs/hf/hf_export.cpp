@@ -192,10 +192,14 @@ nlohmann::json hf_config_for_checkpoint(const std::string& ckpt_dir, const std::
       throw CheckpointError(config_path + " is not valid JSON: " + e.what());
     }
     where = config_path;
-  } else if (index.client_state.is_object() && index.client_state.contains("hf_config")) {
-    config = index.client_state["hf_config"];
-    where = "the hf_config of checkpoint " + index.tag;
+  } else if (index.client_state.is_object() && index.client_state.contains("model") &&
+             index.client_state["model"].is_object() && index.client_state["model"].contains("model_type")) {
+    config = index.client_state["model"];   // the trainers save the model's config.json there
+    where = "the model config of checkpoint " + index.tag;
   } else if (index.find_param("transformer.wte.weight")) {
+    // train_gpt saves nanoGPT's model args; n_head is the one the shapes do not tell.
+    const nlohmann::json& args = index.client_state.is_object() ? index.client_state.value("model", nlohmann::json()) : nlohmann::json();
+    if (n_head <= 0 && args.is_object() && args.contains("n_head") && args["n_head"].is_number_integer()) n_head = args["n_head"];
     if (n_head <= 0)
       throw CheckpointError("checkpoint " + index.tag + " holds a GPT without its config: pass its number of heads (--n_head)");
     GPTConfig c;

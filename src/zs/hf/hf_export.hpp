@@ -40,9 +40,9 @@ HfDirectoryResult export_hf_checkpoint(const std::string& ckpt_dir, const std::s
                                        nlohmann::json config, const HfExportOptions& options = {});
 
 // config.json's content for checkpoint <ckpt_dir>/<tag>: the `config_path` file when given (the
-// config.json of the directory the model started from), else the "hf_config" the training program
-// stored in the checkpoint's client state, else, for a GPT, one made from the checkpoint's
-// shapes and `n_head`. Checked against the checkpoint's parameter shapes. Throws CheckpointError
+// config.json of the directory the model started from), else the model config the training
+// program stored in the checkpoint's client state ("model", as train_llama saves it), else, for a
+// GPT, one made from the checkpoint's shapes and `n_head` (or train_gpt's saved n_head). Checked against the checkpoint's parameter shapes. Throws CheckpointError
 // saying what to pass when none of these is there.
 nlohmann::json hf_config_for_checkpoint(const std::string& ckpt_dir, const std::string& tag,
                                         const std::string& config_path = "", int64_t n_head = 0);
