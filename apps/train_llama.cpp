@@ -107,15 +107,12 @@ void apply_shape_flags(const zs::FlagSet& flags, const ModelFlags& m, zs::LlamaC
   take("mlp_bias", c.mlp_bias, s.mlp_bias);
 }
 
-bool is_hf_folder(const std::string& path) {
-  return zs::is_directory(path) && zs::path_exists(zs::join_path(path, "config.json"));
-}
-
 // The model's config: from the checkpoint a resume continues, the Hugging Face folder, or a
 // preset and the shape flags. `vocab_from_data`: a scratch model without a vocabulary takes the
 // data's. Sets `source` to where the shape came from.
 zs::LlamaConfig model_config(const zs::FlagSet& flags, const ModelFlags& m, const zs::TrainFlags& train,
-                             const nlohmann::json& resumed, bool& vocab_from_data, std::string& source) {
+                             const std::string& hf_folder, const nlohmann::json& resumed, bool& vocab_from_data,
+                             std::string& source) {
   zs::LlamaConfig c;
   vocab_from_data = false;
   try {
@@ -124,9 +121,9 @@ zs::LlamaConfig model_config(const zs::FlagSet& flags, const ModelFlags& m, cons
         throw zs::ConfigError("the checkpoint to resume holds no model config (was it written by train_llama?)");
       source = "the checkpoint";
       c = zs::llama_config_from_hf(resumed["model"], source);
-    } else if (is_hf_folder(train.init_from)) {
-      source = train.init_from + "/config.json";
-      c = zs::llama_config_from_hf(zs::read_hf_config(train.init_from), source);
+    } else if (!hf_folder.empty()) {
+      source = zs::join_path(hf_folder, "config.json");
+      c = zs::llama_config_from_hf(zs::read_hf_config(hf_folder), source);
     } else {
       if (zs::is_file_in_hf_directory(train.init_from))
         throw zs::ConfigError(flags.origin("init_from") + " = " + train.init_from +
@@ -163,10 +160,10 @@ zs::LlamaConfig model_config(const zs::FlagSet& flags, const ModelFlags& m, cons
 
 // The training data: a text file through the model's SentencePiece tokenizer, or what the
 // trainer reads (a token folder, or a text file char-level for a model trained from scratch).
-zs::TokenData load_data(zs::Trainer& trainer, const zs::TrainFlags& train, const ModelFlags& m, bool pretrained) {
+zs::TokenData load_data(zs::Trainer& trainer, const zs::TrainFlags& train, const ModelFlags& m, const std::string& folder,
+                        bool pretrained) {
   const bool text_file = !train.data.empty() && zs::path_exists(train.data) && !zs::is_directory(train.data);
   std::string tokenizer = m.tokenizer;
-  const std::string folder = is_hf_folder(train.init_from) ? train.init_from : "";
   if (tokenizer.empty() && text_file && !folder.empty() && zs::path_exists(zs::join_path(folder, "tokenizer.model")))
     tokenizer = zs::join_path(folder, "tokenizer.model");
   if (!text_file || tokenizer.empty()) {
@@ -224,11 +221,12 @@ int run(int argc, char** argv) {
 
   zs::Trainer trainer(flags, train);
   const nlohmann::json resumed = trainer.resume_state();
+  const std::string hf_folder = trainer.hf_folder();
   bool vocab_from_data = false;
   std::string source;
-  zs::LlamaConfig config = model_config(flags, m, train, resumed, vocab_from_data, source);
-  const bool pretrained = is_hf_folder(train.init_from) || train.init_from == "resume";
-  const zs::TokenData data = load_data(trainer, train, m, pretrained);
+  zs::LlamaConfig config = model_config(flags, m, train, hf_folder, resumed, vocab_from_data, source);
+  const bool pretrained = !hf_folder.empty() || train.init_from == "resume";
+  const zs::TokenData data = load_data(trainer, train, m, hf_folder, pretrained);
   if (vocab_from_data) config.vocab_size = data.vocab_size();
   if (data.vocab_size() > config.vocab_size)
     throw zs::ConfigError("the data's vocabulary (" + std::to_string(data.vocab_size()) + " ids, " + data.source() +
@@ -271,7 +269,7 @@ int run(int argc, char** argv) {
     options.dtype = export_dtype(m, train, world);
     options.max_shard_bytes = zs::parse_byte_size(m.max_shard_size);
     const zs::HfDirectoryResult r = zs::save_hf_pretrained(trainer.engine(), m.export_hf, options);
-    if (world.is_main() && is_hf_folder(train.init_from)) copy_tokenizer_files(train.init_from, m.export_hf);
+    if (world.is_main() && !hf_folder.empty()) copy_tokenizer_files(hf_folder, m.export_hf);
     trainer.print(zs::printf_string("exported the model to %s: %d weight file(s), %.1f MiB (%s)", m.export_hf.c_str(),
                                     r.files, r.bytes / 1048576.0, zs::hf_dtype_name(options.dtype).c_str()));
   }

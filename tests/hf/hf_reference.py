@@ -20,9 +20,15 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch
-from safetensors.torch import load_file, save_file
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+torch = load_file = save_file = GPT2Config = GPT2LMHeadModel = LlamaConfig = LlamaForCausalLM = None
+
+
+def import_transformers():
+    """torch and transformers take seconds to import; the tokenizer command needs neither."""
+    global torch, load_file, save_file, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 VOCAB = 96
 TOKENS = (2, 12)   # batch, sequence
@@ -92,7 +98,7 @@ def reference(path, out_file, seed):
     return run(model, ids, labels, out_file)
 
 
-def llama(out, name, seed, save_kw=None, old_style=None, dtype=torch.float32, **config):
+def llama(out, name, seed, save_kw=None, old_style=None, dtype=None, **config):
     torch.manual_seed(seed)
     base = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                 num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
@@ -101,7 +107,7 @@ def llama(out, name, seed, save_kw=None, old_style=None, dtype=torch.float32, **
     model = LlamaForCausalLM(LlamaConfig(**base))
     randomize(model, seed)
     path = os.path.join(out, name)
-    model.to(dtype).save_pretrained(path, **(save_kw or {}))
+    model.to(torch.bfloat16 if dtype == "bf16" else torch.float32).save_pretrained(path, **(save_kw or {}))
     if old_style:
         to_old_style(path, old_style)
     return reference(path, path + ".ref.safetensors", seed + 1)
@@ -138,7 +144,7 @@ def make(out):
                              "high_freq_factor": 4.0, "original_max_position_embeddings": 32}),
         # Llama 3.1's rope scaling in the newer style, bf16 weights in sharded files.
         "llama3_rope_bf16_sharded": lambda: llama(
-            out, "llama3_rope_bf16_sharded", 4, save_kw={"max_shard_size": "30KB"}, dtype=torch.bfloat16,
+            out, "llama3_rope_bf16_sharded", 4, save_kw={"max_shard_size": "30KB"}, dtype="bf16",
             num_key_value_heads=2,
             rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 4.0, "low_freq_factor": 1.0,
                              "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
@@ -177,10 +183,12 @@ def tokenizer(text_path, out, extra):
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
+        import_transformers()
         make(sys.argv[2])
     elif len(sys.argv) == 5 and sys.argv[1] == "tokenizer":
         tokenizer(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif len(sys.argv) >= 2 and sys.argv[1] == "logits":
+        import_transformers()
         logits(sys.argv[2:])
     else:
         raise SystemExit(__doc__ if __doc__ else "usage: hf_reference.py make OUT_DIR | logits MODEL_DIR INPUTS OUT ...")
