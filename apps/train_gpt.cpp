@@ -10,9 +10,12 @@
 
 #include <torch/utils.h>
 
+#include "zs/ckpt/file_io.hpp"
 #include "zs/ckpt/module_weights.hpp"
 #include "zs/data/batch_sampler.hpp"
 #include "zs/engine/engine.hpp"
+#include "zs/hf/hf_config.hpp"
+#include "zs/hf/hf_load.hpp"
 #include "zs/models/gpt.hpp"
 #include "zs/monitor/format.hpp"
 #include "zs/trainer/flag_set.hpp"
@@ -39,9 +42,34 @@ int run(int argc, char** argv) {
   if (auto code = flags.parse(argc, const_cast<const char* const*>(argv))) return *code;
 
   zs::Trainer trainer(flags, train);
-  trainer.adopt_model_args(flags, trainer.resume_state(), {"n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size"});
-  const zs::TokenData data = trainer.load_token_data(flags.given("vocab_size") ? gpt.vocab_size : 0);
-  gpt.vocab_size = data.vocab_size();
+  const nlohmann::json resumed = trainer.resume_state();
+  trainer.adopt_model_args(flags, resumed, {"n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size"});
+  if (resumed.is_object() && resumed.contains("model") && resumed["model"].contains("activation"))
+    gpt.activation = resumed["model"]["activation"].get<std::string>();   // a fine-tuned GPT-2 keeps its GELU
+  // --init_from=gpt2* or a Hugging Face GPT-2 folder: the checkpoint's shape, as nanoGPT's
+  // from_pretrained takes it (biases on, its vocabulary and context, its GELU); dropout stays a flag.
+  const std::string hf_folder = trainer.hf_folder();
+  if (!hf_folder.empty()) {
+    const std::string where = zs::join_path(hf_folder, "config.json");
+    zs::GPTConfig pretrained;
+    try {
+      pretrained = zs::gpt_config_from_hf(zs::read_hf_config(hf_folder), where);
+    } catch (const zs::CheckpointError& e) {
+      throw zs::ConfigError(e.what());
+    }
+    zs::adopt_args(flags, {{"n_layer", pretrained.n_layer}, {"n_head", pretrained.n_head}, {"n_embd", pretrained.n_embd},
+                           {"block_size", pretrained.block_size}, {"bias", true}, {"vocab_size", pretrained.vocab_size}},
+                   {"n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size"}, where,
+                   "a pretrained GPT-2 keeps its shape");
+    gpt.activation = pretrained.activation;
+  }
+  const zs::TokenData data = trainer.load_token_data(flags.given("vocab_size") || !hf_folder.empty() ? gpt.vocab_size : 0);
+  if (hf_folder.empty()) {
+    gpt.vocab_size = data.vocab_size();
+  } else if (data.vocab_size() > gpt.vocab_size) {
+    throw zs::ConfigError("the data's vocabulary (" + std::to_string(data.vocab_size()) + ", " + data.source() +
+                          ") is larger than the pretrained model's " + std::to_string(gpt.vocab_size));
+  }
   try {
     gpt.validate();
   } catch (const std::invalid_argument& e) {
@@ -69,8 +97,10 @@ int run(int argc, char** argv) {
   m.flops_per_token = model->flops_per_token(gpt.block_size);
   m.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };  // nanoGPT: matrices decay
   m.load_weights = [&](const std::string& path) { zs::load_module_weights(*model, path); };
+  m.load_hf_folder = [&](const std::string& dir, zs::Engine& engine) { zs::load_hf_weights(engine, dir); };
   m.model_args = {{"n_layer", gpt.n_layer}, {"n_head", gpt.n_head}, {"n_embd", gpt.n_embd},
-                  {"block_size", gpt.block_size}, {"bias", gpt.bias}, {"vocab_size", gpt.vocab_size}};
+                  {"block_size", gpt.block_size}, {"bias", gpt.bias}, {"vocab_size", gpt.vocab_size},
+                  {"activation", gpt.activation}};
   const int64_t params = model->num_params();  // nanoGPT's count: without the position embeddings
   m.description = zs::printf_string("data: %s (vocab %lld) | model: GPT, ", data.source().c_str(), (long long)data.vocab_size()) +
                   (params >= 100000 ? zs::printf_string("%.2fM", params / 1e6) : std::to_string(params)) + " parameters";

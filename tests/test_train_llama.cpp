@@ -103,3 +103,26 @@ TEST(TrainLlama, ClearRefusals) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
   }
 }
+
+// train_gpt from a Hugging Face GPT-2 folder (nanoGPT's --init_from=gpt2*): the folder's shape is
+// adopted, the weights go into the engine's shards (Conv1D slices transposed on the way), and the
+// evaluation is the same whichever ranks hold which slices.
+TEST(TrainGpt, FromAHuggingFaceGpt2Folder) {
+  const std::string model = hf_references() + "/gpt2_hub_names";
+  const std::string common = " --device=cpu --eval_iters=2 --eval_only --init_from=" + model;
+  std::vector<double> losses;
+  // The same 6 samples per evaluation batch at every world size.
+  for (const auto& [ranks, stage] : std::vector<std::pair<int, int>>{{1, 0}, {2, 2}, {3, 3}}) {
+    const RunResult r = run_ranks(ranks, bin("train_gpt") + common + " --zero_stage=" + std::to_string(stage) +
+                                             " --batch_size=" + std::to_string(6 / ranks), 300);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("initialized from the Hugging Face folder " + model), std::string::npos) << r.output;
+    losses.push_back(val_loss_at(r.output, 0));
+  }
+  EXPECT_GT(losses[0], 0);
+  EXPECT_EQ(losses[1], losses[0]);
+  EXPECT_EQ(losses[2], losses[0]);
+  const RunResult shape = run_ranks(1, bin("train_gpt") + common + " --n_layer=3", 300);
+  EXPECT_EQ(shape.exit_code, 2);
+  EXPECT_NE(shape.output.find("a pretrained GPT-2 keeps its shape"), std::string::npos) << shape.output;
+}
