@@ -3,19 +3,19 @@
 # `zs_ckpt export-hf`, loads them in transformers' GPT2LMHeadModel and compares the logits with
 # ZeroShard's own (bench/hf_interchange.py), then prints a table.
 #
-# NOT part of CI: it downloads torch, transformers and safetensors from PyPI into a virtual
-# environment outside the repo ($VENV, default /tmp/hfenv) the first time it runs. CPU only.
+# NOT part of CI (the CI's checks against transformers are tests/test_hf_*.cpp): it uses the Python
+# environment scripts/hf_venv.sh makes once (git-ignored .deps/hfvenv: torch, transformers,
+# safetensors from PyPI). CPU only.
 #
 #   BUILD=build bash bench/hf_interchange.sh          # needs: ninja -C $BUILD zs_ckpt_app train_gpt gpt_logits
 #   LARGE=1 bash bench/hf_interchange.sh              # adds a GPT-2 124M-shape checkpoint (~3 GB of disk)
 #
-# Environment: BUILD (build folder, default build), VENV, WORK (scratch folder, default
+# Environment: BUILD (build folder, default build), WORK (scratch folder, default
 # /tmp/zs_hf_interchange; each case's folder in it is replaced), LARGE (1: add the 124M case).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${BUILD:-$REPO/build}" && pwd)
-VENV=${VENV:-/tmp/hfenv}
 WORK=${WORK:-/tmp/zs_hf_interchange}
 LARGE=${LARGE:-0}
 
@@ -25,12 +25,7 @@ for bin in bin/zs_ckpt bin/train_gpt bin/tests/gpt_logits; do
     exit 1
   fi
 done
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, transformers, safetensors" 2>/dev/null; then
-  echo "making the Python environment $VENV (torch, transformers, safetensors from PyPI)"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet torch==2.11.0 transformers safetensors
-fi
-PY="$VENV/bin/python"
+PY=$("$REPO/scripts/hf_venv.sh" | tail -n 1)
 mkdir -p "$WORK"
 
 # case name | n_layer n_head n_embd block_size | bias | iterations | extra train_gpt flags | extra check flags
