@@ -6,7 +6,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <variant>
@@ -17,18 +16,21 @@ namespace {
 
 constexpr size_t kMaxMetaBytes = 16 << 20;
 
-struct Value;
-using Dict = std::vector<std::pair<std::shared_ptr<Value>, std::shared_ptr<Value>>>;
+// Values live in one arena and refer to each other by index: a pickle can put a dict inside
+// itself (through the memo), which shared ownership would never free.
+using Ref = size_t;
+using Dict = std::vector<std::pair<Ref, Ref>>;
 struct Mark {};
 // What a meta.pkl can hold: ints, strings, dicts of them (and True/False/None as values).
 struct Value {
   std::variant<int64_t, std::string, Dict, Mark, std::monostate, bool> v;
 };
-using Ref = std::shared_ptr<Value>;
 
 class MetaUnpickler {
  public:
   MetaUnpickler(const std::string& bytes, std::string source) : b_(bytes), source_(std::move(source)) {}
+
+  const Value& at(Ref r) const { return arena_[r]; }
 
   Ref run() {
     while (true) {
@@ -67,7 +69,7 @@ class MetaUnpickler {
           std::vector<Ref> items;
           while (true) {
             Ref r = pop(at);
-            if (std::holds_alternative<Mark>(r->v)) break;
+            if (std::holds_alternative<Mark>(arena_[r].v)) break;
             items.push_back(r);
           }
           if (items.size() % 2 != 0) fail(at, "an odd number of items for a dict");
@@ -109,10 +111,13 @@ class MetaUnpickler {
     if (is_signed && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t(0) << (8 * n);
     return int64_t(v);
   }
-  void push(Value v) { push_ref(std::make_shared<Value>(std::move(v))); }
+  void push(Value v) {
+    arena_.push_back(std::move(v));
+    push_ref(arena_.size() - 1);
+  }
   void push_ref(Ref r) {
     if (stack_.size() > (1 << 20)) fail(i_, "a stack too deep for a meta.pkl");
-    stack_.push_back(std::move(r));
+    stack_.push_back(r);
   }
   Ref pop(size_t at) {
     if (stack_.empty()) fail(at, "a malformed pickle (empty stack)");
@@ -129,47 +134,51 @@ class MetaUnpickler {
     if (it == memo_.end()) fail(at, "a malformed pickle (unknown memo entry)");
     return it->second;
   }
-  Dict& dict_of(const Ref& r, size_t at) const {
-    if (!std::holds_alternative<Dict>(r->v)) fail(at, "a malformed pickle (items set on something not a dict)");
-    return std::get<Dict>(r->v);
+  Dict& dict_of(Ref r, size_t at) {
+    if (!std::holds_alternative<Dict>(arena_[r].v)) fail(at, "a malformed pickle (items set on something not a dict)");
+    return std::get<Dict>(arena_[r].v);
   }
 
   const std::string& b_;
   std::string source_;
   size_t i_ = 0;
+  std::vector<Value> arena_;
   std::vector<Ref> stack_;
   std::map<int64_t, Ref> memo_;
 };
 
-const Ref* find_key(const Dict& d, const std::string& key) {
-  const Ref* found = nullptr;
+// The value of `key` in `d` (the last one when repeated), or nullptr.
+const Value* find_key(const MetaUnpickler& p, const Dict& d, const std::string& key) {
+  const Value* found = nullptr;
   for (const auto& [k, v] : d)
-    if (std::holds_alternative<std::string>(k->v) && std::get<std::string>(k->v) == key) found = &v;
+    if (std::holds_alternative<std::string>(p.at(k).v) && std::get<std::string>(p.at(k).v) == key) found = &p.at(v);
   return found;
 }
 
 }  // namespace
 
 NanoGptMeta parse_nanogpt_meta(const std::string& bytes, const std::string& source) {
-  const Ref root = MetaUnpickler(bytes, source).run();
-  if (!std::holds_alternative<Dict>(root->v)) throw std::runtime_error(source + " does not hold a dict");
-  const Dict& d = std::get<Dict>(root->v);
-  const Ref* vocab = find_key(d, "vocab_size");
-  if (!vocab || !std::holds_alternative<int64_t>((*vocab)->v))
+  MetaUnpickler p(bytes, source);
+  const Value& root = p.at(p.run());
+  if (!std::holds_alternative<Dict>(root.v)) throw std::runtime_error(source + " does not hold a dict");
+  const Dict& d = std::get<Dict>(root.v);
+  const Value* vocab = find_key(p, d, "vocab_size");
+  if (!vocab || !std::holds_alternative<int64_t>(vocab->v))
     throw std::runtime_error(source + " has no int vocab_size; pass the vocabulary size as --vocab_size");
   NanoGptMeta meta;
-  meta.vocab_size = std::get<int64_t>((*vocab)->v);
+  meta.vocab_size = std::get<int64_t>(vocab->v);
   if (meta.vocab_size <= 0) throw std::runtime_error(source + ": vocab_size " + std::to_string(meta.vocab_size) + " is not positive");
-  const Ref* itos = find_key(d, "itos");
-  if (itos && std::holds_alternative<Dict>((*itos)->v)) {
-    const Dict& table = std::get<Dict>((*itos)->v);
+  const Value* itos = find_key(p, d, "itos");
+  if (itos && std::holds_alternative<Dict>(itos->v)) {
+    const Dict& table = std::get<Dict>(itos->v);
     std::vector<std::string> out(size_t(std::min<int64_t>(meta.vocab_size, 1 << 20)));
     std::vector<bool> seen(out.size(), false);
     for (const auto& [k, v] : table) {
-      if (!std::holds_alternative<int64_t>(k->v) || !std::holds_alternative<std::string>(v->v)) return meta;
-      const int64_t id = std::get<int64_t>(k->v);
+      const Value &key = p.at(k), &value = p.at(v);
+      if (!std::holds_alternative<int64_t>(key.v) || !std::holds_alternative<std::string>(value.v)) return meta;
+      const int64_t id = std::get<int64_t>(key.v);
       if (id < 0 || id >= int64_t(out.size())) return meta;
-      out[size_t(id)] = std::get<std::string>(v->v);
+      out[size_t(id)] = std::get<std::string>(value.v);
       seen[size_t(id)] = true;
     }
     for (bool s : seen)
