@@ -251,6 +251,10 @@ TEST(NanoGptMeta, RefusesOtherPickles) {
   EXPECT_NE(error("cos\nsystem\n").find("opcode 0x63"), std::string::npos);  // GLOBAL: never built
   EXPECT_NE(error(std::string("\x80\x04\x4b\x05\x2e", 5)).find("does not hold a dict"), std::string::npos);
   for (size_t n = 0; n < kMetaProtocol4.size(); ++n) error(kMetaProtocol4.substr(0, n));  // every prefix: no crash
+  // A dict holding itself (through the memo) is read, and freed (fuzzing found the leak).
+  // d = {'vocab_size': 5}; d['x'] = d; pickle.dumps(d, protocol=4)
+  const std::string self("\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x0avocab_size\x94K\x05\x8c\x01x\x94h\x00u.", 37);
+  EXPECT_EQ(zs::parse_nanogpt_meta(self, "self.pkl").vocab_size, 5);
 }
 
 TEST(TokenData, BinFolderTakesMetaPklVocabulary) {
