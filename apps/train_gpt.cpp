@@ -108,7 +108,8 @@ int run(int argc, char** argv) {
 
   if (sample_tokens > 0 && !data.vocab() && flags.given("sample_tokens"))
     trainer.print("no sample: " + data.source() + " has no character vocabulary to decode one with");
-  if (sample_tokens > 0 && data.vocab() && !train.eval_only) {
+  // A sample decodes with the data's characters, when the model's vocabulary is theirs.
+  if (sample_tokens > 0 && data.vocab() && data.vocab()->size() == gpt.vocab_size && !train.eval_only) {
     zs::FullParameters full(trainer.engine());  // stage 3: every rank gathers, rank 0 samples
     if (world.is_main()) {
       const zs::CharVocab& vocab = *data.vocab();
