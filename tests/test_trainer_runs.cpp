@@ -238,6 +238,30 @@ TEST(TrainerRuns, ResumeWhenLatestIsNotUsable) {
   EXPECT_TRUE(contains(r.output, "elsewhere does not exist")) << r.output;
 }
 
+// --init_from=gpt2 takes the copy transformers keeps in the Hugging Face cache: here a tiny GPT
+// of ours, exported as a GPT-2 folder (zs_ckpt export-hf) into a cache's layout.
+TEST(TrainerRuns, InitFromGpt2FindsTheHuggingFaceCache) {
+  const std::string dir = temp_dir("trainer_hub");
+  const RunResult train = train_gpt(1, dir, "--n_layer=1 --bias=True --max_iters=2 --eval_interval=0 --out_dir=ck");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const std::string snapshot = dir + "/hub/models--openai-community--gpt2/snapshots/0123abc";
+  const RunResult exported = run_command(bin("zs_ckpt") + " export-hf " + dir + "/ck " + snapshot + " --n_head 2");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  ASSERT_EQ(::mkdir((dir + "/hub/models--openai-community--gpt2/refs").c_str(), 0755), 0);
+  std::ofstream(dir + "/hub/models--openai-community--gpt2/refs/main") << "0123abc";
+  // Every shape flag is left out: the folder's config.json gives them.
+  const std::string program = "env HF_HUB_CACHE=" + dir + "/hub " + bin("train_gpt") +
+                              " --device=cpu --init_from=gpt2 --eval_only --eval_iters=1 --batch_size=2";
+  RunResult r = run_command("env -C " + dir + " " + program, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "init_from gpt2: the Hugging Face cache's copy, " + snapshot)) << r.output;
+  EXPECT_FALSE(eval_line(r.output, 0).empty()) << r.output;
+  // Not in the cache: how to fetch it.
+  r = run_command("env -C " + dir + " env HF_HUB_CACHE=" + dir + "/empty " + bin("train_gpt") + " --device=cpu --init_from=gpt2-xl", 60);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "huggingface-cli download openai-community/gpt2-xl")) << r.output;
+}
+
 // What a wrong input gets: one clear message, exit code 2.
 TEST(TrainerRuns, WrongInputsGetOneMessage) {
   const std::string dir = temp_dir("trainer_inputs");
