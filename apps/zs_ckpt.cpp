@@ -1,5 +1,6 @@
 // zs_ckpt: look into and convert ZeroShard checkpoints.
 //
+//   zs_ckpt list <dir>                         the tags in <dir>, newest first, and which are sound
 //   zs_ckpt inspect <dir> [--tag T]            what a checkpoint holds; checks every file
 //   zs_ckpt consolidate <dir> <out.safetensors> [--dtype fp32|bf16|fp16] [--tag T]
 //                                              one file of full tensors, model names
@@ -18,6 +19,7 @@
 
 #include "zs/ckpt/checkpoint_files.hpp"
 #include "zs/ckpt/checkpoint_index.hpp"
+#include "zs/ckpt/checkpoint_list.hpp"
 #include "zs/ckpt/consolidate.hpp"
 #include "zs/hf/hf_export.hpp"
 
@@ -99,6 +101,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string dir, out, tag, dtype = "fp32", config_path, max_shard = "5GB";
   int64_t n_head = 0;
+  auto* list_cmd = app.add_subcommand("list", "the checkpoints in a directory, newest first, and which are sound");
+  list_cmd->add_option("dir", dir, "checkpoint directory")->required();
   auto* inspect_cmd = app.add_subcommand("inspect", "list what a checkpoint holds and check its files");
   inspect_cmd->add_option("dir", dir, "checkpoint directory (holds `latest`)")->required();
   inspect_cmd->add_option("--tag", tag, "tag to inspect (default: latest)");
@@ -118,6 +122,14 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--max_shard_size", max_shard, "largest weight file, e.g. 5GB, 500MB, 2GiB");
   CLI11_PARSE(app, argc, argv);
   try {
+    if (*list_cmd) {
+      // Every tag's index and file sizes, and the CRC32 of the newest ones down to the first sound one.
+      std::printf("%s\n", zs::describe_checkpoints(dir, "--resume_tag").c_str());
+      const auto tags = zs::list_checkpoints(dir, true);
+      for (const auto& t : tags)
+        if (t.problem.empty() && t.verified) return 0;
+      return 1;
+    }
     if (*inspect_cmd) return inspect(dir, tag);
     if (*consolidate_cmd) report("consolidate", out, zs::consolidate_checkpoint(dir, out, dtype_from_flag(dtype), tag));
     if (*export_cmd && ends_with(out, ".safetensors")) {

@@ -200,6 +200,12 @@ TEST(TrainerRuns, ResumeWhenLatestIsNotUsable) {
       << r.output;
   EXPECT_EQ(count(r.output, "train_gpt: error:"), 1) << r.output;
 
+  // zs_ckpt list says the same without starting a run.
+  const RunResult list = run_command(bin("zs_ckpt") + " list " + dir + "/ck");
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_TRUE(contains(list.output, "global_step6 (step 6): damaged: shard rank_1_of_2.safetensors is corrupted")) << list.output;
+  EXPECT_TRUE(contains(list.output, "--resume_tag=global_step4")) << list.output;
+
   // A truncated shard: found before loading.
   ASSERT_EQ(::truncate((dir + "/ck/global_step6/rank_0_of_2.safetensors").c_str(), 100), 0);
   r = train_gpt(2, dir, resume);
