@@ -38,8 +38,9 @@ grep -q "zeroshard_DIR:PATH=$prefix/lib/cmake/zeroshard" "$work/consumer/CMakeCa
   fail "the consumer did not find the package in $prefix"
 cmake --build "$work/consumer" -j 2 >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "building the consumer"; }
 
-"$prefix/bin/zsrun" --num_procs 2 "$work/consumer/my_trainer" "$root/examples/consumer/ds_config.json" 2>&1 |
-  tee "$work/train.log"
+# ZS_CONSUMER_LAUNCH: zsrun's options (a GPU build checks with "--num_gpus 2").
+"$prefix/bin/zsrun" ${ZS_CONSUMER_LAUNCH:---num_procs 2} "$work/consumer/my_trainer" "$root/examples/consumer/ds_config.json" 2>&1 |
+  tee "$work/train.log" || fail "the consumer's training run failed"
 # "my_trainer: loss 4.2 -> 2.1 in 40 steps"
 read -r first last < <(sed -n 's/.*my_trainer: loss \([0-9.eE+-]*\) -> \([0-9.eE+-]*\) in.*/\1 \2/p' "$work/train.log") ||
   fail "no final loss line in the output"
