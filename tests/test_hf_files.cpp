@@ -121,7 +121,7 @@ TEST(HfDirectoryWriter, ShardsLikeSavePretrained) {
   std::vector<zs::TensorInfo> tensors = {{"a", "", {100}}, {"b", "", {10, 10}}, {"big", "", {300}}, {"c", "", {100}}, {"d", "", {100}}};
   zs::HfDirectoryWriter writer(dir, tensors, at::kFloat, 1000);
   EXPECT_EQ(writer.num_files(), 3);
-  // Out of order: held until their file's turn.
+  // Out of order: each goes straight to its place.
   for (const char* name : {"d", "big", "a", "c", "b"}) writer.write(name, at::ones({name == std::string("big") ? 300 : 100}));
   EXPECT_THROW(writer.write("a", at::ones({100})), zs::CheckpointError);
   const zs::HfDirectoryResult r = writer.finish(json{{"model_type", "test"}});

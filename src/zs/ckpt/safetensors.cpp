@@ -55,12 +55,11 @@ int64_t safetensors_dtype_size(const std::string& dtype) {
 
 int64_t TensorInfo::numel() const { return product(shape); }
 
-SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<TensorInfo> tensors,
-                                     const SafetensorsMetadata& metadata)
-    : file_(path), tensors_(std::move(tensors)) {
+std::string safetensors_header(std::vector<TensorInfo>& tensors, const SafetensorsMetadata& metadata,
+                               const std::string& path) {
   nlohmann::json header = nlohmann::json::object();
   int64_t offset = 0;
-  for (TensorInfo& t : tensors_) {
+  for (TensorInfo& t : tensors) {
     const int64_t size = safetensors_dtype_size(t.dtype);
     if (size == 0) throw CheckpointError(path + ": unsupported dtype \"" + t.dtype + "\" for " + t.name);
     if (header.contains(t.name) || t.name == "__metadata__")
@@ -72,10 +71,16 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Tensor
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');   // data starts 8-byte aligned
-  unsigned char length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
-  file_.write(length, 8);
-  file_.write(text.data(), text.size());
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[size_t(i)] = char(static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i)));
+  return out + text;
+}
+
+SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<TensorInfo> tensors,
+                                     const SafetensorsMetadata& metadata)
+    : file_(path), tensors_(std::move(tensors)) {
+  const std::string header = safetensors_header(tensors_, metadata, path);
+  file_.write(header.data(), header.size());
 }
 
 void SafetensorsWriter::write(const std::string& name, const at::Tensor& tensor) {

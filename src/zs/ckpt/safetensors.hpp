@@ -35,6 +35,12 @@ struct TensorInfo {
 
 using SafetensorsMetadata = std::map<std::string, std::string>;
 
+// The file's first bytes for these tensors: the 8-byte length and the JSON header, padded so the
+// data starts 8-byte aligned. Fills in each tensor's data offsets (in the given order). Throws
+// CheckpointError naming `path` for an unknown dtype or a name used twice.
+std::string safetensors_header(std::vector<TensorInfo>& tensors, const SafetensorsMetadata& metadata,
+                               const std::string& path);
+
 class SafetensorsWriter {
  public:
   // Declares the tensors (name, dtype, shape; data offsets are filled in) and writes the header.

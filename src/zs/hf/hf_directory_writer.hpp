@@ -4,14 +4,14 @@
 // model.safetensors.index.json. Each file is written atomically (temp file, fsync, rename); weight
 // files of an earlier export in the same directory that this one does not use are removed.
 //
-// The tensors are declared up front (names and shapes, in file order) and may then be written in
-// any order: a tensor whose file is not being written yet is held (on the host, in the output
-// dtype) until its turn, so memory stays near one tensor when the order matches.
+// The tensors are declared up front (names and shapes, in file order), which fixes every file's
+// header and every tensor's place; they may then be written in any order, each straight to its
+// place (all files are open at once, as temp files renamed into place by finish()), so memory
+// stays at one tensor whatever order they come in.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,25 +46,29 @@ class HfDirectoryWriter {
 
   // Any declared tensor, once, in any order; any device; converted to the output dtype.
   void write(const std::string& name, const at::Tensor& value);
-  // Every declared tensor must have been written. Writes the index (when sharded), config.json and,
-  // when `generation_config` is not null, generation_config.json; removes stale weight files.
+  // Every declared tensor must have been written. Puts the weight files in place and writes the
+  // index (when sharded), config.json and, when `generation_config` is not null,
+  // generation_config.json; removes stale weight files.
   HfDirectoryResult finish(const nlohmann::json& config, const nlohmann::json& generation_config = nullptr);
 
-  int num_files() const { return int(file_names_.size()); }
+  int num_files() const { return int(files_.size()); }
 
  private:
-  void write_ready();
+  void create_files();
+  void remove_unfinished();
+
+  struct File {
+    std::string name, temp;
+    int fd = -1;
+    int64_t data_start = 0, bytes = 0;
+  };
 
   std::string dir_;
-  at::ScalarType dtype_;
-  std::vector<TensorInfo> tensors_;                // in file order
+  std::vector<TensorInfo> tensors_;                // in file order, offsets within their file
   std::vector<int> file_of_;                       // per tensor
-  std::vector<std::string> file_names_;
+  std::vector<File> files_;
   std::map<std::string, size_t> index_;            // name -> position in tensors_
-  std::map<size_t, at::Tensor> pending_;           // written out of turn, held
-  size_t next_ = 0;                                // next tensor to put in a file
-  std::unique_ptr<SafetensorsWriter> open_;        // the file being written
-  int open_file_ = -1;
+  std::vector<bool> written_;
   HfDirectoryResult result_;
 };
 
