@@ -40,9 +40,17 @@ for spec in "${nvidia[@]}"; do
 done
 rm -rf "$venv"
 python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$wheels"/torch-2.11.0-*.whl \
-  "$wheels"/nvidia_cusparselt_cu13-*.whl "$wheels"/nvidia_nvshmem_cu13-*.whl "$wheels"/nvidia_cufile-*.whl
-"$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}"
+# pip's output goes to a log (it lists the CUDA wheels torch names but this environment leaves out
+# on purpose); shown when something fails.
+pip_log="$deps/hfvenv.pip.log"
+pip_install() {
+  "$venv/bin/python" -m pip install --disable-pip-version-check "$@" >>"$pip_log" 2>&1 ||
+    { cat "$pip_log" >&2; log "pip install failed (log: $pip_log)"; exit 1; }
+}
+: >"$pip_log"
+pip_install --no-deps "$wheels"/torch-2.11.0-*.whl "$wheels"/nvidia_cusparselt_cu13-*.whl \
+  "$wheels"/nvidia_nvshmem_cu13-*.whl "$wheels"/nvidia_cufile-*.whl
+pip_install "${packages[@]}"
 "$venv/bin/python" -c "import torch, transformers, safetensors, tokenizers, numpy" ||
   { log "the environment does not import torch and transformers"; exit 1; }
 echo "$stamp" > "$venv/.complete"
