@@ -98,6 +98,7 @@ int run(int argc, char** argv) {
   m.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };  // nanoGPT: matrices decay
   m.load_weights = [&](const std::string& path) { zs::load_module_weights(*model, path); };
   m.load_hf_folder = [&](const std::string& dir, zs::Engine& engine) { zs::load_hf_weights(engine, dir); };
+  zs::add_model_auto_values(m.autos, gpt.n_embd);  // "auto" bucket sizes from the hidden size, as Hugging Face's Trainer
   m.model_args = {{"n_layer", gpt.n_layer}, {"n_head", gpt.n_head}, {"n_embd", gpt.n_embd},
                   {"block_size", gpt.block_size}, {"bias", gpt.bias}, {"vocab_size", gpt.vocab_size},
                   {"activation", gpt.activation}};

@@ -49,6 +49,14 @@ TEST(FlatLayout, WorldSizeThatDoesNotDivideIsPadded) {
   EXPECT_EQ(l.shard_numel * 3, l.total_numel);
 }
 
+TEST(FlatLayout, BucketSizeZeroGivesEachParameterItsOwnBucket) {
+  // DeepSpeed's reduce_bucket_size 0 reduces every gradient on its own.
+  const zs::FlatLayout l = zs::make_flat_layout({10, 30, 5}, {0, 0, 0}, 2, 0, 4);
+  ASSERT_EQ(l.buckets.size(), 3u);
+  for (int b = 0; b < 3; ++b) EXPECT_EQ(l.buckets[b].end_entry - l.buckets[b].first_entry, 1);
+  EXPECT_THROW(zs::make_flat_layout({10}, {0}, 1, -1), std::invalid_argument);
+}
+
 TEST(FlatLayout, RejectsBadInput) {
   EXPECT_THROW(zs::make_flat_layout({1, 2}, {0}, 1, 10), std::invalid_argument);
   EXPECT_THROW(zs::make_flat_layout({1, 2}, {1, 0}, 1, 10), std::invalid_argument);

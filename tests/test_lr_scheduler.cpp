@@ -174,6 +174,18 @@ TEST(LrScheduler, OneCycleDecayAfterCycle) {
   EXPECT_FALSE(t->momentum(3).has_value());
 }
 
+TEST(LrScheduler, LastBatchIterationContinuesTheSchedule) {
+  // last_batch_iteration k: the first step gets the rate of iteration k, as a run that had done
+  // k + 1 steps would give its next step.
+  const auto fresh = zs::make_scheduler(warmup("WarmupLR", 0.0, 0.01, 10, "linear"), 0.5);
+  auto c = warmup("WarmupLR", 0.0, 0.01, 10, "linear");
+  c.last_batch_iteration = 4;
+  const auto resumed = zs::make_scheduler(c, 0.5);
+  for (int64_t step = 0; step < 20; ++step) EXPECT_DOUBLE_EQ(resumed->lr(step), fresh->lr(step + 5)) << step;
+  c.last_batch_iteration = -2;
+  EXPECT_THROW(zs::make_scheduler(c, 0.5), zs::ConfigError);
+}
+
 TEST(LrScheduler, Errors) {
   zs::SchedulerConfig c;
   c.type = "StepLR";

@@ -33,7 +33,7 @@ int main() {
     std::string config = bad.json;
     if (bad.world_size != 1) config += " (world size " + std::to_string(bad.world_size) + ")";
     for (const auto& [path, value] : bad.autos)
-      config += " (" + value.explicit_flag + " " + value.value.dump() + ")";
+      config += " (" + value.explicit_flag + " " + (value.shown.empty() ? value.value.dump() : value.shown) + ")";
     std::cout << "| " << ++row << " | `" << table_cell(config) << "` | " << table_cell(message) << " |\n";
   }
   if (failures) std::cerr << failures << " config(s) did not give the expected error\n";

@@ -1,6 +1,7 @@
 // The batch triple: train_batch_size = train_micro_batch_size_per_gpu * gradient_accumulation_steps
 // * world_size. Any two given derive the third; one of the batch sizes alone means accumulation 1.
-// train_batch_size "auto" without a value from the program is derived from the other two.
+// A key of the triple that is "auto" without a value from the program is derived the same way
+// (as Hugging Face's Trainer computes train_batch_size), when the others say enough.
 #include "zs/config/sections.hpp"
 
 namespace zs::config_detail {
@@ -16,9 +17,11 @@ static std::string n(int64_t v) { return std::to_string(v); }
 
 void read_batch(Section& top, int world_size, Config& cfg) {
   if (world_size < 1) fail("world size must be at least 1, got " + n(world_size));
-  // train_batch_size "auto" with no value from the program means "derive it", as the rule would.
-  std::optional<int64_t> train;
-  if (!top.is_unresolved_auto("train_batch_size")) train = read_batch_number(top, "train_batch_size");
+  // "auto" with no value from the program reads as absent here: the rule derives it.
+  const bool derive_train = top.is_unresolved_auto("train_batch_size");
+  const bool derive_micro = top.is_unresolved_auto("train_micro_batch_size_per_gpu");
+  const bool derive_accum = top.is_unresolved_auto("gradient_accumulation_steps");
+  auto train = read_batch_number(top, "train_batch_size");
   auto micro = read_batch_number(top, "train_micro_batch_size_per_gpu");
   auto accum = read_batch_number(top, "gradient_accumulation_steps");
   const int64_t world = world_size;
@@ -58,6 +61,11 @@ void read_batch(Section& top, int world_size, Config& cfg) {
   cfg.train_batch_size = *train;
   cfg.train_micro_batch_size_per_gpu = *micro;
   cfg.gradient_accumulation_steps = *accum;
+  const std::string rule = "batch rule: " + n(*train) + " = micro " + n(*micro) + " x accumulation " + n(*accum) +
+                           " x " + n(world) + " rank(s)";
+  if (derive_train) top.record_auto("train_batch_size", *train, rule);
+  if (derive_micro) top.record_auto("train_micro_batch_size_per_gpu", *micro, rule);
+  if (derive_accum) top.record_auto("gradient_accumulation_steps", *accum, rule);
 }
 
 }  // namespace zs::config_detail

@@ -1,13 +1,9 @@
-// Entry points: parse_config / load_config / read_config, the top-level scalar keys and the check
-// of top-level key names.
+// Entry points: parse_config / load_config / read_config. The order of reading matters: "auto"
+// keys are sorted out first (every unresolvable one in one message), then the sections, then the
+// contradictions between the config and the command line (all in one message).
 #include "zs/config/config.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
+#include "zs/config/config_file.hpp"
 #include "zs/config/sections.hpp"
 #include "zs/config/unbuilt_features.hpp"
 
@@ -25,124 +21,63 @@ const char* precision_name(Precision p) {
   return "?";
 }
 
-// Top-level keys ZeroShard reads.
-static const std::vector<std::string> kReadKeys = {
-    "train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "fp16", "bf16",
-    "bfloat16", "communication_data_type", "optimizer", "scheduler", "gradient_clipping",
-    "prescale_gradients", "gradient_predivide_factor", "steps_per_print", "wall_clock_breakdown",
-    "memory_breakdown", "zero_optimization", "activation_checkpointing", "flops_profiler", "tensorboard",
-    "csv_monitor", "wandb", "zero_allow_untested_optimizer", "zero_force_ds_cpu_optimizer"};
-
-// DeepSpeed features that change what training computes. ZeroShard has none of them, so using one
-// is an error rather than a silently different run. (Presence alone counts for sparse_attention.)
-static const std::vector<std::string> kTrainingChangingKeys = {
-    "amp", "sparse_gradients", "sparse_attention", "elasticity", "compression_training", "data_efficiency",
-    "curriculum_learning", "progressive_layer_drop", "quantize_training", "hybrid_engine", "pipeline",
-    "eigenvalue"};
-
-// DeepSpeed settings that only affect tooling or performance paths ZeroShard does not have.
-static const std::vector<std::string> kIgnoredDeepSpeedKeys = {
-    "aio", "checkpoint", "comms_logger", "dump_state", "autotuning", "nebula", "data_types", "timers",
-    "disable_allgather", "seq_parallel_communication_data_type", "graph_harvesting", "comet",
-    "use_data_before_expert_parallelism", "zero_optimization_stage", "fp32_allreduce"};
-
-static bool is_used(const json& v) {
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_object()) {
-    auto enabled = v.find("enabled");
-    return enabled == v.end() || (enabled->is_boolean() && enabled->get<bool>());
-  }
-  return !v.is_null();
-}
-
-static void check_top_level_keys(const json& doc, Config& cfg) {
-  auto contains = [](const std::vector<std::string>& list, const std::string& key) {
-    return std::find(list.begin(), list.end(), key) != list.end();
-  };
-  for (const auto& item : doc.items()) {
-    const std::string& key = item.key();
-    if (contains(kReadKeys, key)) continue;
-    if (contains(kTrainingChangingKeys, key)) {
-      if (is_used(item.value()))
-        fail(key + ": this DeepSpeed feature is not supported by ZeroShard; remove the \"" + key +
-             "\" section");
-      continue;  // present but disabled: harmless
-    }
-    if (contains(kIgnoredDeepSpeedKeys, key)) {
-      cfg.warnings.push_back(key + ": a DeepSpeed setting ZeroShard does not use; ignored");
-      continue;
-    }
-    std::string warning = key + ": unknown top-level key, ignored";
-    std::string suggestion = closest_name(key, kReadKeys);
-    if (!suggestion.empty()) warning += "; did you mean \"" + suggestion + "\"?";
-    cfg.warnings.push_back(warning);
+// The value at a dotted path of `doc`, or nullptr (also for null).
+static const json* at_path(const json& doc, const std::string& path) {
+  const json* node = &doc;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!node->is_object()) return nullptr;
+    auto it = node->find(part);
+    if (it == node->end() || it->is_null()) return nullptr;
+    node = &*it;
+    if (dot == std::string::npos) return node;
+    start = dot + 1;
   }
 }
 
-static void read_top_level_scalars(Section& top, Config& cfg) {
-  cfg.gradient_clipping = top.get_double("gradient_clipping", cfg.gradient_clipping);
-  require(cfg.gradient_clipping >= 0, "gradient_clipping", "at least 0 (0 turns clipping off)",
-          number_text(cfg.gradient_clipping));
-  cfg.prescale_gradients = top.get_bool("prescale_gradients", cfg.prescale_gradients);
-  cfg.gradient_predivide_factor = top.get_double("gradient_predivide_factor", cfg.gradient_predivide_factor);
-  require(cfg.gradient_predivide_factor > 0, "gradient_predivide_factor", "greater than 0",
-          number_text(cfg.gradient_predivide_factor));
-  cfg.steps_per_print = top.get_int("steps_per_print", cfg.steps_per_print);
-  require(cfg.steps_per_print > 0, "steps_per_print", "a positive integer", std::to_string(cfg.steps_per_print));
-  cfg.wall_clock_breakdown = top.get_bool("wall_clock_breakdown", cfg.wall_clock_breakdown);
-  cfg.memory_breakdown = top.get_bool("memory_breakdown", cfg.memory_breakdown);
-  // All of ZeroShard's optimizers work with every stage, so these switches change nothing.
-  top.get_bool("zero_allow_untested_optimizer", false);
-  top.get_bool("zero_force_ds_cpu_optimizer", false);
-}
-
-// A command-line flag whose key the config does not have changes nothing (the config's default
-// applies), which would surprise the user: say so.
+// A command-line flag none of whose keys the config has changes nothing (the config's default
+// applies), which would surprise the user when the default differs from the flag: say so.
+// (--dtype offers fp16.enabled and bf16.enabled; it is used when either is in the config.)
 static void warn_unused_flags(const json& doc, const AutoValues& autos, Config& cfg) {
-  for (const auto& [path, offered] : autos) {
-    if (offered.explicit_flag.empty()) continue;
-    const json* node = &doc;
-    size_t start = 0;
-    while (node && start <= path.size()) {
-      size_t dot = path.find('.', start);
-      std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      auto it = node->is_object() ? node->find(part) : node->end();
-      node = (node->is_object() && it != node->end()) ? &*it : nullptr;
-      if (dot == std::string::npos) break;
-      start = dot + 1;
+  std::map<std::string, std::vector<std::pair<std::string, const AutoValue*>>> by_flag;
+  for (const auto& [path, offered] : autos)
+    if (!offered.explicit_flag.empty()) by_flag[offered.explicit_flag].push_back({path, &offered});
+  const json resolved = resolved_json(cfg);
+  for (const auto& [flag, uses] : by_flag) {
+    bool used = false, same = true;
+    for (const auto& [path, offered] : uses) {
+      used = used || at_path(doc, path);
+      const json* value = at_path(resolved, path);
+      same = same && value && same_value(*value, offered->value);
     }
-    if (!node || node->is_null())
-      cfg.warnings.push_back(offered.explicit_flag + " " + offered.value.dump() + " was given but the config has no " +
-                             path + ", so it has no effect; write \"" + path.substr(path.rfind('.') + 1) +
-                             "\": \"auto\" in the config to use it");
-  }
-}
-
-static json parse_json(const std::string& text) {
-  try {
-    return json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
-    std::string what = e.what();
-    auto start = what.find("] ");
-    fail("invalid JSON: " + (start == std::string::npos ? what : what.substr(start + 2)));
+    if (used || same) continue;
+    const auto& [path, offered] = uses.front();
+    const std::string value = offered->shown.empty() ? value_text(offered->value) : offered->shown;
+    cfg.warnings.push_back(flag + " " + value + " was given but the config has no " + path +
+                           ", so it has no effect; write \"" + path.substr(path.rfind('.') + 1) +
+                           "\": \"auto\" in the config to use it");
   }
 }
 
 static Config read_unprefixed(const std::string& text, int world_size, const AutoValues& autos) {
-  json doc = parse_json(text);
+  json doc = parse_config_json(text);
   if (!doc.is_object()) fail("the config must be a JSON object ({...}), got " + describe_json(doc));
 
   Config cfg;
-  Section top(&doc, "", &autos);
   check_top_level_keys(doc, cfg);
+  AutoResolver resolver(autos);
+  resolver.classify(doc, read_top_level_keys());
+  Section top(&doc, "", &resolver);
   read_batch(top, world_size, cfg);
   read_precision(top, cfg);
   read_optimizer(top, cfg);
   read_scheduler(top, cfg);
-  read_top_level_scalars(top, cfg);
+  read_top_level(top, cfg);
   read_zero(top, cfg);
   read_monitoring(top, cfg);
+  resolver.finish(doc, cfg);
 
   warn_unused_flags(doc, autos, cfg);
   doc["train_batch_size"] = cfg.train_batch_size;
@@ -177,12 +112,7 @@ Config parse_config(const std::string& json_text, int world_size, const AutoValu
 }
 
 Config load_config(const std::string& path, int world_size, const AutoValues& autos) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError("cannot open config file " + path + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw ConfigError("cannot read config file " + path + ": " + std::strerror(errno));
-  return parse_config(text.str(), world_size, autos, path);
+  return parse_config(read_config_file(path), world_size, autos, path);
 }
 
 }  // namespace zs

@@ -55,7 +55,7 @@ struct SchedulerConfig {
   std::string type;                 // "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "OneCycle"
   // WarmupLR / WarmupDecayLR
   double warmup_min_lr = 0.0;
-  double warmup_max_lr = 0.001;
+  double warmup_max_lr = 0.001;     // absent: the optimizer's lr
   int64_t warmup_num_steps = 1000;
   std::string warmup_type = "log";  // "log" or "linear"
   int64_t total_num_steps = 0;      // WarmupDecayLR, WarmupCosineLR (required there)
@@ -146,6 +146,14 @@ struct FlopsProfilerConfig {
   std::string output_file;          // empty: print to stdout
 };
 
+// What an "auto" in the config became, and where the value came from ("--learning_rate",
+// "default of --learning_rate", "model: hidden size 768, 768²", "DeepSpeed's default", "batch rule").
+struct AutoResolution {
+  std::string path;
+  nlohmann::json value;
+  std::string origin;
+};
+
 struct Config {
   // Batch triple: train_batch_size = micro * gradient_accumulation_steps * world_size.
   int64_t train_batch_size = 0;
@@ -166,24 +174,52 @@ struct Config {
   ActivationCheckpointingConfig activation_checkpointing;
 
   int64_t steps_per_print = 10;
-  bool wall_clock_breakdown = false;
-  bool memory_breakdown = false;
+  bool wall_clock_breakdown = false;   // not built yet: refused when true
+  bool memory_breakdown = false;       // not built yet: refused when true
   bool flops_profiler = false;      // flops_profiler.enabled (details in flops_profiler_options)
   FlopsProfilerConfig flops_profiler_options;
-  MonitorConfig tensorboard, csv_monitor, wandb;
+  MonitorConfig tensorboard, csv_monitor, wandb, comet;
+  bool comms_logger = false;        // comms_logger.enabled
 
   nlohmann::json raw;               // the resolved document, as used (for checkpoints and logs)
   std::vector<std::string> warnings;  // unknown top-level keys and the like; rank 0 prints them
+  std::vector<AutoResolution> autos_resolved;  // each "auto" of the config: its value and origin
 };
 
-// Values a program offers for "auto" keys, by key path ("optimizer.params.lr"). `explicit_flag`
-// names the command-line flag when the user gave it; a concrete config value that differs from an
-// explicit flag is an error naming both. Without explicit_flag the value only fills "auto".
+// The resolved configuration: every key ZeroShard reads, in DeepSpeed's layout and names, with
+// "auto" resolved and defaults filled in.
+nlohmann::json resolved_json(const Config& config);
+
+// The resolved configuration as DeepSpeed's engine prints it at start (one indented
+// "key ....... value" line per setting, then the user's JSON with "auto" resolved), followed by
+// where each "auto" value came from. Lines end with '\n'; `prefix` starts each line.
+std::string describe_config(const Config& config, const std::string& prefix = "");
+
+// Values a program offers for "auto" keys, by key path ("optimizer.params.lr"), as Hugging Face's
+// Trainer fills them from its arguments. `explicit_flag` names the command-line flag when the user
+// gave it; a concrete config value that differs from an explicit flag is an error naming both.
+// Without explicit_flag the value only fills "auto".
 struct AutoValue {
+  AutoValue(nlohmann::json value_ = nullptr, std::string explicit_flag_ = "", std::string shown_ = "",
+            std::string origin_ = "")
+      : value(std::move(value_)), explicit_flag(std::move(explicit_flag_)), shown(std::move(shown_)),
+        origin(std::move(origin_)) {}
   nlohmann::json value;
-  std::string explicit_flag;        // e.g. "--learning_rate"; empty: a program default
+  std::string explicit_flag;        // e.g. "--learning_rate"; empty: not given by the user
+  std::string shown;                // the flag's value as the user wrote it ("bfloat16"); empty: `value`
+  std::string origin;               // where a value comes from when no flag was given ("default of --lr")
 };
 using AutoValues = std::map<std::string, AutoValue>;
+
+// The AutoValue of a program flag: explicit when the user gave it, else the flag's default.
+// `shown` is the flag's value as typed, when the config value differs from it (--dtype bfloat16
+// offers bf16.enabled true).
+AutoValue flag_value(nlohmann::json value, const std::string& flag, bool given, const std::string& shown = "");
+
+// Adds what Hugging Face's Trainer derives from the model's hidden size for "auto" keys:
+// zero_optimization.reduce_bucket_size = hidden², stage3_prefetch_bucket_size = 0.9·hidden²,
+// stage3_param_persistence_threshold = 10·hidden. Keys `autos` already has are left alone.
+void add_model_auto_values(AutoValues& autos, int64_t hidden_size);
 
 // Parses DeepSpeed JSON (accepting // and /* */ comments), resolves "auto" and the batch triple
 // for `world_size` ranks, validates everything, and returns the result. Throws ConfigError, whose

@@ -19,6 +19,16 @@ std::string number_text(double value) {
   return json(value).dump();
 }
 
+std::string value_text(const json& value) {
+  if (value.is_number()) return number_text(value.get<double>());
+  if (value.is_array()) {
+    std::string out = "[";
+    for (size_t i = 0; i < value.size(); ++i) out += (i ? ", " : "") + value_text(value[i]);
+    return out + "]";
+  }
+  return value.dump();
+}
+
 std::string describe_json(const json& value) {
   std::string text = value.dump();
   if (text.size() > 60) text = text.substr(0, 57) + "...";
@@ -66,7 +76,7 @@ void require(bool ok, const std::string& key_path, const std::string& what, cons
 }
 
 // Numbers compare by value (1e-3 equals 0.001); arrays element by element.
-static bool same_value(const json& a, const json& b) {
+bool same_value(const json& a, const json& b) {
   if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
   if (a.is_array() && b.is_array()) {
     if (a.size() != b.size()) return false;
@@ -77,18 +87,27 @@ static bool same_value(const json& a, const json& b) {
   return a == b;
 }
 
-Section::Section(json* node, std::string path, const AutoValues* autos)
+Section::Section(json* node, std::string path, AutoResolver* autos)
     : node_(node), path_(std::move(path)), autos_(autos) {}
 
 std::string Section::key_path(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
 }
 
+static bool is_auto(const json& v) { return v.is_string() && v.get<std::string>() == "auto"; }
+
 bool Section::is_unresolved_auto(const std::string& key) const {
   if (!node_) return false;
   auto it = node_->find(key);
-  if (it == node_->end() || !it->is_string() || it->get<std::string>() != "auto") return false;
-  return !autos_ || autos_->find(key_path(key)) == autos_->end();
+  if (it == node_->end() || !is_auto(*it)) return false;
+  return !autos_ || !autos_->offer(key_path(key));
+}
+
+std::string Section::name_of(const std::string& key, const std::string& alias) {
+  const bool has_key = has(key), has_alias = has(alias);
+  if (has_key && has_alias)
+    fail(key_path(key) + " and " + key_path(alias) + " are the same setting under two names; keep one");
+  return has_key ? key : has_alias ? alias : "";
 }
 
 const json* Section::find(const std::string& key) {
@@ -96,18 +115,21 @@ const json* Section::find(const std::string& key) {
   auto it = node_->find(key);
   if (it == node_->end() || it->is_null()) return nullptr;
   const std::string path = key_path(key);
-  auto offered = autos_ ? autos_->find(path) : AutoValues::const_iterator();
-  bool has_offer = autos_ && offered != autos_->end();
-  if (it->is_string() && it->get<std::string>() == "auto") {
-    if (!has_offer)
-      fail(path + " is \"auto\" but this program has no value for it; set it in the config");
-    *it = offered->second.value;  // the resolved document keeps the value used
-    if (it->is_null()) return nullptr;
-  } else if (has_offer && !offered->second.explicit_flag.empty() &&
-             !same_value(*it, offered->second.value)) {
-    fail(path + " is " + it->dump() + " in the config but " + offered->second.explicit_flag + " " +
-         offered->second.value.dump() + " was given on the command line");
+  const AutoValue* offered = autos_ ? autos_->offer(path) : nullptr;
+  if (is_auto(*it)) {
+    if (offered) {
+      *it = offered->value;  // the resolved document keeps the value used
+      autos_->record(path, offered->value,
+                     !offered->explicit_flag.empty() ? offered->explicit_flag
+                     : !offered->origin.empty()      ? offered->origin
+                                                     : "the program's default");
+      return it->is_null() ? nullptr : &*it;
+    }
+    if (autos_ && autos_->reads_as_absent(path)) return nullptr;
+    fail(path + " is \"auto\" but this program has no value for it; set it in the config");
   }
+  if (offered && !offered->explicit_flag.empty() && !same_value(*it, offered->value))
+    autos_->conflict(path, *it, *offered);
   return &*it;
 }
 
@@ -199,6 +221,16 @@ void Section::allow_only(const std::vector<std::string>& known, const std::strin
     }
     fail(message);
   }
+}
+
+void refuse_unless_default(Section& s, const std::string& key, const json& default_value) {
+  const json* v = s.find(key);
+  if (!v) return;
+  const bool same = (v->is_number() && default_value.is_number()) ? v->get<double>() == default_value.get<double>()
+                                                                   : *v == default_value;
+  if (!same)
+    fail(s.key_path(key) + " " + value_text(*v) + ": a DeepSpeed setting ZeroShard does not have; remove it" +
+         (default_value.is_null() ? "" : " or set it to " + value_text(default_value)));
 }
 
 std::vector<std::string> Section::keys() const {

@@ -1,4 +1,6 @@
-// activation_checkpointing, flops_profiler and the monitor writers (tensorboard, csv_monitor, wandb).
+// activation_checkpointing, flops_profiler, the monitor writers (tensorboard, csv_monitor, wandb,
+// comet) and comms_logger. This build writes no monitor files: an enabled one is refused by
+// reject_unbuilt_features (unbuilt_features.cpp).
 #include "zs/config/sections.hpp"
 
 namespace zs::config_detail {
@@ -60,12 +62,31 @@ static void read_wandb(Section& top, MonitorConfig& m) {
   m.project = s.get_string("project", m.project);
 }
 
+static void read_comet(Section& top, MonitorConfig& m) {
+  Section s = top.child("comet");
+  s.allow_only({"enabled", "samples_log_interval", "project", "workspace", "api_key", "experiment_name",
+                "experiment_key", "online", "mode"});
+  m.enabled = s.get_bool("enabled", m.enabled);
+  m.project = s.get_string("project", "");
+}
+
+static void read_comms_logger(Section& top, Config& cfg) {
+  Section s = top.child("comms_logger");
+  s.allow_only({"enabled", "verbose", "prof_all", "debug", "prof_ops"});
+  cfg.comms_logger = s.get_bool("enabled", false);
+  s.get_bool("verbose", false);
+  s.get_bool("prof_all", true);
+  s.get_bool("debug", false);
+}
+
 void read_monitoring(Section& top, Config& cfg) {
   read_activation_checkpointing(top, cfg);
   read_flops_profiler(top, cfg);
   read_writer(top, "tensorboard", cfg.tensorboard);
   read_writer(top, "csv_monitor", cfg.csv_monitor);
   read_wandb(top, cfg.wandb);
+  read_comet(top, cfg.comet);
+  read_comms_logger(top, cfg);
 }
 
 }  // namespace zs::config_detail

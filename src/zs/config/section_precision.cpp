@@ -6,7 +6,7 @@ namespace zs::config_detail {
 static void read_fp16(Section& top, Config& cfg, bool& fp16_enabled) {
   Section fp16 = top.child("fp16");
   fp16.allow_only({"enabled", "loss_scale", "initial_scale_power", "loss_scale_window", "hysteresis",
-                   "consecutive_hysteresis", "min_loss_scale", "auto_cast"});
+                   "consecutive_hysteresis", "min_loss_scale", "auto_cast", "fp16_master_weights_and_grads"});
   fp16_enabled = fp16.get_bool("enabled", false);
 
   LossScaleConfig& ls = cfg.loss_scale;
@@ -34,6 +34,7 @@ static void read_fp16(Section& top, Config& cfg, bool& fp16_enabled) {
   require(ls.min_loss_scale > 0, fp16.key_path("min_loss_scale"), "greater than 0",
           number_text(ls.min_loss_scale));
 
+  refuse_unless_default(fp16, "fp16_master_weights_and_grads", false);
   // auto_cast casts the model's inputs to fp16 inside the engine; ZeroShard leaves inputs alone.
   if (fp16.get_bool("auto_cast", false))
     fail(fp16.key_path("auto_cast") +
@@ -47,12 +48,20 @@ static bool read_bf16(Section& top) {
   if (has_bf16 && has_alias)
     fail("bf16 and bfloat16 are the same section given twice; keep only \"bf16\"");
   Section bf16 = top.child(has_alias ? "bfloat16" : "bf16");
-  bf16.allow_only({"enabled"});
+  bf16.allow_only({"enabled", "immediate_grad_update", "check_grad_overflow", "bf16_master_weights_and_grads",
+                   "bf16_optimizer_states"});
+  refuse_unless_default(bf16, "immediate_grad_update", false);
+  refuse_unless_default(bf16, "bf16_master_weights_and_grads", false);
+  refuse_unless_default(bf16, "bf16_optimizer_states", false);
+  // Steps are skipped on inf/nan gradients with fp16 only; bf16 trains through them.
+  if (bf16.get_bool("check_grad_overflow", false))
+    fail(bf16.key_path("check_grad_overflow") + " true (skip a step whose gradients overflow) is not available in "
+         "ZeroShard for bf16; remove it or set it to false");
   return bf16.get_bool("enabled", false);
 }
 
 // Accepts the spellings torch and DeepSpeed users write; stores "fp32", "fp16" or "bf16".
-static std::optional<std::string> canonical_dtype(const std::string& name) {
+std::optional<std::string> canonical_dtype(const std::string& name) {
   if (name == "fp32" || name == "float32" || name == "float" || name == "torch.float32") return "fp32";
   if (name == "fp16" || name == "float16" || name == "half" || name == "torch.float16") return "fp16";
   if (name == "bf16" || name == "bfloat16" || name == "torch.bfloat16") return "bf16";

@@ -49,7 +49,8 @@ static std::string canonical_type(const std::string& path, const std::string& ty
 
 static void read_warmup(Section& p, SchedulerConfig& s) {
   s.warmup_num_steps = p.get_int("warmup_num_steps", s.warmup_num_steps);
-  require(s.warmup_num_steps >= 0, p.key_path("warmup_num_steps"), "at least 0",
+  // DeepSpeed refuses 0 and below too (a warmup of 1 step is the shortest).
+  require(s.warmup_num_steps > 0, p.key_path("warmup_num_steps"), "a positive integer",
           std::to_string(s.warmup_num_steps));
   s.warmup_type = p.get_string("warmup_type", s.warmup_type);
   if (s.warmup_type != "log" && s.warmup_type != "linear")
@@ -126,7 +127,8 @@ void read_scheduler(Section& top, Config& cfg) {
 
   if (s.type == "WarmupLR" || s.type == "WarmupDecayLR") {
     s.warmup_min_lr = p.get_double("warmup_min_lr", s.warmup_min_lr);
-    s.warmup_max_lr = p.get_double("warmup_max_lr", s.warmup_max_lr);
+    // Without warmup_max_lr, warmup ends at the optimizer's lr (DeepSpeed's default).
+    s.warmup_max_lr = p.get_double("warmup_max_lr", cfg.optimizer.lr);
     require(s.warmup_min_lr >= 0, p.key_path("warmup_min_lr"), "at least 0", number_text(s.warmup_min_lr));
     require(s.warmup_max_lr >= 0, p.key_path("warmup_max_lr"), "at least 0", number_text(s.warmup_max_lr));
     read_warmup(p, s);

@@ -56,6 +56,10 @@ void reject_unbuilt_features(const Config& c) {
   if (c.tensorboard.enabled) not_yet("tensorboard.enabled (TensorBoard event files)");
   if (c.csv_monitor.enabled) not_yet("csv_monitor.enabled (CSV metric files)");
   if (c.wandb.enabled) not_yet("wandb.enabled (Weights & Biases logging)");
+  if (c.comet.enabled) not_yet("comet.enabled (Comet logging)");
+  if (c.comms_logger) not_yet("comms_logger.enabled (a log of every collective)");
+  if (c.wall_clock_breakdown) not_yet("wall_clock_breakdown (timings of forward, backward and step)");
+  if (c.memory_breakdown) not_yet("memory_breakdown (memory use printed at each step)");
 }
 
 }  // namespace zs

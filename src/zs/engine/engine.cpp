@@ -413,6 +413,7 @@ void Engine::refresh_parameters() {
 void Engine::print_summary() const {
   const Config& c = config_;
   for (const auto& w : c.warnings) std::fprintf(stderr, "[zeroshard] warning: %s\n", w.c_str());
+  std::fputs(describe_config(c, "[zeroshard] ").c_str(), stdout);  // as DeepSpeed's engine prints its config
   std::printf("[zeroshard] ZeRO stage %d | %s | %d rank(s) on %s (%s) | %.2fM trainable parameters\n", c.zero.stage,
               precision_name(c.precision), world_.size(), world_.device.str().c_str(), world_.comm->backend().c_str(),
               num_params_ / 1e6);

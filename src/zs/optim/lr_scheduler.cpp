@@ -215,15 +215,38 @@ class OneCycle : public LrScheduler {
   bool skip_lr_decay_ = true, skip_mom_decay_ = true;
 };
 
-}  // namespace
+// last_batch_iteration k: the schedule continues after iteration k, so optimizer step `step`
+// gets the rate of iteration step + k (instead of step - 1).
+class Resumed : public LrScheduler {
+ public:
+  Resumed(std::unique_ptr<LrScheduler> inner, int64_t last_batch_iteration)
+      : inner_(std::move(inner)), offset_(last_batch_iteration + 1) {}
+  double lr(int64_t step) const override { return inner_->lr(step + offset_); }
+  std::optional<double> momentum(int64_t step) const override { return inner_->momentum(step + offset_); }
 
-std::unique_ptr<LrScheduler> make_scheduler(const SchedulerConfig& config, double base_lr) {
+ private:
+  std::unique_ptr<LrScheduler> inner_;
+  int64_t offset_;
+};
+
+std::unique_ptr<LrScheduler> make_schedule(const SchedulerConfig& config, double base_lr) {
   if (config.type == "WarmupLR") return std::make_unique<WarmupLr>(config, /*decay=*/false);
   if (config.type == "WarmupDecayLR") return std::make_unique<WarmupLr>(config, /*decay=*/true);
   if (config.type == "WarmupCosineLR") return std::make_unique<WarmupCosineLr>(config, base_lr);
   if (config.type == "OneCycle") return std::make_unique<OneCycle>(config);
   throw ConfigError("scheduler.type: '" + config.type +
                     "' is not supported; use one of WarmupLR, WarmupDecayLR, WarmupCosineLR, OneCycle");
+}
+
+}  // namespace
+
+std::unique_ptr<LrScheduler> make_scheduler(const SchedulerConfig& config, double base_lr) {
+  auto schedule = make_schedule(config, base_lr);
+  if (config.last_batch_iteration < -1)
+    throw ConfigError("scheduler.params.last_batch_iteration must be -1 or a step index, got " +
+                      std::to_string(config.last_batch_iteration));
+  if (config.last_batch_iteration == -1) return schedule;
+  return std::make_unique<Resumed>(std::move(schedule), config.last_batch_iteration);
 }
 
 void apply_scheduled_momentum(const LrScheduler& scheduler, Optimizer& optimizer, int64_t step) {

@@ -24,7 +24,9 @@ class LrScheduler {
   virtual std::optional<double> momentum(int64_t step) const { return std::nullopt; }
 };
 
-// `base_lr` is the optimizer's lr (WarmupCosineLR scales it). Throws ConfigError on bad parameters.
+// `base_lr` is the optimizer's lr (WarmupCosineLR scales it). With last_batch_iteration k >= 0 the
+// schedule continues after iteration k: step 0 gets the rate of iteration k. Throws ConfigError on
+// bad parameters.
 std::unique_ptr<LrScheduler> make_scheduler(const SchedulerConfig& config, double base_lr);
 
 // beta2 that a momentum-cycling schedule pins Adam-family optimizers to.

@@ -1,11 +1,11 @@
 #include "zs/trainer/train_flags.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "zs/config/config_file.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/trainer/flag_set.hpp"
 
@@ -154,34 +154,41 @@ Config make_train_config(const FlagSet& flags, const TrainFlags& f, const World&
   auto given = [&](const char* name) { return flags.origin(name); };
   const std::string precision = resolved_dtype(f, world);
   AutoValues autos = extra_autos;
+  // Messages show a flag's value as it reads on the command line (--dtype float32); a value no
+  // flag set comes from the flag's default.
+  auto offer = [&](const char* path, nlohmann::json value, const char* name, std::string origin = "") {
+    if (origin.empty()) origin = given(name);
+    AutoValue v(std::move(value), origin, origin.empty() ? "" : flags.value_text(name));
+    if (origin.empty()) v.origin = "default of --" + std::string(name);
+    autos[path] = std::move(v);
+  };
   std::string accumulation_origin = given("gradient_accumulation_steps");
   if (!accumulation_origin.empty() && world.size() > 1)
     accumulation_origin += " (" + std::to_string(f.gradient_accumulation_steps) + " over " + std::to_string(world.size()) +
                            " ranks)";
-  autos["train_micro_batch_size_per_gpu"] = {f.batch_size, given("batch_size")};
-  autos["gradient_accumulation_steps"] = {f.accumulation_per_rank, accumulation_origin};
-  autos["gradient_clipping"] = {f.grad_clip, given("grad_clip")};
-  autos["optimizer.params.lr"] = {f.learning_rate, given("learning_rate")};
-  autos["optimizer.params.betas"] = {nlohmann::json::array({f.beta1, f.beta2}),
-                                     !given("beta1").empty() ? given("beta1") : given("beta2")};
-  autos["optimizer.params.weight_decay"] = {f.weight_decay, given("weight_decay")};
-  autos["bf16.enabled"] = {precision == "bfloat16", given("dtype")};
-  autos["fp16.enabled"] = {precision == "float16", given("dtype")};
-  autos["zero_optimization.stage"] = {f.zero_stage, given("zero_stage")};
+  offer("train_micro_batch_size_per_gpu", f.batch_size, "batch_size");
+  offer("gradient_accumulation_steps", f.accumulation_per_rank, "gradient_accumulation_steps", accumulation_origin);
+  if (!accumulation_origin.empty()) autos["gradient_accumulation_steps"].shown = std::to_string(f.accumulation_per_rank);
+  offer("gradient_clipping", f.grad_clip, "grad_clip");
+  offer("optimizer.params.lr", f.learning_rate, "learning_rate");
+  offer("optimizer.params.betas", nlohmann::json::array({f.beta1, f.beta2}), given("beta1").empty() ? "beta2" : "beta1");
+  autos["optimizer.params.eps"] = AutoValue(1e-8, "", "", "AdamW's default eps, as nanoGPT");
+  offer("optimizer.params.weight_decay", f.weight_decay, "weight_decay");
+  offer("bf16.enabled", precision == "bfloat16", "dtype");
+  offer("fp16.enabled", precision == "float16", "dtype");
+  offer("zero_optimization.stage", f.zero_stage, "zero_stage");
 
   nlohmann::json doc;
   std::string source = "<flags>";
   if (!f.deepspeed_config.empty()) {
-    std::ifstream in(f.deepspeed_config);
-    if (!in) throw ConfigError("cannot open config file " + f.deepspeed_config);
-    std::stringstream text;
-    text << in.rdbuf();
-    try {
-      doc = nlohmann::json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
-    } catch (const nlohmann::json::exception&) {
-      return parse_config(text.str(), world.size(), autos, f.deepspeed_config);  // reports the syntax error
-    }
+    doc = load_config_json(f.deepspeed_config);  // refuses broken, huge, binary files and duplicate keys
     source = f.deepspeed_config;
+    // A config without any batch size (a ZeRO snippet of DeepSpeed's tutorials) takes the flags'.
+    if (doc.is_object() && !doc.contains("train_batch_size") && !doc.contains("train_micro_batch_size_per_gpu") &&
+        !doc.contains("gradient_accumulation_steps")) {
+      doc["train_micro_batch_size_per_gpu"] = "auto";
+      doc["gradient_accumulation_steps"] = "auto";
+    }
   } else {
     doc["train_micro_batch_size_per_gpu"] = "auto";
     doc["gradient_accumulation_steps"] = "auto";
@@ -209,10 +216,12 @@ Config make_train_config(const FlagSet& flags, const TrainFlags& f, const World&
     }
     if (doc.contains("scheduler")) {
       // A config schedule replaces nanoGPT's; its "auto" values still come from nanoGPT's flags.
-      autos["scheduler.params.warmup_num_steps"] = {f.warmup_iters, given("warmup_iters")};
-      autos["scheduler.params.total_num_steps"] = {f.lr_decay_iters, given("lr_decay_iters")};
-      autos["scheduler.params.warmup_max_lr"] = {f.learning_rate, given("learning_rate")};
-      autos["scheduler.params.cos_min_ratio"] = {f.min_lr / f.learning_rate, given("min_lr")};
+      // (DeepSpeed refuses a warmup of 0 steps; Hugging Face's Trainer offers at least 1.)
+      offer("scheduler.params.warmup_num_steps", std::max<int64_t>(1, f.warmup_iters), "warmup_iters");
+      offer("scheduler.params.total_num_steps", f.lr_decay_iters, "lr_decay_iters");
+      offer("scheduler.params.warmup_max_lr", f.learning_rate, "learning_rate");
+      autos["scheduler.params.warmup_min_lr"] = AutoValue(0.0, "", "", "0, as Hugging Face's Trainer");
+      offer("scheduler.params.cos_min_ratio", f.min_lr / f.learning_rate, "min_lr");
     }
     if (!doc.contains("optimizer"))
       doc["optimizer"] = {{"type", "AdamW"}, {"params", {{"lr", "auto"}, {"betas", "auto"}, {"weight_decay", "auto"}}}};

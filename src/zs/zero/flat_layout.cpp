@@ -13,7 +13,9 @@ FlatLayout make_flat_layout(const std::vector<int64_t>& numels, const std::vecto
                             int partitions, int64_t bucket_elements, int64_t align) {
   if (numels.size() != groups.size()) throw std::invalid_argument("make_flat_layout: numels/groups differ in size");
   if (partitions < 1) throw std::invalid_argument("make_flat_layout: partitions must be >= 1");
-  if (bucket_elements < 1) throw std::invalid_argument("make_flat_layout: bucket size must be >= 1");
+  // 0 gives every parameter a bucket of its own (DeepSpeed's reduce_bucket_size 0 reduces each
+  // gradient on its own).
+  if (bucket_elements < 0) throw std::invalid_argument("make_flat_layout: bucket size must be >= 0");
   FlatLayout layout;
   layout.partitions = partitions;
   layout.entries.resize(numels.size());
