@@ -7,7 +7,7 @@
 #include <functional>
 
 #include "zs/config/config.hpp"
-#include "zs/config/config_file.hpp"
+#include "zs/config/config_json.hpp"
 
 using namespace zs;
 using nlohmann::json;

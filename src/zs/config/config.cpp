@@ -3,7 +3,7 @@
 // contradictions between the config and the command line (all in one message).
 #include "zs/config/config.hpp"
 
-#include "zs/config/config_file.hpp"
+#include "zs/config/config_json.hpp"
 #include "zs/config/sections.hpp"
 #include "zs/config/unbuilt_features.hpp"
 
@@ -112,7 +112,7 @@ Config parse_config(const std::string& json_text, int world_size, const AutoValu
 }
 
 Config load_config(const std::string& path, int world_size, const AutoValues& autos) {
-  return parse_config(read_config_file(path), world_size, autos, path);
+  return parse_config(read_config_text(path), world_size, autos, path);
 }
 
 }  // namespace zs

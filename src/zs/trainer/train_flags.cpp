@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "zs/config/config_file.hpp"
+#include "zs/config/config_json.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/trainer/flag_set.hpp"
 

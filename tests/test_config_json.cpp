@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "zs/config/config.hpp"
-#include "zs/config/config_file.hpp"
+#include "zs/config/config_json.hpp"
 
 using namespace zs;
 using nlohmann::json;
@@ -29,7 +29,7 @@ std::string error_of(Fn fn) {
 }
 
 std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "zs_config_file_" + std::to_string(::getpid()) + "_" + name;
+  return ::testing::TempDir() + "zs_config_json_" + std::to_string(::getpid()) + "_" + name;
 }
 
 std::string write_file(const std::string& name, const std::string& content) {
@@ -42,7 +42,7 @@ std::string write_file(const std::string& name, const std::string& content) {
 
 }  // namespace
 
-TEST(ConfigFile, DuplicateKeysAreRejectedWithTheirPath) {
+TEST(ConfigJson, DuplicateKeysAreRejectedWithTheirPath) {
   EXPECT_CONTAINS(error_of([] { parse_config_json(R"({"train_batch_size": 8, "train_batch_size": 16})"); }),
                   "train_batch_size is given twice in one object; DeepSpeed refuses duplicate keys too");
   EXPECT_CONTAINS(error_of([] {
@@ -59,7 +59,7 @@ TEST(ConfigFile, DuplicateKeysAreRejectedWithTheirPath) {
             "ds.json: train_batch_size is given twice in one object; DeepSpeed refuses duplicate keys too: keep one");
 }
 
-TEST(ConfigFile, TrailingCommasAndCommentsAreAccepted) {
+TEST(ConfigJson, TrailingCommasAndCommentsAreAccepted) {
   json doc = parse_config_json(R"({
       // a comment, with a comma
       "zero_optimization": {"stage": 2, "overlap_comm": true, /* trailing */ },
@@ -75,7 +75,7 @@ TEST(ConfigFile, TrailingCommasAndCommentsAreAccepted) {
   EXPECT_CONTAINS(error_of([] { parse_config_json(R"({"a": 1 "b": 2})"); }), "invalid JSON: parse error at line 1");
 }
 
-TEST(ConfigFile, DeepNestingIsRefusedQuickly) {
+TEST(ConfigJson, DeepNestingIsRefusedQuickly) {
   const auto start = std::chrono::steady_clock::now();
   const std::string deep(100000, '[');
   EXPECT_CONTAINS(error_of([&] { parse_config_json(deep); }),
@@ -89,9 +89,9 @@ TEST(ConfigFile, DeepNestingIsRefusedQuickly) {
   EXPECT_NO_THROW(parse_config_json(ok));
 }
 
-TEST(ConfigFile, PathologicalFiles) {
+TEST(ConfigJson, PathologicalFiles) {
   // Missing, a directory.
-  EXPECT_CONTAINS(error_of([] { read_config_file("/nonexistent/ds.json"); }),
+  EXPECT_CONTAINS(error_of([] { read_config_text("/nonexistent/ds.json"); }),
                   "cannot open config file /nonexistent/ds.json: No such file or directory");
   const std::string dir = temp_path("dir");
   std::filesystem::create_directories(dir);
@@ -139,7 +139,7 @@ TEST(ConfigFile, PathologicalFiles) {
   EXPECT_CONTAINS(error_of([] { parse_config_json(R"({"a": 1e400})"); }), "invalid JSON");
 }
 
-TEST(ConfigFile, LoadConfigJsonPrefixesThePath) {
+TEST(ConfigJson, LoadConfigJsonPrefixesThePath) {
   const std::string path = write_file("dup.json", "{\"fp16\": {\"enabled\": true, \"enabled\": false}}");
   EXPECT_EQ(error_of([&] { load_config_json(path); }),
             path + ": fp16.enabled is given twice in one object; DeepSpeed refuses duplicate keys too: keep one");

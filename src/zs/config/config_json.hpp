@@ -21,13 +21,13 @@ inline constexpr int kMaxConfigNesting = 64;                       // levels of 
 // The text of the config file at `path`. Throws ConfigError (naming the path) for a missing,
 // unreadable or empty file, a directory, a file over kMaxConfigFileBytes, or one that is not
 // UTF-8 text.
-std::string read_config_file(const std::string& path);
+std::string read_config_text(const std::string& path);
 
 // Parses config text (see above). Throws ConfigError without a source prefix: "invalid JSON:
 // parse error at line 3, column 5: ...", "zero_optimization.stage is given twice ...".
 nlohmann::json parse_config_json(const std::string& text);
 
-// read_config_file + parse_config_json; parse errors are prefixed with "path: ".
+// read_config_text + parse_config_json; parse errors are prefixed with "path: ".
 nlohmann::json load_config_json(const std::string& path);
 
 }  // namespace zs

@@ -1,6 +1,6 @@
 // Config files: size, type and encoding checks, then JSON parsing with DeepSpeed's leniencies
 // (comments, trailing commas) and its strictness (no duplicate keys), with a nesting limit.
-#include "zs/config/config_file.hpp"
+#include "zs/config/config_json.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -152,7 +152,7 @@ class DocumentChecks {
 
 }  // namespace
 
-std::string read_config_file(const std::string& path) {
+std::string read_config_text(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || status.type() == std::filesystem::file_type::not_found)
@@ -215,7 +215,7 @@ json parse_config_json(const std::string& text) {
 }
 
 json load_config_json(const std::string& path) {
-  const std::string text = read_config_file(path);
+  const std::string text = read_config_text(path);
   try {
     return parse_config_json(text);
   } catch (const ConfigError& e) {
