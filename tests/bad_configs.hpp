@@ -124,7 +124,7 @@ inline std::vector<BadConfig> bad_configs() {
        "bf16 and bfloat16 are the same section given twice"},
       {R"({"train_batch_size": 8, "zero_optimization": {"stage": 1, "stage": 2}})",
        "zero_optimization.stage is given twice in one object; DeepSpeed refuses duplicate keys too"},
-      {std::string(200, '['), "the config nests deeper than 64 levels of {} and []"},
+      {std::string(100, '['), "the config nests deeper than 64 levels of {} and []"},
       {R"({"optimizer": {"type": "AdamW", "params": {"lr": "auto"}}, "train_micro_batch_size_per_gpu": "auto"})",
        "2 keys are \"auto\" but this program has no value for them; set each in the config:\n"
        "  optimizer.params.lr: the learning rate\n  train_micro_batch_size_per_gpu: samples per rank per micro-step"},

@@ -18,7 +18,7 @@ const std::string kDir = std::string(ZS_SOURCE_DIR) + "/tests/data/ds_configs/";
 RunResult train(const std::string& config, const std::string& extra = "") {
   return run_ranks(2,
                    bin("train_gpt") + " --device cpu --deepspeed_config " + config +
-                       " --n_layer 1 --n_head 2 --n_embd 16 --block_size 8 --batch_size 2 --gradient_accumulation_steps 1"
+                       " --n_layer 1 --n_head 2 --n_embd 16 --block_size 8 --batch_size 2 --gradient_accumulation_steps 2"
                        " --max_iters 3 --eval_interval 3 --eval_iters 1 --warmup_iters 2 --lr_decay_iters 3"
                        " --sample_tokens 0 " + extra,
                    180);
@@ -65,13 +65,13 @@ TEST(RealDeepSpeedConfigsTrain, TutorialSnippetAndExampleConfig) {
 TEST(RealDeepSpeedConfigsTrain, RefusalsAndBrokenFilesExitWithAMessage) {
   const RunResult tune = train(kDir + "dse_autotuning_ds_config_tune.json");
   EXPECT_EQ(tune.exit_code, 2) << tune.output;
-  EXPECT_CONTAINS(tune.output, "train_gpt: config error: " + kDir +
+  EXPECT_CONTAINS(tune.output, "train_gpt: error: " + kDir +
                                    "dse_autotuning_ds_config_tune.json: autotuning is not available in ZeroShard yet");
 
   const std::string dir = temp_dir("ds_configs_bad");
   const RunResult directory = run_ranks(1, bin("train_gpt") + " --device cpu --deepspeed_config " + dir, 60);
   EXPECT_EQ(directory.exit_code, 2) << directory.output;
-  EXPECT_CONTAINS(directory.output, "train_gpt: config error: config file " + dir + " is a directory");
+  EXPECT_CONTAINS(directory.output, "train_gpt: error: config file " + dir + " is a directory");
 
   write_text(dir + "/deep.json", std::string(100000, '['));
   const RunResult deep = run_ranks(1, bin("train_gpt") + " --device cpu --deepspeed_config " + dir + "/deep.json", 60);

@@ -36,8 +36,9 @@ std::string param_nvme(const std::string& dir, int buffer_count) {
 }
 
 // Units released after each forward and prefetched as far as the pool allows: every gather of
-// every step reads its shard from the file.
-const char* kEveryGatherReads = R"(, "stage3_max_reuse_distance": 0, "stage3_prefetch_bucket_size": 1000000)";
+// every step reads its shard from the file (with RunSetup::prefetch_bucket kPrefetchAll).
+const char* kEveryGatherReads = R"(, "stage3_max_reuse_distance": 0)";
+constexpr int64_t kPrefetchAll = 1000000;
 
 class ParamNvme : public ::testing::TestWithParam<std::tuple<std::string, int, std::string>> {};
 
@@ -47,6 +48,7 @@ TEST_P(ParamNvme, MatchesShardsInHostMemoryAndOnTheDevice) {
   std::tie(s.dtype, s.world, optimizer_device) = GetParam();
   s.stage = 3;
   s.accum = 2;
+  s.prefetch_bucket = kPrefetchAll;
   const std::string dir = temp_dir("param_nvme");
   const std::string opt = optimizer_offload(optimizer_device, dir) + kEveryGatherReads;
   s.zero_extra = opt;
@@ -57,6 +59,7 @@ TEST_P(ParamNvme, MatchesShardsInHostMemoryAndOnTheDevice) {
   const nlohmann::json in_files = train(s);
   RunSetup plain_setup = s;
   plain_setup.zero_extra = "";
+  plain_setup.prefetch_bucket = RunSetup().prefetch_bucket;
   const nlohmann::json plain = train(plain_setup);
   ASSERT_FALSE(on_device.is_null());
   ASSERT_FALSE(in_host_memory.is_null());
@@ -99,6 +102,7 @@ TEST(ParamNvmePool, EveryPoolSizeAndCheckpointingGiveTheSameBits) {
   s.stage = 3;
   s.dtype = "bf16";
   s.world = 2;
+  s.prefetch_bucket = kPrefetchAll;
   const std::string dir = temp_dir("param_nvme_pool"), nvme_dir = dir + "/nvme";
   mkdir(nvme_dir.c_str(), 0755);
   const std::string opt = optimizer_offload("nvme", nvme_dir) + kEveryGatherReads;
@@ -133,10 +137,12 @@ void expect_exact_resume(const std::string& optimizer_device, const std::string&
   const std::string nvme_dir = dir + "/nvme";
   mkdir(nvme_dir.c_str(), 0755);
   RunSetup setup = setup_of(world, 3, dtype);
+  setup.prefetch_bucket = kPrefetchAll;
   setup.zero_extra = optimizer_offload(optimizer_device, nvme_dir) + param_nvme(nvme_dir, 2) + kEveryGatherReads;
   const TinyRun second = expect_bitwise_resume(setup, dir, kTotal, kSplit);
   ASSERT_FALSE(second.result.is_null());
   RunSetup host = setup_of(world, 3, dtype);
+  host.prefetch_bucket = kPrefetchAll;
   host.zero_extra = optimizer_offload(optimizer_device, nvme_dir) + R"(, "offload_param": {"device": "cpu"})" + kEveryGatherReads;
   const TinyRun on_host = run_tiny(host, dir, "on_host", "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck");
   ASSERT_EQ(on_host.run.exit_code, 0) << on_host.run.output;

@@ -30,7 +30,7 @@ int main() {
       message = e.what();
       if (message.find(bad.expected) == std::string::npos) ++failures;
     }
-    std::string config = bad.json;
+    std::string config = bad.json.size() > 160 ? bad.json.substr(0, 157) + "..." : bad.json;
     if (bad.world_size != 1) config += " (world size " + std::to_string(bad.world_size) + ")";
     for (const auto& [path, value] : bad.autos)
       config += " (" + value.explicit_flag + " " + (value.shown.empty() ? value.value.dump() : value.shown) + ")";

@@ -28,6 +28,7 @@ struct RunSetup {
   std::string comm_dtype;       // empty: default
   std::string extra;            // extra top-level JSON members, with a leading comma
   std::string zero_extra;       // extra zero_optimization members, with a leading comma
+  int64_t prefetch_bucket = 8000;  // stage3_prefetch_bucket_size (each key once: duplicates are errors)
   std::string device = "cpu";   // cpu (MPI ranks) or cuda (NCCL ranks, one GPU each)
   std::string program = "tests/train_tiny";   // the trainer (same flags and output)
 };
@@ -48,7 +49,7 @@ inline std::string config_json(const RunSetup& s) {
     "gradient_clipping": 0.5,
     "optimizer": {"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}},
     "zero_optimization": {"stage": )" + std::to_string(s.stage) + R"(, "reduce_bucket_size": 3000,
-       "stage3_param_persistence_threshold": 100, "stage3_prefetch_bucket_size": 8000,
+       "stage3_param_persistence_threshold": 100, "stage3_prefetch_bucket_size": )" + std::to_string(s.prefetch_bucket) + R"(,
        "allgather_bucket_size": 5000, "overlap_comm": )" + (s.overlap ? "true" : "false") +
          R"(, "reduce_scatter": )" + (s.reduce_scatter ? "true" : "false") + s.zero_extra + "}" + precision + comm +
          s.extra + "}";
