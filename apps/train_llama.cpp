@@ -258,6 +258,7 @@ int run(int argc, char** argv) {
                                     "memory %.1f MiB)", s.files, dir.c_str(), s.seconds, s.bytes_read / 1048576.0,
                                     s.peak_rss_bytes / 1048576.0));
   };
+  zs::add_model_auto_values(tm.autos, config.hidden_size);  // "auto" bucket sizes, as Hugging Face's Trainer
   tm.model_args = zs::llama_config_to_hf(config, at::kFloat);
   tm.description = zs::printf_string("data: %s (vocab %lld) | model: Llama, %.2fM parameters (%s)", data.source().c_str(),
                                      (long long)data.vocab_size(), model->num_params() / 1e6,
