@@ -68,7 +68,7 @@ TEST(ActivationCheckpoint, EngineCheckpointsEveryUnitWhenAsked) {
     options.log = false;
     options.activation_checkpointing = std::string(section).empty();  // the flag, or the config section
     zs::Engine engine(model, config, world, options);
-    auto* block = model->transformer->h[0]->as<zs::BlockImpl>();
+    auto* block = model->transformer->h[0]->as<zs::Block>();
     at::Tensor y = block->forward(at::randn({2, 8, 16}).requires_grad_(true));
     EXPECT_EQ(y.grad_fn()->name(), "zs::CheckpointBackward");
   }
@@ -77,15 +77,15 @@ TEST(ActivationCheckpoint, EngineCheckpointsEveryUnitWhenAsked) {
 // A stage-3 unit with a parameter its forward never uses: that parameter's gradient counts as zero
 // (its part of the unit's gradient buffer is cleared, never left as it was allocated), so with
 // plain Adam and no weight decay it does not move, and nothing turns NaN.
-struct PartlyUsedImpl : zs::UnitModule {
+struct PartlyUsedImpl : torch::nn::Module {
   torch::nn::Linear used{8, 8}, unused{8, 8};
   PartlyUsedImpl() {
     register_module("used", used);
     register_module("unused", unused);
   }
-  at::Tensor unit_forward(const at::Tensor& x) override { return used->forward(x); }
+  at::Tensor forward(const at::Tensor& x) { return used->forward(x); }
 };
-TORCH_MODULE(PartlyUsed);
+ZS_UNIT_MODULE(PartlyUsed);
 
 struct TwoUnitsImpl : torch::nn::Module {
   PartlyUsed first, second;

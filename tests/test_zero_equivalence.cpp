@@ -173,3 +173,36 @@ TEST(LossScaling, InjectedOverflowSkipsTheStepOnEveryRank) {
 }
 
 }  // namespace
+
+namespace {
+
+// A plain torch::nn::Sequential MLP with no unit code, on 2 ranks: at stage 3 the engine makes its
+// children units, so each rank holds about half of the parameter memory stage 2 holds (the
+// matrices are partitioned; the biases, under the persistence threshold, stay whole), and the
+// training is the same.
+TEST(AutomaticUnits, APlainSequentialAtStage3HoldsHalfTheParameters) {
+  using namespace zs::testing;
+  nlohmann::json runs[4];
+  for (int stage : {2, 3}) {
+    const std::string dir = temp_dir("mlp");
+    write_text(dir + "/config.json", R"({"train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 1,
+        "optimizer": {"type": "AdamW", "params": {"lr": 0.003}},
+        "zero_optimization": {"stage3_param_persistence_threshold": 1000, "stage": )" + std::to_string(stage) + "}}");
+    const RunResult r = run_ranks(2, bin("tests/mlp_sequential") + " --config " + dir + "/config.json --out " + dir + "/r.json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    runs[stage] = read_json(dir + "/r.json");
+  }
+  const std::vector<double> stage2 = runs[2]["param_bytes"], stage3 = runs[3]["param_bytes"];
+  for (int rank = 0; rank < 2; ++rank) {
+    std::printf("[mlp] rank %d parameter bytes: stage 2 %.0f, stage 3 %.0f (%.3f)\n", rank, stage2[rank], stage3[rank],
+                stage3[rank] / stage2[rank]);
+    EXPECT_LT(stage3[rank], 0.55 * stage2[rank]) << "rank " << rank;
+    EXPECT_GT(stage3[rank], 0.45 * stage2[rank]) << "rank " << rank;
+  }
+  EXPECT_EQ(runs[3]["units"], (nlohmann::json{"0", "2", "4"}));
+  const auto [loss_diff, weight_diff] = difference(runs[3], runs[2]);
+  EXPECT_LT(loss_diff, 1e-6);
+  EXPECT_LT(weight_diff, 1e-6);
+}
+
+}  // namespace

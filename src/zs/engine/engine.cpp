@@ -20,12 +20,14 @@
 #include "zs/engine/memory_estimate.hpp"
 #include "zs/engine/param_plan.hpp"
 #include "zs/monitor/memory.hpp"
-#include "zs/zero/activation_checkpoint.hpp"
-#include "zs/zero/flat_params.hpp"
-#include "zs/zero/grad_reducer.hpp"
+#include "zs/engine/auto_units.hpp"
 #include "zs/zero/nvme_offload.hpp"
+#include "zs/zero/param_group.hpp"
 #include "zs/zero/param_swapper.hpp"
-#include "zs/zero/sharded_unit.hpp"
+#include "zs/zero/reduction.hpp"
+#include "zs/zero/sequential_units.hpp"
+#include "zs/zero/storage.hpp"
+#include "zs/zero/unit_runner.hpp"
 #include "zs/zero/unit_schedule.hpp"
 #include "zs/zero/zero_optimizer.hpp"
 
@@ -77,19 +79,14 @@ std::unique_ptr<ParamSwapper> make_param_swapper(const OffloadConfig& offload, c
 Engine::Engine(torch::nn::Module& model, const Config& config, World& world, EngineOptions options)
     : model_(model), config_(config), world_(world), options_(std::move(options)) {
   const StagePolicy policy = StagePolicy::for_stage(config_.zero.stage);
-  Communicator& comm = *world_.comm;
   param_dtype_ = dtype_of(config_.precision);
 
-  // Units (zero/unit.hpp): activation checkpointing for each when asked (flag or config
-  // section); at stage 3 the units' own hooks honour it, below that CheckpointingHooks do.
-  if (!policy.partition_parameters) checkpointing_ = std::make_unique<CheckpointingHooks>();
-  for (const auto& m : model_.modules(/*include_self=*/true)) {
-    auto* unit = dynamic_cast<UnitModule*>(m.get());
-    if (!unit) continue;
+  // Stage 3 partitions units; a model without any gets them made, or is refused (auto_units.hpp).
+  std::string auto_units;
+  if (policy.partition_parameters && find_units(model_).empty()) auto_units = make_automatic_units(model_);
+  for (const FoundUnit& u : find_units(model_))
     if (options_.activation_checkpointing || config_.activation_checkpointing.present)
-      unit->set_activation_checkpointing(true);
-    if (checkpointing_) unit->set_unit_hooks(checkpointing_.get());
-  }
+      u.unit->set_activation_checkpointing(true);
   // Planned before anything moves: moving a module replaces its parameters' data in place, so
   // the plan's tensors stay the model's parameters.
   const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
@@ -99,63 +96,45 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   // chosen one cannot fit.
   memory_sizes_ = model_sizes(plan);
   const int64_t gpu_capacity = device_capacity(world_.device), host_available = host_available_memory();
-  if (world_.is_main() && options_.log)
+  if (world_.is_main() && options_.log) {
     std::fputs(describe_memory(memory_sizes_, config_, gpu_capacity, host_available, world_.device.is_cuda()).c_str(), stdout);
-  check_memory_fits(memory_sizes_, config_, gpu_capacity, host_available);
-  ReducerOptions reducer_options;
-  reducer_options.overlap_comm = config_.zero.overlap_comm;
-  reducer_options.use_reduce_scatter = config_.zero.reduce_scatter;
-  reducer_options.comm_dtype = comm_dtype(config_);
-  reducer_options.prescale = config_.prescale_gradients;
-  reducer_options.predivide_factor = config_.gradient_predivide_factor;
-  if (policy.partition_parameters) {
-    // Partitioned construction: the model was built on the host; each unit goes to the device on
-    // its own, is broadcast from rank 0, keeps this rank's shard and lets the rest go before the
-    // next unit comes. No rank ever holds the whole model on its device.
-    units_ = std::make_unique<UnitSchedule>(config_.zero.stage3_prefetch_bucket_size,
-                                            config_.zero.stage3_max_live_parameters,
-                                            config_.zero.stage3_max_reuse_distance);
-    const auto unit_options = at::TensorOptions().dtype(param_dtype_).device(world_.device);
-    ShardPlacement placement;
-    placement.on_host = config_.zero.offload_param.device == "cpu";
-    placement.pin_memory = config_.zero.offload_param.pin_memory && world_.device.is_cuda();
-    if (config_.zero.offload_param.device == "nvme") {
-      param_swapper_ = make_param_swapper(config_.zero.offload_param, plan.units, comm, param_dtype_, placement.pin_memory);
-      placement.nvme = param_swapper_.get();
-    }
-    for (const UnitParams& u : plan.units)
-      units_->add(std::make_unique<ShardedUnit>(u.name, *u.module, u.params, u.groups, comm, *units_, reducer_options,
-                                                unit_options, placement));
+    if (!auto_units.empty()) std::printf("[zeroshard] stage 3: %s\n", auto_units.c_str());
   }
-  // Everything else (units' parameters are already in place, so this leaves them alone).
+  check_memory_fits(memory_sizes_, config_, gpu_capacity, host_available);
+
+  build_groups(plan, policy);
+  materialize_rest();
+  // Everything else: buffers and frozen parameters (the groups' parameters are in place already,
+  // so this leaves them alone), and every rank starts from rank 0's values.
   model_.to(world_.device, param_dtype_);
   {
-    // Every rank starts from rank 0's weights and buffers.
     c10::NoGradGuard no_grad;
-    std::unordered_set<const void*> in_units;  // broadcast with their unit already
-    for (const UnitParams& u : plan.units)
-      for (const NamedParam& p : u.params) in_units.insert(p.tensor.unsafeGetTensorImpl());
+    Communicator& comm = *world_.comm;
     for (auto& p : model_.parameters(/*recurse=*/true))
-      if (!in_units.count(p.unsafeGetTensorImpl())) comm.broadcast(p.detach(), 0)->wait();
+      if (!p.requires_grad() && p.numel() > 0) comm.broadcast(p.detach(), 0)->wait();
     for (auto& buffer : model_.buffers(/*recurse=*/true))
       if (buffer.defined() && buffer.numel() > 0) comm.broadcast(buffer, 0)->wait();
   }
-  std::vector<int64_t> numels;
-  for (const auto& p : plan.persistent) numels.push_back(p.tensor.numel());
-  FlatLayout layout = make_flat_layout(numels, plan.persistent_groups, policy.partitions(world_.size()),
-                                       config_.zero.reduce_bucket_size);
-  flat_ = std::make_unique<FlatParams>(plan.persistent, std::move(layout), /*keep_grad_buffer=*/!policy.shard_gradients,
-                                       at::TensorOptions().dtype(param_dtype_).device(world_.device));
-  reducer_ = std::make_unique<GradReducer>(*flat_, comm, policy, reducer_options);
+
+  // Every unit runs under the engine's hooks: at stage 3 its group's gathers, at every stage
+  // activation checkpointing when asked for.
+  for (const FoundUnit& u : find_units(model_)) {
+    ParamGroup* group = schedule_ ? group_of(u.unit->unit_module()) : nullptr;
+    auto runner = std::make_unique<UnitRunner>(group, group ? schedule_.get() : nullptr);
+    u.unit->set_unit_hooks(runner.get());
+    units_.emplace_back(u.unit, std::move(runner));
+  }
 
   // Optimizer offload: masters and state in host memory, updated on the CPU (zero/offloaded_step.hpp).
   const OffloadConfig& offload = config_.zero.offload_optimizer;
   std::unique_ptr<Optimizer> inner = offload.enabled() ? make_host_optimizer(config_.optimizer, offload.pin_memory && world_.device.is_cuda())
                                                        : make_optimizer(config_.optimizer);
-  optimizer_ = std::make_unique<ZeroOptimizer>(*flat_, *reducer_, comm, policy, std::move(inner),
+  std::vector<ParamGroup*> groups;
+  for (const auto& g : groups_) groups.push_back(g.get());
+  optimizer_ = std::make_unique<ZeroOptimizer>(std::move(groups), *world_.comm, policy, std::move(inner),
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
-                                               config_.zero.allgather_bucket_size, units_.get(), offload);
-  if (checkpointing_ && offload.overlap_step) overlap_offloaded_step_with_units();
+                                               config_.zero.allgather_bucket_size, offload);
+  if (!schedule_ && offload.overlap_step) overlap_offloaded_step_with_units();
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);
 
@@ -175,22 +154,87 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   window_start_s_ = now_s();
 }
 
+void Engine::build_groups(const ParamPlan& plan, const StagePolicy& policy) {
+  Communicator& comm = *world_.comm;
+  ReducerOptions reduce;
+  reduce.overlap_comm = config_.zero.overlap_comm;
+  reduce.use_reduce_scatter = config_.zero.reduce_scatter;
+  reduce.comm_dtype = comm_dtype(config_);
+  reduce.prescale = config_.prescale_gradients;
+  reduce.predivide_factor = config_.gradient_predivide_factor;
+  reductions_ = std::make_unique<ReductionQueue>(comm, reduce);
+  const auto tensor_options = at::TensorOptions().dtype(param_dtype_).device(world_.device);
+
+  // The parameters that stay gathered: one group whose buckets are reduce_bucket_size elements.
+  ParamGroupOptions gathered;
+  gathered.grad_buffer = !policy.shard_gradients;
+  gathered.shard_optimizer = policy.shard_optimizer;
+  gathered.reduce = reduce;
+  std::vector<int64_t> numels;
+  for (const auto& p : plan.persistent) numels.push_back(p.tensor.numel());
+  FlatLayout layout = make_flat_layout(numels, plan.persistent_groups, policy.partitions(world_.size()),
+                                       config_.zero.reduce_bucket_size);
+  groups_.push_back(std::make_unique<ParamGroup>("gathered parameters", plan.persistent, std::move(layout), comm,
+                                                 *reductions_, gathered, tensor_options, options_.meta_init));
+  if (!policy.partition_parameters) return;
+
+  // Partitioned construction: the model was built on the host (or the meta device); each unit goes
+  // to the device on its own, is broadcast from rank 0, keeps this rank's shard and lets the rest
+  // go before the next unit comes. No rank ever holds the whole model on its device.
+  schedule_ = std::make_unique<UnitSchedule>(config_.zero.stage3_prefetch_bucket_size,
+                                             config_.zero.stage3_max_live_parameters,
+                                             config_.zero.stage3_max_reuse_distance);
+  ParamGroupOptions unit;
+  unit.partitioned = true;
+  unit.reduce = reduce;
+  // Reduced gradients are kept in the communication dtype (an fp32 reduction is not rounded back).
+  unit.shard_grad_dtype = reduce.comm_dtype;
+  unit.placement.on_host = config_.zero.offload_param.device == "cpu";
+  unit.placement.pin_memory = config_.zero.offload_param.pin_memory && world_.device.is_cuda();
+  if (config_.zero.offload_param.device == "nvme") {
+    param_swapper_ = make_param_swapper(config_.zero.offload_param, plan.units, comm, param_dtype_, unit.placement.pin_memory);
+    unit.placement.nvme = param_swapper_.get();
+  }
+  for (const UnitParams& u : plan.units) {
+    groups_.push_back(std::make_unique<ParamGroup>(u.name, u.params, make_unit_layout(u.params, u.groups, comm.size()),
+                                                   comm, *reductions_, unit, tensor_options, options_.meta_init));
+    schedule_->add(groups_.back().get());
+  }
+}
+
+void Engine::materialize_rest() {
+  // Buffers and frozen parameters of a model built on the meta device: made on the device.
+  c10::NoGradGuard no_grad;
+  auto materialize = [&](const std::string& name, at::Tensor& t) {
+    if (!t.defined() || !t.is_meta()) return;
+    if (!options_.meta_init)
+      throw std::invalid_argument(name + " is on the meta device and no EngineOptions::meta_init was given");
+    at::Tensor value = at::empty(t.sizes(), t.options().device(world_.device));
+    options_.meta_init(name, value);
+    replace_data(t, value);
+  };
+  for (auto& item : model_.named_parameters(/*recurse=*/true)) materialize(item.key(), item.value());
+  for (auto& item : model_.named_buffers(/*recurse=*/true)) materialize(item.key(), item.value());
+}
+
+ParamGroup* Engine::group_of(torch::nn::Module& unit) const {
+  for (const auto& g : groups_) {
+    if (!g->partitioned()) continue;
+    for (const auto& p : unit.parameters(/*recurse=*/true))
+      for (const NamedParam& q : g->params())
+        if (p.is_same(q.tensor)) return g.get();
+  }
+  return nullptr;
+}
+
 void Engine::overlap_offloaded_step_with_units() {
   // Stages 1-2 with optimizer offload: the units' parameters are updated while the next forward
   // runs; each unit waits for its own before it runs (ZeroOptimizer::before_unit).
   std::vector<std::vector<at::Tensor>> unit_params;
-  std::unordered_map<const UnitModule*, int> index;
-  for (const auto& m : model_.modules(/*include_self=*/true)) {
-    auto* unit = dynamic_cast<UnitModule*>(m.get());
-    if (!unit) continue;
-    index[unit] = int(unit_params.size());
-    unit_params.push_back(unit->parameters());
-  }
+  for (const auto& [unit, runner] : units_) unit_params.push_back(unit->unit_module().parameters());
   optimizer_->overlap_with_units(unit_params);
-  checkpointing_->set_before([this, index](UnitModule& unit) {
-    auto it = index.find(&unit);
-    if (it != index.end()) optimizer_->before_unit(it->second);
-  });
+  for (size_t u = 0; u < units_.size(); ++u)
+    units_[u].second->set_before([this, u] { optimizer_->before_unit(int(u)); });
 }
 
 ModelSizes Engine::model_sizes(const ParamPlan& plan) {
@@ -232,9 +276,7 @@ Engine::~Engine() {
     }
   }
   // Units may outlive the engine: let them run plainly again.
-  if (checkpointing_)
-    for (const auto& m : model_.modules(/*include_self=*/true))
-      if (auto* unit = dynamic_cast<UnitModule*>(m.get())) unit->set_unit_hooks(nullptr);
+  for (const auto& [unit, runner] : units_) unit->set_unit_hooks(nullptr);
 }
 
 double Engine::last_loss() const { return last_loss_.defined() ? last_loss_.item<double>() : 0.0; }
@@ -264,16 +306,18 @@ void Engine::backward(const at::Tensor& loss) {
   TORCH_CHECK(loss.numel() == 1, "Engine::backward expects a scalar loss, got shape ", loss.sizes());
   optimizer_->finish_update();  // an offloaded step still updating units the forward did not run
   const int64_t gas = config_.gradient_accumulation_steps;
-  reducer_->begin_backward(is_gradient_accumulation_boundary(), micro_steps_ % gas == 0);
-  if (units_) units_->begin_backward(micro_steps_ % gas == 0);
+  for (const auto& g : groups_) g->begin_backward(is_gradient_accumulation_boundary(), micro_steps_ % gas == 0);
   {
     c10::NoGradGuard no_grad;
     loss_sum_.add_(loss.detach().to(at::kFloat));
   }
-  // Mean over the accumulation window; the reducer averages over ranks.
+  // Mean over the accumulation window; the reductions average over ranks.
   (loss * (scaler_->scale() / double(gas))).backward();
-  if (units_) units_->end_backward();
-  reducer_->end_backward();
+  // What backward left unreduced (units that got no gradient) goes in the same order on every
+  // rank: the units, then the gathered parameters.
+  for (size_t g = 1; g < groups_.size(); ++g) groups_[g]->end_backward();
+  groups_[0]->end_backward();
+  if (schedule_) schedule_->end_backward();
 }
 
 bool Engine::step() {
@@ -384,18 +428,41 @@ void Engine::set_counters(const TrainingCounters& c) {
 void Engine::pin_full_parameters(bool pinned) {
   c10::NoGradGuard no_grad;
   if (pinned) optimizer_->finish_update();
-  if (units_) units_->set_pinned(pinned);
+  if (schedule_) schedule_->set_pinned(pinned);
+}
+
+void Engine::unshard(torch::nn::Module& unit) {
+  c10::NoGradGuard no_grad;
+  if (ParamGroup* group = schedule_ ? group_of(unit) : nullptr) {
+    optimizer_->finish_update();
+    group->set_pinned(true);
+  }
+}
+
+void Engine::reshard(torch::nn::Module& unit) {
+  c10::NoGradGuard no_grad;
+  if (ParamGroup* group = schedule_ ? group_of(unit) : nullptr) group->set_pinned(false);
+}
+
+int64_t Engine::resident_parameter_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& g : groups_) bytes += g->resident_bytes();
+  return bytes;
+}
+
+std::vector<std::string> Engine::unit_names() const {
+  std::vector<std::string> names;
+  for (const FoundUnit& u : find_units(model_)) names.push_back(u.name);
+  return names;
 }
 
 void Engine::visit_full_parameters(const std::function<void(const std::string&, const at::Tensor&)>& fn) {
   c10::NoGradGuard no_grad;
-  for (const NamedParam& p : flat_->params()) fn(p.name, p.tensor);
-  if (!units_) return;
-  for (const auto& unit : units_->units()) {
-    const bool was_pinned = unit->pinned();
-    unit->set_pinned(true);
-    for (const NamedParam& p : unit->params()) fn(p.name, p.tensor);
-    unit->set_pinned(was_pinned);
+  for (const auto& group : groups_) {
+    const bool was_pinned = group->pinned();
+    group->set_pinned(true);
+    for (const NamedParam& p : group->params()) fn(p.name, p.tensor);
+    group->set_pinned(was_pinned);
   }
 }
 

@@ -25,16 +25,18 @@
 #include "zs/config/config.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/memory_estimate.hpp"
+#include "zs/zero/param_group.hpp"
+#include "zs/zero/stage_policy.hpp"
 
 namespace zs {
 
-class FlatParams;
-class GradReducer;
+class ParamGroup;
+class ReductionQueue;
 class ZeroOptimizer;
 class UnitSchedule;
+class UnitRunner;
+class UnitBase;
 class ParamSwapper;
-class CheckpointingHooks;
-class UnitHooks;
 class LrScheduler;
 class LossScaler;
 class StepLogger;
@@ -76,6 +78,11 @@ struct EngineOptions {
   // Checkpoint the activations of every unit (zero/unit.hpp). Also on when the config has an
   // "activation_checkpointing" section. A unit can ask for it by itself too.
   bool activation_checkpointing = false;
+  // A model built on the meta device (no memory: `Model m(config_on_meta)`) is materialised on
+  // the rank's device, one unit at a time at stage 3: every parameter and buffer is made there and
+  // filled by this function (rank 0's values are broadcast). zs::zero_init leaves zeros for
+  // weights that a checkpoint or a Hugging Face directory will load right after.
+  MetaInit meta_init;
   bool log = true;                    // print step lines on rank 0
 };
 
@@ -129,6 +136,16 @@ class Engine {
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.
   void pin_full_parameters(bool pinned);
+  // Explicit control of one unit, for front ends that drive forward themselves: unshard()
+  // gathers the unit's parameters and keeps them until reshard() (stage 3; a no-op below, and for
+  // modules that are not units). Collective: every rank makes the same calls in the same order.
+  void unshard(torch::nn::Module& unit);
+  void reshard(torch::nn::Module& unit);
+  // The units (module paths), in module order; at stage 3 also made automatically.
+  std::vector<std::string> unit_names() const;
+  // Bytes of trainable parameter values this rank holds right now (full buffers with memory and
+  // shards; not the optimizer's fp32 masters or state): at stage 3 between uses about 1/N.
+  int64_t resident_parameter_bytes() const;
   // Calls fn(name, full value) for every trainable parameter, gathering stage-3 units one at a
   // time (so only one unit is whole at once), e.g. to export 16-bit weights. Collective.
   void visit_full_parameters(const std::function<void(const std::string& name, const at::Tensor& value)>& fn);
@@ -142,7 +159,10 @@ class Engine {
 
  private:
   double scheduled_lr() const;
+  void build_groups(const ParamPlan& plan, const StagePolicy& policy);
+  void materialize_rest();
   void overlap_offloaded_step_with_units();
+  ParamGroup* group_of(torch::nn::Module& unit) const;
   ModelSizes model_sizes(const ParamPlan& plan);
   void print_summary() const;
 
@@ -154,11 +174,13 @@ class Engine {
   int64_t num_params_ = 0;
   ModelSizes memory_sizes_;
 
-  std::unique_ptr<FlatParams> flat_;
-  std::unique_ptr<GradReducer> reducer_;
+  std::unique_ptr<ReductionQueue> reductions_;
   std::unique_ptr<ParamSwapper> param_swapper_;  // offload_param "nvme": the units' shard files (outlives them)
-  std::unique_ptr<UnitSchedule> units_;     // stage 3
-  std::unique_ptr<CheckpointingHooks> checkpointing_;  // stages 0-2: activation checkpointing of units
+  // groups_[0] holds the parameters that stay gathered; at stage 3 one group per unit follows.
+  std::vector<std::unique_ptr<ParamGroup>> groups_;
+  std::unique_ptr<UnitSchedule> schedule_;  // stage 3
+  // Every unit with the hooks the engine installed on it (its group at stage 3), in module order.
+  std::vector<std::pair<UnitBase*, std::unique_ptr<UnitRunner>>> units_;
   std::unique_ptr<ZeroOptimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
   std::unique_ptr<LossScaler> scaler_;

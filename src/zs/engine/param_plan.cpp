@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "zs/zero/sequential_units.hpp"
+
 namespace zs {
 
 namespace {
@@ -30,23 +32,23 @@ ParamPlan plan_parameters(torch::nn::Module& model, const std::function<bool(con
   std::unordered_map<const void*, size_t> unit_of;
   std::vector<std::vector<NamedParam>> unit_params;
   if (partition) {
-    for (const auto& item : model.named_modules()) {
-      auto* unit = dynamic_cast<UnitModule*>(item.value().get());
-      if (!unit) continue;
+    for (const FoundUnit& found : find_units(model)) {
       for (const auto& other : plan.units)
-        if (item.key().rfind(other.name + ".", 0) == 0)
-          throw std::invalid_argument("unit " + item.key() + " is nested in unit " + other.name +
+        if (found.name.rfind(other.name + ".", 0) == 0 || other.name.empty())
+          throw std::invalid_argument("unit " + found.name + " is nested in unit " +
+                                      (other.name.empty() ? "<the model itself>" : other.name) +
                                       "; ZeRO-3 units must not contain each other");
       UnitParams u;
-      u.name = item.key();
-      u.module = unit;
+      u.name = found.name;
+      u.unit = found.unit;
       plan.units.push_back(std::move(u));
       unit_params.emplace_back();
-      for (const auto& p : unit->named_parameters(/*recurse=*/true)) {
+      const std::string prefix = found.name.empty() ? "" : found.name + ".";
+      for (const auto& p : found.unit->unit_module().named_parameters(/*recurse=*/true)) {
         if (!p.value().requires_grad() || p.value().numel() < persistence_threshold) continue;
         if (!unit_of.emplace(p.value().unsafeGetTensorImpl(), plan.units.size() - 1).second)
-          throw std::invalid_argument("parameter " + item.key() + "." + p.key() + " is shared by two units");
-        unit_params.back().push_back({item.key() + "." + p.key(), p.value()});
+          throw std::invalid_argument("parameter " + prefix + p.key() + " is shared by two units");
+        unit_params.back().push_back({prefix + p.key(), p.value()});
       }
     }
   }
@@ -56,7 +58,8 @@ ParamPlan plan_parameters(torch::nn::Module& model, const std::function<bool(con
     const at::Tensor& t = item.value();
     if (!t.requires_grad()) continue;
     auto owner = unit_of.find(t.unsafeGetTensorImpl());
-    if (owner != unit_of.end() && item.key().rfind(plan.units[owner->second].name + ".", 0) != 0)
+    if (owner != unit_of.end() && !plan.units[owner->second].name.empty() &&
+        item.key().rfind(plan.units[owner->second].name + ".", 0) != 0)
       throw std::invalid_argument("parameter " + item.key() + " is also used inside unit " + plan.units[owner->second].name +
                                   "; a ZeRO-3 unit's parameters must belong to it alone");
     if (!seen.insert(t.unsafeGetTensorImpl()).second) continue;

@@ -1,5 +1,5 @@
 // Which trainable parameters go where: the gathered (persistent) set laid out in flat buckets,
-// and, at stage 3, the parameters of each unit the model marked (zero/unit.hpp).
+// and, at stage 3, the parameters of each unit of the model (zero/unit.hpp).
 #pragma once
 
 #include <functional>
@@ -9,14 +9,14 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
-#include "zs/zero/flat_params.hpp"
+#include "zs/zero/param_group.hpp"
 #include "zs/zero/unit.hpp"
 
 namespace zs {
 
 struct UnitParams {
   std::string name;               // the module's path, e.g. "transformer.h.3"
-  UnitModule* module = nullptr;
+  UnitBase* unit = nullptr;
   std::vector<NamedParam> params; // in layout order
   std::vector<int> groups;        // 0: decays, 1: no weight decay
 };
@@ -31,9 +31,9 @@ struct ParamPlan {
 // Trainable parameters, each once (tied weights appear under two names), grouped into the
 // decaying group 0 and the non-decaying group 1, each group in reverse registration order (the
 // order backward produces gradients in, so buckets fill one after another). With `partition`,
-// parameters of UnitModules go to their unit, except those under `persistence_threshold`
-// elements, which stay gathered. Throws std::invalid_argument for nested units or a parameter
-// shared between a unit and anything else.
+// parameters of units (zs::find_units) go to their unit, except those under
+// `persistence_threshold` elements, which stay gathered. Throws std::invalid_argument for nested
+// units or a parameter shared between a unit and anything else.
 ParamPlan plan_parameters(torch::nn::Module& model, const std::function<bool(const std::string&, const at::Tensor&)>& decay,
                           bool partition, int64_t persistence_threshold);
 

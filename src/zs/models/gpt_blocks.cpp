@@ -65,7 +65,7 @@ BlockImpl::BlockImpl(const GPTConfig& config) {
   mlp = register_module("mlp", MLP(config));
 }
 
-at::Tensor BlockImpl::unit_forward(const at::Tensor& x) {
+at::Tensor BlockImpl::forward(const at::Tensor& x) {
   auto h = x + attn->forward(ln_1->forward(x));
   return h + mlp->forward(ln_2->forward(h));
 }

@@ -51,18 +51,18 @@ class MLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MLP);
 
-// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). Marked as a ZeRO-3 unit:
-// its parameters are gathered and released as a whole (forward() wraps unit_forward()).
-class BlockImpl : public UnitModule {
+// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). Marked as a ZeRO-3 unit (its
+// parameters are gathered and released as a whole): call it through the Block holder.
+class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const GPTConfig& config);
-  at::Tensor unit_forward(const at::Tensor& x) override;
+  at::Tensor forward(const at::Tensor& x);
 
   LayerNorm ln_1{nullptr};
   CausalSelfAttention attn{nullptr};
   LayerNorm ln_2{nullptr};
   MLP mlp{nullptr};
 };
-TORCH_MODULE(Block);
+ZS_UNIT_MODULE(Block);
 
 }  // namespace zs

@@ -11,7 +11,7 @@ namespace zs {
 
 namespace {
 
-// The random-number state a device's default generator had (CPU always; the input's device too).
+// The random-number state a device's default generator had (CPU always; the inputs' device too).
 struct RngState {
   std::vector<std::pair<c10::Device, at::Tensor>> states;
 
@@ -34,54 +34,86 @@ struct RngState {
   }
 };
 
+c10::Device device_of(const std::vector<at::Tensor>& tensors) {
+  for (const at::Tensor& t : tensors)
+    if (t.defined()) return t.device();
+  return c10::Device(c10::kCPU);
+}
+
+bool differentiable(const at::Tensor& t) { return t.defined() && at::isFloatingType(t.scalar_type()); }
+
 // The backward of a checkpointed call: recompute, then differentiate the recomputation.
 struct CheckpointBackward : torch::autograd::Node {
-  UnitFunction fn;
-  at::Tensor input;             // detached
-  bool input_requires_grad = false;
+  UnitBody body;
+  std::vector<at::Tensor> inputs;        // detached
+  std::vector<char> input_requires_grad;
+  std::vector<int> output_of_grad;       // which output each incoming gradient belongs to
   RngState rng;
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
-    at::Tensor x = input.detach();
-    x.requires_grad_(input_requires_grad);
-    const RngState now = RngState::capture(x.device());
+    std::vector<at::Tensor> xs(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!inputs[i].defined()) continue;
+      xs[i] = inputs[i].detach();
+      if (input_requires_grad[i]) xs[i].requires_grad_(true);
+    }
+    const RngState now = RngState::capture(device_of(xs));
     rng.restore();
-    at::Tensor y;
+    std::vector<at::Tensor> ys;
     {
       c10::AutoGradMode enable(true);
-      y = fn(x);
+      ys = body(xs);
     }
     now.restore();
-    // Accumulates into the parameters' .grad (and their hooks run), and into x.grad.
-    if (y.requires_grad()) torch::autograd::backward({y}, {grads[0]});
-    return {input_requires_grad ? x.grad() : at::Tensor()};
+    // Accumulates into the parameters' .grad (and their hooks run), and into the inputs' .grad.
+    std::vector<at::Tensor> roots, root_grads;
+    for (size_t g = 0; g < grads.size(); ++g) {
+      const at::Tensor& y = ys.at(size_t(output_of_grad[g]));
+      if (grads[g].defined() && y.requires_grad()) {
+        roots.push_back(y);
+        root_grads.push_back(grads[g]);
+      }
+    }
+    if (!roots.empty()) torch::autograd::backward(roots, root_grads);
+    torch::autograd::variable_list out(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (input_requires_grad[i]) out[i] = xs[i].grad();
+    return out;
   }
   std::string name() const override { return "zs::CheckpointBackward"; }
 };
 
 }  // namespace
 
-at::Tensor checkpointed(const UnitFunction& fn, const at::Tensor& x) {
-  if (!c10::GradMode::is_enabled()) return fn(x);
+std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs) {
+  if (!c10::GradMode::is_enabled()) return body(inputs);
   auto node = std::make_shared<CheckpointBackward>();
-  node->fn = fn;
-  node->input = x.detach();
-  node->input_requires_grad = x.requires_grad();
-  node->rng = RngState::capture(x.device());
-  at::Tensor y;
+  node->body = body;
+  for (const at::Tensor& x : inputs) {
+    node->inputs.push_back(x.defined() ? x.detach() : at::Tensor());
+    node->input_requires_grad.push_back(x.defined() && x.requires_grad());
+  }
+  node->rng = RngState::capture(device_of(inputs));
+  std::vector<at::Tensor> ys;
   {
     c10::NoGradGuard no_grad;
-    y = fn(x);
+    ys = body(inputs);
   }
-  node->set_next_edges(torch::autograd::collect_next_edges(x));
-  torch::autograd::set_history(y, node);
-  return y;
+  node->set_next_edges(torch::autograd::collect_next_edges(inputs));
+  for (size_t k = 0; k < ys.size(); ++k) {
+    if (!differentiable(ys[k])) continue;
+    // An input handed back unchanged must not take this node as its history: give the output a
+    // tensor of its own (same storage).
+    for (const at::Tensor& x : inputs)
+      if (x.defined() && ys[k].is_same(x)) ys[k] = ys[k].detach();
+    node->output_of_grad.push_back(int(k));
+    torch::autograd::set_history(ys[k], node);
+  }
+  return ys;
 }
 
-at::Tensor CheckpointingHooks::run(UnitModule& unit, const at::Tensor& x) {
-  if (before_) before_(unit);
-  if (!unit.activation_checkpointing()) return unit.forward_unhooked(x);
-  return checkpointed([&unit](const at::Tensor& in) { return unit.forward_unhooked(in); }, x);
+at::Tensor checkpointed(const std::function<at::Tensor(const at::Tensor&)>& fn, const at::Tensor& x) {
+  return checkpointed([fn](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{fn(in[0])}; }, {x})[0];
 }
 
 }  // namespace zs

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -11,23 +12,13 @@
 
 namespace zs {
 
-using UnitFunction = std::function<at::Tensor(const at::Tensor&)>;
+// body(inputs) without autograd history inside; the backward of its outputs re-runs body with
+// autograd on and differentiates that (parameters used by body receive their gradients then, and
+// so do the inputs that require them). Outputs that are not floating point get no history. With
+// autograd off this is just body(inputs).
+std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs);
 
-// fn(x) without autograd history inside; its output's backward re-runs fn with autograd on and
-// differentiates that (parameters used by fn receive their gradients then). With autograd off
-// this is just fn(x).
-at::Tensor checkpointed(const UnitFunction& fn, const at::Tensor& x);
-
-// Hooks for stages 0-2: a unit that asks for activation checkpointing gets it, others run plainly.
-// `before`, when set, runs first (the optimizer waits there for an offloaded step still updating
-// the unit's parameters).
-class CheckpointingHooks : public UnitHooks {
- public:
-  at::Tensor run(UnitModule& unit, const at::Tensor& x) override;
-  void set_before(std::function<void(UnitModule&)> before) { before_ = std::move(before); }
-
- private:
-  std::function<void(UnitModule&)> before_;
-};
+// The same for a function of one tensor.
+at::Tensor checkpointed(const std::function<at::Tensor(const at::Tensor&)>& fn, const at::Tensor& x);
 
 }  // namespace zs

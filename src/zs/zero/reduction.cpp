@@ -21,7 +21,7 @@ PendingReduction start_reduction(Communicator& comm, const at::Tensor& input, co
     p.work = comm.all_reduce(in, op);
     p.result = in;
   } else if (options.use_reduce_scatter) {
-    const bool direct = !convert && !accumulate;
+    const bool direct = !accumulate && target.scalar_type() == in.scalar_type();
     p.result = direct ? target : at::empty({target.numel()}, in.options());
     p.work = comm.reduce_scatter(p.result, in, op);
   } else {
@@ -40,6 +40,27 @@ void finish_reduction(PendingReduction& p, const ReducerOptions& options, int wo
     p.target.add_(p.result);
   else
     p.target.copy_(p.result);
+}
+
+void ReductionQueue::launch(const at::Tensor& input, const at::Tensor& target, bool whole_bucket, bool accumulate,
+                            bool staged) {
+  if (staged) {
+    while (staged_in_flight_ >= max_staged_) finish_front();
+    ++staged_in_flight_;
+  }
+  pending_.push_back(Entry{start_reduction(comm_, input, target, whole_bucket, accumulate, options_), staged});
+  if (!options_.overlap_comm) finish_all();
+}
+
+void ReductionQueue::finish_front() {
+  Entry& e = pending_.front();
+  finish_reduction(e.reduction, options_, comm_.size());
+  if (e.staged) --staged_in_flight_;
+  pending_.pop_front();  // lets go of the staging buffer (ordered after the collective that read it)
+}
+
+void ReductionQueue::finish_all() {
+  while (!pending_.empty()) finish_front();
 }
 
 }  // namespace zs

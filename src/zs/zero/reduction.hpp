@@ -4,6 +4,7 @@
 // the stage-3 units, so both reduce the same way.
 #pragma once
 
+#include <deque>
 #include <optional>
 
 #include <ATen/core/Tensor.h>
@@ -35,5 +36,35 @@ PendingReduction start_reduction(Communicator& comm, const at::Tensor& input, co
 
 // Waits for it (stream-ordered on CUDA) and lands the result in the target.
 void finish_reduction(PendingReduction& p, const ReducerOptions& options, int world_size);
+
+// The gradient reductions in flight across every parameter group of an engine, in launch order.
+// A staged reduction reads a staging buffer that lives until the reduction is finished; at most
+// `max_staged` of those are in flight, so launching one more first finishes the oldest
+// (stream-ordered on CUDA: no host stall). With the default of one, a bucket's reduction overlaps
+// the backward that fills the next bucket, and at most two staging buffers exist at once (one in
+// flight, one filling). Without overlap_comm every reduction is finished as soon as it is launched.
+class ReductionQueue {
+ public:
+  ReductionQueue(Communicator& comm, ReducerOptions options, int max_staged = 1)
+      : comm_(comm), options_(options), max_staged_(max_staged) {}
+
+  const ReducerOptions& options() const { return options_; }
+  // start_reduction(...) with these options; `staged`: the input is a staging buffer.
+  void launch(const at::Tensor& input, const at::Tensor& target, bool whole_bucket, bool accumulate, bool staged);
+  void finish_all();
+
+ private:
+  struct Entry {
+    PendingReduction reduction;
+    bool staged = false;
+  };
+  void finish_front();
+
+  Communicator& comm_;
+  ReducerOptions options_;
+  int max_staged_;
+  int staged_in_flight_ = 0;
+  std::deque<Entry> pending_;
+};
 
 }  // namespace zs

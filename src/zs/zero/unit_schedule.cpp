@@ -2,15 +2,13 @@
 
 #include <algorithm>
 
-#include "zs/zero/sharded_unit.hpp"
+#include "zs/zero/param_group.hpp"
 
 namespace zs {
 
-void UnitSchedule::add(std::unique_ptr<ShardedUnit> unit) { units_.push_back(std::move(unit)); }
-
 int64_t UnitSchedule::live_elements() const {
   int64_t live = 0;
-  for (const auto& u : units_)
+  for (const ParamGroup* u : units_)
     if (u->gathered()) live += u->numel();
   return live;
 }
@@ -18,7 +16,7 @@ int64_t UnitSchedule::live_elements() const {
 void UnitSchedule::prefetch_from(int position, int direction) {
   int64_t budget = prefetch_elements_;
   for (int i = position + direction; i >= 0 && i < int(order_.size()); i += direction) {
-    ShardedUnit* next = order_[i];
+    ParamGroup* next = order_[i];
     if (next->gathered()) continue;
     if (next->numel() > budget || live_elements() + next->numel() > max_live_elements_) break;
     next->start_gather();
@@ -26,7 +24,7 @@ void UnitSchedule::prefetch_from(int position, int direction) {
   }
 }
 
-void UnitSchedule::on_forward(ShardedUnit* unit) {
+void UnitSchedule::on_forward(ParamGroup* unit) {
   if (recording_) {
     order_.push_back(unit);
     return;
@@ -39,34 +37,22 @@ void UnitSchedule::on_forward(ShardedUnit* unit) {
   if (position_ >= 0) prefetch_from(position_, +1);
 }
 
-bool UnitSchedule::keep_after_forward(ShardedUnit* unit) const {
+bool UnitSchedule::keep_after_forward(ParamGroup* unit) const {
   if (recording_ || position_ < 0 || order_[position_] != unit) return false;
   return reuse_distance_[position_] < max_reuse_distance_ && live_elements() <= max_live_elements_;
 }
 
-void UnitSchedule::on_backward(ShardedUnit* unit) {
+void UnitSchedule::on_backward(ParamGroup* unit) {
   if (recording_) return;
   auto it = std::find(order_.rbegin(), order_.rend(), unit);  // the last forward use runs backward first
   if (it != order_.rend()) prefetch_from(int(order_.rend() - it) - 1, -1);
 }
 
-void UnitSchedule::on_reduction_started(ShardedUnit* unit) {
-  for (ShardedUnit* u : reducing_)
-    if (u != unit) u->finish_reductions();
-  reducing_.assign(1, unit);
-}
-
-void UnitSchedule::begin_backward(bool first_micro_step) {
-  for (auto& u : units_) u->begin_backward(first_micro_step);
-}
-
 void UnitSchedule::set_pinned(bool pinned) {
-  for (auto& u : units_) u->set_pinned(pinned);
+  for (ParamGroup* u : units_) u->set_pinned(pinned);
 }
 
 void UnitSchedule::end_backward() {
-  for (auto& u : units_) u->end_backward();
-  reducing_.clear();
   position_ = -1;
   if (!recording_) return;
   recording_ = false;

@@ -13,12 +13,11 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 namespace zs {
 
-class ShardedUnit;
+class ParamGroup;
 
 class UnitSchedule {
  public:
@@ -27,20 +26,17 @@ class UnitSchedule {
         max_live_elements_(max_live_elements),
         max_reuse_distance_(max_reuse_distance) {}
 
-  void add(std::unique_ptr<ShardedUnit> unit);
-  const std::vector<std::unique_ptr<ShardedUnit>>& units() const { return units_; }
+  // The units (partitioned groups; owned by the engine).
+  void add(ParamGroup* unit) { units_.push_back(unit); }
+  const std::vector<ParamGroup*>& units() const { return units_; }
 
-  // Called by a unit as its forward / backward starts.
-  void on_forward(ShardedUnit* unit);
-  void on_backward(ShardedUnit* unit);
+  // Called by a unit's runner as its forward / backward starts.
+  void on_forward(ParamGroup* unit);
+  void on_backward(ParamGroup* unit);
   // After a unit's forward (with a backward to come): whether it stays gathered for its reuse.
-  bool keep_after_forward(ShardedUnit* unit) const;
+  bool keep_after_forward(ParamGroup* unit) const;
 
-  // Called by a unit that launched its gradient reductions: the units that launched before it
-  // finish theirs (one behind, to bound the staging memory while keeping the overlap).
-  void on_reduction_started(ShardedUnit* unit);
-
-  void begin_backward(bool first_micro_step);
+  // After every backward (the units have released themselves): the first one ends the recording.
   void end_backward();
   // Keeps every unit gathered (or lets them go again). Collective.
   void set_pinned(bool pinned);
@@ -49,12 +45,11 @@ class UnitSchedule {
   void prefetch_from(int position, int direction);
   int64_t live_elements() const;
 
-  std::vector<std::unique_ptr<ShardedUnit>> units_;
-  std::vector<ShardedUnit*> order_;  // forward order of the first step
+  std::vector<ParamGroup*> units_;
+  std::vector<ParamGroup*> order_;   // forward order of the first step
   // Per position of order_: elements of the other units gathered before that unit's next use.
   std::vector<int64_t> reuse_distance_;
   int position_ = -1;                // position of the unit whose forward runs now
-  std::vector<ShardedUnit*> reducing_;  // units whose reductions are in flight
   bool recording_ = true;
   int64_t prefetch_elements_, max_live_elements_, max_reuse_distance_;
 };

@@ -15,8 +15,6 @@
 #include "zs/optim/host_optimizer.hpp"
 #include "zs/zero/nvme_offload.hpp"
 #include "zs/zero/offloaded_step.hpp"
-#include "zs/zero/sharded_unit.hpp"
-#include "zs/zero/unit_schedule.hpp"
 
 namespace zs {
 
@@ -25,17 +23,19 @@ namespace {
 constexpr int64_t kStepScratchElements = 64 << 20;
 }  // namespace
 
-ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
+ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                              std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                             int64_t allgather_elements, UnitSchedule* units, const OffloadConfig& offload)
-    : flat_(flat),
-      reducer_(reducer),
+                             int64_t allgather_elements, const OffloadConfig& offload)
+    : groups_(std::move(groups)),
       comm_(comm),
       policy_(policy),
-      units_(units),
       optimizer_(std::move(optimizer)),
-      allgather_elements_(allgather_elements),
-      separate_master_(flat.dtype() != at::kFloat || offload.enabled()) {
+      allgather_elements_(allgather_elements) {
+  TORCH_CHECK(!groups_.empty(), "ZeroOptimizer: no parameter groups");
+  device_options_ = groups_.front()->tensor_options().dtype(at::kFloat);
+  separate_master_ = groups_.front()->tensor_options().dtype() != at::kFloat || offload.enabled();
+  for (ParamGroup* g : groups_)
+    if (g->partitioned()) units_.push_back(g);
   if (offload.enabled()) {
     TORCH_CHECK(offload.device == "cpu" || offload.device == "nvme", "ZeroOptimizer: offload_optimizer.device \"",
                 offload.device, "\" is not handled here");
@@ -43,60 +43,49 @@ ZeroOptimizer::ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicato
     auto* host = dynamic_cast<HostOptimizer*>(optimizer_.get());
     TORCH_CHECK(host, "ZeroOptimizer: optimizer offload needs a host optimizer (make_host_optimizer), got ",
                 optimizer_->name());
-    if (offload.device == "nvme") nvme_ = std::make_unique<NvmeOffload>(*host, flat_.buffer().device(), offload, comm_.rank());
-    else offloaded_ = std::make_unique<OffloadedStep>(*host, flat_.buffer().device(), offload);
+    const c10::Device device = device_options_.device();
+    if (offload.device == "nvme") nvme_ = std::make_unique<NvmeOffload>(*host, device, offload, comm_.rank());
+    else offloaded_ = std::make_unique<OffloadedStep>(*host, device, offload);
   }
-  const FlatLayout& layout = flat_.layout();
-  for (size_t b = 0; b < layout.buckets.size(); ++b) {
-    OwnedSlot slot;
-    slot.layout = &layout;
-    slot.params = &flat_.params();
-    slot.bucket = int(b);
-    slot.own_begin = policy_.shard_optimizer ? layout.chunk_offset(int(b), comm_.rank()) : layout.buckets[b].offset;
-    slot.own = policy_.shard_optimizer ? flat_.chunk(int(b), comm_.rank()) : flat_.bucket(int(b));
-    add_slot(std::move(slot), group_weight_decay.at(layout.buckets[b].group));
-  }
-  if (units) {
-    for (const auto& unit : units->units()) {
-      // A shard in a file is brought in while its slots are made (the CPU masters copy it).
-      shards_in_files_ = shards_in_files_ || unit->shard_in_file();
-      TORCH_CHECK(!unit->shard_in_file() || offload.enabled(),
-                  "ZeroOptimizer: parameter shards on NVMe need optimizer offload (the CPU step writes them)");
-      unit->open_shard(/*read=*/true);
-      for (size_t b = 0; b < unit->layout().buckets.size(); ++b) {
-        OwnedSlot slot;
-        slot.layout = &unit->layout();
-        slot.params = &unit->params();
-        slot.bucket = int(b);
-        slot.own_begin = unit->own_begin(int(b));
-        slot.own = unit->shard(int(b));
-        slot.unit = unit.get();
-        add_slot(std::move(slot), group_weight_decay.at(unit->layout().buckets[b].group));
-      }
-      unit->close_shard(/*write=*/false);
+  for (ParamGroup* g : groups_) {
+    // A shard in a file is brought in while its slots are made (the CPU masters copy it).
+    shards_in_files_ = shards_in_files_ || g->shard_in_file();
+    TORCH_CHECK(!g->shard_in_file() || offload.enabled(),
+                "ZeroOptimizer: parameter shards on NVMe need optimizer offload (the CPU step writes them)");
+    g->open_shard(/*read=*/true);
+    for (size_t b = 0; b < g->layout().buckets.size(); ++b) {
+      OwnedSlot slot;
+      slot.layout = &g->layout();
+      slot.params = &g->params();
+      slot.bucket = int(b);
+      slot.own_begin = g->own_begin(int(b));
+      slot.own = g->own(int(b));
+      slot.group = g;
+      add_slot(std::move(slot), group_weight_decay.at(g->layout().buckets[b].group));
     }
+    g->close_shard(/*write=*/false);
   }
   // 16-bit units with their masters on the device gather from the masters; their 16-bit shards go.
-  if (units && separate_master_ && !offloaded_ && !nvme_) {
-    for (const auto& unit : units->units()) {
+  if (separate_master_ && !offloaded_ && !nvme_) {
+    for (ParamGroup* unit : units_) {
       std::vector<at::Tensor> masters;
       for (const OwnedSlot& slot : slots_)
-        if (slot.unit == unit.get()) masters.push_back(slot.master);
+        if (slot.group == unit) masters.push_back(slot.master);
       unit->gather_from_masters(std::move(masters));
     }
   }
   // CPU offload at stage 3 with shards in memory: the units' slots are updated while the next
   // forward runs, and a unit's gather waits only for its own (OffloadedStep::start).
-  if (offloaded_ && units && !shards_in_files_) {
+  if (offloaded_ && !units_.empty() && !shards_in_files_) {
     slot_first_unit_.assign(slots_.size(), -1);
-    for (size_t u = 0; u < units->units().size(); ++u) {
+    for (size_t u = 0; u < units_.size(); ++u) {
       std::vector<int> own_slots;
       for (size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].unit == units->units()[u].get()) {
+        if (slots_[i].group == units_[u]) {
           own_slots.push_back(int(i));
           slot_first_unit_[i] = int(u);
         }
-      units->units()[u]->set_before_gather([this, own_slots] {
+      units_[u]->set_before_gather([this, own_slots] {
         for (int s : own_slots) offloaded_->wait_slot(s);
       });
     }
@@ -112,18 +101,18 @@ SlotAccess ZeroOptimizer::shard_access(bool read, bool write) const {
   SlotAccess access;
   if (!shards_in_files_) return access;
   access.open = [this, read](int i) {
-    if (ShardedUnit* unit = slots_[i].unit) unit->open_shard(read);  // a no-op while open
+    slots_[i].group->open_shard(read);  // a no-op while open, or for shards in memory
   };
   access.close = [this, write](int i) {
-    ShardedUnit* unit = slots_[i].unit;
-    if (unit && (i + 1 == int(slots_.size()) || slots_[i + 1].unit != unit)) unit->close_shard(write);
+    ParamGroup* group = slots_[i].group;
+    if (i + 1 == int(slots_.size()) || slots_[i + 1].group != group) group->close_shard(write);
   };
   return access;
 }
 
 void ZeroOptimizer::close_shards(bool write) {
   if (!shards_in_files_) return;
-  for (const auto& unit : units_->units()) unit->close_shard(write);
+  for (ParamGroup* unit : units_) unit->close_shard(write);
 }
 
 ZeroOptimizer::~ZeroOptimizer() {
@@ -138,19 +127,21 @@ ZeroOptimizer::~ZeroOptimizer() {
 void ZeroOptimizer::finish_update() {
   if (!offloaded_ || !offloaded_->running()) return;
   offloaded_->finish();
-  if (units_)
-    for (const auto& unit : units_->units()) unit->drop_shard_grads();
   if (!awaiting_gather_.empty()) {
     // Units the forward did not run (or no forward at all): their buckets are gathered here, in
     // slot order on every rank.
     for (size_t i = 0; i < slots_.size(); ++i) gather_awaiting(int(i));
     awaiting_gather_.clear();
-    reducer_.zero_grads();
   }
+  zero_grads();  // the update is done reading them
+}
+
+void ZeroOptimizer::zero_grads() {
+  for (ParamGroup* g : groups_) g->zero_grads();
 }
 
 void ZeroOptimizer::overlap_with_units(const std::vector<std::vector<at::Tensor>>& unit_params) {
-  if (!offloaded_ || units_ || !policy_.gather_after_step || unit_params.empty()) return;
+  if (!offloaded_ || !units_.empty() || !policy_.gather_after_step || unit_params.empty()) return;
   std::unordered_map<const c10::TensorImpl*, int> unit_of;
   for (size_t u = 0; u < unit_params.size(); ++u)
     for (const at::Tensor& t : unit_params[u]) unit_of[t.unsafeGetTensorImpl()] = int(u);
@@ -174,7 +165,7 @@ void ZeroOptimizer::overlap_with_units(const std::vector<std::vector<at::Tensor>
 void ZeroOptimizer::gather_awaiting(int slot) {
   if (awaiting_gather_.empty() || !awaiting_gather_[size_t(slot)]) return;
   offloaded_->wait_slot(slot);
-  comm_.all_gather(flat_.bucket(slots_[size_t(slot)].bucket), slots_[size_t(slot)].own)->wait();
+  slots_[size_t(slot)].group->all_gather_bucket(slots_[size_t(slot)].bucket)->wait();
   awaiting_gather_[size_t(slot)] = 0;
 }
 
@@ -199,12 +190,10 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
   slots_.push_back(std::move(slot));
 }
 
-at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) {
-  return slot.unit ? slot.unit->shard_grad(slot.bucket) : reducer_.shard_grad(slot.bucket);
-}
+at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) { return slot.group->shard_grad(slot.bucket); }
 
 at::Tensor ZeroOptimizer::global_sq_norm() {
-  at::Tensor total = at::zeros({}, flat_.buffer().options().dtype(at::kFloat));
+  at::Tensor total = at::zeros({}, device_options_);
   for (const OwnedSlot& slot : slots_) total.add_(squared_norm(grad(slot)));
   // Stage 0: every rank holds the same full gradient; otherwise sum the shards' parts.
   if (policy_.shard_optimizer) comm_.all_reduce(total, ReduceOp::sum)->wait();
@@ -212,7 +201,7 @@ at::Tensor ZeroOptimizer::global_sq_norm() {
 }
 
 bool ZeroOptimizer::any_overflow() {
-  at::Tensor any = at::zeros({}, flat_.buffer().options().dtype(at::kFloat));
+  at::Tensor any = at::zeros({}, device_options_);
   for (const OwnedSlot& slot : slots_) any = at::maximum(any, has_inf_or_nan(grad(slot)));
   // Every rank must agree, or they would take different paths (and collectives) from here.
   comm_.all_reduce(any, ReduceOp::max)->wait();
@@ -223,14 +212,9 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   c10::NoGradGuard no_grad;
   finish_update();
   StepOutcome out;
-  auto zero_grads = [&]() {
-    reducer_.zero_grads();
-    if (units_)
-      for (const auto& unit : units_->units()) unit->drop_shard_grads();  // the next window allocates afresh
-  };
   if (check_overflow && any_overflow()) {
     out.skipped = true;
-    out.grad_norm = at::full({}, INFINITY, flat_.buffer().options().dtype(at::kFloat));
+    out.grad_norm = at::full({}, INFINITY, device_options_);
     zero_grads();
     return out;
   }
@@ -262,9 +246,7 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
       }
       std::stable_sort(later.begin(), later.end(), [this](int a, int b) { return slot_first_unit_[a] < slot_first_unit_[b]; });
       offloaded_->run(slots_, now, grads, lr, host_divisor);
-      if (units_) {
-        reducer_.zero_grads();  // only the slots outside units reduce through it at stage 3
-      } else {
+      if (units_.empty()) {
         awaiting_gather_.assign(slots_.size(), 0);
         for (int i : later) awaiting_gather_[size_t(i)] = 1;
       }
@@ -333,20 +315,20 @@ void ZeroOptimizer::publish(bool copy_masters) {
   const SlotAccess access = copy_masters ? shard_access(/*read=*/false, /*write=*/true) : SlotAccess();
   for (size_t i = 0; i < slots_.size(); ++i) {
     const OwnedSlot& slot = slots_[i];
-    if (copy_masters && !(slot.unit && slot.unit->gathers_from_masters())) {
+    if (copy_masters && !slot.group->gathers_from_masters()) {
       if (access.open) access.open(int(i));
       slot.own.copy_(slot.master);
       if (access.close) access.close(int(i));
     }
-    if (slot.unit || !policy_.gather_after_step) continue;
+    if (slot.group->partitioned() || !policy_.gather_after_step) continue;
     if (!awaiting_gather_.empty() && awaiting_gather_[i]) continue;  // gathered once its update lands
-    const int64_t numel = flat_.layout().buckets[slot.bucket].numel;
+    const int64_t numel = slot.layout->buckets[slot.bucket].numel;
     if (in_flight > 0 && in_flight + numel > allgather_elements_) {
       for (auto& w : works) w->wait();
       works.clear();
       in_flight = 0;
     }
-    works.push_back(comm_.all_gather(flat_.bucket(slot.bucket), slot.own));
+    works.push_back(slot.group->all_gather_bucket(slot.bucket));
     in_flight += numel;
   }
   for (auto& w : works) w->wait();

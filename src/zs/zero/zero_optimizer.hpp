@@ -13,16 +13,13 @@
 
 #include "zs/dist/communicator.hpp"
 #include "zs/optim/optimizer.hpp"
-#include "zs/zero/flat_params.hpp"
-#include "zs/zero/grad_reducer.hpp"
+#include "zs/zero/param_group.hpp"
 #include "zs/zero/stage_policy.hpp"
 
 namespace zs {
 
 class NvmeOffload;
 class OffloadedStep;
-class ShardedUnit;
-class UnitSchedule;
 struct SlotAccess;
 
 struct StepOutcome {
@@ -40,24 +37,24 @@ struct OwnedSlot {
   int64_t own_begin = 0;                    // where `own` starts in the layout's flat coordinates
   at::Tensor own;                           // this rank's parameter values (16-bit, or fp32); with
                                             // offload_param "nvme" reachable only while the unit's
-                                            // shard is open (ShardedUnit::open_shard); no storage
+                                            // shard is open (ParamGroup::open_shard); no storage
                                             // for a unit that gathers from its masters
   at::Tensor master;                        // fp32 master values (== own in fp32 training without
                                             // offload; in host memory with offload; undefined with
                                             // NVMe offload, where they live in files)
-  ShardedUnit* unit = nullptr;              // the ZeRO-3 unit holding it, if any
+  ParamGroup* group = nullptr;              // the group holding it (partitioned: a ZeRO-3 unit)
 };
 
 class ZeroOptimizer {
  public:
-  // `group_weight_decay[g]` applies to buckets of group g. `allgather_elements` bounds how many
-  // parameter elements are all-gathered at a time after the step. `units` (stage 3) adds a slot
-  // for every bucket of every unit. `offload` enabled (device "cpu"): `optimizer` must be a
-  // HostOptimizer (make_host_optimizer) and the masters go to host memory.
-  ZeroOptimizer(FlatParams& flat, GradReducer& reducer, Communicator& comm, StagePolicy policy,
+  // A slot for every bucket of every group, in the order given (at stage 3: the gathered group,
+  // then the units). `group_weight_decay[g]` applies to buckets of weight-decay group g.
+  // `allgather_elements` bounds how many parameter elements are all-gathered at a time after the
+  // step. `offload` enabled (device "cpu" or "nvme"): `optimizer` must be a HostOptimizer
+  // (make_host_optimizer) and the masters go to host memory (or files).
+  ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                 std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                int64_t allgather_elements, UnitSchedule* units = nullptr,
-                const OffloadConfig& offload = OffloadConfig());
+                int64_t allgather_elements, const OffloadConfig& offload = OffloadConfig());
   ~ZeroOptimizer();
 
   // One optimizer step on the reduced gradients. `loss_scale`: the factor the loss was scaled
@@ -89,6 +86,7 @@ class ZeroOptimizer {
 
  private:
   void publish(bool copy_masters);
+  void zero_grads();
   at::Tensor grad(const OwnedSlot& slot);
   at::Tensor global_sq_norm();
   bool any_overflow();
@@ -98,11 +96,11 @@ class ZeroOptimizer {
   SlotAccess shard_access(bool read, bool write) const;
   void close_shards(bool write);  // any shard an access left open (a last slot without pieces)
 
-  FlatParams& flat_;
-  GradReducer& reducer_;
+  std::vector<ParamGroup*> groups_;
+  std::vector<ParamGroup*> units_;  // the partitioned ones (stage 3)
+  at::TensorOptions device_options_;  // fp32 on the parameters' device
   Communicator& comm_;
   StagePolicy policy_;
-  UnitSchedule* units_;
   bool shards_in_files_ = false;  // offload_param "nvme"
   std::unique_ptr<Optimizer> optimizer_;
   int64_t allgather_elements_;
