@@ -22,6 +22,15 @@ B=build-gpu
 results="$OUT/results.jsonl"
 : > "$results"
 note() { echo "== $*" | tee -a "$OUT/visit.log"; }
+# DeepSpeed 0.19.8 from the carried wheels (.deps/deepspeed, a copy of ../shared/bench/deepspeed):
+# installed and its ops JIT-built once per visit by its own script, run with no cases.
+ds_setup() {
+  [ -f .deps/deepspeed/ds_visit.sh ] || { note "no .deps/deepspeed carried: DeepSpeed runs skipped"; return 1; }
+  if [ ! -f /tmp/site/.ds_stamp ]; then DS_CASES=" " OUT="$OUT/ds" bash .deps/deepspeed/ds_visit.sh > "$OUT/ds_setup.log" 2>&1; fi
+  export PYTHONPATH=/tmp/site TORCH_EXTENSIONS_DIR=/tmp/ds_torch_extensions TORCH_CUDA_ARCH_LIST=9.0 DS_SKIP_CUDA_CHECK=1
+  export OMP_NUM_THREADS=$(( $(nproc) / NGPU ))
+  [ -f /tmp/site/.ds_stamp ]
+}
 has() { [[ " $steps " == *" $1 "* ]]; }
 
 note "GPUs: $NGPU ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)); torch at $TORCH_ROOT"
@@ -177,6 +186,66 @@ if has scale; then
     grep -E "this run|does not fit|step (1|2|10) loss|error|Error" "$OUT/$1.log" | cut -c1-400 | head -8
     sed 's/^\[rank 0\] //' "$OUT/$1.log" | grep '^{' | tee -a "$results"
   done
+fi
+
+if has gpt_regress; then
+  # The landed code before this session's engine change (ParamGroup), built from a carried source
+  # tarball (.deps/old_src.tar), against the current build, alternating, GPT-2 1.5B stages 2 and 3.
+  if [ -f .deps/old_src.tar ] && [ ! -x build-old/bin/bench_gpt ]; then
+    rm -rf .deps/old_src && mkdir -p .deps/old_src && tar xf .deps/old_src.tar -C .deps/old_src
+    cp -r .deps/include .deps/googletest .deps/old_src/.deps/ 2>/dev/null
+    cmake -S .deps/old_src -B build-old -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
+      -DZS_BUILD_TESTS=OFF > "$OUT/build_old.log" 2>&1 && cmake --build build-old -j "$(nproc)" --target bench_gpt zsrun >> "$OUT/build_old.log" 2>&1
+    note "old build rc=$?"
+  fi
+  note "GPT-2 1.5B, before (build-old) and after (this build) the one-parameter-group engine, alternating"
+  for rep in 1 2; do
+    for stage in 2 3; do
+      for b in build-old $B; do
+        [ -x $b/bin/bench_gpt ] || continue
+        timeout 240 $b/bin/zsrun --num_gpus "$NGPU" $b/bin/bench_gpt --model 1.5B --stage $stage --label "$b" \
+          2>> "$OUT/zs_regress.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+      done
+    done
+  done
+fi
+
+if has llama; then
+  # Llama-2-7B shape, seq 2048, micro 4, bf16, activation checkpointing, stage 3, 2 GPUs: ours (bf16 and fp32
+  # reduction) against transformers' LlamaForCausalLM under FSDP2 and DeepSpeed ZeRO-3.
+  note "Llama-2-7B shape: ours vs FSDP2 vs DeepSpeed, $NGPU GPUs"
+  for reduce in bf16 fp32; do
+    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+      --comm_dtype $reduce --label "reduce $reduce" 2>> "$OUT/zs_llama.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  done
+  timeout 300 torchrun --nproc_per_node "$NGPU" bench/llama_reference.py --strategy fsdp2 2>> "$OUT/torch_llama.err" | tee -a "$results"
+  if ds_setup; then
+    timeout 400 torchrun --nproc_per_node "$NGPU" bench/llama_reference.py --strategy deepspeed 2>> "$OUT/ds_llama.err" | tee -a "$results"
+  fi
+fi
+
+if has llama_offload; then
+  # The same 7B with stage 3 + CPU optimizer and parameter offload on ONE GPU, 10 steps: ours vs DeepSpeed.
+  note "Llama-2-7B shape, stage 3 + CPU optimizer and parameter offload, 1 GPU (host: $(free -g | awk '/Mem/{print $2}') GiB)"
+  CUDA_VISIBLE_DEVICES=0 timeout 420 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+    --offload_optimizer cpu --offload_param cpu --warmup 2 --steps 8 --label "offload 1 GPU" 2>> "$OUT/zs_llama_offload.err" \
+    | grep '^{' | tee -a "$results"
+  if ds_setup; then
+    CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout 420 torchrun --nproc_per_node 1 bench/llama_reference.py --strategy deepspeed --offload \
+      --warmup 2 --steps 8 2>> "$OUT/ds_llama_offload.err" | tee -a "$results"
+  fi
+fi
+
+if has llama_load; then
+  # A 7B Hugging Face directory written by our export (bf16, sharded) loaded under stage 3 on the GPUs.
+  note "Llama-2-7B Hugging Face directory: export, then load under stage 3 on $NGPU GPUs"
+  rm -rf /tmp/llama7b_hf
+  timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_llama --model llama2-7b --stage 3 --export_hf /tmp/llama7b_hf \
+    2>> "$OUT/zs_llama_load.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  du -sh /tmp/llama7b_hf | tee -a "$OUT/visit.log"; ls /tmp/llama7b_hf | tee -a "$OUT/visit.log"
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+  timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_llama --init_from /tmp/llama7b_hf --stage 3 --activation_checkpointing \
+    --warmup 1 --steps 2 --label "loaded from hf" 2>> "$OUT/zs_llama_load.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
 fi
 
 note "summary"
