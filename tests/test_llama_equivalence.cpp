@@ -1,4 +1,4 @@
-// The Llama under ZeRO stages 0-2 at world sizes 1, 2 and 3, with activation checkpointing of its
+// The Llama under ZeRO stages 0-3 at world sizes 1, 2 and 3, with activation checkpointing of its
 // decoder layers, through real ranks (zsrun, MPI): the same losses and final weights as a single
 // process at stage 0 that keeps its activations (fp32, only the order of additions differs).
 #include <gtest/gtest.h>
@@ -34,6 +34,6 @@ std::string name_of(const ::testing::TestParamInfo<LlamaEquivalence::ParamType>&
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, LlamaEquivalence,
-                         ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values(1, 2, 3)), name_of);
+                         ::testing::Combine(::testing::Values(0, 1, 2, 3), ::testing::Values(1, 2, 3)), name_of);
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "zs/models/llama_config.hpp"
+#include "zs/zero/unit.hpp"
 
 namespace zs {
 
@@ -86,6 +87,6 @@ class LlamaDecoderLayerImpl : public torch::nn::Module {
   LlamaRMSNorm post_attention_layernorm{nullptr};
   LlamaMLP mlp{nullptr};
 };
-TORCH_MODULE(LlamaDecoderLayer);
+ZS_UNIT_MODULE(LlamaDecoderLayer);
 
 }  // namespace zs
