@@ -19,6 +19,7 @@
 #include <ATen/ops/randint.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/utils.h>
 
 #include "zs/config/config.hpp"
@@ -67,7 +68,7 @@ double process_age_s() {
 int main(int argc, char** argv) {
   CLI::App app{"ZeroShard Llama throughput benchmark"};
   std::string model_name = "llama2-7b", dtype = "bf16", label, comm_dtype, init_from, export_hf;
-  std::string offload_optimizer = "none", offload_param = "none";
+  std::string offload_optimizer = "none", offload_param = "none", profile_path;
   int stage = 3, warmup = 2, steps = 6;
   int64_t micro = 4, seq = 2048, layers = 0, reuse_distance = 0;
   bool checkpointing = false, pin_memory = true;
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup);
   app.add_option("--steps", steps);
   app.add_option("--label", label, "free text carried into the JSON line");
+  app.add_option("--profile", profile_path, "after the timed steps, trace 2 more with the LibTorch profiler into this "
+                                            "Chrome trace (rank 0; bench/trace_summary.py reads it)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -167,6 +170,20 @@ int main(int argc, char** argv) {
       if (i >= warmup) times.push_back(now_s() - t0);
       if (world.is_main())
         std::fprintf(stderr, "bench_llama: step %d loss %.4f %.1f ms\n", i + 1, engine.last_loss(), (now_s() - t0) * 1e3);
+    }
+    if (!profile_path.empty()) {
+      namespace prof = torch::profiler::impl;
+      const prof::ProfilerConfig profiler_config(prof::ProfilerState::KINETO);
+      const std::set<prof::ActivityType> activities = {prof::ActivityType::CPU, prof::ActivityType::CUDA};
+      torch::autograd::profiler::prepareProfiler(profiler_config, activities);
+      torch::autograd::profiler::enableProfiler(profiler_config, activities);
+      for (int i = 0; i < 2; ++i) {
+        engine.backward(model->forward(x, y).loss);
+        engine.step();
+      }
+      synchronize(world.device);
+      auto result = torch::autograd::profiler::disableProfiler();
+      if (world.is_main()) result->save(profile_path);
     }
     std::sort(times.begin(), times.end());
     const double median = times[times.size() / 2];

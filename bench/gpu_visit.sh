@@ -193,7 +193,7 @@ if has gpt_regress; then
   # tarball (.deps/old_src.tar), against the current build, alternating, GPT-2 1.5B stages 2 and 3.
   if [ -f .deps/old_src.tar ] && [ ! -x build-old/bin/bench_gpt ]; then
     rm -rf .deps/old_src && mkdir -p .deps/old_src && tar xf .deps/old_src.tar -C .deps/old_src
-    cp -r .deps/include .deps/googletest .deps/old_src/.deps/ 2>/dev/null
+    mkdir -p .deps/old_src/.deps && cp -r .deps/include .deps/googletest .deps/liburing .deps/old_src/.deps/ 2>/dev/null
     cmake -S .deps/old_src -B build-old -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
       -DZS_BUILD_TESTS=OFF > "$OUT/build_old.log" 2>&1 && cmake --build build-old -j "$(nproc)" --target bench_gpt zsrun >> "$OUT/build_old.log" 2>&1
     note "old build rc=$?"
@@ -222,6 +222,14 @@ if has llama; then
   if ds_setup; then
     timeout 400 torchrun --nproc_per_node "$NGPU" bench/llama_reference.py --strategy deepspeed 2>> "$OUT/ds_llama.err" | tee -a "$results"
   fi
+fi
+
+if has llama_profile; then
+  note "profile: Llama-2-7B shape, stage 3, activation checkpointing, $NGPU GPUs (ours), 2 traced steps"
+  timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+    --warmup 2 --steps 2 --profile "$OUT/trace_llama.json" 2>> "$OUT/zs_llama.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  "$PY" bench/trace_summary.py "$OUT/trace_llama.json" | tee "$OUT/llama_profile_summary.txt"
+  gzip -f "$OUT"/trace_llama.json
 fi
 
 if has llama_offload; then
