@@ -238,8 +238,13 @@ int run(int argc, char** argv) {
   if (flags.given("dropout")) config.attention_dropout = m.dropout;
   zs::World& world = trainer.world();
 
+  // The model takes no memory until the engine makes it on each rank's device, one decoder layer
+  // at a time at stage 3 (a 7B fits no host whole): built on the meta device and filled by the
+  // engine with its initial values, or with zeros where a folder or checkpoint loads the weights
+  // right after. Only a weights file (--init_from=FILE.safetensors) loads into a host model first.
+  const bool weights_file = train.init_from != "scratch" && train.init_from != "resume" && hf_folder.empty();
   torch::manual_seed(uint64_t(train.seed));  // the same initial weights on every rank
-  zs::Llama model(config);
+  zs::Llama model(config, weights_file ? c10::Device(c10::kCPU) : c10::Device(c10::kMeta));
   zs::GlobalBatchSampler sampler(data, m.block_size, uint64_t(train.seed));
 
   zs::TrainerModel tm;
@@ -252,6 +257,11 @@ int run(int argc, char** argv) {
   tm.flops_per_token = model->flops_per_token(m.block_size);
   tm.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };  // norms and biases do not decay
   tm.load_weights = [&](const std::string& path) { zs::load_module_weights(*model, path); };
+  if (!weights_file && train.init_from == "scratch") {
+    tm.meta_init = [&model](const std::string& name, at::Tensor& value) { model->init_parameter(name, value); };
+  } else if (!weights_file) {
+    tm.meta_init = zs::zero_init;
+  }
   tm.load_hf_folder = [&](const std::string& dir, zs::Engine& engine) {
     const zs::HfLoadStats s = zs::load_hf_weights(engine, dir);
     trainer.print(zs::printf_string("read %d weight file(s) of %s in %.1f s (this rank: %.1f MiB read, peak resident "

@@ -8,6 +8,7 @@
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "support/equivalence.hpp"
 #include "support/hf_python.hpp"
@@ -45,14 +46,18 @@ void expect_same_tensors(const std::string& a, const std::string& b) {
 }  // namespace
 
 TEST(HfEngine, LoadsItsShardsAtEveryStageAndExports) {
-  for (const auto& [stage, world] : std::vector<std::pair<int, int>>{{0, 1}, {1, 2}, {2, 3}, {3, 2}}) {
+  // The model built on the host, or on the meta device (the engine makes it with zeros first).
+  for (const auto& [stage, world, meta] : std::vector<std::tuple<int, int, bool>>{
+           {0, 1, false}, {1, 2, false}, {2, 3, true}, {3, 2, false}, {3, 3, true}}) {
     for (const std::string name : {"llama_sharded_tied_gqa", "llama3_rope_mqa"}) {
       const std::string dir = hf_references() + "/" + name;
       const std::string out = temp_dir("hf_engine_export");
-      const nlohmann::json r = run_hf_engine(world, stage, dir, "--ref " + dir + ".ref.safetensors --export " + out);
+      const nlohmann::json r = run_hf_engine(world, stage, dir, "--ref " + dir + ".ref.safetensors --export " + out +
+                                                                    (meta ? " --meta" : ""));
       ASSERT_FALSE(r.is_null());
-      std::printf("[hf engine] %s stage %d world %d: logits rel error %.2e, loss %.6f (transformers %.6f)\n", name.c_str(),
-                  stage, world, r["logits_error"].get<double>(), r["loss"].get<double>(), r["ref_loss"].get<double>());
+      std::printf("[hf engine] %s stage %d world %d%s: logits rel error %.2e, loss %.6f (transformers %.6f)\n",
+                  name.c_str(), stage, world, meta ? " (meta)" : "", r["logits_error"].get<double>(),
+                  r["loss"].get<double>(), r["ref_loss"].get<double>());
       EXPECT_LE(r["logits_error"].get<double>(), 1e-4);
       EXPECT_NEAR(r["loss"].get<double>(), r["ref_loss"].get<double>(), 1e-4 * r["ref_loss"].get<double>());
       expect_same_tensors(dir, out);
@@ -66,9 +71,9 @@ TEST(HfEngine, LoadsItsShardsAtEveryStageAndExports) {
   }
 }
 
-// A sharded bf16 directory of a ~45M-parameter Llama (files of ~25 MB) into 2 ranks at stage 2:
-// the load itself adds about one piece of one tensor to each rank's resident memory, far less than
-// the model (180 MB in fp32) or one file.
+// A sharded bf16 directory of a ~45M-parameter Llama (files of ~25 MB) into 2 ranks at stage 3,
+// the model built on the meta device: the load itself adds about one piece of one tensor to each
+// rank's resident memory, far less than the model (180 MB in fp32) or one file.
 TEST(HfEngine, ShardedLoadHoldsLittleHostMemory) {
   zs::LlamaConfig c;
   c.vocab_size = 32000;
@@ -84,14 +89,14 @@ TEST(HfEngine, ShardedLoadHoldsLittleHostMemory) {
   options.max_shard_bytes = 25 * 1000 * 1000;
   const int files = zs::save_hf_pretrained(*model, dir, options).files;
   ASSERT_GE(files, 3);
-  const nlohmann::json r = run_hf_engine(2, 2, dir, "--steps 1");
+  const nlohmann::json r = run_hf_engine(2, 3, dir, "--steps 1 --meta");
   ASSERT_FALSE(r.is_null());
   const auto before = r["rss_before_per_rank"].get<std::vector<int64_t>>();
   const auto peak = r["rss_peak_per_rank"].get<std::vector<int64_t>>();
   const int64_t largest = r["largest_file"];
   for (size_t i = 0; i < before.size(); ++i) {
     const int64_t added = peak[i] - before[i];
-    std::printf("[hf engine] %lld parameters, %d files (largest %.1f MiB), stage 2 x 2 ranks: rank %zu resident %.1f MiB "
+    std::printf("[hf engine] %lld parameters, %d files (largest %.1f MiB), stage 3 x 2 ranks: rank %zu resident %.1f MiB "
                 "before the load, peak %.1f MiB (+%.1f MiB), load %.2f s\n",
                 (long long)c.num_parameters(), files, largest / 1048576.0, i, before[i] / 1048576.0, peak[i] / 1048576.0,
                 added / 1048576.0, r["load_seconds"].get<double>());

@@ -6,7 +6,7 @@
 // sizes.
 //
 //   hf_engine --dir HF_DIR --config ds.json --out result.json [--ref ref.safetensors]
-//             [--export OUT_DIR] [--steps N] [--activation_checkpointing]
+//             [--export OUT_DIR] [--steps N] [--activation_checkpointing] [--meta]
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   CLI::App app{"load a Hugging Face directory into an engine, run it, export it"};
   std::string dir, config_path, out_path, ref_path, export_dir;
   int64_t steps = 0;
-  bool checkpointing = false;
+  bool checkpointing = false, meta = false;
   app.add_option("--dir", dir, "Hugging Face model directory (Llama)")->required();
   app.add_option("--config", config_path, "DeepSpeed JSON config")->required();
   app.add_option("--out", out_path, "where rank 0 writes the result JSON")->required();
@@ -43,16 +43,18 @@ int main(int argc, char** argv) {
   app.add_option("--export", export_dir, "export the engine's weights here at the end");
   app.add_option("--steps", steps, "training steps after the load (on random tokens)");
   app.add_flag("--activation_checkpointing", checkpointing);
+  app.add_flag("--meta", meta, "build the model on the meta device, zeros from the engine, then the directory's weights");
   CLI11_PARSE(app, argc, argv);
   try {
     zs::World world = zs::init_distributed(zs::DevicePreference::cpu);
     const zs::Config config = zs::load_config(config_path, world.size());
     const zs::LlamaConfig llama = zs::llama_config_from_hf(zs::read_hf_config(dir), dir);
     torch::manual_seed(0);
-    zs::Llama model(llama);
+    zs::Llama model(llama, meta ? c10::Device(c10::kMeta) : c10::Device(c10::kCPU));
     zs::EngineOptions options;
     options.log = false;
     options.activation_checkpointing = checkpointing;
+    if (meta) options.meta_init = zs::zero_init;
     zs::Engine engine(model, config, world, options);
 
     const int64_t rss_before = zs::device_memory(c10::Device(c10::kCPU)).allocated;

@@ -2,7 +2,7 @@
 // under a given ZeRO config and writes the per-step losses and grad norms and the final weights
 // to a JSON file (rank 0): train_tiny's Llama twin, for the Llama equivalence tests.
 //
-//   train_tiny_llama --config cfg.json --out result.json [--steps 8] [--activation_checkpointing]
+//   train_tiny_llama --config cfg.json --out result.json [--steps 8] [--activation_checkpointing] [--meta]
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -24,12 +24,13 @@ int main(int argc, char** argv) {
   CLI::App app{"train a tiny Llama and dump losses and weights"};
   std::string config_path, out_path, device = "cpu";
   int64_t steps = 8;
-  bool activation_checkpointing = false;
+  bool activation_checkpointing = false, meta = false;
   app.add_option("--config", config_path, "DeepSpeed JSON config")->required();
   app.add_option("--out", out_path, "where rank 0 writes the result JSON")->required();
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_flag("--activation_checkpointing", activation_checkpointing, "recompute each decoder layer in backward");
+  app.add_flag("--meta", meta, "build the model on the meta device; the engine makes and initialises it");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -48,12 +49,13 @@ int main(int argc, char** argv) {
     llama.attention_bias = true;
     llama.initializer_range = 0.05;
     torch::manual_seed(1234);
-    zs::Llama model(llama);
+    zs::Llama model(llama, meta ? c10::Device(c10::kMeta) : c10::Device(c10::kCPU));
 
     zs::EngineOptions options;
     options.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };
     options.log = false;
     options.activation_checkpointing = activation_checkpointing;
+    if (meta) options.meta_init = [&model](const std::string& name, at::Tensor& value) { model->init_parameter(name, value); };
     zs::Engine engine(model, config, world, options);
 
     zs::GlobalBatchSampler sampler(data, 16, 42);

@@ -32,6 +32,7 @@
 #include "zs/data/token_data.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/trainer/train_flags.hpp"
+#include "zs/zero/param_group.hpp"
 
 namespace zs {
 
@@ -66,6 +67,9 @@ struct TrainerModel {
   // --init_from=<folder> of a Hugging Face model (config.json + safetensors), called once the
   // engine exists, so the weights can go straight into its shards (zs/hf/hf_load.hpp). Unset: refused.
   std::function<void(const std::string& dir, Engine& engine)> load_hf_folder;
+  // A module built on the meta device (no memory until the engine makes it on each rank's device,
+  // one unit at a time): how each parameter gets its value (EngineOptions::meta_init).
+  MetaInit meta_init;
   nlohmann::json model_args;               // saved in checkpoints, returned by resume_state()
   std::string description;                 // "GPT, 10.65M parameters": printed at start
 };
