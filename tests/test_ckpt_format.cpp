@@ -127,6 +127,27 @@ TEST(Safetensors, DamagedFilesAreNamed) {
   EXPECT_NE(error_of([&] { zs::SafetensorsReader r(dir + "/absent"); }).find("is missing"), std::string::npos);
 }
 
+// Found by fuzzing (fuzz/fuzz_safetensors.cpp): sizes whose products overflow int64 and offsets past
+// int64 were undefined behaviour; each is now a corrupt header.
+TEST(Safetensors, HeaderSizesThatOverflowAreCorrupt) {
+  const std::string dir = temp_dir("st");
+  auto error_for = [&](const std::string& name, const std::string& header) {
+    write_bytes(dir + "/" + name, hand_made(header, ""));
+    return error_of([&] { zs::SafetensorsReader r(dir + "/" + name); });
+  };
+  EXPECT_NE(error_for("elements", R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})")
+                .find("more elements than a file can hold"), std::string::npos);
+  EXPECT_NE(error_for("bytes", R"({"x":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})")
+                .find("more elements than a file can hold"), std::string::npos);
+  EXPECT_NE(error_for("offset", R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[18446744073709551615,0]}})")
+                .find("bad data_offsets"), std::string::npos);
+  EXPECT_NE(error_for("float", R"({"x":{"dtype":"U8","shape":[1e30],"data_offsets":[0,1]}})").find("bad shape"),
+            std::string::npos);
+  // A zero dimension makes an empty tensor whatever the other sizes.
+  write_bytes(dir + "/empty", hand_made(R"({"x":{"dtype":"F32","shape":[0,9223372036854775807],"data_offsets":[0,0]}})", ""));
+  EXPECT_EQ(zs::SafetensorsReader(dir + "/empty").read("x").numel(), 0);
+}
+
 TEST(AtomicFile, UnfinishedWriteLeavesNothing) {
   const std::string dir = temp_dir("atomic");
   zs::write_file_atomic(dir + "/f", "old");
@@ -168,4 +189,25 @@ TEST(CheckpointIndex, JsonRoundTripAndChecks) {
   version["format_version"] = 99;
   EXPECT_NE(error_of([&] { zs::CheckpointIndex::from_json(version, "idx"); }).find("format version 99"), std::string::npos);
   EXPECT_EQ(zs::shard_file_name(1, 4), "rank_1_of_4.safetensors");
+
+  // Found by fuzzing (fuzz/fuzz_checkpoint_index.cpp): numbers that do not fit their field were
+  // undefined behaviour (a float converted to an integer, a shape's element count overflowing),
+  // and a non-string "format" escaped as a JSON library exception. Each is a malformed index.
+  auto error_with = [&](const char* key, const nlohmann::json& value, const char* pointer = nullptr) {
+    nlohmann::json doc = x.to_json();
+    doc[nlohmann::json::json_pointer(pointer ? pointer : std::string("/") + key)] = value;
+    return error_of([&] { zs::parse_checkpoint_index(doc.dump(), "idx"); });
+  };
+  EXPECT_NE(error_with("shape", nlohmann::json::array({1.66e81}), "/parameters/0/shape").find("idx is malformed"),
+            std::string::npos);
+  EXPECT_NE(error_with("shape", nlohmann::json::array({4294967296, 4294967296, 4}), "/parameters/0/shape")
+                .find("too many elements"), std::string::npos);
+  EXPECT_NE(error_with("shape", nlohmann::json::array({-2, -3}), "/parameters/0/shape").find("negative size"),
+            std::string::npos);
+  EXPECT_NE(error_with("rank", 1e30, "/files/0/rank").find("rank must be an integer that fits"), std::string::npos);
+  EXPECT_NE(error_with("crc32", -1, "/files/0/crc32").find("crc32 must be an integer that fits"), std::string::npos);
+  EXPECT_NE(error_with("world_size", 2.5).find("world_size must be an integer"), std::string::npos);
+  EXPECT_NE(error_with("format", 1).find("idx is not a ZeroShard checkpoint index"), std::string::npos);
+  EXPECT_NE(error_of([&] { zs::parse_checkpoint_index("{\"format\": [", "idx"); }).find("idx is corrupted"),
+            std::string::npos);
 }

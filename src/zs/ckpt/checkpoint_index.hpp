@@ -77,5 +77,8 @@ std::string default_tag(int64_t global_steps);           // "global_step<N>"
 // CheckpointError when there is no checkpoint.
 std::string resolve_tag(const std::string& dir, const std::string& tag);
 CheckpointIndex read_checkpoint_index(const std::string& dir, const std::string& tag);
+// The index from the text of an index.json; throws CheckpointError naming `where` when it is not
+// JSON or not a valid index.
+CheckpointIndex parse_checkpoint_index(const std::string& text, const std::string& where);
 
 }  // namespace zs

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -31,6 +32,18 @@ int64_t product(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
+}
+
+// A header's integer as int64: JSON integers only, in range (a float or a wrapped value is not a size).
+bool header_int(const nlohmann::json& value, int64_t* out) {
+  if (value.is_number_unsigned()) {
+    if (value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) return false;
+    *out = int64_t(value.get<uint64_t>());
+    return true;
+  }
+  if (!value.is_number_integer()) return false;
+  *out = value.get<int64_t>();
+  return true;
 }
 
 }  // namespace
@@ -154,17 +167,23 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
       t.dtype = value["dtype"].get<std::string>();
       const int64_t element_size = safetensors_dtype_size(t.dtype);
       if (element_size == 0) throw corrupt("entry " + key + " has unknown dtype " + t.dtype);
+      // Sizes are checked before any product is taken, so no shape can overflow the counts.
+      int64_t numel = 1, bytes = 0;
       for (const auto& d : value["shape"]) {
-        if (!d.is_number_integer() || d.get<int64_t>() < 0) throw corrupt("entry " + key + " has a bad shape");
-        t.shape.push_back(d.get<int64_t>());
+        int64_t size = 0;
+        if (!header_int(d, &size) || size < 0) throw corrupt("entry " + key + " has a bad shape");
+        if (numel != 0 && __builtin_mul_overflow(numel, size, &numel))
+          throw corrupt("entry " + key + " has a shape of more elements than a file can hold");
+        t.shape.push_back(size);
       }
-      for (const auto& o : value["data_offsets"])
-        if (!o.is_number_unsigned()) throw corrupt("entry " + key + " has bad data_offsets");
-      t.data_begin = value["data_offsets"][0].get<int64_t>();
-      t.data_end = value["data_offsets"][1].get<int64_t>();
-      if (t.data_end < t.data_begin || t.data_end - t.data_begin != element_size * t.numel())
+      if (__builtin_mul_overflow(numel, element_size, &bytes))
+        throw corrupt("entry " + key + " has a shape of more elements than a file can hold");
+      if (!header_int(value["data_offsets"][0], &t.data_begin) || !header_int(value["data_offsets"][1], &t.data_end) ||
+          t.data_begin < 0 || t.data_end < t.data_begin)
+        throw corrupt("entry " + key + " has bad data_offsets");
+      if (t.data_end - t.data_begin != bytes)
         throw corrupt("entry " + key + " has " + std::to_string(t.data_end - t.data_begin) + " bytes for " +
-                      std::to_string(t.numel()) + " " + t.dtype + " elements");
+                      std::to_string(numel) + " " + t.dtype + " elements");
       tensors_.push_back(std::move(t));
     }
     std::sort(tensors_.begin(), tensors_.end(),
@@ -177,7 +196,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     const int64_t data_bytes = file_size - data_start_;
     if (data_bytes < expected)
       throw CheckpointError(path + " is truncated (" + std::to_string(file_size) + " bytes, the header describes " +
-                            std::to_string(data_start_ + expected) + ")");
+                            std::to_string(uint64_t(data_start_) + uint64_t(expected)) + ")");
     if (data_bytes > expected)
       throw corrupt(std::to_string(data_bytes - expected) + " bytes after the last tensor");
     for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
