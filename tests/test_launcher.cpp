@@ -257,7 +257,18 @@ TEST(ZsrunUsage, ErrorsAreClearAndNonZero) {
       {"--num_procs abc /bin/true", "got 'abc'"},
       {"--num_gpus", "--num_gpus needs a value"},
       {"--num_gpus 2 --num_procs 2 /bin/true", "exclude each other"},
-      {"--num_nodes 2 --num_procs 2 /bin/true", "one node for now"},
+      {"--num_nodes 2 --num_procs 2 /bin/true", "--num_nodes 2 needs a --hostfile listing the nodes"},
+      {"--hostfile /no/such/file /bin/true", "cannot read the hostfile /no/such/file"},
+      {"--hostfile /tmp /bin/true", "cannot read the hostfile /tmp: not a file"},
+      {"--no_ssh /bin/true", "--no_ssh needs the job's --hostfile"},
+      {"--node_rank 1 /bin/true", "--node_rank goes with --no_ssh"},
+      {"--launcher mpich /bin/true", "CPU ranks need OpenMPI"},
+      {"--launcher lsf /bin/true", "want ssh (or pdsh, which means the same here), openmpi or slurm"},
+      {"--launcher ssh /bin/true", "ssh needs a --hostfile"},
+      {"--launcher slurm --num_procs 2 /bin/true", "runs inside a SLURM allocation"},
+      {"--max_restarts -1 /bin/true", "--max_restarts wants a whole number from 0"},
+      {"--ssh_port 0 /bin/true", "--ssh_port wants"},
+      {"--hostfle h /bin/true", "did you mean --hostfile?"},
       {"--include localhost:0 --exclude localhost:1 /bin/true", "exclude each other"},
       {"--include otherhost:0 /bin/true", "this machine only"},
       {"--include localhost:0,0 /bin/true", "twice"},
@@ -321,4 +332,26 @@ TEST(RankShim, RecordsCarryAnyLineIntact) {
   ASSERT_TRUE(decoded);
   EXPECT_EQ(*decoded, lines);
   EXPECT_FALSE(zs::launcher::decode_shim_record("mpirun's own line"));
+}
+
+TEST(ZsrunUsage, BadHostfileLineIsNamed) {
+  const std::string d = zs::testing::temp_dir("hostfile");
+  zs::testing::write_text(d + "/hostfile", "node1 slots=2\nnode2 slot=2\n");
+  auto r = zsrun("--hostfile " + d + "/hostfile /bin/true");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "hostfile " + d + "/hostfile, line 2: 'node2 slot=2': want 'HOST slots=N'")) << r.output;
+  std::system(("rm -rf " + d).c_str());
+}
+
+TEST(Zsrun, HostfileOfThisMachineRunsLocally) {
+  // One host, this machine: no ssh, the hostfile's slots are the GPU ids.
+  const std::string d = zs::testing::temp_dir("hostfile");
+  zs::testing::write_text(d + "/hostfile", "localhost slots=4\n");
+  auto r = zsrun("--hostfile " + d + "/hostfile --exclude localhost:0 /bin/sh -c 'echo \"$RANK/$WORLD_SIZE cvd=$CUDA_VISIBLE_DEVICES\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[rank 2] 2/3 cvd=1,2,3")) << r.output;
+  auto cpu = zsrun("--hostfile " + d + "/hostfile --num_procs 2 /bin/sh -c 'echo \"cpu $RANK/$WORLD_SIZE\"'");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
+  EXPECT_TRUE(contains(cpu.output, "[rank 1] cpu 1/2")) << cpu.output;
+  std::system(("rm -rf " + d).c_str());
 }

@@ -1,8 +1,12 @@
 // dist_probe: runs every collective on known values and checks the results on each rank.
 // Started by tests/test_dist.cpp through `zsrun --num_procs N`. Prints "rank R ok: N checks".
 //   --fail-rank R --mode exit   rank R exits with code 7 before the first collective
-//   --fail-rank R --mode hang   rank R sleeps forever; the others' first collective must time out
+//   --fail-rank R --mode hang   rank R sleeps forever outside collectives (the watchdog, or else the
+//                               others' collective timeout, must end the job)
+//   --fail-rank R --mode stop   rank R stops itself (SIGSTOP), as a frozen process
+//   --fail-rank R --mode kill   rank R kills itself (SIGKILL)
 //   --device cuda               run on cuda:LOCAL_RANK through NCCL (GPU machines)
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -129,6 +133,11 @@ int main(int argc, char** argv) {
       std::printf("rank %d hangs on purpose\n", g_rank);
       std::fflush(stdout);
       while (true) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (mode == "stop" || mode == "kill") {
+      std::printf("rank %d %s itself on purpose\n", g_rank, mode == "stop" ? "stops" : "kills");
+      std::fflush(stdout);
+      raise(mode == "stop" ? SIGSTOP : SIGKILL);
     }
   }
 

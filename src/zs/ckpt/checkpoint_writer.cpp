@@ -15,6 +15,7 @@
 #include "zs/ckpt/rank_agreement.hpp"
 #include "zs/ckpt/safetensors.hpp"
 #include "zs/ckpt/shard_file.hpp"
+#include "zs/dist/collective_progress.hpp"
 #include "zs/dist/communicator.hpp"
 #include "zs/optim/loss_scaler.hpp"
 
@@ -104,6 +105,7 @@ void write_16bit_model(Engine& engine, const std::string& path) {
   });
   if (!writer) return;
   for (const auto& item : untrained_module_tensors(engine.module())) tensors.push_back(item);
+  SoloWorkScope solo("writing the 16-bit model");  // the others wait for this in the next collective
   write_safetensors(path, tensors);
 }
 

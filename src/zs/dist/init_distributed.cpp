@@ -2,9 +2,14 @@
 #include <stdexcept>
 #include <string>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "zs/dist/collective_checks.hpp"
+#include "zs/dist/job_store.hpp"
 #include "zs/dist/mpi_communicator.hpp"
 #include "zs/dist/self_communicator.hpp"
+#include "zs/dist/watchdog.hpp"
 #include "zs/dist/world.hpp"
 #ifdef ZS_WITH_CUDA
 #include "zs/dist/nccl_communicator.hpp"
@@ -46,14 +51,30 @@ World init_distributed(DevicePreference pref, double timeout_s) {
   if (world.device.is_cuda()) set_current_cuda_device(world.device);
 #endif
 
+  const bool watch = world.info.world_size > 1 && watchdog_options_from_env().hang_timeout_s > 0;
   if (world.info.world_size == 1 && world.info.launcher != Launcher::mpi) {
     world.comm = std::make_shared<SelfCommunicator>(world.device);
   } else if (world.device.is_cuda()) {
 #ifdef ZS_WITH_CUDA
-    world.comm = make_nccl_communicator(world.info, world.device, timeout);
+    JobStore js = rendezvous_store(world.info, timeout);
+    world.comm = make_nccl_communicator(world.info, world.device, timeout, js.store);
+    if (watch) {
+      std::weak_ptr<Communicator> comm = world.comm;
+      world.watchdog = start_watchdog(js.store, js.address, world.rank(), world.size(), [comm](const std::string& why) {
+        if (auto c = comm.lock()) c->abort(why);  // ncclCommAbort: no kernel of this rank waits on
+        std::_Exit(1);
+      });
+    }
 #endif
   } else {
     world.comm = make_mpi_communicator(world.info, timeout);
+    if (watch) {
+      JobStore js = share_job_store();
+      // MPI calls are not allowed from the watchdog's thread: the rank leaves with a non-zero code, and
+      // its launcher (zsrun, mpirun, srun --kill-on-bad-exit) ends the others.
+      world.watchdog = start_watchdog(js.store, js.address, world.rank(), world.size(),
+                                      [](const std::string&) { std::_Exit(1); });
+    }
   }
   return world;
 }

@@ -21,6 +21,7 @@
 #include <c10/util/Half.h>
 
 #include "zs/dist/collective_checks.hpp"
+#include "zs/dist/collective_progress.hpp"
 
 namespace zs {
 namespace {
@@ -174,7 +175,12 @@ class MpiWork : public Work {
   MpiWork(std::shared_ptr<MpiState> state, std::string what, std::vector<at::Tensor> keep_alive,
           std::function<void()> finish)
       : state_(std::move(state)), what_(std::move(what)), keep_alive_(std::move(keep_alive)),
-        finish_(std::move(finish)), start_(std::chrono::steady_clock::now()) {}
+        finish_(std::move(finish)), start_(std::chrono::steady_clock::now()),
+        seq_(collective_progress().started(what_)) {}
+
+  ~MpiWork() override {
+    if (!done_) collective_progress().finished(seq_);  // dropped unfinished: the watchdog stops counting it
+  }
 
   MPI_Request* request() { return &request_; }
 
@@ -209,6 +215,7 @@ class MpiWork : public Work {
     }
     if (flag) {
       done_ = true;
+      collective_progress().finished(seq_);
       if (finish_) finish_();
       keep_alive_.clear();
       finish_ = nullptr;
@@ -221,6 +228,7 @@ class MpiWork : public Work {
   std::vector<at::Tensor> keep_alive_;
   std::function<void()> finish_;  // after completion: avg division, copy out of a scratch buffer
   std::chrono::steady_clock::time_point start_;
+  uint64_t seq_;
   MPI_Request request_ = MPI_REQUEST_NULL;
   bool done_ = false;
 };
@@ -362,6 +370,20 @@ std::shared_ptr<Communicator> make_mpi_communicator(const RankInfo& info, double
                              how_to_start(info.world_size));
   }
   return std::make_shared<MpiCommunicator>(std::move(state));
+}
+
+JobStore share_job_store() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char address[256] = {0};
+  JobStore js;
+  if (rank == 0) {
+    js = serve_store_on_free_port();
+    std::snprintf(address, sizeof(address), "%s", js.address.c_str());
+  }
+  MPI_Bcast(address, sizeof(address), MPI_CHAR, 0, MPI_COMM_WORLD);
+  js.address = address;  // the others connect from the watchdog's thread, where a stopped rank 0 is found
+  return js;
 }
 
 }  // namespace zs

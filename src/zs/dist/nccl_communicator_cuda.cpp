@@ -30,9 +30,8 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
 #include "zs/dist/collective_checks.hpp"
+#include "zs/dist/collective_progress.hpp"
 
 namespace zs {
 namespace {
@@ -87,6 +86,7 @@ struct PendingCollective {
   std::vector<at::Tensor> tensors;        // cleared by a wait on launched_from
   std::string what;
   Clock::time_point start;
+  uint64_t seq = 0;          // in collective_progress(), for the hang watchdog
 
   ~PendingCollective() {
     if (done) cudaEventDestroy(done);
@@ -121,20 +121,12 @@ class NcclWork : public Work {
 
 class NcclCommunicator : public Communicator {
  public:
-  NcclCommunicator(const RankInfo& info, c10::Device device, double timeout_s)
+  NcclCommunicator(const RankInfo& info, c10::Device device, double timeout_s, c10::intrusive_ptr<c10d::Store> store)
       : rank_(info.rank), size_(info.world_size), device_(device), timeout_s_(timeout_s),
-        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())) {
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())), store_(std::move(store)) {
     c10::cuda::CUDAGuard guard(device_.index());
 
-    // Rendezvous: rank 0 serves a TCP store and publishes the NCCL id; the others fetch it.
-    c10d::TCPStoreOptions opts;
-    opts.port = static_cast<std::uint16_t>(info.master_port);
-    opts.isServer = info.rank == 0;
-    opts.numWorkers = static_cast<std::size_t>(info.world_size);
-    opts.waitWorkers = true;
-    opts.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
-    store_ = c10::make_intrusive<c10d::TCPStore>(info.master_addr, opts);
-
+    // Rendezvous: rank 0 publishes the NCCL id in the job's store; the others fetch it.
     ncclUniqueId id;
     const std::string key = "zeroshard/nccl_unique_id";
     if (rank_ == 0) {
@@ -253,11 +245,12 @@ class NcclCommunicator : public Communicator {
     }
     check_cuda(cudaEventRecord(pending->done, stream_.stream()), "cudaEventRecord");
     pending->start = Clock::now();
+    pending->seq = collective_progress().started(pending->what);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // Let go of what has finished since the watchdog last looked, so temporaries return to the
       // allocator promptly instead of up to one watchdog period later.
-      while (!pending_.empty() && cudaEventQuery(pending_.front()->done) == cudaSuccess) pending_.pop_front();
+      while (!pending_.empty() && cudaEventQuery(pending_.front()->done) == cudaSuccess) pop_finished();
       pending_.push_back(pending);
     }
     return std::make_shared<NcclWork>(pending, device_.index());
@@ -273,7 +266,7 @@ class NcclCommunicator : public Communicator {
       while (!pending_.empty()) {
         cudaError_t state = cudaEventQuery(pending_.front()->done);
         if (state == cudaSuccess) {
-          pending_.pop_front();  // in launch order, so the front finishes first
+          pop_finished();  // in launch order, so the front finishes first
           continue;
         }
         double waited = std::chrono::duration<double>(Clock::now() - pending_.front()->start).count();
@@ -290,6 +283,12 @@ class NcclCommunicator : public Communicator {
              (pending_.empty() ? "" : " (during " + pending_.front()->what + ")"));
       }
     }
+  }
+
+  // Under mutex_: the front collective has finished.
+  void pop_finished() {
+    collective_progress().finished(pending_.front()->seq);
+    pending_.pop_front();
   }
 
   [[noreturn]] void fail_timeout(const std::string& what) {
@@ -310,7 +309,7 @@ class NcclCommunicator : public Communicator {
   c10::Device device_;
   double timeout_s_;
   c10::cuda::CUDAStream stream_;
-  c10::intrusive_ptr<c10d::TCPStore> store_;  // kept for the job: rank 0 serves it
+  c10::intrusive_ptr<c10d::Store> store_;  // the job's store (rank 0 serves it)
   ncclComm_t comm_ = nullptr;
 
   std::mutex launch_mutex_;
@@ -327,8 +326,9 @@ void set_current_cuda_device(c10::Device device) { c10::cuda::set_device(device.
 
 int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
 
-std::shared_ptr<Communicator> make_nccl_communicator(const RankInfo& info, c10::Device device, double timeout_s) {
-  return std::make_shared<NcclCommunicator>(info, device, timeout_s);
+std::shared_ptr<Communicator> make_nccl_communicator(const RankInfo& info, c10::Device device, double timeout_s,
+                                                     c10::intrusive_ptr<c10d::Store> store) {
+  return std::make_shared<NcclCommunicator>(info, device, timeout_s, std::move(store));
 }
 
 }  // namespace zs

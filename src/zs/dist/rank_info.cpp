@@ -134,6 +134,8 @@ RankInfo detect_rank_info() {
     }
   }
 
+  if (auto restarts = env_int("ZS_RESTART_COUNT")) info.restart_count = *restarts;
+  else if (auto elastic = env_int("TORCHELASTIC_RESTART_COUNT")) info.restart_count = *elastic;
   if (auto addr = env_value("MASTER_ADDR")) info.master_addr = *addr;
   if (auto port = env_int("MASTER_PORT")) {
     if (*port < 1 || *port > 65535) {

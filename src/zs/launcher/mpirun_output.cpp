@@ -108,26 +108,4 @@ void MpirunFailureParser::feed(const std::string& line) {
   }
 }
 
-void MpirunFailureParser::feed_rank_line(int rank, const std::string& text) {
-  if (aborting_rank_ >= 0 || text.rfind("[zeroshard] rank ", 0) != 0) return;
-  if (text.find(" did not finish within ") != std::string::npos || text.find(": aborting: ") != std::string::npos) {
-    aborting_rank_ = rank;
-    return;
-  }
-  static const std::regex exits(R"(: exits with code (\d+) )");
-  std::smatch m;
-  if (std::regex_search(text, m, exits)) {
-    aborting_rank_ = rank;
-    aborting_code_ = std::stoi(m[1]);
-  }
-}
-
-std::optional<RankFailure> MpirunFailureParser::failure(int mpirun_exit_code) const {
-  if (failure_) return failure_;
-  if (aborting_rank_ >= 0) {
-    return RankFailure{aborting_rank_, aborting_code_ >= 0 ? aborting_code_ : mpirun_exit_code, 0};
-  }
-  return std::nullopt;
-}
-
 }  // namespace zs::launcher

@@ -58,16 +58,11 @@ struct RankFailure {
 class MpirunFailureParser {
  public:
   void feed(const std::string& untagged_line);
-  // A rank's own line; ZeroShard's "[zeroshard] rank R: ..." timeout/abort reports name the rank
-  // that called MPI_Abort even when mpirun fails to print its own report (it sometimes does).
-  void feed_rank_line(int rank, const std::string& text);
-  // mpirun's report if it gave one, else the rank that reported an abort (with mpirun's exit code).
-  std::optional<RankFailure> failure(int mpirun_exit_code) const;
+  // mpirun's report, if it gave one (the ranks' own reports: rank_reports.hpp).
+  std::optional<RankFailure> failure() const { return failure_; }
 
  private:
   std::optional<RankFailure> failure_;
-  int aborting_rank_ = -1;
-  int aborting_code_ = -1;  // the code the rank said it exits with; -1: MPI_Abort's (mpirun's)
   int pending_rank_ = -1;   // rank named, its code still to come
 };
 

@@ -1,6 +1,7 @@
 #include "zs/launcher/rank_shim.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -11,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <initializer_list>
+#include <string>
 
 #include "zs/launcher/line_splitter.hpp"
 
@@ -29,16 +32,31 @@ void forward_signal(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
-// torchrun's variables, which the README promises every rank, from what mpirun sets.
+// torchrun's variables, which the README promises every rank, from what mpirun (or srun) sets, and a
+// fair share of this node's cores for OpenMP unless the job chose.
 void set_rank_variables() {
   struct Pair {
-    const char *ours, *mpi;
+    const char *ours, *mpi, *slurm;
   };
-  for (Pair p : {Pair{"RANK", "OMPI_COMM_WORLD_RANK"}, Pair{"WORLD_SIZE", "OMPI_COMM_WORLD_SIZE"},
-                 Pair{"LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"},
-                 Pair{"LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"}}) {
-    const char* value = std::getenv(p.mpi);
+  const bool mpi = std::getenv("OMPI_COMM_WORLD_RANK") != nullptr;
+  for (Pair p : {Pair{"RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"},
+                 Pair{"WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS"},
+                 Pair{"LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"},
+                 Pair{"GROUP_RANK", nullptr, "SLURM_NODEID"}}) {
+    const char* name = mpi ? p.mpi : p.slurm;
+    const char* value = name ? std::getenv(name) : nullptr;
     if (value && *value) setenv(p.ours, value, 1);
+  }
+  // srun writes tasks per node as "2(x3)"; the count before any '(' is this node's.
+  const char* local = std::getenv(mpi ? "OMPI_COMM_WORLD_LOCAL_SIZE" : "SLURM_NTASKS_PER_NODE");
+  if (!mpi && !local) local = std::getenv("SLURM_TASKS_PER_NODE");
+  int local_size = local ? std::atoi(local) : 0;
+  if (local_size > 0) setenv("LOCAL_WORLD_SIZE", std::to_string(local_size).c_str(), 1);
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if ((!omp || !*omp) && local_size > 0) {
+    cpu_set_t set;
+    int cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    setenv("OMP_NUM_THREADS", std::to_string(std::max(1, cores / local_size)).c_str(), 1);
   }
 }
 

@@ -1,7 +1,8 @@
 // The small parent zsrun puts between mpirun and each CPU rank (`zsrun --rank-shim -- prog args`).
 //
 // - It gives the program torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE) from
-//   mpirun's.
+//   mpirun's or srun's, and OMP_NUM_THREADS (this node's cores over its ranks) unless the job set it.
+//   zsrun also puts it under srun (--launcher slurm).
 // - It carries the program's output to zsrun intact. mpirun tags what it reads from a rank's pipe,
 //   not lines, and drops bytes when the tags outgrow its buffer (many short lines: about 5% of a
 //   stream of numbers, one per line, was lost). The shim reads the program's stdout and stderr

@@ -3,36 +3,18 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
+#include <algorithm>
 #include <string>
 #include <thread>
 
 #include "zs/launcher/launch_plan.hpp"
-#include "zs/launcher/mpirun_output.hpp"
 #include "zs/launcher/rank_shim.hpp"
+#include "zs/launcher/run_job.hpp"
 
 extern char** environ;
 
 namespace zs::launcher {
 namespace {
-
-void write_all(int fd, const std::string& s) {
-  size_t done = 0;
-  while (done < s.size()) {
-    ssize_t n = write(fd, s.data() + done, s.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the reader went away; nothing useful to do
-    done += static_cast<size_t>(n);
-  }
-}
-
-// One write per line: a line is never split by another rank's output.
-void emit_line(bool is_stderr, int rank, const std::string& text) {
-  write_all(is_stderr ? STDERR_FILENO : STDOUT_FILENO, "[rank " + std::to_string(rank) + "] " + text + "\n");
-}
-
-void say(const std::string& message) { write_all(STDERR_FILENO, "zsrun: " + message + "\n"); }
 
 int usable_cores() {
   cpu_set_t set;
@@ -40,72 +22,26 @@ int usable_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void report_failure(int rank, int exit_code, int signal, int world) {
-  if (signal) say("rank " + std::to_string(rank) + " was killed by signal " + std::to_string(signal) + " (" +
-                  signal_name(signal) + ")");
-  std::string msg = "rank " + std::to_string(rank) + " exited with code " + std::to_string(exit_code);
-  if (world > 1) msg += "; stopped the other ranks";
-  say(msg);
-}
-
-// Ctrl-C (or a SIGTERM/SIGHUP from a scheduler) ends the job: that is an interruption, not a failure
-// of the rank that happened to die of the passed-on signal first.
-int report_interruption(int sig, int world) {
-  say("interrupted (" + signal_name(sig) + "): stopped " + (world > 1 ? "all " + std::to_string(world) + " ranks" : "the rank"));
-  return 128 + sig;
-}
-
-int run_gpu_ranks(const LaunchPlan& plan, const LaunchOptions& opts) {
-  ProcessGroupRunner runner(
-      plan.children, [](int child, bool is_stderr, const std::string& line) { emit_line(is_stderr, child, line); },
-      opts.grace_s);
-  GroupResult result = runner.run();
-  if (result.forwarded_signal && !result.failed_before_signal) {
-    return report_interruption(result.forwarded_signal, plan.world_size);
-  }
-  if (result.first_failure) {
-    const ChildExit& f = *result.first_failure;
-    report_failure(f.child, f.exit_code, f.signal, plan.world_size);
-  }
-  return result.exit_code;
-}
-
-int run_cpu_ranks(const LaunchPlan& plan, const LaunchOptions& opts) {
-  MpirunFailureParser failures;
-  MpirunLineJoiner joiners[2];  // mpirun's stdout and stderr
-  auto relay = [&failures](const TaggedLine& line) {
-    // The rank shim's records (rank_shim.hpp); a line mpirun tagged itself otherwise.
-    auto lines = decode_shim_record(line.text);
-    for (const std::string& text : lines ? *lines : std::vector<std::string>{line.text}) {
-      failures.feed_rank_line(line.rank, text);
-      emit_line(line.is_stderr, line.rank, text);
+// torchrun's elastic idea, whole-job: after a failure every rank restarts; ZS_RESTART_COUNT tells
+// the program which attempt it is (train_gpt then resumes from its newest checkpoint).
+int run_with_restarts(const LaunchOptions& opts, std::vector<std::string> env) {
+  const bool counting = opts.max_restarts > 0 && opts.world_info.empty();
+  for (int attempt = 0;; ++attempt) {
+    if (counting) {
+      env.erase(std::remove_if(env.begin(), env.end(),
+                               [](const std::string& kv) { return kv.rfind("ZS_RESTART_COUNT=", 0) == 0; }),
+                env.end());
+      env.push_back("ZS_RESTART_COUNT=" + std::to_string(attempt));
     }
-  };
-  ProcessGroupRunner runner(
-      plan.children,
-      [&](int, bool from_stderr, const std::string& line) {
-        MpirunPieces pieces = joiners[from_stderr].feed(line);
-        if (pieces.own_line) {
-          failures.feed(*pieces.own_line);
-          write_all(from_stderr ? STDERR_FILENO : STDOUT_FILENO, *pieces.own_line + "\n");
-        }
-        for (const TaggedLine& t : pieces.rank_lines) relay(t);
-      },
-      opts.grace_s);
-  GroupResult result = runner.run();
-  for (auto& joiner : joiners) {
-    for (const TaggedLine& t : joiner.finish()) relay(t);
+    const LaunchPlan plan = make_launch_plan(opts, env, usable_cores());
+    const JobOutcome outcome = run_job(plan, opts);
+    if (outcome.exit_code == 0 || outcome.interrupted || !counting || attempt >= opts.max_restarts) {
+      return outcome.exit_code;
+    }
+    say("restarting the job (restart " + std::to_string(attempt + 1) + " of " + std::to_string(opts.max_restarts) +
+        "): every rank starts again and resumes from the newest checkpoint");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  if (result.forwarded_signal && !result.failed_before_signal) {
-    return report_interruption(result.forwarded_signal, plan.world_size);
-  }
-  if (result.exit_code == 0) return 0;
-  if (auto f = failures.failure(result.exit_code)) {
-    report_failure(f->rank, f->exit_code, f->signal, plan.world_size);
-    return f->exit_code != 0 ? f->exit_code : result.exit_code;
-  }
-  say("mpirun exited with code " + std::to_string(result.exit_code) + " (it did not say which rank failed)");
-  return result.exit_code;
 }
 
 }  // namespace
@@ -124,8 +60,7 @@ int zsrun_main(int argc, char** argv) {
       write_all(STDOUT_FILENO, launch_usage());
       return 0;
     }
-    LaunchPlan plan = make_launch_plan(opts, env, usable_cores());
-    return plan.kind == RankKind::cpu ? run_cpu_ranks(plan, opts) : run_gpu_ranks(plan, opts);
+    return run_with_restarts(opts, env);
   } catch (const UsageError& e) {
     say(std::string("error: ") + e.what());
     say("run `zsrun --help` for the options");

@@ -17,6 +17,7 @@
 #include "zs/ckpt/rank_agreement.hpp"
 #include "zs/data/synthetic_text.hpp"
 #include "zs/dist/communicator.hpp"
+#include "zs/dist/test_faults.hpp"
 #include "zs/engine/engine.hpp"
 #include "zs/monitor/format.hpp"
 #include "zs/trainer/flag_set.hpp"
@@ -64,6 +65,14 @@ Trainer::Trainer(const FlagSet& flags, TrainFlags& f) : flags_(flags), f_(f), be
   if (f_.backend == "mpi" && world_.device.is_cuda())
     throw ConfigError(flags_.describe("backend") + ": GPU ranks talk over NCCL (leave --backend out)");
   resolve_accumulation(flags_, f_, world_.size());
+  // A job restarted by its launcher (zsrun --max_restarts, torchrun --max-restarts) runs the same
+  // command again: it continues from its newest checkpoint, if it got to write one.
+  if (world_.info.restart_count > 0 && !f_.eval_only && f_.init_from != "resume" && !f_.out_dir.empty() &&
+      holds_checkpoints(f_.out_dir)) {
+    print("restart " + std::to_string(world_.info.restart_count) + " of the job: resuming from the newest checkpoint in " +
+          f_.out_dir);
+    f_.init_from = "resume";
+  }
   const bool saves = !f_.eval_only && !f_.out_dir.empty();
   if (saves && f_.init_from != "resume" && holds_checkpoints(f_.out_dir))
     throw ConfigError("--out_dir " + f_.out_dir + " already holds checkpoints of another run; this run (--init_from=" +
@@ -391,6 +400,7 @@ void Trainer::run(TrainerModel& m) {
       if (!f_.eval_only && iter > start && (f_.always_save_checkpoint || improved)) save(iter, m);
     }
     if (f_.eval_only || iter >= f_.max_iters) break;
+    inject_test_fault(world_, iter);
     for (int64_t k = 0; k < config_.gradient_accumulation_steps; ++k) {
       const BatchRef ref{Split::Train, iter, k, world_.rank(), world_.size(), micro};
       engine_->backward(m.loss(ref));
