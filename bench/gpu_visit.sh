@@ -2,7 +2,7 @@
 # One visit to the lent GPU machine: build with its own LibTorch/CUDA/NCCL, run the GPU tests,
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
-#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]   (default: all but shakespeare_torch and stage3,
+#   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale] [multinode]   (default: all but shakespeare_torch and stage3,
 #   which is the PyTorch half of shakespeare alone)
 #
 # Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
@@ -254,6 +254,46 @@ if has llama_load; then
   sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
   timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_llama --init_from /tmp/llama7b_hf --stage 3 --activation_checkpointing \
     --warmup 1 --steps 2 --label "loaded from hf" 2>> "$OUT/zs_llama_load.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+fi
+
+if has multinode; then
+  # Issue 12 on 2 GPUs. (1) GPT-2 350M stage 2, 1 node x 2 GPUs against 2 "nodes" x 1 GPU: two
+  # node-local zsruns (--no_ssh; the loopback addresses 127.0.0.2/.3 as hosts), NCCL kept to sockets
+  # (no P2P, no shared memory), so the ranks talk as across machines; tok/s/GPU of both. (2) A GPU rank
+  # killed mid-step, and one stopped (SIGSTOP: the watchdog aborts the NCCL communicators): seconds
+  # until every rank is gone, exit code, zsrun's summary.
+  note "multi-node: GPT-2 350M stage 2, 1x2 GPUs vs 2x1 GPU over sockets; GPU rank killed / stopped mid-step"
+  mn=$OUT/multinode; mkdir -p "$mn"
+  printf '127.0.0.2 slots=1\n127.0.0.3 slots=1\n' > "$mn/hostfile"
+  timeout 300 $B/bin/zsrun --num_gpus 2 $B/bin/bench_gpt --model 350M --stage 2 --label "1 node x 2 GPUs" \
+    2>> "$mn/one_node.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  for node in 0 1; do
+    # Node 1 sees GPU 1 as its only device (CUDA_VISIBLE_DEVICES), as on a machine of its own.
+    CUDA_VISIBLE_DEVICES=$node NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_SOCKET_IFNAME=lo timeout 300 \
+      $B/bin/zsrun --hostfile "$mn/hostfile" --no_ssh --node_rank $node --master_port 29720 \
+      $B/bin/bench_gpt --model 350M --stage 2 --label "2 nodes x 1 GPU, sockets" > "$mn/node$node.log" 2>&1 &
+  done
+  wait
+  sed 's/^\[127.0.0.2 rank 0\] //' "$mn/node0.log" | grep '^{' | tee -a "$results"
+  grep -E "error|Error" "$mn"/node*.log | head -5
+  gpu_fault() {  # gpu_fault SIGNAL: signal rank 1 after 3 timed steps; seconds until every rank is gone
+    ZS_FAULT_RUN=gpu$1 $B/bin/zsrun --num_gpus 2 $B/bin/bench_gpt --model 350M --stage 2 --warmup 2 --steps 100000 \
+      > "$mn/fault_$1.log" 2>&1 &
+    local zs=$! pids="" t0 t1 p
+    for _ in $(seq 600); do
+      pids=$(for p in $(pgrep -x bench_gpt); do tr '\0' '\n' < /proc/$p/environ | grep -qx ZS_FAULT_RUN=gpu$1 && echo $p; done)
+      [ "$(echo $pids | wc -w)" -ge 2 ] && grep -q "step 5" "$mn/fault_$1.log" && break
+      sleep 0.2
+    done
+    victim=$(for p in $pids; do tr '\0' '\n' < /proc/$p/environ | grep -qx RANK=1 && echo $p; done)
+    t0=$(date +%s%N); kill -$1 $victim; wait $zs; rc=$?
+    while for p in $pids; do [ -e /proc/$p ] && [ "$(cut -d' ' -f3 /proc/$p/stat)" != Z ] && echo x; done | grep -q x; do sleep 0.1; done
+    t1=$(date +%s%N)
+    echo "GPU rank 1 $1: every rank gone after $(( (t1 - t0) / 1000000 )) ms, exit code $rc: $(grep '^zsrun' "$mn/fault_$1.log" | tail -1)" \
+      | tee -a "$OUT/visit.log"
+  }
+  gpu_fault KILL
+  gpu_fault STOP
 fi
 
 note "summary"

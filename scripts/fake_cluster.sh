@@ -10,9 +10,23 @@
 #   scripts/fake_cluster.sh down DIR     stops every process in the hosts and removes them
 #   scripts/fake_cluster.sh check        exit 0 when this machine can make such hosts (root, ip netns,
 #                                        unshare, sshd), else prints why and exits 1
+#   scripts/fake_cluster.sh install      installs iproute2 and openssh-server/client (Debian), without
+#                                        letting sshd start as a service
 #
 # Needs root, iproute2 and openssh-server/client (Debian: apt install iproute2 openssh-server).
 set -euo pipefail
+
+install() {
+  local need=()
+  for pkg in iproute2 openssh-server openssh-client; do dpkg -s $pkg >/dev/null 2>&1 || need+=($pkg); done
+  [ ${#need[@]} -eq 0 ] && return 0
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e $policy ]; then printf '#!/bin/sh\nexit 101\n' > $policy; chmod +x $policy; made_policy=1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ $made_policy = 1 ] && rm -f $policy
+  return 0
+}
 
 check() {
   [ "$(id -u)" = 0 ] || { echo "fake_cluster: needs root (network namespaces)"; return 1; }
@@ -119,5 +133,6 @@ case "${1:-}" in
   up) up "$2" "${3:-2}" ;;
   down) down "$2" ;;
   check) check ;;
-  *) echo "usage: $0 up DIR N | down DIR | check" >&2; exit 2 ;;
+  install) install ;;
+  *) echo "usage: $0 up DIR N | down DIR | check | install" >&2; exit 2 ;;
 esac

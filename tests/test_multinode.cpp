@@ -165,6 +165,18 @@ TEST_F(Cluster, CpuRanksAcrossNodesMatchTheSingleProcessReference) {
   zs::testing::run_command("rm -rf " + d, 10);
 }
 
+TEST_F(Cluster, CpuRanksGetTheirPlaceAndEnvironment) {
+  const std::string cwd = zs::testing::temp_dir("cwd");
+  zs::testing::write_text(cwd + "/.deepspeed_env", "FROM_FILE=yes\n");
+  RunResult r = zsrun("--num_procs 2 /bin/sh -c \"echo \\$(hostname) \\$RANK/\\$WORLD_SIZE \\$LOCAL_RANK/\\$LOCAL_WORLD_SIZE "
+                      "\\$MASTER_ADDR \\$ZS_SOME_SETTING \\$FROM_FILE omp=\\$OMP_NUM_THREADS\"",
+                      "ZS_SOME_SETTING=z1", 60, cwd);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "[" + ip(0) + " rank 0] node1 0/4 0/2 " + ip(0) + " z1 yes omp=")) << r.output;
+  EXPECT_TRUE(contains(r.output, "[" + ip(1) + " rank 3] node2 3/4 1/2 " + ip(0) + " z1 yes omp=")) << r.output;
+  zs::testing::run_command("rm -rf " + cwd, 10);
+}
+
 TEST_F(Cluster, CpuRankFailuresAcrossNodes) {
   RunResult killed = zsrun("--num_procs 2 " + bin("tests/dist_probe") + " --fail-rank 3 --mode kill");
   EXPECT_EQ(killed.exit_code, 137) << killed.output;

@@ -124,10 +124,7 @@ LaunchPlan mpirun_plan(const LaunchOptions& opts, const std::vector<std::string>
     for (const auto& a : ssh) rsh_args += (rsh_args.empty() ? "" : " ") + a;
     if (!rsh_args.empty()) spec.argv.insert(spec.argv.end(), {"--mca", "plm_rsh_args", rsh_args});
     // Every node gets what a multi-node launch carries (the rank shim sets OMP_NUM_THREADS per node).
-    char home_buf[4096] = {0};
-    const std::string home = env_value(base_env, "HOME");
-    (void)home_buf;
-    for (const auto& [name, value] : carried_environment(base_env, home, working_directory())) {
+    for (const auto& [name, value] : carried_environment(base_env, env_value(base_env, "HOME"), working_directory())) {
       env[name] = value;
       exported.push_back(name);
     }
