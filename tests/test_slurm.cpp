@@ -105,3 +105,17 @@ TEST_F(Slurm, SrunWithoutMpiPluginSaysWhatToDo) {
   EXPECT_TRUE(contains(r.output, "started by srun without an MPI plugin")) << r.output;
   EXPECT_FALSE(contains(r.output, "MPI_ABORT")) << r.output;
 }
+
+TEST_F(Slurm, DeadRankEndsTheJobWithoutKillOnBadExit) {
+  // SLURM's default lets the other tasks run on when one dies: the watchdog's liveness link ends them.
+  RunResult r = sbatch("--ntasks=2 --wrap \"s=\\$(date +%s); srun --mpi=pmix --kill-on-bad-exit=0 " +
+                           bin("tests/dist_probe") + " --fail-rank 1 --mode kill; echo elapsed \\$((\\$(date +%s) - s))\"",
+                       dir_ + "/dead.out");
+  EXPECT_TRUE(contains(r.output, "[zeroshard] watchdog on rank 0: rank 1 died: its connection to rank 0's watchdog "
+                                 "closed before it finished"))
+      << r.output;
+  const std::regex real(R"(elapsed ([0-9]+))");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m, real)) << r.output;
+  EXPECT_LT(std::stod(m[1]), 10.0) << r.output;
+}

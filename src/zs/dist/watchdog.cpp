@@ -15,6 +15,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "zs/dist/collective_progress.hpp"
+#include "zs/dist/liveness_link.hpp"
 
 namespace zs {
 namespace {
@@ -22,6 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 const std::string kEndKey = "zeroshard/watchdog/end";
+const std::string kLivenessKey = "zeroshard/watchdog/liveness_port";
 std::string beat_key(int rank) { return "zeroshard/watchdog/beat/" + std::to_string(rank); }
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -107,6 +109,8 @@ struct Watchdog::Impl {
     Clock::time_point changed;
   };
   std::vector<Seen> seen;
+  std::unique_ptr<LivenessListener> listener;  // rank 0
+  std::unique_ptr<LivenessLink> link;          // the other ranks
   std::thread beat_thread, guard_thread;
 
   // Ends the job once, whichever thread finds the reason first.
@@ -156,8 +160,30 @@ struct Watchdog::Impl {
     store->set(beat_key(rank), encode(b));
   }
 
+  // Rank 0 listens for the ranks' liveness links; the others connect to it (liveness_link.hpp). Without
+  // a link, deaths are still found by the beats.
+  void link_up() {
+    try {
+      if (rank == 0) {
+        listener = std::make_unique<LivenessListener>();
+        const std::string port = std::to_string(listener->port());
+        store->set(kLivenessKey, std::vector<uint8_t>(port.begin(), port.end()));
+      } else {
+        store->wait({kLivenessKey});
+        const auto port = store->get(kLivenessKey);
+        link = std::make_unique<LivenessLink>(address.substr(0, address.rfind(':')),
+                                              std::stoi(std::string(port.begin(), port.end())), rank);
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "[zeroshard] rank %d: watchdog: no liveness link (%s); a death is found by its missing beats\n",
+                   rank, first_line(e.what()).c_str());
+    }
+  }
+
   // Rank 0: read every beat and decide. Returns true when every rank is done.
   bool judge() {
+    // Closed links first, beats after: a rank that finished said so before its link closed.
+    const std::vector<int> closed = listener ? listener->closed_ranks() : std::vector<int>{};
     const auto now = Clock::now();
     std::vector<std::string> keys;
     for (int r = 0; r < size; ++r) keys.push_back(beat_key(r));
@@ -197,6 +223,12 @@ struct Watchdog::Impl {
             true);
       }
     }
+    for (int r : closed) {
+      if (r <= 0 || r >= size || (seen[r].ever && seen[r].last.done)) continue;
+      end("rank " + std::to_string(r) + " died: its connection to rank 0's watchdog closed before it finished (the "
+              "process ended: killed, crashed or exited); " + describe_last(seen[r].last.progress),
+          true);
+    }
     // A rank that has waited long in collective k, and one that has not started k for as long.
     for (int a = 0; a < size; ++a) {
       const ProgressSnapshot& pa = seen[a].last.progress;
@@ -235,6 +267,7 @@ struct Watchdog::Impl {
     } catch (const std::exception& e) {
       end("cannot reach the job's store at " + address + " (served by rank 0): " + first_line(e.what()), false);
     }
+    link_up();
     while (true) {
       bool finish_now;
       {

@@ -9,7 +9,9 @@
 //   - a rank has waited that long in collective k while another rank, not in solo work, has not
 //     started collective k and has started none for that long (stuck outside collectives).
 // The other ranks watch the store itself: a store that does not answer for that long means rank 0 is
-// stopped or frozen, one that is gone means rank 0 died. Whoever finds a hang prints
+// stopped or frozen, one that is gone means rank 0 died. Every rank also holds a TCP connection to
+// rank 0's watchdog (liveness_link.hpp): a rank that dies, however, closes it, and rank 0 ends the
+// job within a beat, whether or not a launcher would. Whoever finds a hang prints
 //   [zeroshard] watchdog on rank 0: rank 2 hangs: no heartbeat for 41 s (...); ending the job
 // publishes it (the others read it within a second, print it and end too), aborts its communicator
 // (NCCL: ncclCommAbort, so no kernel waits on) and exits with code 1; the launcher ends whatever is

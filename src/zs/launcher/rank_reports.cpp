@@ -6,7 +6,7 @@ namespace zs::launcher {
 
 void RankReports::feed(const std::string& text) {
   if (first_) return;
-  static const std::regex hang(R"(^\[zeroshard\] watchdog on rank (\d+): rank (\d+) (hangs.*?)(; ending the job)?$)");
+  static const std::regex hang(R"(^\[zeroshard\] watchdog on rank (\d+): rank (\d+) ((?:hangs|died).*?)(; ending the job)?$)");
   static const std::regex exits(R"(^\[zeroshard\] rank (\d+): exits with code (\d+)(?: \(killed by signal (\d+))?)");
   static const std::regex node_exit(R"(^zsrun\[[^\]]+\]: rank (\d+)(?: on \S+)? exited with code (\d+)(?: \(killed by signal (\d+))?)");
   static const std::regex noticed(R"(^\[zeroshard\] rank (\d+): (.* did not finish within .*|aborting: .*))");
