@@ -89,6 +89,7 @@ def main():
         engine = None
     else:
         import deepspeed
+        deepspeed.init_distributed()  # DeepSpeed's own communication layer over the process group above
         zero = {"stage": 3, "overlap_comm": True, "contiguous_gradients": True}
         if args.offload:
             zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
