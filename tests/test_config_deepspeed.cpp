@@ -162,7 +162,7 @@ TEST(ConfigAuto, ContradictionsAreReportedTogetherWithTheValuesTyped) {
                               {{"fp16.enabled", flag_value(true, "--dtype", true, "float16")}});
   ASSERT_EQ(unused.warnings.size(), 1u);
   EXPECT_EQ(unused.warnings[0], "--dtype float16 was given but the config has no fp16.enabled, so it has no effect; "
-                                "write \"enabled\": \"auto\" in the config to use it");
+                                "write \"fp16\": {\"enabled\": \"auto\"} in the config to use it");
 }
 
 TEST(ConfigAuto, ModelValuesDoNotReplaceTheProgramsOwn) {

@@ -139,6 +139,35 @@ TEST(ConfigJson, PathologicalFiles) {
   EXPECT_CONTAINS(error_of([] { parse_config_json(R"({"a": 1e400})"); }), "invalid JSON");
 }
 
+// Found by fuzzing: a number past what a double holds is a ConfigError that says where it is, and
+// integers past 2^53, floats where integers go and negative sizes are refused, never wrapped.
+TEST(ConfigJson, NumbersOutOfRangeAreConfigErrors) {
+  EXPECT_EQ(error_of([] { parse_config(R"({"train_batch_size": 32, "gradient_accumulation_steps": 1e3083})", 1, {}, "ds.json"); }),
+            "ds.json: invalid JSON: the number 1e3083 at line 1, column 57 is out of range (a number in a config lies "
+            "within +-1.8e308)");
+  EXPECT_CONTAINS(error_of([] { parse_config("{\n  \"gradient_clipping\": -1e400\n}", 1); }),
+                  "the number -1e400 at line 2, column 24 is out of range");
+  for (const char* number : {"1e300", "-1e300", "9e18", "18446744073709551615", "99999999999999999999999",
+                             "-9223372036854775808", "9007199254740993"})
+    EXPECT_CONTAINS(error_of([&] { parse_config(std::string(R"({"train_batch_size": 8, "steps_per_print": )") + number + "}", 1); }),
+                    "is out of range: integers in a config lie within +-2^53")
+        << number;
+  EXPECT_CONTAINS(
+      error_of([] { parse_config(R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "sub_group_size": 1e300}})", 1); }),
+      "zero_optimization.sub_group_size 1e+300 is out of range: integers in a config lie within +-2^53 (9007199254740992)");
+  EXPECT_CONTAINS(error_of([] { parse_config(R"({"train_batch_size": 8, "steps_per_print": 2.5})", 1); }),
+                  "steps_per_print must be an integer, got number 2.5");
+  EXPECT_CONTAINS(error_of([] { parse_config(R"({"train_batch_size": 8, "zero_optimization": {"stage": 2, "reduce_bucket_size": -5}})", 1); }),
+                  "zero_optimization.reduce_bucket_size must be at least 0, got -5");
+  EXPECT_CONTAINS(error_of([] { parse_config(R"({"train_micro_batch_size_per_gpu": 1000000000, "gradient_accumulation_steps": 1000000000})", 8); }),
+                  "is more than 10^12 samples per optimizer step");
+  // 2^53 itself and DeepSpeed's big defaults (sub_group_size 1e12, a persistence threshold of sys.maxsize) read.
+  EXPECT_EQ(parse_config(R"({"train_batch_size": 8, "steps_per_print": 9007199254740992})", 1).steps_per_print,
+            int64_t(1) << 53);
+  EXPECT_NO_THROW(parse_config(R"({"train_batch_size": 8, "zero_optimization": {"stage": 3, "sub_group_size": 1e12,
+      "stage3_model_persistence_threshold": 9223372036854775807}})", 1));
+}
+
 TEST(ConfigJson, LoadConfigJsonPrefixesThePath) {
   const std::string path = write_file("dup.json", "{\"fp16\": {\"enabled\": true, \"enabled\": false}}");
   EXPECT_EQ(error_of([&] { load_config_json(path); }),

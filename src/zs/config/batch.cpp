@@ -15,6 +15,15 @@ static std::optional<int64_t> read_batch_number(Section& top, const std::string&
 
 static std::string n(int64_t v) { return std::to_string(v); }
 
+// micro * accumulation * world, refused past 10^12 samples per step (where the product could overflow
+// later arithmetic, and no run goes).
+static int64_t batch_product(int64_t micro, int64_t accum, int64_t world) {
+  if (double(micro) * double(accum) * double(world) > 1e12)
+    fail("train_micro_batch_size_per_gpu " + n(micro) + " * gradient_accumulation_steps " + n(accum) + " * world_size " +
+         n(world) + " is more than 10^12 samples per optimizer step; lower them");
+  return micro * accum * world;
+}
+
 void read_batch(Section& top, int world_size, Config& cfg) {
   if (world_size < 1) fail("world size must be at least 1, got " + n(world_size));
   // "auto" with no value from the program reads as absent here: the rule derives it.
@@ -32,7 +41,7 @@ void read_batch(Section& top, int world_size, Config& cfg) {
          "and/or train_batch_size (samples per optimizer step over all ranks)");
 
   if (train && micro && accum) {
-    if (*train != *micro * *accum * world)
+    if (*train != batch_product(*micro, *accum, world))
       fail("train_batch_size " + n(*train) + " does not equal train_micro_batch_size_per_gpu " + n(*micro) +
            " * gradient_accumulation_steps " + n(*accum) + " * " + ws + " = " + n(*micro * *accum * world));
   } else if (train && micro) {
@@ -47,7 +56,7 @@ void read_batch(Section& top, int world_size, Config& cfg) {
            " * " + ws + " = " + n(*accum * world) + ", so train_micro_batch_size_per_gpu cannot be derived");
     micro = *train / (*accum * world);
   } else if (micro && accum) {
-    train = *micro * *accum * world;
+    train = batch_product(*micro, *accum, world);
   } else if (train) {
     if (*train % world != 0)
       fail("train_batch_size " + n(*train) + " is not divisible by " + ws +
@@ -56,7 +65,7 @@ void read_batch(Section& top, int world_size, Config& cfg) {
     micro = *train / world;
   } else {
     accum = 1;
-    train = *micro * world;
+    train = batch_product(*micro, 1, world);
   }
   cfg.train_batch_size = *train;
   cfg.train_micro_batch_size_per_gpu = *micro;

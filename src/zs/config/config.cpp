@@ -55,9 +55,17 @@ static void warn_unused_flags(const json& doc, const AutoValues& autos, Config& 
     if (used || same) continue;
     const auto& [path, offered] = uses.front();
     const std::string value = offered->shown.empty() ? value_text(offered->value) : offered->shown;
+    // "gradient_clipping": "auto", or for a nested key "bf16": {"enabled": "auto"}.
+    std::vector<std::string> parts;
+    for (size_t start = 0, dot;; start = dot + 1) {
+      dot = path.find('.', start);
+      parts.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) break;
+    }
+    std::string wanted = "\"" + parts.back() + "\": \"auto\"";
+    for (size_t i = parts.size() - 1; i-- > 0;) wanted = "\"" + parts[i] + "\": {" + wanted + "}";
     cfg.warnings.push_back(flag + " " + value + " was given but the config has no " + path +
-                           ", so it has no effect; write \"" + path.substr(path.rfind('.') + 1) +
-                           "\": \"auto\" in the config to use it");
+                           ", so it has no effect; write " + wanted + " in the config to use it");
   }
 }
 

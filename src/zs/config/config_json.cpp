@@ -199,6 +199,15 @@ json parse_config_json(const std::string& text) {
   try {
     return json::parse(without_trailing_commas(text), std::ref(checks), /*allow_exceptions=*/true,
                        /*ignore_comments=*/true);
+  } catch (const json::out_of_range& e) {
+    // A number beyond what a double holds (1e400): what() names the number, not where it is.
+    std::string what = e.what();
+    const size_t open = what.find('\''), close = what.rfind('\'');
+    std::string number = open != std::string::npos && close > open ? what.substr(open + 1, close - open - 1) : "";
+    if (number.size() > 40) number = number.substr(0, 37) + "...";
+    const size_t at = number.empty() ? std::string::npos : text.find(number);
+    fail("invalid JSON: the number " + number + (at == std::string::npos ? "" : " at " + line_column(text, at)) +
+         " is out of range (a number in a config lies within +-1.8e308)");
   } catch (const json::exception& e) {
     // what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
     std::string what = e.what();

@@ -156,17 +156,29 @@ std::optional<bool> Section::opt_bool(const std::string& key) {
 std::optional<int64_t> Section::opt_int(const std::string& key) {
   const json* v = find(key);
   if (!v) return std::nullopt;
+  // Every integer of a DeepSpeed config is a count or a size; beyond 2^53 (where doubles stop
+  // holding every integer) none means anything, and products of such values would overflow.
+  constexpr int64_t kLimit = int64_t(1) << 53;
+  const auto out_of_range = [&] {
+    fail(key_path(key) + " " + v->dump() + " is out of range: integers in a config lie within +-2^53 (" +
+         std::to_string(kLimit) + ")");
+  };
   if (v->is_number_unsigned()) {
-    if (v->get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-      fail(key_path(key) + " is too large: " + v->dump());
+    if (v->get<uint64_t>() > uint64_t(kLimit)) out_of_range();
     return int64_t(v->get<uint64_t>());
   }
-  if (v->is_number_integer()) return v->get<int64_t>();
+  if (v->is_number_integer()) {
+    const int64_t i = v->get<int64_t>();
+    if (i > kLimit || i < -kLimit) out_of_range();
+    return i;
+  }
   if (v->is_number_float()) {
     // Sizes are often written as 5e8; any float with an integral value is accepted.
-    double d = v->get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return int64_t(d);
-    fail(key_path(key) + " must be an integer, got " + describe_json(*v));
+    const double d = v->get<double>();
+    if (!std::isfinite(d) || d != std::floor(d))
+      fail(key_path(key) + " must be an integer, got " + describe_json(*v));
+    if (std::fabs(d) > double(kLimit)) out_of_range();
+    return int64_t(d);
   }
   fail(key_path(key) + " must be an integer, got " + describe_json(*v));
 }

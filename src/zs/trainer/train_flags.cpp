@@ -68,7 +68,8 @@ void require(bool ok, const FlagSet& flags, const std::string& name, const std::
 void check_train_flags(const FlagSet& flags, TrainFlags& f) {
   require(f.max_iters >= 0, flags, "max_iters", "must be 0 or more");
   require(f.batch_size >= 1, flags, "batch_size", "must be at least 1");
-  require(f.gradient_accumulation_steps >= 0, flags, "gradient_accumulation_steps", "must be at least 1");
+  require(f.gradient_accumulation_steps >= 0, flags, "gradient_accumulation_steps",
+          "must be 0 (one micro-step per rank) or more");
   require(f.eval_interval >= 0, flags, "eval_interval", "must be 0 (no evaluation) or more");
   require(f.eval_iters >= 1 || (f.eval_interval == 0 && !f.eval_only), flags, "eval_iters",
           "must be at least 1 to evaluate (or set --eval_interval=0 to not evaluate)");

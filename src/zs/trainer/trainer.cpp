@@ -120,13 +120,13 @@ TokenData Trainer::load_token_data(int64_t vocab_size) const {
   try {
     if (!f_.data.empty()) {
       if (is_directory(f_.data)) return load_data_folder(f_.data, vocab_size);
-      if (!path_exists(f_.data)) throw ConfigError("--data " + f_.data + " does not exist");
+      if (!path_exists(f_.data)) throw ConfigError(flags_.describe("data") + ": no such file or folder");
       return TokenData::from_text_file(f_.data);
     }
     if (f_.dataset.empty()) return TokenData::from_text(synthetic_text(1 << 20, 1), 0.9, "generated text");
     const std::string dir = join_path("data", f_.dataset);
     if (!is_directory(dir))
-      throw ConfigError("--dataset " + f_.dataset + " is the folder " + dir + " (nanoGPT's layout), which does not exist in " +
+      throw ConfigError(flags_.describe("dataset") + " is the folder " + dir + " (nanoGPT's layout), which does not exist in " +
                         current_directory() + ". Prepare it there (nanoGPT's data/" + f_.dataset +
                         "/prepare.py, or scripts/prepare_char_dataset.py TEXT " + dir + " for a local text file), put "
                         "a text file at " + dir + "/input.txt, or pass --data PATH");
