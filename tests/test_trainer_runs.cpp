@@ -205,6 +205,9 @@ TEST(TrainerRuns, ResumeWhenLatestIsNotUsable) {
   EXPECT_EQ(list.exit_code, 0) << list.output;
   EXPECT_TRUE(contains(list.output, "global_step6 (step 6): damaged: shard rank_1_of_2.safetensors is corrupted")) << list.output;
   EXPECT_TRUE(contains(list.output, "--resume_tag=global_step4")) << list.output;
+  const RunResult missing_dir = run_command(bin("zs_ckpt") + " list " + dir + "/nothere");
+  EXPECT_EQ(missing_dir.exit_code, 1) << missing_dir.output;
+  EXPECT_TRUE(contains(missing_dir.output, "There is no folder " + dir + "/nothere.")) << missing_dir.output;
 
   // A truncated shard: found before loading.
   ASSERT_EQ(::truncate((dir + "/ck/global_step6/rank_0_of_2.safetensors").c_str(), 100), 0);

@@ -88,6 +88,8 @@ std::vector<CheckpointTagState> list_checkpoints(const std::string& dir, bool ve
 }
 
 std::string describe_checkpoints(const std::string& dir, const std::string& pick_flag) {
+  if (!path_exists(dir)) return "There is no folder " + dir + ".";
+  if (!is_directory(dir)) return dir + " is a file, not a folder of checkpoints.";
   const std::vector<CheckpointTagState> tags = list_checkpoints(dir, true);
   if (tags.empty()) return "There are no checkpoints in " + dir + ".";
   std::string text = "Checkpoints in " + dir + ", newest first:";
