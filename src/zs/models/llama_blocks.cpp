@@ -1,6 +1,7 @@
 #include "zs/models/llama_blocks.hpp"
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/_fused_rms_norm.h>
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
@@ -34,6 +35,9 @@ LlamaRMSNormImpl::LlamaRMSNormImpl(int64_t dim, double eps_, c10::Device device)
 }
 
 at::Tensor LlamaRMSNormImpl::forward(const at::Tensor& x) {
+  // On GPUs LibTorch's fused kernel (one launch forward, one backward, fp32 inside); elsewhere
+  // transformers' formula step by step, so that CPU runs equal transformers' exactly.
+  if (x.is_cuda()) return std::get<0>(at::_fused_rms_norm(x, {x.size(-1)}, weight, eps));
   const at::Tensor x32 = x.to(at::kFloat);
   const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * normed.to(x.scalar_type());
