@@ -223,6 +223,13 @@ TEST(FlagSet, ValuesAreTypeChecked) {
       << parse_error({cfg});
   const std::string cfg2 = write_file("types2.py", "batch_size = 1e3\n");
   EXPECT_TRUE(contains(parse_error({cfg2}), "expected an int")) << parse_error({cfg2});
+  // Numbers past what their type holds say so, on the command line as in config files.
+  EXPECT_TRUE(contains(parse_error({"--learning_rate=1e400"}), "the number 1e400 is out of range"))
+      << parse_error({"--learning_rate=1e400"});
+  EXPECT_TRUE(contains(parse_error({"--max_iters=99999999999999999999"}), "the number 99999999999999999999 is too large"))
+      << parse_error({"--max_iters=99999999999999999999"});
+  const std::string cfg3 = write_file("types3.py", "max_iters = 1e3083\nbatch_size = 99999999999 * 99999999999\n");
+  EXPECT_TRUE(contains(parse_error({cfg3}), cfg3 + ":1: max_iters: the number 1e3083 is out of range")) << parse_error({cfg3});
 }
 
 TEST(FlagSet, HelpStopsTheProgram) {

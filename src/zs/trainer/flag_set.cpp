@@ -170,7 +170,10 @@ void FlagSet::set_from_text(Flag& flag, const std::string& text, const std::stri
   ConfigLiteral v;
   try {
     v = parse_literal(text, where);
-  } catch (const ConfigError&) {
+  } catch (const ConfigError& e) {
+    // A number past what its type holds (1e400, 2^70) says so; anything else is not a number.
+    const std::string message = e.what();
+    if (message.find("out of range") != std::string::npos || message.find("too large") != std::string::npos) throw;
     throw ConfigError(where + ": '" + text + "' is not " +
                       (flag.kind == Kind::floating ? "a number (such as 6e-4)" : "an int (a whole number such as 12)"));
   }
