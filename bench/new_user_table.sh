@@ -242,6 +242,9 @@ attempt "5 runs on 2 CPU ranks: lines with mpirun's [1,0]<stdout>: tag inside" \
 attempt "Ctrl-C (SIGINT to the process group) during a 2-rank run" \
   "exit 143: zsrun: rank 0 exited with code 143; stopped the other ranks" \
   "zsrun" "setsid bash -c '$B/zsrun --num_procs 2 $B/train_gpt ${T/--max_iters=2/--max_iters=100000} & sleep 6; kill -INT -- -\$\$; wait \$!; exit \$?' 2>&1"
+attempt "a CPU rank started by srun without an MPI plugin (srun's variables, no PMI ones)" \
+  "exit 1: MPI_Init under srun without PMI: OpenMPI's own abort text" \
+  "" "SLURM_JOB_ID=1 SLURM_PROCID=0 SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_LOCALID=0 $TG"
 attempt "zsrun --num_proc 2 (a typo)" \
   "exit 2: zsrun: error: unknown option '--num_proc'" "" "$B/zsrun --num_proc 2 true"
 attempt "zsrun --nproc_per_node 2 (torchrun's name) on a CPU machine" \

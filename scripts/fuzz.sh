@@ -3,7 +3,8 @@
 #   config             the DeepSpeed config reader: parse_config on arbitrary bytes
 #   checkpoint_index   a checkpoint's index.json (parse_checkpoint_index; accepted ones must round-trip)
 #   safetensors        a safetensors file: header length, JSON header, then reads of every tensor
-# Usage: scripts/fuzz.sh [config|checkpoint_index|safetensors|all] [seconds per target, default 60]
+#   nanogpt_config     a nanoGPT-style config file (`train_gpt config/x.py`): parse_config_file
+# Usage: scripts/fuzz.sh [config|checkpoint_index|safetensors|nanogpt_config|all] [seconds per target, default 60]
 #                        [more libFuzzer flags...]
 # Builds build-fuzz/ (the readers' own files only: a minute or two), seeds each target's corpus from
 # the repo (configs/, the configs in tests/, examples/, fuzz/seeds/) and a dictionary of the key
@@ -19,10 +20,11 @@ build=${ZS_BUILD_DIR:-$root/build-fuzz}
 which=${1:-all}
 seconds=${2:-60}
 shift $(( $# > 2 ? 2 : $# ))
-targets=(config checkpoint_index safetensors)
+targets=(config checkpoint_index safetensors nanogpt_config)
 [ "$which" = all ] || targets=("$which")
 for t in "${targets[@]}"; do
-  case $t in config|checkpoint_index|safetensors) ;; *) echo "unknown target $t (config, checkpoint_index, safetensors, all)" >&2; exit 2 ;; esac
+  case $t in config|checkpoint_index|safetensors|nanogpt_config) ;;
+    *) echo "unknown target $t (config, checkpoint_index, safetensors, nanogpt_config, all)" >&2; exit 2 ;; esac
 done
 
 # clang with libFuzzer: Debian's clang-14 and libclang-rt-14-dev.
@@ -59,6 +61,9 @@ for path in glob.glob(f"{root}/tests/**/*.[ch]pp", recursive=True):
 for target in ("checkpoint_index", "safetensors"):
     for path in glob.glob(f"{root}/fuzz/seeds/{target}/*"):
         write(target, os.path.basename(path), open(path, "rb").read())
+# nanogpt_config: the repo's nanoGPT-style config files.
+for path in glob.glob(f"{root}/configs/*.py"):
+    write("nanogpt_config", os.path.basename(path), open(path, "rb").read())
 # Dictionaries: the string literals of each reader's sources (key names, dtypes, values) and JSON's tokens.
 sources = {"config": glob.glob(f"{root}/src/zs/config/*.cpp"),
            "checkpoint_index": [f"{root}/src/zs/ckpt/checkpoint_index.cpp"],
@@ -71,6 +76,14 @@ for target, files in sources.items():
     with open(f"{out}/{target}.dict", "w") as f:
         for t in tokens:
             f.write('"%s"\n' % t.replace("\\", "\\\\").replace('"', '\\"'))
+# nanogpt_config: the trainer's flag names (the keys of such files) and Python's literal tokens.
+words = set()
+for path in [f"{root}/src/zs/trainer/train_flags.cpp"] + glob.glob(f"{root}/apps/train_*.cpp"):
+    words.update(re.findall(r'\.add\("([a-z0-9_]+)"', open(path, encoding="utf-8").read()))
+tokens = sorted(words) + [' = ', ' * ', '# ', 'True', 'False', 'None', "'", '"', '1e308', '600_000', '-', '.5', '\\', 'import ']
+with open(f"{out}/nanogpt_config.dict", "w") as f:
+    for t in tokens:
+        f.write('"%s"\n' % t.replace("\\", "\\\\").replace('"', '\\"'))
 PY
 
 summary=()

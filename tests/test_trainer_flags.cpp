@@ -230,6 +230,8 @@ TEST(FlagSet, ValuesAreTypeChecked) {
       << parse_error({"--max_iters=99999999999999999999"});
   const std::string cfg3 = write_file("types3.py", "max_iters = 1e3083\nbatch_size = 99999999999 * 99999999999\n");
   EXPECT_TRUE(contains(parse_error({cfg3}), cfg3 + ":1: max_iters: the number 1e3083 is out of range")) << parse_error({cfg3});
+  EXPECT_TRUE(contains(parse_error({write_file("types4.py", "learning_rate = 1e308 * 10\n")}), "learning_rate: the product is out of range"))
+      << parse_error({write_file("types4.py", "learning_rate = 1e308 * 10\n")});
 }
 
 TEST(FlagSet, HelpStopsTheProgram) {

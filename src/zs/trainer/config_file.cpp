@@ -78,6 +78,7 @@ class LiteralParser {
     } else {
       r.kind = ConfigLiteral::Kind::floating;
       r.floating = a.floating * b.floating;
+      if (!std::isfinite(r.floating)) fail(where_, "the product is out of range");
     }
     return r;
   }
