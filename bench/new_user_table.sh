@@ -12,8 +12,10 @@
 # commit's code (`git show 1806138:apps/train_gpt.cpp`, `:src/zs/launcher/...`, `:src/zs/ckpt/...`),
 # and for the rows that hand train_gpt a config file or flags, by compiling that commit's config
 # reader (src/zs/config/*.cpp) with the make_config and CLI11 options of its train_gpt and running
-# those on the same files and flags. "exit N:" starts each before-cell; "-" where that commit did
-# not have the program or file at all.
+# those on the same files and flags. Three before-cells describe run-time behaviour the issue
+# reported of that commit (mpirun's tag inside lines, Ctrl-C read as "exited with code 143", OpenMPI's
+# own abort under srun without PMI) and quote that report. "exit N:" starts each before-cell; "-"
+# where that commit did not have the program or file at all.
 #
 # Usage: bench/new_user_table.sh [build-dir, default build] > bench/results/new_user_table.md
 # Needs the build's train_gpt, zsrun and zs_ckpt; the install row also needs the whole build (it
@@ -130,6 +132,7 @@ echo "# What a new user tries, before and now"
 echo
 echo "Written by \`bench/new_user_table.sh\` on $(date -u +%Y-%m-%d) against \`$(git -C "$root" rev-parse --short HEAD)\`"
 echo "($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start: timings depend on it). \"before\" is ZeroShard at 1806138, read from its code (see the script's header);"
+echo "(three cells, marked \"(reported)\", quote the issue's report of that commit's run-time behaviour);"
 echo "\"exit now\" and \"what they see now\" were run. T = a tiny model for a 2-iteration run on CPU"
 echo "(\`$T\`)."
 echo
@@ -237,13 +240,13 @@ attempt "RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE on 2 CPU ranks" \
   "exit 0: [rank 0] RANK= WORLD_SIZE= LOCAL_RANK= LOCAL_WORLD_SIZE= (unset on CPU ranks)" \
   "rank 0" "$B/zsrun --num_procs 2 sh -c 'echo RANK=\$RANK WORLD_SIZE=\$WORLD_SIZE LOCAL_RANK=\$LOCAL_RANK LOCAL_WORLD_SIZE=\$LOCAL_WORLD_SIZE'"
 attempt "5 runs on 2 CPU ranks: lines with mpirun's [1,0]<stdout>: tag inside" \
-  "exit 0: the tag inside rank 0's lines in about half of the runs" \
+  "exit 0: the tag inside rank 0's lines in about half of the runs (reported)" \
   "" "c=0; for i in 1 2 3 4 5; do o=\$($B/zsrun --num_procs 2 $TG 2>&1); c=\$((c + \$(grep -c '<std' <<<\"\$o\"))); done; echo \"\$c lines with a tag inside, in 5 runs\""
 attempt "Ctrl-C (SIGINT to the process group) during a 2-rank run" \
-  "exit 143: zsrun: rank 0 exited with code 143; stopped the other ranks" \
+  "exit 143: zsrun: rank 0 exited with code 143; stopped the other ranks (reported)" \
   "zsrun" "setsid bash -c '$B/zsrun --num_procs 2 $B/train_gpt ${T/--max_iters=2/--max_iters=100000} & sleep 6; kill -INT -- -\$\$; wait \$!; exit \$?' 2>&1"
 attempt "a CPU rank started by srun without an MPI plugin (srun's variables, no PMI ones)" \
-  "exit 1: MPI_Init under srun without PMI: OpenMPI's own abort text" \
+  "exit 1: MPI_Init under srun without PMI: OpenMPI's own abort text (reported)" \
   "" "SLURM_JOB_ID=1 SLURM_PROCID=0 SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_LOCALID=0 $TG"
 attempt "zsrun --num_proc 2 (a typo)" \
   "exit 2: zsrun: error: unknown option '--num_proc'" "" "$B/zsrun --num_proc 2 true"
