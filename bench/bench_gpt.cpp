@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   int stage = 0, warmup = 3, steps = 10;
   int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
   bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false;
-  std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path;
+  std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path, monitors_dir;
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
   app.add_option("--n_layer", n_layer, "custom model: layers");
   app.add_option("--n_embd", n_embd, "custom model: width");
@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
   app.add_option("--label", label, "free text carried into the JSON line");
   app.add_option("--profile", profile_path, "after the timed steps, trace 2 more with the LibTorch profiler into this "
                                             "Chrome trace (rank 0; bench/trace_summary.py reads it)");
+  app.add_option("--monitors", monitors_dir,
+                 "switch every monitor on, writing into this folder: tensorboard, csv_monitor, metrics.jsonl, "
+                 "wall_clock_breakdown, memory_breakdown, comms_logger (table at the end) and flops_profiler (at the "
+                 "last warm-up step, flops_profile.txt). memory_breakdown resets the peak at each phase, so this "
+                 "run's peak_gib fields are per phase");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -98,6 +103,20 @@ int main(int argc, char** argv) {
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
     if (!comm_dtype.empty()) cfg["communication_data_type"] = comm_dtype;
+    if (!monitors_dir.empty()) {
+      cfg["steps_per_print"] = std::max(1, warmup + steps);   // the breakdowns print once, after the timed steps
+      cfg["wall_clock_breakdown"] = true;
+      cfg["memory_breakdown"] = true;
+      cfg["tensorboard"] = {{"enabled", true}, {"output_path", monitors_dir}, {"job_name", "tensorboard"}};
+      cfg["csv_monitor"] = {{"enabled", true}, {"output_path", monitors_dir}, {"job_name", "csv"}};
+      cfg["comms_logger"] = {{"enabled", true}};
+      // Profiled at the last warm-up step: its unit-by-unit synchronization stays out of the timed steps.
+      cfg["flops_profiler"] = {{"enabled", true},
+                               {"profile_step", std::max(1, warmup)},
+                               {"module_depth", 3},
+                               {"top_modules", 3},
+                               {"output_file", monitors_dir + "/flops_profile.txt"}};
+    }
     zs::Config config = zs::parse_config(cfg.dump(), world.size(), {}, "<bench>");
 
     zs::GPTConfig gpt = n_layer > 0 ? zs::GPTConfig{} : zs::GPTConfig::preset(model_name);
@@ -119,6 +138,11 @@ int main(int argc, char** argv) {
     zs::EngineOptions options;
     options.log = false;
     options.activation_checkpointing = checkpointing;
+    if (!monitors_dir.empty()) {
+      options.metrics_jsonl = monitors_dir + "/metrics.jsonl";
+      options.tokens_per_sample = seq;
+      options.flops_per_token = flops_per_token;
+    }
     const double t_engine = now_s();
     zs::reset_peak_memory(world.device);
     zs::Engine engine(model, config, world, options);
@@ -188,6 +212,7 @@ int main(int argc, char** argv) {
     if (world.is_main()) {
       nlohmann::json out = {{"bench", "zeroshard"},
                             {"label", label},
+                            {"monitors", !monitors_dir.empty()},
                             {"model", model_name},
                             {"params", n_params},
                             {"stage", stage},

@@ -3,11 +3,11 @@
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
-#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load]   (default: build tests shakespeare gpt2;
+#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
-# Needs .deps/include (nlohmann, CLI11) and .deps/googletest carried along: scripts/prepare_gpu_carry.sh
-# makes them. Logs and JSON results go to $OUT.
+# Needs .deps/include (nlohmann, CLI11), .deps/googletest, .deps/liburing and .deps/protobuf carried
+# along: scripts/prepare_gpu_carry.sh makes them. Logs and JSON results go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -300,6 +300,28 @@ if has multinode; then
   }
   gpu_fault KILL
   gpu_fault STOP
+fi
+
+if has monitors; then
+  # GPT-2 ${MONITORS_MODEL:-1.5B} at stage 3 with every monitor on (tensorboard, csv_monitor, JSON lines,
+  # wall_clock_breakdown, memory_breakdown, comms_logger, flops_profiler) and off, alternating in this
+  # one visit, then what they measured (bench/monitors_summary.py).
+  m=${MONITORS_MODEL:-1.5B}
+  mon="$OUT/monitors"
+  rm -rf "$mon" && mkdir -p "$mon"
+  note "monitors: GPT-2 $m stage 3, $NGPU GPUs, every monitor on vs off (alternating, ${MONITORS_ROUNDS:-2} rounds)"
+  for round in $(seq "${MONITORS_ROUNDS:-2}"); do
+    for mode in off on; do
+      args=()
+      [ $mode = on ] && args=(--monitors "$mon/run_$round")
+      timeout "${MONITORS_TIMEOUT:-420}" $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model "$m" --stage 3 \
+        --warmup 3 --steps "${MONITORS_STEPS:-12}" --label "monitors $mode" "${args[@]}" > "$mon/${mode}_$round.log" 2>&1
+      rc=$?
+      sed 's/^\[rank 0\] //' "$mon/${mode}_$round.log" | grep '^{' | tee -a "$results" "$mon/bench.jsonl"
+      [ $rc = 0 ] || { note "monitors $mode round $round: rc=$rc (log: $mon/${mode}_$round.log)"; tail -5 "$mon/${mode}_$round.log"; }
+    done
+  done
+  "$PY" bench/monitors_summary.py "$mon" | tee "$OUT/monitors_summary.txt"
 fi
 
 note "summary"

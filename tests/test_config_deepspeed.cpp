@@ -282,15 +282,15 @@ TEST(ConfigSchema, SettingsThatWouldDoNothingAreRefused) {
   auto refused = [](const std::string& body) {
     return error_of([&] { parse_config("{\"train_batch_size\": 1, " + body + "}", 1, {}, "ds.json"); });
   };
-  EXPECT_EQ(refused(R"("wall_clock_breakdown": true)"),
-            "ds.json: wall_clock_breakdown (timings of forward, backward and step) is not available in this build yet; "
-            "remove it or set it to its default");
-  EXPECT_CONTAINS(refused(R"("memory_breakdown": true)"), "memory_breakdown (memory use printed at each step) is not available");
-  EXPECT_CONTAINS(refused(R"("comms_logger": {"enabled": true, "verbose": false})"), "comms_logger.enabled");
-  EXPECT_CONTAINS(refused(R"("csv_monitor": {"enabled": true, "output_path": "x"})"), "csv_monitor.enabled");
-  EXPECT_CONTAINS(refused(R"("wandb": {"enabled": true})"), "wandb.enabled (Weights & Biases logging) is not available");
+  EXPECT_EQ(refused(R"("comms_logger": {"enabled": true, "debug": true})"),
+            "ds.json: comms_logger.debug: ZeroShard cannot add the calling function's name to each collective (C++ keeps "
+            "no caller names); set it to false (the log names each collective's type and size)");
+  EXPECT_CONTAINS(refused(R"("comms_logger": {"enabled": true, "prof_all": false})"), "would log nothing");
+  EXPECT_CONTAINS(refused(R"("comms_logger": {"enabled": true, "prof_ops": ["all_to_all"]})"),
+                  "comms_logger.prof_ops");
+  EXPECT_CONTAINS(refused(R"("wandb": {"enabled": true})"),
+                  "wandb.enabled: ZeroShard cannot log to Weights & Biases (its client library is Python only)");
   EXPECT_CONTAINS(refused(R"("comet": {"enabled": true})"), "comet.enabled (Comet logging) is not available");
-  EXPECT_CONTAINS(refused(R"("flops_profiler": {"enabled": true})"), "flops_profiler.enabled is not available");
   EXPECT_CONTAINS(refused(R"("autotuning": {"enabled": true, "fast": true})"),
                   "autotuning is not available in ZeroShard yet; remove it or switch it off (\"enabled\": false)");
   EXPECT_CONTAINS(refused(R"("graph_harvesting": true)"), "graph_harvesting is not available in ZeroShard yet");

@@ -135,6 +135,15 @@ struct MonitorConfig {
   std::string project = "deepspeed";
 };
 
+// comms_logger.*: which collectives are logged and how (monitor/comms_logger.hpp).
+struct CommsLoggerConfig {
+  bool enabled = false;
+  bool verbose = false;             // a line per collective as it finishes
+  bool prof_all = true;             // every collective; false: only those named in prof_ops
+  bool debug = false;               // refused: C++ has no caller names to add
+  std::vector<std::string> prof_ops;  // "all_reduce", "reduce_scatter", "all_gather", "broadcast"
+};
+
 // flops_profiler.*
 struct FlopsProfilerConfig {
   bool enabled = false;
@@ -174,12 +183,13 @@ struct Config {
   ActivationCheckpointingConfig activation_checkpointing;
 
   int64_t steps_per_print = 10;
-  bool wall_clock_breakdown = false;   // not built yet: refused when true
-  bool memory_breakdown = false;       // not built yet: refused when true
+  bool wall_clock_breakdown = false;   // forward/backward/step/communication times (monitor/step_breakdown.hpp)
+  bool memory_breakdown = false;       // device memory after each phase and host RSS (the same)
   bool flops_profiler = false;      // flops_profiler.enabled (details in flops_profiler_options)
   FlopsProfilerConfig flops_profiler_options;
   MonitorConfig tensorboard, csv_monitor, wandb, comet;
-  bool comms_logger = false;        // comms_logger.enabled
+  bool comms_logger = false;        // comms_logger.enabled (details in comms_logger_options)
+  CommsLoggerConfig comms_logger_options;
 
   nlohmann::json raw;               // the resolved document, as used (for checkpoints and logs)
   std::vector<std::string> warnings;  // unknown top-level keys and the like; rank 0 prints them

@@ -141,7 +141,9 @@ json resolved_json(const Config& c) {
                 {"group", c.wandb.group.empty() ? json() : json(c.wandb.group)},
                 {"project", c.wandb.project}};
   j["comet"] = {{"enabled", c.comet.enabled}};
-  j["comms_logger"] = {{"enabled", c.comms_logger}};
+  const CommsLoggerConfig& cl = c.comms_logger_options;
+  j["comms_logger"] = {{"enabled", c.comms_logger}, {"verbose", cl.verbose}, {"prof_all", cl.prof_all},
+                       {"debug", cl.debug},         {"prof_ops", cl.prof_ops}};
   return j;
 }
 

@@ -1,6 +1,7 @@
 // activation_checkpointing, flops_profiler, the monitor writers (tensorboard, csv_monitor, wandb,
-// comet) and comms_logger. This build writes no monitor files: an enabled one is refused by
-// reject_unbuilt_features (unbuilt_features.cpp).
+// comet) and comms_logger. tensorboard and csv_monitor are written by the engine's metric sinks
+// (monitor/metric_sinks.hpp); what this build cannot do is refused by reject_unbuilt_features
+// (unbuilt_features.cpp).
 #include "zs/config/sections.hpp"
 
 namespace zs::config_detail {
@@ -70,13 +71,41 @@ static void read_comet(Section& top, MonitorConfig& m) {
   m.project = s.get_string("project", "");
 }
 
+// DeepSpeed's names of the collectives (torch.distributed's) and ZeroShard's, as prof_ops may give them.
+static std::string collective_name(const std::string& name) {
+  if (name == "all_gather_into_tensor" || name == "all_gather_base" || name == "allgather_fn") return "all_gather";
+  if (name == "reduce_scatter_tensor" || name == "reduce_scatter_base" || name == "reduce_scatter_fn")
+    return "reduce_scatter";
+  if (name == "all_reduce" || name == "all_gather" || name == "reduce_scatter" || name == "broadcast") return name;
+  return "";
+}
+
 static void read_comms_logger(Section& top, Config& cfg) {
   Section s = top.child("comms_logger");
   s.allow_only({"enabled", "verbose", "prof_all", "debug", "prof_ops"});
-  cfg.comms_logger = s.get_bool("enabled", false);
-  s.get_bool("verbose", false);
-  s.get_bool("prof_all", true);
-  s.get_bool("debug", false);
+  CommsLoggerConfig& c = cfg.comms_logger_options;
+  c.enabled = s.get_bool("enabled", c.enabled);
+  c.verbose = s.get_bool("verbose", c.verbose);
+  c.prof_all = s.get_bool("prof_all", c.prof_all);
+  c.debug = s.get_bool("debug", c.debug);
+  if (const nlohmann::json* ops = s.find("prof_ops")) {
+    require(ops->is_array(), s.key_path("prof_ops"), "a list of collective names", value_text(*ops));
+    for (const auto& op : *ops) {
+      const std::string name = op.is_string() ? collective_name(op.get<std::string>()) : "";
+      require(!name.empty(), s.key_path("prof_ops"),
+              "names among all_reduce, reduce_scatter (reduce_scatter_tensor), all_gather (all_gather_into_tensor), "
+              "broadcast",
+              value_text(op));
+      c.prof_ops.push_back(name);
+    }
+  }
+  if (c.enabled && c.debug)
+    fail(s.key_path("debug") + ": ZeroShard cannot add the calling function's name to each collective (C++ keeps "
+         "no caller names); set it to false (the log names each collective's type and size)");
+  if (c.enabled && !c.prof_all && c.prof_ops.empty())
+    fail(s.key_path("prof_all") + " false with no prof_ops would log nothing; name the collectives in prof_ops or "
+         "set prof_all true");
+  cfg.comms_logger = c.enabled;
 }
 
 void read_monitoring(Section& top, Config& cfg) {

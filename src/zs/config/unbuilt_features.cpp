@@ -52,14 +52,12 @@ void reject_unbuilt_features(const Config& c) {
   if (a.synchronize_checkpoint_boundary) not_yet("activation_checkpointing.synchronize_checkpoint_boundary");
   if (a.profile) not_yet("activation_checkpointing.profile");
 
-  if (c.flops_profiler) not_yet("flops_profiler.enabled");
-  if (c.tensorboard.enabled) not_yet("tensorboard.enabled (TensorBoard event files)");
-  if (c.csv_monitor.enabled) not_yet("csv_monitor.enabled (CSV metric files)");
-  if (c.wandb.enabled) not_yet("wandb.enabled (Weights & Biases logging)");
+  // Weights & Biases has no C++ client; its offline runs are written by its Python library only.
+  if (c.wandb.enabled)
+    throw ConfigError(
+        "wandb.enabled: ZeroShard cannot log to Weights & Biases (its client library is Python only); turn on "
+        "\"tensorboard\" instead and upload its event files with `wandb sync --sync-tensorboard <output_path>/<job_name>`");
   if (c.comet.enabled) not_yet("comet.enabled (Comet logging)");
-  if (c.comms_logger) not_yet("comms_logger.enabled (a log of every collective)");
-  if (c.wall_clock_breakdown) not_yet("wall_clock_breakdown (timings of forward, backward and step)");
-  if (c.memory_breakdown) not_yet("memory_breakdown (memory use printed at each step)");
 }
 
 }  // namespace zs

@@ -10,6 +10,7 @@
 // Tensors must be contiguous and stay alive, unmodified, until the Work completes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,18 @@ class Work {
   virtual bool completed() = 0;
 };
 using WorkHandle = std::shared_ptr<Work>;
+
+// Told of every collective once it has finished, for comms_logger and wall_clock_breakdown. Called
+// from the communicator's own threads as well as the caller's: implementations lock.
+class CollectiveObserver {
+ public:
+  virtual ~CollectiveObserver() = default;
+  // op: "all_reduce", "reduce_scatter", "all_gather" or "broadcast". bytes: the message size as
+  // nccl-tests counts it (all_gather: the gathered output; reduce_scatter: the input; otherwise the
+  // tensor). seconds: the collective's own time (NCCL: between CUDA events around it on the
+  // communicator's stream; MPI: from its start until a wait or test finds it done).
+  virtual void finished(const char* op, int64_t bytes, double seconds) = 0;
+};
 
 class Communicator {
  public:
@@ -50,6 +63,14 @@ class Communicator {
 
   // Ends every rank's communication after a local error (NCCL: ncclCommAbort; MPI: MPI_Abort).
   [[noreturn]] virtual void abort(const std::string& why) = 0;
+
+  // Times every collective started from now on and reports it to `observer` (null: stop). Set it
+  // while no collective is in flight. A single rank has no collectives to report.
+  void set_observer(std::shared_ptr<CollectiveObserver> observer) { observer_ = std::move(observer); }
+  const std::shared_ptr<CollectiveObserver>& observer() const { return observer_; }
+
+ private:
+  std::shared_ptr<CollectiveObserver> observer_;
 };
 
 }  // namespace zs

@@ -172,11 +172,13 @@ struct MpiState {
 
 class MpiWork : public Work {
  public:
+  // `observer` (may be null) hears of the collective `op` of `bytes` once it is done.
   MpiWork(std::shared_ptr<MpiState> state, std::string what, std::vector<at::Tensor> keep_alive,
-          std::function<void()> finish)
+          std::function<void()> finish, std::shared_ptr<CollectiveObserver> observer = nullptr,
+          const char* op = "", int64_t bytes = 0)
       : state_(std::move(state)), what_(std::move(what)), keep_alive_(std::move(keep_alive)),
-        finish_(std::move(finish)), start_(std::chrono::steady_clock::now()),
-        seq_(collective_progress().started(what_)) {}
+        finish_(std::move(finish)), observer_(std::move(observer)), op_(op), bytes_(bytes),
+        start_(std::chrono::steady_clock::now()), seq_(collective_progress().started(what_)) {}
 
   ~MpiWork() override {
     if (!done_) collective_progress().finished(seq_);  // dropped unfinished: the watchdog stops counting it
@@ -216,6 +218,8 @@ class MpiWork : public Work {
     if (flag) {
       done_ = true;
       collective_progress().finished(seq_);
+      if (observer_)
+        observer_->finished(op_, bytes_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
       if (finish_) finish_();
       keep_alive_.clear();
       finish_ = nullptr;
@@ -227,6 +231,9 @@ class MpiWork : public Work {
   std::string what_;
   std::vector<at::Tensor> keep_alive_;
   std::function<void()> finish_;  // after completion: avg division, copy out of a scratch buffer
+  std::shared_ptr<CollectiveObserver> observer_;
+  const char* op_;
+  int64_t bytes_;
   std::chrono::steady_clock::time_point start_;
   uint64_t seq_;
   MPI_Request request_ = MPI_REQUEST_NULL;
@@ -248,7 +255,8 @@ class MpiCommunicator : public Communicator {
     MPI_Op mop = mpi_op(tensor.scalar_type(), op);
     std::function<void()> finish;
     if (op == ReduceOp::avg) finish = [tensor, n = size()] { divide_by_world(tensor, n); };
-    auto work = make_work(describe_collective("all_reduce", tensor), {tensor}, std::move(finish));
+    auto work = make_work(describe_collective("all_reduce", tensor), {tensor}, std::move(finish), "all_reduce",
+                          int64_t(tensor.nbytes()));
     std::lock_guard<std::mutex> lock(state_->mutex);
     MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, mop, state_->comm, work->request());
     return work;
@@ -267,7 +275,8 @@ class MpiCommunicator : public Communicator {
       if (op == ReduceOp::avg) divide_by_world(recv, n);
       if (!recv.is_same(output)) output.copy_(recv);
     };
-    auto work = make_work(describe_collective("reduce_scatter", input), {output, input, recv}, std::move(finish));
+    auto work = make_work(describe_collective("reduce_scatter", input), {output, input, recv}, std::move(finish),
+                          "reduce_scatter", int64_t(input.nbytes()));
     std::lock_guard<std::mutex> lock(state_->mutex);
     MPI_Ireduce_scatter_block(input.data_ptr(), recv.data_ptr(), count, type, mop, state_->comm, work->request());
     return work;
@@ -287,7 +296,8 @@ class MpiCommunicator : public Communicator {
       send_copy = input.clone();
       send = send_copy.data_ptr();
     }
-    auto work = make_work(describe_collective("all_gather", output), {output, input, send_copy}, nullptr);
+    auto work = make_work(describe_collective("all_gather", output), {output, input, send_copy}, nullptr, "all_gather",
+                          int64_t(output.nbytes()));
     std::lock_guard<std::mutex> lock(state_->mutex);
     MPI_Iallgather(send, count, type, output.data_ptr(), count, type, state_->comm, work->request());
     return work;
@@ -298,7 +308,7 @@ class MpiCommunicator : public Communicator {
     check_root("broadcast", root, size());
     int count = mpi_count("broadcast", tensor.numel());
     MPI_Datatype type = mpi_type(tensor.scalar_type());
-    auto work = make_work(describe_collective("broadcast", tensor), {tensor}, nullptr);
+    auto work = make_work(describe_collective("broadcast", tensor), {tensor}, nullptr, "broadcast", int64_t(tensor.nbytes()));
     std::lock_guard<std::mutex> lock(state_->mutex);
     MPI_Ibcast(tensor.data_ptr(), count, type, root, state_->comm, work->request());
     return work;
@@ -321,8 +331,10 @@ class MpiCommunicator : public Communicator {
   }
 
  private:
-  std::shared_ptr<MpiWork> make_work(std::string what, std::vector<at::Tensor> keep, std::function<void()> finish) {
-    return std::make_shared<MpiWork>(state_, std::move(what), std::move(keep), std::move(finish));
+  std::shared_ptr<MpiWork> make_work(std::string what, std::vector<at::Tensor> keep, std::function<void()> finish,
+                                     const char* op = "", int64_t bytes = 0) {
+    return std::make_shared<MpiWork>(state_, std::move(what), std::move(keep), std::move(finish),
+                                     *op ? observer() : nullptr, op, bytes);
   }
 
   std::shared_ptr<MpiState> state_;

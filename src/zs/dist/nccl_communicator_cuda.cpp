@@ -87,9 +87,15 @@ struct PendingCollective {
   std::string what;
   Clock::time_point start;
   uint64_t seq = 0;          // in collective_progress(), for the hang watchdog
+  // Timed collectives (an observer is set): an event before the NCCL call, and `done` with timing.
+  std::shared_ptr<CollectiveObserver> observer;
+  cudaEvent_t started = nullptr;
+  const char* op = "";
+  int64_t bytes = 0;
 
   ~PendingCollective() {
     if (done) cudaEventDestroy(done);
+    if (started) cudaEventDestroy(started);
   }
 };
 
@@ -175,7 +181,7 @@ class NcclCommunicator : public Communicator {
     check_tensor("all_reduce", tensor, device_);
     auto type = nccl_type(tensor.scalar_type());
     auto rop = nccl_op(tensor.scalar_type(), op);
-    return launch(describe_collective("all_reduce", tensor), {tensor}, [&](cudaStream_t s) {
+    return launch(describe_collective("all_reduce", tensor), "all_reduce", int64_t(tensor.nbytes()), {tensor}, [&](cudaStream_t s) {
       return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), type, rop, comm_, s);
     });
   }
@@ -184,7 +190,7 @@ class NcclCommunicator : public Communicator {
     check_reduce_scatter(output, input, size_, device_);
     auto type = nccl_type(output.scalar_type());
     auto rop = nccl_op(output.scalar_type(), op);
-    return launch(describe_collective("reduce_scatter", input), {output, input}, [&](cudaStream_t s) {
+    return launch(describe_collective("reduce_scatter", input), "reduce_scatter", int64_t(input.nbytes()), {output, input}, [&](cudaStream_t s) {
       return ncclReduceScatter(input.data_ptr(), output.data_ptr(), output.numel(), type, rop, comm_, s);
     });
   }
@@ -192,7 +198,7 @@ class NcclCommunicator : public Communicator {
   WorkHandle all_gather(const at::Tensor& output, const at::Tensor& input) override {
     check_all_gather(output, input, size_, device_);
     auto type = nccl_type(input.scalar_type());
-    return launch(describe_collective("all_gather", output), {output, input}, [&](cudaStream_t s) {
+    return launch(describe_collective("all_gather", output), "all_gather", int64_t(output.nbytes()), {output, input}, [&](cudaStream_t s) {
       return ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(), type, comm_, s);
     });
   }
@@ -201,7 +207,7 @@ class NcclCommunicator : public Communicator {
     check_tensor("broadcast", tensor, device_);
     check_root("broadcast", root, size_);
     auto type = nccl_type(tensor.scalar_type());
-    return launch(describe_collective("broadcast", tensor), {tensor}, [&](cudaStream_t s) {
+    return launch(describe_collective("broadcast", tensor), "broadcast", int64_t(tensor.nbytes()), {tensor}, [&](cudaStream_t s) {
       return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), type, root, comm_, s);
     });
   }
@@ -223,7 +229,7 @@ class NcclCommunicator : public Communicator {
 
  private:
   template <typename Launch>
-  WorkHandle launch(std::string what, std::vector<at::Tensor> tensors, Launch&& nccl_call) {
+  WorkHandle launch(std::string what, const char* op, int64_t bytes, std::vector<at::Tensor> tensors, Launch&& nccl_call) {
     c10::cuda::CUDAGuard guard(device_.index());
     auto current = c10::cuda::getCurrentCUDAStream(device_.index());
     auto pending = std::make_shared<PendingCollective>();
@@ -238,7 +244,16 @@ class NcclCommunicator : public Communicator {
     check_cuda(cudaStreamWaitEvent(stream_.stream(), ready, 0), "cudaStreamWaitEvent");
     cudaEventDestroy(ready);  // released once the recorded work completes; the wait stays queued
 
-    check_cuda(cudaEventCreateWithFlags(&pending->done, cudaEventDisableTiming), "cudaEventCreate");
+    pending->observer = observer();
+    pending->op = op;
+    pending->bytes = bytes;
+    if (pending->observer) {
+      check_cuda(cudaEventCreate(&pending->started), "cudaEventCreate");
+      check_cuda(cudaEventCreate(&pending->done), "cudaEventCreate");
+      check_cuda(cudaEventRecord(pending->started, stream_.stream()), "cudaEventRecord");
+    } else {
+      check_cuda(cudaEventCreateWithFlags(&pending->done, cudaEventDisableTiming), "cudaEventCreate");
+    }
     {
       std::lock_guard<std::mutex> lock(launch_mutex_);  // NCCL calls on one comm must not interleave
       check_nccl(nccl_call(stream_.stream()), pending->what.c_str());
@@ -288,6 +303,10 @@ class NcclCommunicator : public Communicator {
   // Under mutex_: the front collective has finished.
   void pop_finished() {
     collective_progress().finished(pending_.front()->seq);
+    const PendingCollective& done = *pending_.front();
+    float ms = 0;
+    if (done.observer && cudaEventElapsedTime(&ms, done.started, done.done) == cudaSuccess)
+      done.observer->finished(done.op, done.bytes, 1e-3 * ms);
     pending_.pop_front();
   }
 

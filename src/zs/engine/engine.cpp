@@ -10,6 +10,10 @@
 #include <c10/core/GradMode.h>
 
 #include "zs/dist/communicator.hpp"
+#include "zs/monitor/comms_logger.hpp"
+#include "zs/monitor/flops_profiler.hpp"
+#include "zs/monitor/metric_sinks.hpp"
+#include "zs/monitor/step_breakdown.hpp"
 #include "zs/monitor/progress_bar.hpp"
 #include "zs/monitor/step_logger.hpp"
 #include "zs/monitor/step_stats.hpp"
@@ -92,6 +96,17 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
                                          config_.zero.stage3_param_persistence_threshold);
   num_params_ = plan.total_numel;
+  if (config_.flops_profiler) {   // reads the module tree's parameter counts before they are partitioned
+    FlopsProfilerSetup setup;
+    setup.rank = world_.rank();
+    setup.world_size = world_.size();
+    setup.micro_batch = config_.train_micro_batch_size_per_gpu;
+    setup.gradient_accumulation = config_.gradient_accumulation_steps;
+    setup.tokens_per_sample = options_.tokens_per_sample;
+    setup.formula_flops_per_token = options_.flops_per_token;
+    setup.peak_flops = peak_flops();
+    flops_profiler_ = std::make_unique<FlopsProfiler>(config_.flops_profiler_options, model_, world_.device, setup);
+  }
   // What this model needs under each stage and offload choice; refuse before allocating when the
   // chosen one cannot fit.
   memory_sizes_ = model_sizes(plan);
@@ -121,6 +136,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   for (const FoundUnit& u : find_units(model_)) {
     ParamGroup* group = schedule_ ? group_of(u.unit->unit_module()) : nullptr;
     auto runner = std::make_unique<UnitRunner>(group, group ? schedule_.get() : nullptr);
+    runner->set_name(u.name);
     u.unit->set_unit_hooks(runner.get());
     units_.emplace_back(u.unit, std::move(runner));
   }
@@ -148,9 +164,22 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     }
   }
 
+  sinks_ = std::make_unique<MetricSinks>(config_, options_.metrics_jsonl, world_.rank());
+  // The communicator reports each collective to the comms logger (also wall_clock_breakdown's
+  // communication time).
+  if (config_.comms_logger || config_.wall_clock_breakdown) {
+    comms_logger_ = std::make_shared<CommsLogger>(config_.comms_logger_options, world_.rank(), world_.size());
+    world_.comm->set_observer(comms_logger_);
+  }
+  if (config_.wall_clock_breakdown || config_.memory_breakdown)
+    breakdown_ = std::make_unique<StepBreakdown>(world_.device, config_.wall_clock_breakdown, config_.memory_breakdown,
+                                                 config_.wall_clock_breakdown ? comms_logger_ : nullptr, world_.rank(),
+                                                 config_.steps_per_print);
+
   loss_sum_ = at::zeros({}, at::TensorOptions().device(world_.device).dtype(at::kFloat));
   last_lr_ = scheduled_lr();
   if (world_.is_main() && options_.log) print_summary();
+  if (flops_profiler_) flops_profiler_->after_step(global_steps_);
   window_start_s_ = now_s();
 }
 
@@ -267,6 +296,21 @@ MemoryEstimate Engine::memory_estimate() const {
   return estimate_memory(memory_sizes_, offload_choice(config_), config_.zero);
 }
 
+double Engine::peak_flops() const {
+  if (options_.peak_flops_per_device > 0) return options_.peak_flops_per_device;
+  return world_.device.is_cuda() ? kDefaultCudaPeakFlops : 0.0;
+}
+
+void Engine::add_throughput(StepStats& stats) const {
+  if (stats.seconds <= 0) return;
+  stats.extras.emplace_back("samples_per_second", double(stats.samples) / stats.seconds);
+  if (stats.tokens <= 0) return;
+  const double per_device = double(stats.tokens) / stats.seconds / world_.size();
+  stats.extras.emplace_back("tokens_per_second_per_device", per_device);
+  const double peak = peak_flops();
+  if (peak > 0 && options_.flops_per_token > 0) stats.extras.emplace_back("mfu", per_device * options_.flops_per_token / peak);
+}
+
 Engine::~Engine() {
   if (optimizer_) {
     try {
@@ -277,6 +321,14 @@ Engine::~Engine() {
   }
   // Units may outlive the engine: let them run plainly again.
   for (const auto& [unit, runner] : units_) unit->set_unit_hooks(nullptr);
+  if (comms_logger_) {
+    if (world_.comm->observer() == comms_logger_) world_.comm->set_observer(nullptr);
+    if (comms_logger_->logging() && world_.is_main()) {
+      const std::string table = comms_logger_->summary();
+      std::fputs(table.empty() ? "[zeroshard] comms_logger: no collectives were logged\n" : table.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
 }
 
 double Engine::last_loss() const { return last_loss_.defined() ? last_loss_.item<double>() : 0.0; }
@@ -304,6 +356,8 @@ double Engine::scheduled_lr() const {
 
 void Engine::backward(const at::Tensor& loss) {
   TORCH_CHECK(loss.numel() == 1, "Engine::backward expects a scalar loss, got shape ", loss.sizes());
+  if (breakdown_) breakdown_->end(Phase::forward);
+  if (flops_profiler_) flops_profiler_->before_backward();
   optimizer_->finish_update();  // an offloaded step still updating units the forward did not run
   const int64_t gas = config_.gradient_accumulation_steps;
   for (const auto& g : groups_) g->begin_backward(is_gradient_accumulation_boundary(), micro_steps_ % gas == 0);
@@ -318,6 +372,7 @@ void Engine::backward(const at::Tensor& loss) {
   for (size_t g = 1; g < groups_.size(); ++g) groups_[g]->end_backward();
   groups_[0]->end_backward();
   if (schedule_) schedule_->end_backward();
+  if (breakdown_) breakdown_->end(Phase::backward);
 }
 
 bool Engine::step() {
@@ -349,8 +404,13 @@ bool Engine::step() {
     ++scheduler_steps_;
   }
 
-  const double now = now_s();
   StepStats stats;
+  std::vector<std::string> breakdown_lines;
+  if (breakdown_) {
+    breakdown_->end(Phase::step);
+    breakdown_lines = breakdown_->finish_step(global_steps_, stats.extras);   // waits for the device
+  }
+  const double now = now_s();
   stats.step = global_steps_;
   stats.lr = lr;
   stats.loss_scale = scale_used;
@@ -358,11 +418,29 @@ bool Engine::step() {
   stats.tokens = config_.train_batch_size * options_.tokens_per_sample;
   stats.seconds = now - window_start_s_;
   stats.skipped = outcome.skipped;
-  if (logger_ && global_steps_ % config_.steps_per_print == 0) {
+  stats.loss_scaling = scaler_->enabled();
+  stats.global_samples = global_steps_ * config_.train_batch_size;
+  // Reading the loss waits for the device: on logged steps only, and on every step for the sinks.
+  const bool to_sinks = !sinks_->empty();
+  if ((logger_ && global_steps_ % config_.steps_per_print == 0) || to_sinks) {
     stats.loss = last_loss();
     stats.grad_norm = last_grad_norm();
   }
+  if (to_sinks) {
+    add_throughput(stats);
+    sinks_->write(stats);
+  }
   if (logger_) logger_->log(stats);
+  if (!breakdown_lines.empty()) {
+    if (progress_) progress_->clear();
+    for (const std::string& line : breakdown_lines) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+  if (flops_profiler_) {
+    if (progress_) progress_->clear();
+    flops_profiler_->finish_step(global_steps_, stats.seconds);
+    flops_profiler_->after_step(global_steps_);
+  }
   if (progress_) progress_->update(global_steps_);
   window_start_s_ = now;
   return !outcome.skipped;
@@ -491,6 +569,7 @@ void Engine::print_summary() const {
   if (optimizer_ && !optimizer_->offload_summary().empty())
     std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
   if (param_swapper_) std::printf("[zeroshard] %s\n", param_swapper_->describe().c_str());
+  for (const std::string& sink : sinks_->descriptions()) std::printf("[zeroshard] metrics to %s\n", sink.c_str());
   std::fflush(stdout);
 }
 

@@ -41,6 +41,11 @@ class LrScheduler;
 class LossScaler;
 class StepLogger;
 class ProgressBar;
+class MetricSinks;
+class StepBreakdown;
+class CommsLogger;
+class FlopsProfiler;
+struct StepStats;
 struct ParamPlan;
 
 // One trainable parameter as this rank holds it: the part of its flattened fp32 master weights
@@ -84,6 +89,9 @@ struct EngineOptions {
   // weights that a checkpoint or a Hugging Face directory will load right after.
   MetaInit meta_init;
   bool log = true;                    // print step lines on rank 0
+  // A JSON-lines log of every step (monitor/jsonl_sink.hpp), written by rank 0; empty: none. The
+  // config's tensorboard and csv_monitor blocks add their own sinks.
+  std::string metrics_jsonl;
 };
 
 class Engine {
@@ -165,6 +173,9 @@ class Engine {
   ParamGroup* group_of(torch::nn::Module& unit) const;
   ModelSizes model_sizes(const ParamPlan& plan);
   void print_summary() const;
+  // The step's rates for the sinks: samples/s, tok/s per device and MFU (where a peak is known).
+  void add_throughput(StepStats& stats) const;
+  double peak_flops() const;   // per device: the option, else the CUDA default, else 0 (CPU)
 
   torch::nn::Module& model_;
   Config config_;
@@ -186,6 +197,10 @@ class Engine {
   std::unique_ptr<LossScaler> scaler_;
   std::unique_ptr<StepLogger> logger_;
   std::unique_ptr<ProgressBar> progress_;
+  std::unique_ptr<MetricSinks> sinks_;   // tensorboard, csv_monitor, JSON lines (rank 0)
+  std::shared_ptr<CommsLogger> comms_logger_;    // comms_logger, or wall_clock_breakdown's communication time
+  std::unique_ptr<StepBreakdown> breakdown_;     // wall_clock_breakdown, memory_breakdown
+  std::unique_ptr<FlopsProfiler> flops_profiler_;
   std::function<double(int64_t)> custom_schedule_;
 
   int64_t micro_steps_ = 0, global_steps_ = 0, skipped_steps_ = 0, scheduler_steps_ = 0;

@@ -54,6 +54,7 @@ void add_train_flags(FlagSet& flags, TrainFlags& f) {
   flags.add("keep_last", f.keep_last, "keep the newest K checkpoints in out_dir (0: all)");
   flags.add("resume", f.resume, "the same as --init_from=resume");
   flags.add("resume_tag", f.resume_tag, "resume from this checkpoint tag in out_dir instead of `latest`");
+  flags.add("log_jsonl", f.log_jsonl, "append every step's numbers to this JSON-lines file (rank 0)");
 }
 
 namespace {

@@ -52,6 +52,7 @@ struct TrainFlags {
   int keep_last = 2;                         // keep the newest K checkpoints (0: all)
   bool resume = false;                       // the same as --init_from=resume
   std::string resume_tag;                    // resume from this tag instead of `latest`
+  std::string log_jsonl;                     // a JSON-lines log of every step (rank 0); empty: none
 
   // Micro-steps per iteration on each rank (gradient_accumulation_steps / world size).
   int64_t accumulation_per_rank = 1;

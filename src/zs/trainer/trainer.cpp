@@ -354,6 +354,7 @@ void Trainer::run(TrainerModel& m) {
   options.total_steps = f_.eval_only ? 0 : f_.max_iters;
   options.activation_checkpointing = f_.activation_checkpointing;
   options.meta_init = m.meta_init;
+  options.metrics_jsonl = f_.log_jsonl;
   if (!m.module || !m.loss) throw std::logic_error("TrainerModel needs a module and a loss");
   module_ = m.module;
   engine_ = std::make_unique<Engine>(*module_, config_, world_, options);

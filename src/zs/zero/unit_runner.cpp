@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include <ATen/record_function.h>
 #include <c10/core/GradMode.h>
 
 #include "zs/zero/activation_checkpoint.hpp"
@@ -11,6 +12,7 @@
 namespace zs {
 
 std::vector<at::Tensor> UnitRunner::run(UnitBase& unit, const UnitBody& body, const std::vector<at::Tensor>& inputs) {
+  RECORD_USER_SCOPE(scope_);
   if (before_) before_();
   if (group_) {
     group_->gather();

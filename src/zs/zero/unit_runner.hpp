@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -29,6 +30,9 @@ class UnitRunner : public UnitHooks {
 
   std::vector<at::Tensor> run(UnitBase& unit, const UnitBody& body, const std::vector<at::Tensor>& inputs) override;
   void set_before(std::function<void()> before) { before_ = std::move(before); }
+  // The unit's module path: its forward runs inside a LibTorch user scope "zs_unit:<name>"
+  // (profiler traces and the flops profiler see the unit; free when nothing observes scopes).
+  void set_name(std::string name) { scope_ = "zs_unit:" + std::move(name); }
   ParamGroup* group() const { return group_; }
 
  private:
@@ -37,6 +41,7 @@ class UnitRunner : public UnitHooks {
   ParamGroup* group_;
   UnitSchedule* schedule_;
   std::function<void()> before_;
+  std::string scope_ = "zs_unit";
 };
 
 }  // namespace zs
