@@ -37,6 +37,10 @@ has() { [[ " $steps " == *" $1 "* ]]; }
 note "GPUs: $NGPU ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)); torch at $TORCH_ROOT"
 if has build; then
   note "build"
+  # The TensorBoard writer needs protobuf: the system's, or the copy scripts/prepare_gpu_carry.sh puts in .deps/protobuf.
+  if [ ! -x .deps/protobuf/bin/protoc ] && ! command -v protoc >/dev/null; then
+    note "no protobuf here: run scripts/prepare_gpu_carry.sh on the dev machine and carry .deps/protobuf"
+  fi
   t0=$(date +%s)
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
     > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" -- -k 0 >> "$OUT/build.log" 2>&1

@@ -235,3 +235,19 @@ TEST(MetricSinks, WandbIsRefusedWithAWayOut) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("wandb sync --sync-tensorboard"), std::string::npos) << r.output;
 }
+
+// A folder rank 0 cannot create stops every rank at start with rank 0's message (no rank is left
+// waiting in a collective).
+TEST(MetricSinks, UnwritablePathStopsEveryRank) {
+  const std::string dir = temp_dir("train_bad_path");
+  write_text(dir + "/ds.json",
+             R"({"train_micro_batch_size_per_gpu": "auto", "csv_monitor": {"enabled": true, "output_path": "/proc/nope"}})");
+  const RunResult r = run_ranks(2,
+                                bin("train_gpt") + " --device=cpu --n_layer=1 --n_head=2 --n_embd=16 --block_size=16 "
+                                                   "--max_iters=2 --eval_interval=0 --deepspeed_config=" + dir + "/ds.json",
+                                60);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_LT(r.seconds, 30);
+  EXPECT_NE(r.output.find("train_gpt: error: csv_monitor: cannot create /proc/nope/DeepSpeedJobName"), std::string::npos)
+      << r.output;
+}

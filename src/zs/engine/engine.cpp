@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
 
@@ -96,17 +97,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   const ParamPlan plan = plan_parameters(model_, options_.decay, policy.partition_parameters,
                                          config_.zero.stage3_param_persistence_threshold);
   num_params_ = plan.total_numel;
-  if (config_.flops_profiler) {   // reads the module tree's parameter counts before they are partitioned
-    FlopsProfilerSetup setup;
-    setup.rank = world_.rank();
-    setup.world_size = world_.size();
-    setup.micro_batch = config_.train_micro_batch_size_per_gpu;
-    setup.gradient_accumulation = config_.gradient_accumulation_steps;
-    setup.tokens_per_sample = options_.tokens_per_sample;
-    setup.formula_flops_per_token = options_.flops_per_token;
-    setup.peak_flops = peak_flops();
-    flops_profiler_ = std::make_unique<FlopsProfiler>(config_.flops_profiler_options, model_, world_.device, setup);
-  }
+  make_monitors();
   // What this model needs under each stage and offload choice; refuse before allocating when the
   // chosen one cannot fit.
   memory_sizes_ = model_sizes(plan);
@@ -164,7 +155,6 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     }
   }
 
-  sinks_ = std::make_unique<MetricSinks>(config_, options_.metrics_jsonl, world_.rank());
   // The communicator reports each collective to the comms logger (also wall_clock_breakdown's
   // communication time).
   if (config_.comms_logger || config_.wall_clock_breakdown) {
@@ -181,6 +171,33 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   if (world_.is_main() && options_.log) print_summary();
   if (flops_profiler_) flops_profiler_->after_step(global_steps_);
   window_start_s_ = now_s();
+}
+
+// The files rank 0 writes (metric sinks, the flops profile) are opened here, before the model is
+// partitioned (the flops profiler reads its parameter counts). A failure on one rank stops every
+// rank with its message, instead of leaving the others waiting in the next collective.
+void Engine::make_monitors() {
+  std::string error;
+  try {
+    sinks_ = std::make_unique<MetricSinks>(config_, options_.metrics_jsonl, world_.rank());
+    if (config_.flops_profiler) {
+      FlopsProfilerSetup setup;
+      setup.rank = world_.rank();
+      setup.world_size = world_.size();
+      setup.micro_batch = config_.train_micro_batch_size_per_gpu;
+      setup.gradient_accumulation = config_.gradient_accumulation_steps;
+      setup.tokens_per_sample = options_.tokens_per_sample;
+      setup.formula_flops_per_token = options_.flops_per_token;
+      setup.peak_flops = peak_flops();
+      flops_profiler_ = std::make_unique<FlopsProfiler>(config_.flops_profiler_options, model_, world_.device, setup);
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  at::Tensor failed = at::full({1}, error.empty() ? 0.0 : 1.0, at::TensorOptions().dtype(at::kFloat).device(world_.device));
+  world_.comm->all_reduce(failed, ReduceOp::max)->wait();
+  if (failed.item<float>() > 0)   // a path that cannot be written: bad input, reported once by the rank that saw it
+    throw ConfigError(error.empty() ? "the monitors could not be set up on another rank (see its message)" : error);
 }
 
 void Engine::build_groups(const ParamPlan& plan, const StagePolicy& policy) {
@@ -428,7 +445,11 @@ bool Engine::step() {
   }
   if (to_sinks) {
     add_throughput(stats);
-    sinks_->write(stats);
+    try {
+      sinks_->write(stats);
+    } catch (const std::exception& e) {   // only rank 0 writes: it ends every rank, with the reason
+      world_.comm->abort(std::string("metric sinks: ") + e.what());
+    }
   }
   if (logger_) logger_->log(stats);
   if (!breakdown_lines.empty()) {
@@ -438,7 +459,11 @@ bool Engine::step() {
   }
   if (flops_profiler_) {
     if (progress_) progress_->clear();
-    flops_profiler_->finish_step(global_steps_, stats.seconds);
+    try {
+      flops_profiler_->finish_step(global_steps_, stats.seconds);
+    } catch (const std::exception& e) {
+      world_.comm->abort(std::string("flops_profiler: ") + e.what());
+    }
     flops_profiler_->after_step(global_steps_);
   }
   if (progress_) progress_->update(global_steps_);

@@ -176,6 +176,7 @@ class Engine {
   // The step's rates for the sinks: samples/s, tok/s per device and MFU (where a peak is known).
   void add_throughput(StepStats& stats) const;
   double peak_flops() const;   // per device: the option, else the CUDA default, else 0 (CPU)
+  void make_monitors();
 
   torch::nn::Module& model_;
   Config config_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -49,6 +50,9 @@ FlopsProfiler::FlopsProfiler(const FlopsProfilerConfig& config, torch::nn::Modul
     modules_.push_back(std::move(m));
   }
   if (!config_.output_file.empty() && setup_.rank == 0) {
+    const auto parent = std::filesystem::path(config_.output_file).parent_path();
+    std::error_code error;
+    if (!parent.empty()) std::filesystem::create_directories(parent, error);
     std::ofstream probe(config_.output_file, std::ios::app);
     if (!probe) throw std::runtime_error("flops_profiler.output_file: cannot write " + config_.output_file);
   }

@@ -3,7 +3,9 @@
 //   wall_clock_breakdown  forward, backward and optimizer-step times (phase_timer.hpp: CUDA events
 //                         on GPUs, the steady clock on CPUs; they partition the step) and the time
 //                         spent in collectives (from the communicator, comms_logger.hpp; it
-//                         overlaps the phases, so it is not part of their sum)
+//                         overlaps the phases, so it is not part of their sum; a collective counts
+//                         when the communicator sees it finished: on GPUs at the next launch or
+//                         within 0.1 s, so a step's last ones may count for the next step)
 //   memory_breakdown      device memory after each phase: allocated, reserved (the caching
 //                         allocator's; on CPUs the process's resident memory) and the peak reached
 //                         during the phase; and the host's resident memory (RSS)
