@@ -99,3 +99,27 @@ TEST(FlopsProfiler, TrainGptAgreesWithTheFormula) {
   std::printf("counted training flops per token / (6N + 12*L*d*T) = %.4f\n", ratio);
   EXPECT_NEAR(ratio, 1.0, 0.02) << report;
 }
+
+// The Llama the same way (its SwiGLU MLP, RMSNorm and rotary embeddings; 6N + 12·L·d·T as well).
+TEST(FlopsProfiler, TrainLlamaAgreesWithTheFormula) {
+  const std::string dir = temp_dir("flops_profiler_llama");
+  write_text(dir + "/ds.json", R"({
+    "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto", "zero_optimization": {"stage": 3},
+    "flops_profiler": {"enabled": true, "profile_step": 2, "detailed": false, "output_file": ")" + dir + R"(/flops.txt"}
+  })");
+  const RunResult r = run_ranks(2,
+                                bin("train_llama") + " --device=cpu --hidden_size=256 --intermediate_size=688 "
+                                                     "--num_hidden_layers=2 --num_attention_heads=4 --block_size=32 "
+                                                     "--batch_size=2 --max_iters=2 --eval_interval=0 --deepspeed_config=" +
+                                    dir + "/ds.json",
+                                120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir + "/flops.txt");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::smatch m;
+  const std::string report = text.str();
+  ASSERT_TRUE(std::regex_search(report, m, std::regex("counted / formula = ([0-9.]+)"))) << report;
+  std::printf("Llama: counted training flops per token / (6N + 12*L*d*T) = %s\n", m[1].str().c_str());
+  EXPECT_NEAR(std::stod(m[1].str()), 1.0, 0.02) << report;
+}

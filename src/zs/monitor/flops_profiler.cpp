@@ -155,7 +155,7 @@ std::string FlopsProfiler::report(const FlopsProfile& p) const {
     row("fwd flops per token:", scaled(fwd / tokens));
     row("training flops per token:", scaled(p.training_flops_per_token) + printf_string(" (%.6g)", p.training_flops_per_token));
     if (setup_.formula_flops_per_token > 0)
-      row("the program's formula (6N + 12*L*d*T for a GPT) per token:",
+      row("the program's formula per token (GPT, Llama: 6N + 12*L*d*T):",
           scaled(setup_.formula_flops_per_token) +
               printf_string(" (%.6g); counted / formula = %.4f", setup_.formula_flops_per_token,
                             p.training_flops_per_token / setup_.formula_flops_per_token));
