@@ -195,9 +195,9 @@ attempt "reduce_bucket_size 9223372036854775807" \
 
 section "3. Settings that say something do it"
 attempt "wall_clock_breakdown: true" \
-  "exit 0: accepted and ignored" "" "$TG --deepspeed_config=wall_clock.json"
+  "exit 0: accepted and ignored" "time \\(ms\\)" "$TG --log_interval=1 --deepspeed_config=wall_clock.json"
 attempt "memory_breakdown: true" \
-  "exit 0: accepted and ignored" "" "$TG --deepspeed_config=memory.json"
+  "exit 0: accepted and ignored" "memory \\(GiB" "$TG --log_interval=1 --deepspeed_config=memory.json"
 attempt "--log_interval=1 with a config that says steps_per_print 2" \
   "exit 0: --log_interval ignored: step lines every 2 iterations, no word about it" \
   "step lines|error" "$B/train_gpt ${T/--max_iters=2/--max_iters=4} --deepspeed_config=steps2.json --log_interval=1"
