@@ -5,6 +5,7 @@
 #include "support/run_ranks.hpp"
 #include "zs/launcher/mpirun_output.hpp"
 #include "zs/launcher/rank_shim.hpp"
+#include "zs/launcher/terminal_progress.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,4 +355,41 @@ TEST(Zsrun, HostfileOfThisMachineRunsLocally) {
   ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
   EXPECT_TRUE(contains(cpu.output, "[rank 1] cpu 1/2")) << cpu.output;
   std::system(("rm -rf " + d).c_str());
+}
+
+// ---- the progress bar zsrun draws on its terminal ------------------------------------------------
+
+TEST(TerminalProgress, ReadsRankZerosStepLines) {
+  using zs::launcher::TerminalProgress;
+  const auto step = TerminalProgress::parse_step("[rank 0] step 12/600 | loss 3.1 | lr 6e-4");
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->first, 12);
+  EXPECT_EQ(step->second, 600);
+  EXPECT_TRUE(TerminalProgress::parse_step("step 3/4 | loss 1").has_value());
+  EXPECT_FALSE(TerminalProgress::parse_step("step 3 | loss 1").has_value());        // no total: no bar
+  EXPECT_FALSE(TerminalProgress::parse_step("[rank 1] loss at step 3/4 |").has_value());
+  EXPECT_FALSE(TerminalProgress::parse_step("step 99999999999999999999999/2 |").has_value());
+  EXPECT_EQ(TerminalProgress::render(5, 10, 2.0, 10), "steps [#####.....] 5/10  2.00 steps/s  ETA 3s");
+  EXPECT_EQ(TerminalProgress::render(0, 10, 0.0, 4), "steps [....] 0/10");
+}
+
+TEST(Zsrun, DrawsAProgressBarOnATerminalOnly) {
+  const std::string rank_script = "/tmp/zs_progress_" + std::to_string(getpid()) + ".sh";
+  std::FILE* f = std::fopen(rank_script.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("for i in 1 2 3; do echo \"step $i/4 | loss 1\"; sleep 0.3; done\n", f);
+  std::fclose(f);
+  const std::string job = zsrun_path() + " --num_gpus 1 /bin/sh " + rank_script;
+  // script(1) gives zsrun a terminal, as a person's shell would.
+  const auto on_terminal = run("script -qfec \"" + job + "\" /dev/null");
+  ASSERT_EQ(on_terminal.exit_code, 0) << on_terminal.output;
+  EXPECT_TRUE(contains(on_terminal.output, "steps [")) << on_terminal.output;
+  EXPECT_TRUE(contains(on_terminal.output, "] 3/4  ")) << on_terminal.output;      // with its rate and ETA
+  EXPECT_TRUE(contains(on_terminal.output, "[rank 0] step 3/4 | loss 1")) << on_terminal.output;
+  const auto piped = run(job);
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  EXPECT_FALSE(contains(piped.output, "steps [")) << piped.output;
+  const auto turned_off = run("ZS_PROGRESS=0 script -qfec \"" + job + "\" /dev/null");
+  EXPECT_FALSE(contains(turned_off.output, "steps [")) << turned_off.output;
+  std::remove(rank_script.c_str());
 }

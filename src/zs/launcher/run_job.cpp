@@ -11,14 +11,34 @@
 #include "zs/launcher/mpirun_output.hpp"
 #include "zs/launcher/rank_reports.hpp"
 #include "zs/launcher/rank_shim.hpp"
+#include "zs/launcher/terminal_progress.hpp"
 
 namespace zs::launcher {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The bar beneath the ranks' lines when zsrun's stderr is a terminal (terminal_progress.hpp).
+TerminalProgress& progress() {
+  static TerminalProgress bar = TerminalProgress::for_stderr();
+  return bar;
+}
+
+// One whole line to the terminal or log, the progress bar erased before and redrawn after it.
+void print_line(int fd, const std::string& line) {
+  progress().before_line();
+  write_all(fd, line + "\n");
+  progress().after_line(line);
+}
+
 void emit(bool is_stderr, const std::string& prefix, const std::string& text) {
-  write_all(is_stderr ? STDERR_FILENO : STDOUT_FILENO, prefix + text + "\n");
+  print_line(is_stderr ? STDERR_FILENO : STDOUT_FILENO, prefix + text);
+}
+
+// zsrun's own message (ends with its newline).
+void tell(const std::string& message) {
+  progress().before_line();
+  write_all(STDERR_FILENO, message);
 }
 
 std::string exit_text(int code, int sig) {
@@ -48,20 +68,20 @@ int report_failure(const LaunchPlan& plan, const RankReport& r, int fallback_cod
   const std::string tail = stopped.empty() ? "" : "; " + stopped;
   const std::string who = plan.own_prefix();
   if (r.kind == RankReport::Kind::hung) {
-    write_all(STDERR_FILENO, who + rank_text(plan, r.rank) + " " + r.detail + " (found by the watchdog on rank " +
-                                 std::to_string(r.reporter) + ")" + tail + "\n");
+    tell(who + rank_text(plan, r.rank) + " " + r.detail + " (found by the watchdog on rank " +
+         std::to_string(r.reporter) + ")" + tail + "\n");
     return fallback_code != 0 ? fallback_code : 1;
   }
   if (r.kind == RankReport::Kind::noticed) {
-    write_all(STDERR_FILENO, who + rank_text(plan, r.rank) + " exited with code " + std::to_string(fallback_code) +
-                                 " after: " + r.detail + tail + "\n");
+    tell(who + rank_text(plan, r.rank) + " exited with code " + std::to_string(fallback_code) +
+         " after: " + r.detail + tail + "\n");
     return fallback_code;
   }
   if (r.signal) {
-    write_all(STDERR_FILENO, who + rank_text(plan, r.rank) + " was killed by signal " + std::to_string(r.signal) + " (" +
-                                 signal_name(r.signal) + ")\n");
+    tell(who + rank_text(plan, r.rank) + " was killed by signal " + std::to_string(r.signal) + " (" +
+         signal_name(r.signal) + ")\n");
   }
-  write_all(STDERR_FILENO, who + rank_text(plan, r.rank) + " exited with code " + std::to_string(r.exit_code) + tail + "\n");
+  tell(who + rank_text(plan, r.rank) + " exited with code " + std::to_string(r.exit_code) + tail + "\n");
   return r.exit_code != 0 ? r.exit_code : fallback_code;
 }
 
@@ -70,7 +90,7 @@ JobOutcome interrupted(const LaunchPlan& plan, int sig) {
                      : plan.world_size > 1             ? "all " + std::to_string(plan.world_size) + " ranks"
                                                        : "the rank";
   if (plan.node >= 0) what = "this node's ranks";
-  write_all(STDERR_FILENO, plan.own_prefix() + "interrupted (" + signal_name(sig) + "): stopped " + what + "\n");
+  tell(plan.own_prefix() + "interrupted (" + signal_name(sig) + "): stopped " + what + "\n");
   return {128 + sig, true};
 }
 
@@ -88,15 +108,15 @@ JobOutcome run_local_ranks(const LaunchPlan& plan, const LaunchOptions& opts) {
   if (plan.node >= 0) {
     // Across nodes, say it at once: the launching zsrun stops every node when it reads this line.
     runner.on_first_failure([&](const ChildExit& f) {
-      write_all(STDERR_FILENO, plan.own_prefix() + rank_text(plan, plan.first_rank + f.child) + " " +
-                                   exit_text(f.exit_code, f.signal) + "; stopping this node's other ranks\n");
+      tell(plan.own_prefix() + rank_text(plan, plan.first_rank + f.child) + " " +
+           exit_text(f.exit_code, f.signal) + "; stopping this node's other ranks\n");
     });
   }
   if (plan.agent) runner.watch_fd(STDIN_FILENO);
   const GroupResult result = runner.run();
   if (result.forwarded_signal && !result.failed_before_signal) return interrupted(plan, result.forwarded_signal);
   if (result.watched_fd_closed) {
-    write_all(STDERR_FILENO, plan.own_prefix() + "stopped this node's ranks: the job ended on another node\n");
+    tell(plan.own_prefix() + "stopped this node's ranks: the job ended on another node\n");
     return {128 + SIGTERM, false};
   }
   const auto first = reports.first();
@@ -200,7 +220,7 @@ JobOutcome run_ssh_nodes(const LaunchPlan& plan, const LaunchOptions& opts) {
         const bool from_zsrun = line.rfind("zsrun[", 0) == 0;
         const std::string text = without_rank_prefix(line);
         if (from_zsrun || text.size() != line.size()) {
-          write_all(is_stderr ? STDERR_FILENO : STDOUT_FILENO, line + "\n");  // already says its node and rank
+          print_line(is_stderr ? STDERR_FILENO : STDOUT_FILENO, line);  // already says its node and rank
           reports.feed(text);
           if (reports.has_failure()) self->stop();  // every node, now
         } else {
@@ -239,16 +259,18 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
-void say(const std::string& message) { write_all(STDERR_FILENO, "zsrun: " + message + "\n"); }
-
-JobOutcome run_job(const LaunchPlan& plan, const LaunchOptions& opts) {
+void say(const std::string& message) { tell("zsrun: " + message + "\n"); }
+                                            
+                                            JobOutcome run_job(const LaunchPlan& plan, const LaunchOptions& opts) {
+                                            JobOutcome outcome{1, false};
   switch (plan.shape) {
-    case PlanShape::local_ranks: return run_local_ranks(plan, opts);
+    case PlanShape::local_ranks: outcome = run_local_ranks(plan, opts); break;
     case PlanShape::mpirun:
-    case PlanShape::srun: return run_behind_launcher(plan, opts);
-    case PlanShape::ssh_nodes: return run_ssh_nodes(plan, opts);
+    case PlanShape::srun: outcome = run_behind_launcher(plan, opts); break;
+    case PlanShape::ssh_nodes: outcome = run_ssh_nodes(plan, opts); break;
   }
-  return {1, false};
+  progress().finish();
+  return outcome;
 }
 
 }  // namespace zs::launcher
