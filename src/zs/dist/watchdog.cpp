@@ -302,6 +302,9 @@ struct Watchdog::Impl {
           break;
         }
       } catch (const std::exception& e) {
+        // This rank said it is done: rank 0 may have seen that and exited (its store with it)
+        // before this round's last look at the store. A normal end, not a lost rank 0.
+        if (!zero && done_published) break;
         if (!zero) {
           end("the job's store at " + address + " (served by rank 0) is gone: rank 0 exited or its host is unreachable (" +
                   first_line(e.what()) + ")",
