@@ -84,7 +84,8 @@ LlamaImpl::LlamaImpl(const LlamaConfig& config, c10::Device device) : config_(co
 }
 
 void LlamaImpl::init_parameter(const std::string& name, at::Tensor value) const {
-  const at::Tensor* param = named_parameters(/*recurse=*/true).find(name);
+  const auto parameters = named_parameters(/*recurse=*/true);  // find() points into it: keep it alive
+  const at::Tensor* param = parameters.find(name);
   if (!param) throw std::invalid_argument("Llama::init_parameter: the model has no parameter " + name);
   if (value.sizes() != param->sizes())
     throw std::invalid_argument("Llama::init_parameter: " + name + " has shape " + c10::str(param->sizes()) + ", got " +
