@@ -163,6 +163,14 @@ int main(int argc, char** argv) {
     }
   }
   comm.barrier();
+  // A collective dropped unfinished on every rank (a prefetch in flight when the engine goes away),
+  // rank 0 first: MPI still writes into the buffers, which must outlive the handles until MPI_Finalize
+  // completes the collective (they used to be freed: a crash at exit).
+  if (!g_device.is_cuda()) {
+    const int64_t n = 1 << 21;  // 8 MiB per rank: beyond MPI's eager sizes, freed straight to the OS
+    if (comm.rank() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    comm.all_gather(at::empty({n * comm.size()}), at::full({n}, float(comm.rank())));
+  }
   std::printf("rank %d ok: %d checks\n", g_rank, g_checks);
   return 0;
 }

@@ -26,6 +26,65 @@
 namespace zs {
 namespace {
 
+// What works share with their communicator: MPI calls are serialized through `mutex`.
+struct MpiState {
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::mutex mutex;
+  int rank = 0;
+  int size = 1;
+  double timeout_s = 600;
+
+  ~MpiState() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+  }
+};
+
+// ---- collectives dropped before they finished ------------------------------------------------------
+
+// A work dropped while its collective is still in flight (a stage-3 prefetch when the engine goes away)
+// leaves MPI reading and writing its buffers: they stay alive here until the collective completes, at
+// the latest on the way out, before MPI_Finalize, which must not find one pending.
+struct Orphan {
+  std::shared_ptr<MpiState> state;
+  MPI_Request request;
+  std::vector<at::Tensor> buffers;
+  std::string what;
+};
+
+std::mutex orphans_mutex;
+std::vector<Orphan> orphans;
+
+void adopt_orphan(Orphan orphan) {
+  std::lock_guard<std::mutex> lock(orphans_mutex);
+  orphans.push_back(std::move(orphan));
+}
+
+// False when one did not complete within its communicator's timeout (a peer never started it).
+bool complete_orphans() {
+  std::lock_guard<std::mutex> lock(orphans_mutex);
+  for (Orphan& o : orphans) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      int flag = 0;
+      {
+        std::lock_guard<std::mutex> state_lock(o.state->mutex);
+        MPI_Test(&o.request, &flag, MPI_STATUS_IGNORE);
+      }
+      if (flag) break;
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > o.state->timeout_s) {
+        std::fprintf(stderr, "[zeroshard] rank %d: %s, dropped unfinished, was still pending at exit after %.0f s\n",
+                     o.state->rank, o.what.c_str(), o.state->timeout_s);
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  orphans.clear();
+  return true;
+}
+
 // ---- MPI lifetime ------------------------------------------------------------------------------
 
 // A rank that exits with a non-zero status skips MPI_Finalize: finalizing waits for the other ranks,
@@ -43,6 +102,11 @@ void finalize_at_exit(int status, void*) {
                  rank, status & 0xff);
     std::fflush(stderr);
     return;
+  }
+  if (!complete_orphans()) {
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);  // finalizing would wait for it forever
+    std::_Exit(1);
   }
   MPI_Finalize();
 }
@@ -155,21 +219,6 @@ bool overlaps(const at::Tensor& a, const at::Tensor& b) {
 
 // ---- the communicator ------------------------------------------------------------------------------
 
-// What works share with their communicator: MPI calls are serialized through `mutex`.
-struct MpiState {
-  MPI_Comm comm = MPI_COMM_NULL;
-  std::mutex mutex;
-  int rank = 0;
-  int size = 1;
-  double timeout_s = 600;
-
-  ~MpiState() {
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    if (!finalized && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
-  }
-};
-
 class MpiWork : public Work {
  public:
   // `observer` (may be null) hears of the collective `op` of `bytes` once it is done.
@@ -181,7 +230,9 @@ class MpiWork : public Work {
         start_(std::chrono::steady_clock::now()), seq_(collective_progress().started(what_)) {}
 
   ~MpiWork() override {
-    if (!done_) collective_progress().finished(seq_);  // dropped unfinished: the watchdog stops counting it
+    if (done_) return;
+    collective_progress().finished(seq_);  // dropped unfinished: the watchdog stops counting it
+    adopt_orphan({state_, request_, std::move(keep_alive_), what_});
   }
 
   MPI_Request* request() { return &request_; }
