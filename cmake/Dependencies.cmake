@@ -63,6 +63,13 @@ target_include_directories(zs_cli11 SYSTEM INTERFACE "${CLI11_INCLUDE_DIR}")
 add_library(zs_headers INTERFACE)
 target_link_libraries(zs_headers INTERFACE zeroshard::json zs_cli11)
 
+# --- stb: stb_image.h decodes JPEG/PNG, stb_image_write.h encodes them (header-only, build only) -------
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb HINTS "${PROJECT_SOURCE_DIR}/.deps/include")
+if(NOT STB_INCLUDE_DIR OR NOT EXISTS "${STB_INCLUDE_DIR}/stb_image_write.h")
+  message(FATAL_ERROR "stb's headers (stb_image.h, stb_image_write.h) were not found: the image data layer "
+                      "decodes JPEG and PNG with them (Debian: libstb-dev; run scripts/setup.sh, or set STB_INCLUDE_DIR)")
+endif()
+
 # --- GoogleTest ------------------------------------------------------------------------------------------
 if(ZS_BUILD_TESTS)
   find_package(GTest QUIET)

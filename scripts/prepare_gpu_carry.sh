@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$root/.deps/include" "$root/.deps/data"
-cp -r /usr/include/nlohmann /usr/include/CLI "$root/.deps/include/"
+cp -r /usr/include/nlohmann /usr/include/CLI /usr/include/stb "$root/.deps/include/"
 rm -rf "$root/.deps/googletest" && cp -r /usr/src/googletest "$root/.deps/googletest"
 rm -rf "$root/.deps/liburing" && mkdir -p "$root/.deps/liburing/include" "$root/.deps/liburing/lib"
 cp -r /usr/include/liburing.h /usr/include/liburing "$root/.deps/liburing/include/"
