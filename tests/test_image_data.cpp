@@ -1,6 +1,7 @@
 // Image data layer: JPEG/PNG decoding, ImageFolder, CIFAR-10's binary format, synthetic images,
 // torchvision-style transforms, the threaded loader's world-size independent batches, top-k counts.
 // Every image is a real file the test writes with stb_image_write into a temporary folder.
+#include <ATen/Context.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
 #include <ATen/ops/allclose.h>
@@ -472,6 +473,24 @@ TEST(ImageLoaderTest, SameBatchesForAnyThreadCountAndWorldSize) {
   for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(b.labels[i].item<int64_t>(), f.data.train->label(idx[size_t(i)]));
   EXPECT_NE(error_of([&] { one_thread.batch(Split::Train, 0, 0, 0, 3, 2); }).find("does not divide"), std::string::npos);
   EXPECT_NE(error_of([&] { one_thread.batch(Split::Train, 0, 2, 0, 1, 4); }).find("accumulation"), std::string::npos);
+}
+
+TEST(ImageLoaderTest, RefusesBadOptions) {
+  FolderFixture f;
+  EXPECT_NE(error_of([&] { ImageLoader(f.data, loader_options(25, 1)); }).find("larger than the 24 training images"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ImageLoader(f.data, loader_options(0, 1)); }).find("must be positive"), std::string::npos);
+  ImageLoaderOptions pinned = loader_options(8, 1);
+  pinned.pin_memory = true;
+  if (!at::globalContext().hasCUDA())
+    EXPECT_NE(error_of([&] { ImageLoader(f.data, pinned); }).find("pin_memory needs LibTorch with CUDA"), std::string::npos);
+  // Destroyed with batches queued and being decoded: the threads stop and join.
+  ImageLoaderOptions deep = loader_options(8, 2);
+  deep.prefetch_batches = 16;
+  for (int i = 0; i < 3; ++i) {
+    ImageLoader loader(f.data, deep);
+    EXPECT_EQ(loader.batch(Split::Train, 0, 0, 0, 1, 2).samples, 2);
+  }
 }
 
 TEST(ImageLoaderTest, ValidationCoversTheSetOnceWithPadding) {

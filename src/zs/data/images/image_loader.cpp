@@ -4,8 +4,10 @@
 #include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -48,7 +50,14 @@ ImageLoader::ImageLoader(ImageData data, ImageLoaderOptions options) : data_(std
     throw std::invalid_argument("image loader: train and eval transforms must give the same positive size");
   plan_ = plan_epoch(data_.train->size(), options_.global_batch);
   if (options_.prefetch_batches < 0) throw std::invalid_argument("image loader: prefetch_batches must be >= 0");
-  int n = options_.num_workers > 0 ? options_.num_workers : int(std::thread::hardware_concurrency());
+  if (options_.pin_memory && !at::globalContext().hasCUDA())
+    throw std::invalid_argument("image loader: pin_memory needs LibTorch with CUDA and a GPU, and this process has none");
+  int n = options_.num_workers;
+  if (n <= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    n = ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : int(std::thread::hardware_concurrency());
+  }
   n = std::max(1, n);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -147,9 +156,9 @@ std::shared_ptr<ImageLoader::Job> ImageLoader::start_job(const Key& key) {
   const int64_t S = job->transform->size;
   const auto format = options_.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   const bool padded = std::count(job->indices.begin(), job->indices.end(), int64_t(-1)) > 0;
-  job->images = padded ? at::zeros({mb, 3, S, S}, at::TensorOptions(at::kFloat).memory_format(format))
-                       : at::empty({mb, 3, S, S}, at::TensorOptions(at::kFloat).memory_format(format));
-  job->labels = at::full({mb}, kIgnoreLabel, at::kLong);
+  const auto image_options = at::TensorOptions(at::kFloat).memory_format(format).pinned_memory(options_.pin_memory);
+  job->images = padded ? at::zeros({mb, 3, S, S}, image_options) : at::empty({mb, 3, S, S}, image_options);
+  job->labels = at::full({mb}, kIgnoreLabel, at::TensorOptions(at::kLong).pinned_memory(options_.pin_memory));
   int64_t* labels = job->labels.data_ptr<int64_t>();
   for (int64_t b = 0; b < mb; ++b) {
     const int64_t index = job->indices[size_t(b)];

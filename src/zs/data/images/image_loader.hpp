@@ -7,7 +7,7 @@
 //   ImageData data = open_image_data(flags.data, data_options);                    // image_data.hpp
 //   ImageLoaderOptions o;
 //   o.global_batch = micro_batch * grad_accum * world_size;  o.seed = seed;  o.channels_last = true;
-//   ImageLoader loader(data, o);                              // num_workers 0: one thread per core
+//   ImageLoader loader(data, o);                              // num_workers 0: one thread per core it may use
 //   // training, optimizer step `step`, accumulation step `micro_step`:
 //   ImageBatch b = loader.batch(Split::Train, step, micro_step, rank, world_size, micro_batch);
 //   //   b.images [micro_batch, 3, S, S] float32 on the CPU (channels-last when asked), b.labels [micro_batch] int64
@@ -35,7 +35,8 @@
 // (the following micro steps, then the next step's; the next validation iterations) are queued, so
 // they are ready when asked for; a request out of that order is decoded on demand and stale queued
 // work is dropped. An error in a worker (a corrupt file) is thrown by batch() in the caller,
-// naming the file; the loader stays usable. The destructor stops and joins the threads.
+// naming the file; the loader stays usable. The destructor stops and joins the threads. Call
+// batch() from one thread (the training loop's); the returned tensors are the caller's to keep.
 #include <ATen/core/Tensor.h>
 
 #include <condition_variable>
@@ -64,9 +65,13 @@ struct ImageBatch {
 struct ImageLoaderOptions {
   int64_t global_batch = 0;   // training samples per optimizer step: micro_batch * grad_accum * world_size
   uint64_t seed = 1337;
-  int num_workers = 0;        // decoding threads; 0: std::thread::hardware_concurrency()
+  int num_workers = 0;        // decoding threads; 0: the cores this process may run on (its affinity
+                              // mask: a launcher that binds ranks to cores gives each its share)
   int prefetch_batches = 4;   // micro batches queued ahead of the one asked for
   bool channels_last = false;  // images in channels-last memory (same shape and values)
+  // Batches in page-locked host memory, so images.to(cuda, non_blocking=true) overlaps the copy
+  // with compute. Needs LibTorch with CUDA and a GPU; refused otherwise.
+  bool pin_memory = false;
 };
 
 // An epoch of training: `iterations` optimizer steps of `global_batch` samples; `dropped` samples
