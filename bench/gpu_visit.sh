@@ -3,7 +3,7 @@
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
-#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors]   (default: build tests shakespeare gpt2;
+#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # Needs .deps/include (nlohmann, CLI11), .deps/googletest, .deps/liburing and .deps/protobuf carried
@@ -56,6 +56,15 @@ if has host; then
   { lscpu | grep -E "Model name|^CPU\(s\)|Socket|NUMA|Thread|L3"; free -g | head -2; df -h /tmp | tail -1
     ls -d /sys/devices/system/node/node* 2>/dev/null; cat /sys/devices/system/node/node*/cpulist 2>/dev/null
     command -v numactl && numactl -H; } 2>&1 | tee "$OUT/host.txt"
+fi
+
+if has images; then
+  # The image loader on this host's cores: stb decodes/s and the training/eval batches it hands over
+  # per thread count, on 500x375 JPEGs it writes first; against what ResNet-50 consumes per GPU.
+  note "images: loader throughput per thread count"
+  threads="1,2,4,8,16"; [ "$(nproc)" -gt 16 ] && threads="$threads,$(nproc)"
+  $B/bin/bench_image_loader --dir /tmp/zs_bench_jpegs --images 2048 --batch 128 \
+    --threads "$threads" --seconds 3 2>&1 | tee "$OUT/image_loader.txt"
 fi
 
 if has profile; then
