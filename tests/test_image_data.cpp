@@ -215,6 +215,19 @@ TEST(ImageFolderData, TrainValFoldersAndHeldOutShare) {
   }
   for (int64_t i = 0; i < held.train->size(); ++i) all.insert(held.train->sample_name(i));
   EXPECT_EQ(all.size(), 15u);  // disjoint, together the whole folder
+
+  // root/train without root/val: the share comes out of train/.
+  make_dir(dir / "trainonly");
+  write_image_folder(dir / "trainonly/train", {"a", "b"}, 4, 80);
+  EXPECT_NE(error_of([&] { open_image_folder_splits(dir / "trainonly"); }).find("has no val folder"), std::string::npos);
+  const auto part = open_image_folder_splits(dir / "trainonly", 0.25, 1);
+  EXPECT_EQ(part.train->size(), 6);
+  EXPECT_EQ(part.val->size(), 2);
+  EXPECT_NE(part.val->sample_name(0).find("trainonly/train/a/"), std::string::npos);
+  // Different class folders in train/ and val/ are refused.
+  write_image_folder(dir / "trainonly/val", {"a", "c"}, 1, 90);
+  EXPECT_NE(error_of([&] { open_image_folder_splits(dir / "trainonly"); }).find("do not have the same class folders"),
+            std::string::npos);
 }
 
 // ---- CIFAR-10 -------------------------------------------------------------------------------------
