@@ -122,15 +122,21 @@ TEST(Monitor, StepsWithoutTokensShowSamplesOnly) {
     if (auto line = logger.log(s)) lines.push_back(*line);
   }
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(contains(lines[0], "| 128.0 samples/s |")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], "| 128.0 samples/s (64.0 per rank) |")) << lines[0];
   EXPECT_FALSE(contains(lines[0], "tok/s")) << lines[0];
   EXPECT_FALSE(contains(lines[0], "MFU")) << lines[0];
-  EXPECT_TRUE(contains(out.str(), "training on 2 ranks (cpu): samples/s for all ranks")) << out.str();
+  EXPECT_TRUE(contains(out.str(), "training on 2 ranks (cpu): samples/s for all ranks (and per rank)")) << out.str();
   zs::StepStats first = step_stats(1, 0.5);
   first.tokens = 0;
   EXPECT_EQ(zs::format_step_line(first, 0, zs::Throughput{}, std::nullopt), "step 1 | loss 1.2346 | lr 6.00e-04 | scale 65536 | grad norm 0.514 | - samples/s | - ms/step");
   zs::StepLogger gpu(0, 1, 1e9, 0.0, 2, 4, c10::Device(c10::kCUDA, 0), &out);
   EXPECT_TRUE(contains(gpu.header(), "training on 2 GPUs (cuda): tok/s and MFU are per GPU")) << gpu.header();
+  // A CNN's lines count images.
+  zs::StepLogger images(0, 1, 0.0, 0.0, 2, 4, c10::Device(c10::kCPU), &out);
+  images.set_sample_name("images");
+  EXPECT_TRUE(contains(images.header(false), "images/s for all ranks (and per rank)")) << images.header(false);
+  EXPECT_EQ(zs::format_step_line(first, 0, zs::Throughput{}, std::nullopt, 0, "images"),
+            "step 1 | loss 1.2346 | lr 6.00e-04 | scale 65536 | grad norm 0.514 | - images/s | - ms/step");
 }
 
 TEST(Monitor, CpuMemoryIsResidentSetSize) {

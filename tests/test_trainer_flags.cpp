@@ -160,6 +160,15 @@ TEST(FlagSet, KeyValueFormsAndTheLastOneWins) {
   EXPECT_EQ(Parsed({"--out_dir="}).f.out_dir, "");   // what the shell leaves of --out_dir=''
 }
 
+// DeepSpeed's and argparse's spelling: dashes inside a name read as underscores.
+TEST(FlagSet, DashedNamesAreTheUnderscoredOnes) {
+  Parsed p({"--batch-size=6", "--learning-rate", "0.01", "--eval-only", "--out-dir=my-run"});
+  EXPECT_EQ(p.f.batch_size, 6);
+  EXPECT_DOUBLE_EQ(p.f.learning_rate, 0.01);
+  EXPECT_TRUE(p.f.eval_only);
+  EXPECT_EQ(p.f.out_dir, "my-run");   // values keep their dashes
+}
+
 TEST(FlagSet, BooleansAsNanoGptWritesThem) {
   EXPECT_FALSE(Parsed({"--decay_lr=False"}).f.decay_lr);
   EXPECT_TRUE(Parsed({"--eval_only=True"}).f.eval_only);
@@ -292,6 +301,11 @@ TEST(TrainFlags, AccumulationIsTheTotalOverRanksAsInNanoGpt) {
   Parsed r({"--gradient_accumulation_steps=3"});
   const std::string e = error_of([&] { zs::resolve_accumulation(r.flags, r.f, 2); });
   EXPECT_TRUE(contains(e, "multiple of the world size")) << e;
+  // train_cnn counts it per rank, as DeepSpeed's gradient_accumulation_steps.
+  Parsed d({"--gradient_accumulation_steps=3"});
+  d.f.accumulation_over_ranks = false;
+  zs::resolve_accumulation(d.flags, d.f, 2);
+  EXPECT_EQ(d.f.accumulation_per_rank, 3);
 }
 
 TEST(TrainFlags, NanoGptLearningRateSchedule) {

@@ -148,6 +148,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     logger_ = std::make_unique<StepLogger>(world_.rank(), config_.steps_per_print, options_.flops_per_token,
                                            options_.peak_flops_per_device, world_.size(), options_.total_steps,
                                            world_.device);
+    logger_->set_sample_name(options_.sample_name);
     if (options_.total_steps > 0) {
       progress_ = std::make_unique<ProgressBar>(options_.total_steps, world_.is_main());
       logger_->set_progress_bar(progress_.get());

@@ -78,6 +78,7 @@ struct EngineOptions {
   // For the step log: tokens per sample (sequence length) and model FLOPs per token (6N + attention).
   int64_t tokens_per_sample = 0;
   double flops_per_token = 0;
+  std::string sample_name = "samples";   // models without tokens: what the step lines count ("images")
   double peak_flops_per_device = 0;   // 0: 989 TFLOP/s (H100/H200 dense bf16) on CUDA, none on CPU
   int64_t total_steps = 0;            // for the progress display; 0: unknown
   // Checkpoint the activations of every unit (zero/unit.hpp). Also on when the config has an

@@ -22,7 +22,8 @@ Throughput compute_throughput(const StepWindow& window, int world_size, double f
 }
 
 std::string format_step_line(const StepStats& last, int64_t total_steps, const Throughput& rates,
-                             const std::optional<MemoryStats>& memory, int64_t skipped_in_window) {
+                             const std::optional<MemoryStats>& memory, int64_t skipped_in_window,
+                             const std::string& sample_name, const char* device_word, int world_size) {
   std::string line = total_steps > 0 ? printf_string("step %lld/%lld", static_cast<long long>(last.step),
                                                      static_cast<long long>(total_steps))
                                      : printf_string("step %lld", static_cast<long long>(last.step));
@@ -31,12 +32,19 @@ std::string format_step_line(const StepStats& last, int64_t total_steps, const T
   if (last.grad_norm >= 0.0) line += printf_string(" | grad norm %.3g", last.grad_norm);
   // Models without tokens (images) get samples/s alone: a "0 tok/s" column would say nothing.
   const bool tokens = last.tokens > 0;
-  if (rates.valid) {
-    if (tokens) line += " | " + format_si(rates.tokens_per_s_per_device) + " tok/s";
-    line += printf_string(" | %.1f samples/s", rates.samples_per_s);
-    if (tokens) line += rates.mfu ? printf_string(" | MFU %.1f%%", 100.0 * *rates.mfu) : std::string(" | MFU -");
+  if (tokens) {
+    if (rates.valid) {
+      line += " | " + format_si(rates.tokens_per_s_per_device) + " tok/s";
+      line += printf_string(" | %.1f samples/s", rates.samples_per_s);
+      line += rates.mfu ? printf_string(" | MFU %.1f%%", 100.0 * *rates.mfu) : std::string(" | MFU -");
+    } else {
+      line += " | - tok/s | - samples/s | MFU -";
+    }
+  } else if (rates.valid) {
+    line += printf_string(" | %.1f %s/s", rates.samples_per_s, sample_name.c_str());
+    if (world_size > 1) line += printf_string(" (%.1f per %s)", rates.samples_per_s / world_size, device_word);
   } else {
-    line += tokens ? " | - tok/s | - samples/s | MFU -" : " | - samples/s";
+    line += " | - " + sample_name + "/s";
   }
   if (memory) {
     line += printf_string(" | mem %.2f GiB (peak %.2f)", static_cast<double>(memory->allocated) / (1 << 30),
@@ -68,7 +76,8 @@ std::string StepLogger::header(bool tokens) const {
   const char* unit = device_.is_cuda() ? "GPU" : "rank";
   std::string h = printf_string("training on %d %s%s (%s): ", world_size_, unit, world_size_ == 1 ? "" : "s",
                                 device_.is_cuda() ? "cuda" : device_.str().c_str());
-  h += tokens ? printf_string("tok/s and MFU are per %s, samples/s for all", unit) : std::string("samples/s for all ranks");
+  h += tokens ? printf_string("tok/s and MFU are per %s, samples/s for all", unit)
+              : sample_name_ + "/s for all ranks" + (world_size_ > 1 ? printf_string(" (and per %s)", unit) : "");
   if (tokens && peak_flops_ > 0.0) {
     h += printf_string("; MFU against %.0f TFLOP/s peak, %s FLOPs/token", peak_flops_ / 1e12,
                        format_si(flops_per_token_).c_str());
@@ -97,7 +106,7 @@ std::optional<std::string> StepLogger::log(const StepStats& stats) {
   }
   const auto line = format_step_line(stats, total_steps_,
                                      compute_throughput(window_, world_size_, flops_per_token_, peak_flops_), memory,
-                                     window_.skipped);
+                                     window_.skipped, sample_name_, device_.is_cuda() ? "GPU" : "rank", world_size_);
   if (bar_) bar_->clear();
   if (!printed_header_) {
     *out_ << header(stats.tokens > 0) << "\n";

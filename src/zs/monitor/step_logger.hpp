@@ -44,8 +44,11 @@ struct Throughput {
 Throughput compute_throughput(const StepWindow& window, int world_size, double flops_per_token, double peak_flops);
 
 // One log line from the last step's numbers, the window's rates and the memory reading.
+// Models without tokens show `sample_name`/s for all ranks and per `device_word` ("GPU", "rank").
 std::string format_step_line(const StepStats& last, int64_t total_steps, const Throughput& rates,
-                             const std::optional<MemoryStats>& memory, int64_t skipped_in_window = 0);
+                             const std::optional<MemoryStats>& memory, int64_t skipped_in_window = 0,
+                             const std::string& sample_name = "samples", const char* device_word = "rank",
+                             int world_size = 1);
 
 class StepLogger {
  public:
@@ -64,6 +67,9 @@ class StepLogger {
   std::string header(bool tokens = true) const;
   double peak_flops() const { return peak_flops_; }
 
+  // What a sample is, for models without tokens ("images": images/s in the lines).
+  void set_sample_name(std::string name) { sample_name_ = std::move(name); }
+
   // A progress bar to clear before each printed line, so the two don't share a terminal row.
   void set_progress_bar(ProgressBar* bar) { bar_ = bar; }
 
@@ -77,6 +83,7 @@ class StepLogger {
   c10::Device device_;
   std::ostream* out_;
   ProgressBar* bar_ = nullptr;
+  std::string sample_name_ = "samples";
   bool seen_first_step_ = false;
   bool printed_header_ = false;
   StepWindow window_;

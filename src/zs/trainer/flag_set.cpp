@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <iostream>
@@ -186,7 +187,10 @@ void FlagSet::set_from_text(Flag& flag, const std::string& text, const std::stri
 std::vector<std::string> FlagSet::normalize_booleans(const std::vector<std::string>& args) const {
   std::vector<std::string> out;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    // DeepSpeed's and argparse's dashed names (--batch-size) are the underscored ones (--batch_size).
+    std::string a = args[i];
+    if (a.size() > 2 && a.rfind("--", 0) == 0 && a[2] != '-')
+      std::replace(a.begin() + 2, std::find(a.begin(), a.end(), '='), '-', '_');
     // `--out_dir=` (an empty value, as the shell leaves --out_dir='') becomes `--out_dir ""`.
     const size_t eq = a.find('=');
     if (a.rfind("--", 0) == 0 && eq == a.size() - 1) {

@@ -2,7 +2,8 @@
 //
 //   train_gpt config/train_shakespeare_char.py --batch_size=32 --compile=False --eval_only
 //
-// Every flag is `--key=value` or `--key value`; the same keys can be set by nanoGPT-style config
+// Every flag is `--key=value` or `--key value` (dashes in a key read as underscores: --batch-size is
+// --batch_size); the same keys can be set by nanoGPT-style config
 // files given as positional arguments (config_file.hpp), read in order, and flags override the
 // files wherever they stand on the line. A key given twice: the last one wins. Booleans take
 // True/False (also true/false, 1/0); a bare `--flag` means True. Values are type-checked (an int

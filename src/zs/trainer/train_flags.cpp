@@ -28,7 +28,9 @@ void add_train_flags(FlagSet& flags, TrainFlags& f) {
   flags.add("dataset", f.dataset, "the folder data/<dataset> (nanoGPT's layout); default: generated text");
   flags.add("data", f.data, "a data folder (train.bin/val.bin) or a text file, by path");
   flags.add("gradient_accumulation_steps", f.gradient_accumulation_steps,
-            "micro-steps per iteration over all ranks, as in nanoGPT (each rank does its share; 0: one per rank)");
+            f.accumulation_over_ranks
+                ? "micro-steps per iteration over all ranks, as in nanoGPT (each rank does its share; 0: one per rank)"
+                : "micro-steps per iteration on each rank, as DeepSpeed's gradient_accumulation_steps (0: one)");
   flags.add("batch_size", f.batch_size, "micro batch per rank");
   flags.add("learning_rate", f.learning_rate, "peak learning rate");
   flags.add("max_iters", f.max_iters, "total training iterations");
@@ -127,6 +129,10 @@ void resolve_accumulation(const FlagSet& flags, TrainFlags& f, int world_size) {
     f.accumulation_per_rank = 1;
     return;
   }
+  if (!f.accumulation_over_ranks) {
+    f.accumulation_per_rank = f.gradient_accumulation_steps;
+    return;
+  }
   // nanoGPT's DDP rule: the value is the total over ranks, each rank does its share.
   if (f.gradient_accumulation_steps % world_size != 0)
     require(false, flags, "gradient_accumulation_steps",
@@ -165,7 +171,7 @@ Config make_train_config(const FlagSet& flags, const TrainFlags& f, const World&
     autos[path] = std::move(v);
   };
   std::string accumulation_origin = given("gradient_accumulation_steps");
-  if (!accumulation_origin.empty() && world.size() > 1)
+  if (!accumulation_origin.empty() && world.size() > 1 && f.accumulation_over_ranks)
     accumulation_origin += " (" + std::to_string(f.gradient_accumulation_steps) + " over " + std::to_string(world.size()) +
                            " ranks)";
   offer("train_micro_batch_size_per_gpu", f.batch_size, "batch_size");

@@ -29,6 +29,7 @@ struct TrainFlags {
   std::string dataset;                       // nanoGPT: data/<dataset>; empty: see `data`
   std::string data;                          // ZeroShard: a data folder or a text file
   int64_t gradient_accumulation_steps = 0;   // over all ranks, as nanoGPT; 0: one per rank
+  bool accumulation_over_ranks = true;       // false: per rank, as DeepSpeed counts it (train_cnn)
   int64_t batch_size = 12;                   // micro batch per rank
   // optimizer (AdamW)
   double learning_rate = 6e-4;

@@ -350,6 +350,7 @@ void Trainer::run(TrainerModel& m) {
   EngineOptions options;
   options.decay = m.decay;
   options.tokens_per_sample = m.tokens_per_sample;
+  options.sample_name = m.sample_name;
   options.flops_per_token = m.flops_per_token;
   options.total_steps = f_.eval_only ? 0 : f_.max_iters;
   options.activation_checkpointing = f_.activation_checkpointing;
@@ -396,6 +397,13 @@ void Trainer::run(TrainerModel& m) {
     if (evaluate) {
       const auto [train_loss, val_loss] = estimate_loss(m);
       print(printf_string("step %lld: train loss %.4f, val loss %.4f", (long long)iter, train_loss, val_loss));
+      if (m.evaluate) {
+        torch::NoGradGuard no_grad;
+        m.module->eval();
+        const std::string metrics = m.evaluate();
+        m.module->train();
+        print(printf_string("step %lld: ", (long long)iter) + metrics);
+      }
       const bool improved = val_loss < best_val_;
       if (improved) best_val_ = val_loss, best_step_ = iter;
       if (!f_.eval_only && iter > start && (f_.always_save_checkpoint || improved)) save(iter, m);

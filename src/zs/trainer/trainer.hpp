@@ -58,10 +58,14 @@ struct TrainerModel {
   // Forward of one micro batch on this rank: its mean loss (a 0-dim tensor on the world's device).
   std::function<at::Tensor(const BatchRef&)> loss;
   int64_t tokens_per_sample = 0;           // sequence length; 0 for models without tokens (samples/s only)
+  std::string sample_name = "samples";     // what the step lines count then ("images")
   double flops_per_token = 0;              // for MFU; 0: none
   // Parameters without weight decay return false (nanoGPT: biases and norms). Unset: all decay.
   std::function<bool(const std::string& name, const at::Tensor& param)> decay;
   AutoValues autos;                        // the program's own "auto" offers (hidden size, ...)
+  // At every evaluation, after the losses: further metrics (a CNN's top-1/top-5 accuracy over its
+  // validation set) as a line for rank 0 to print. Collective; run in eval mode without gradients.
+  std::function<std::string()> evaluate;
   // --init_from=<file>: loads a weights file (safetensors) into the module.
   std::function<void(const std::string& path)> load_weights;
   // --init_from=<folder> of a Hugging Face model (config.json + safetensors), called once the
