@@ -22,6 +22,7 @@
 #include <ATen/ops/randn.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
@@ -29,6 +30,7 @@
 #include "zs/ckpt/file_io.hpp"
 #include "zs/ckpt/module_weights.hpp"
 #include "zs/ckpt/safetensors.hpp"
+#include "zs/models/cnn/batch_norm.hpp"
 #include "zs/models/cnn/cnn.hpp"
 #include "zs/models/cnn/layers.hpp"
 #include "zs/zero/sequential_units.hpp"
@@ -214,6 +216,34 @@ TEST(CnnModels, UnitsAreTheBlocksAndTheLargeLayers) {
   }
   zs::CnnModel r50 = zs::make_cnn("resnet50", 10);
   EXPECT_EQ(zs::find_units(*r50.module).size(), 17u);  // 16 bottlenecks and fc
+}
+
+// Every BatchNorm is a zs::BatchNorm2d, so SyncBatchNorm reaches all of them; with a sum over one
+// rank (the identity) training outputs and running statistics stay those of plain BatchNorm.
+TEST(CnnModels, EveryBatchNormTakesTheSyncBatchNormSeam) {
+  const std::map<std::string, int> batch_norms = {
+      {"resnet18", 20}, {"resnet50", 53}, {"mobilenet_v2", 52}, {"efficientnet_b0", 49}, {"vgg16_bn", 13}};
+  for (const auto& [type, count] : batch_norms) {
+    zs::CnnModel model = zs::make_cnn(type, 10);
+    int torch_bns = 0;
+    for (const auto& m : model.module->modules())
+      torch_bns += dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get()) != nullptr;
+    EXPECT_EQ(torch_bns, count) << type;
+    EXPECT_EQ(zs::convert_sync_batchnorm(*model.module, [](const at::Tensor& t) { return t; }), count) << type;
+  }
+  zs::CnnOptions options;
+  options.num_classes = 10;
+  options.dropout = 0.0;
+  options.stochastic_depth_prob = 0.0;
+  zs::CnnModel model = zs::make_cnn("efficientnet_b0", options);
+  zs::load_module_weights(*model.module, cnn_references() + "/efficientnet_b0.safetensors");
+  zs::convert_sync_batchnorm(*model.module, [](const at::Tensor& t) { return t; });
+  const auto ref = read_all(cnn_references() + "/efficientnet_b0.ref.safetensors");
+  model.module->train();
+  c10::NoGradGuard no_grad;
+  const double diff = relative_max_diff(model.forward(ref.at("input")), ref.at("logits_train"));
+  std::cout << "[cnn] efficientnet_b0 train with the SyncBatchNorm path on one rank: logits " << diff << "\n";
+  EXPECT_LE(diff, 1e-4);
 }
 
 TEST(CnnModels, NamesAliasesAndErrors) {

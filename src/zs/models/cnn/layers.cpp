@@ -23,8 +23,8 @@ torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride
   return torch::nn::Conv2d(conv_options(in, out, kernel, stride, groups, bias));
 }
 
-torch::nn::BatchNorm2d batch_norm(int64_t channels, const BatchNormSpec& spec) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(spec.eps).momentum(spec.momentum));
+zs::BatchNorm2d batch_norm(int64_t channels, const BatchNormSpec& spec) {
+  return zs::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(spec.eps).momentum(spec.momentum));
 }
 
 LayerSequence conv_norm_activation(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups,

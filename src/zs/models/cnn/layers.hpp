@@ -2,15 +2,17 @@
 // Building blocks the CNN families share, made the way torchvision makes them so that parameter and
 // buffer names, shapes and numerics match its models: convolutions without bias before a BatchNorm,
 // Conv-BN-activation Sequentials (children "0", "1", "2"), torchvision's initialisation, channel
-// rounding and stochastic depth.
+// rounding and stochastic depth. Every BatchNorm is a zs::BatchNorm2d (batch_norm.hpp): torch's,
+// with the seam zs::convert_sync_batchnorm sets for SyncBatchNorm.
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
+
+#include "zs/models/cnn/batch_norm.hpp"
 
 namespace zs::cnn {
 
@@ -34,7 +36,7 @@ torch::nn::Conv2dOptions conv_options(int64_t in, int64_t out, int64_t kernel, i
                                       bool bias = false);
 torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t groups = 1,
                          bool bias = false);
-torch::nn::BatchNorm2d batch_norm(int64_t channels, const BatchNormSpec& spec = {});
+zs::BatchNorm2d batch_norm(int64_t channels, const BatchNormSpec& spec = {});
 
 enum class Activation { None, ReLU6, SiLU };
 

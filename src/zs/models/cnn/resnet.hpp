@@ -9,12 +9,12 @@
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "zs/models/cnn/batch_norm.hpp"
 #include "zs/models/cnn/layers.hpp"
 #include "zs/zero/unit.hpp"
 
@@ -28,9 +28,9 @@ class BasicBlockImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  zs::BatchNorm2d bn1{nullptr};
   torch::nn::Conv2d conv2{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr};
+  zs::BatchNorm2d bn2{nullptr};
   LayerSequence downsample{nullptr};  // null when the shortcut is the identity
 };
 ZS_UNIT_MODULE(BasicBlock);
@@ -43,11 +43,11 @@ class BottleneckImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  zs::BatchNorm2d bn1{nullptr};
   torch::nn::Conv2d conv2{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr};
+  zs::BatchNorm2d bn2{nullptr};
   torch::nn::Conv2d conv3{nullptr};
-  torch::nn::BatchNorm2d bn3{nullptr};
+  zs::BatchNorm2d bn3{nullptr};
   LayerSequence downsample{nullptr};
 };
 ZS_UNIT_MODULE(Bottleneck);
@@ -60,7 +60,7 @@ class ResNetImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& images);
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  zs::BatchNorm2d bn1{nullptr};
   LayerSequence layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   std::shared_ptr<zs::Unit<torch::nn::LinearImpl>> fc;
 };
