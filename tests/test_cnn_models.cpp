@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/arange.h>
@@ -36,6 +37,13 @@
 #include "zs/zero/sequential_units.hpp"
 
 namespace {
+
+// One intra-op thread: ctest runs two tests at once on two cores, and the small convolutions here
+// are slower by orders of magnitude when threads spin against each other.
+const bool kSingleThreaded = [] {
+  at::set_num_threads(1);
+  return true;
+}();
 
 using zs::testing::hf_python;
 using zs::testing::run_command;
@@ -77,9 +85,13 @@ double relative_max_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kFloat) - b).abs().max().item<double>() / std::max(scale, 1e-12);
 }
 
-// fp32 on CPU runs the same ATen kernels as torchvision; what differs is only the order of a few
-// reductions, far below this.
+// fp32 on CPU runs the same ATen kernels as torchvision: with the same thread count the logits are
+// bit-identical; what may differ is the order of reductions (thread counts, channels-last kernels),
+// far below this in eval mode.
 constexpr double kFp32Tolerance = 1e-5;
+// Training mode normalises with each batch's statistics, reductions whose order depends on the
+// thread count and whose rounding 50 layers amplify (2e-5 seen between 1 and 2 threads).
+constexpr double kFp32TrainTolerance = 1e-4;
 
 class CnnReference : public ::testing::TestWithParam<std::string> {};
 
@@ -145,8 +157,8 @@ TEST_P(CnnReference, TrainingModeForwardMatchesTorchvisionsBatchNorm) {
   std::cout << "[cnn] " << type << " train: logits " << diff << ", running statistics " << worst_stat << " (" << buffers
             << " buffers)\n";
   EXPECT_GT(buffers, 0);
-  EXPECT_LE(diff, kFp32Tolerance);
-  EXPECT_LE(worst_stat, kFp32Tolerance);
+  EXPECT_LE(diff, kFp32TrainTolerance);
+  EXPECT_LE(worst_stat, kFp32TrainTolerance);
 }
 
 // One SGD step on a fixed batch without any engine: every parameter gets a gradient, BatchNorm's
