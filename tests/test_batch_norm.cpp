@@ -12,6 +12,7 @@
 
 #include "support/run_ranks.hpp"
 #include "zs/models/cnn/batch_norm.hpp"
+#include "zs/zero/activation_checkpoint.hpp"
 
 using zs::testing::bin;
 
@@ -43,6 +44,28 @@ TEST(BatchNorm, SynchronizedOnOneRankMatchesBatchNorm) {
   synced->eval();
   plain->eval();
   EXPECT_TRUE(synced->forward(x).allclose(plain->forward(x), 1e-5, 1e-6));  // eval: running statistics
+}
+
+// Activation checkpointing recomputes the forward in backward: the same gradients, and the running
+// statistics updated once per batch (not twice), synchronized or not.
+TEST(BatchNorm, CheckpointedRecomputeUpdatesRunningStatisticsOnce) {
+  for (bool sync : {false, true}) {
+    torch::manual_seed(0);
+    zs::BatchNorm2d checkpointed(torch::nn::BatchNorm2dOptions(3)), plain(torch::nn::BatchNorm2dOptions(3));
+    if (sync) {
+      zs::convert_sync_batchnorm(*checkpointed, [](const at::Tensor& t) { return t; });
+      zs::convert_sync_batchnorm(*plain, [](const at::Tensor& t) { return t; });
+    }
+    const at::Tensor x = at::randn({4, 3, 5, 5}) * 2 + 1, up = at::randn({4, 3, 5, 5});
+    const at::Tensor xc = x.clone().requires_grad_(true), xp = x.clone().requires_grad_(true);
+    (zs::checkpointed([&](const at::Tensor& in) { return checkpointed->forward(in); }, xc) * up).sum().backward();
+    (plain->forward(xp) * up).sum().backward();
+    EXPECT_EQ(checkpointed->num_batches_tracked.item<int64_t>(), 1) << "sync " << sync;
+    EXPECT_TRUE(checkpointed->running_mean.allclose(plain->running_mean)) << "sync " << sync;
+    EXPECT_TRUE(checkpointed->running_var.allclose(plain->running_var)) << "sync " << sync;
+    EXPECT_TRUE(xc.grad().allclose(xp.grad(), 1e-5, 1e-6)) << "sync " << sync;
+    EXPECT_TRUE(checkpointed->weight.grad().allclose(plain->weight.grad(), 1e-5, 1e-6)) << "sync " << sync;
+  }
 }
 
 class SyncBatchNormRanks : public ::testing::TestWithParam<int> {};

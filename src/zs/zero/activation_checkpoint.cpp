@@ -62,6 +62,7 @@ struct CheckpointBackward : torch::autograd::Node {
     std::vector<at::Tensor> ys;
     {
       c10::AutoGradMode enable(true);
+      RecomputeGuard recomputing;   // BatchNorm: no second update of its running statistics
       ys = body(xs);
     }
     now.restore();

@@ -48,6 +48,26 @@ namespace zs {
 // activation checkpointing (with new input tensors).
 using UnitBody = std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>& inputs)>;
 
+// True on a thread while it recomputes a checkpointed forward in backward. Layers whose forward
+// updates state (BatchNorm's running statistics) leave that state alone then: the forward already
+// updated it once for this batch.
+inline bool& recomputing_forward() {
+  thread_local bool recomputing = false;
+  return recomputing;
+}
+
+// Marks the current thread as recomputing for the guard's lifetime.
+class RecomputeGuard {
+ public:
+  RecomputeGuard() : previous_(recomputing_forward()) { recomputing_forward() = true; }
+  ~RecomputeGuard() { recomputing_forward() = previous_; }
+  RecomputeGuard(const RecomputeGuard&) = delete;
+  RecomputeGuard& operator=(const RecomputeGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class UnitBase;
 
 // How an engine runs a unit's forward (installed by the engine; see zero/unit_runner.hpp).

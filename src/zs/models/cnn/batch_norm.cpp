@@ -6,11 +6,19 @@
 #include <ATen/ops/full.h>
 #include <ATen/ops/rsqrt.h>
 #include <c10/core/GradMode.h>
+#include <torch/nn/functional/batchnorm.h>
+
+#include "zs/zero/unit.hpp"
 
 namespace zs {
 
 at::Tensor BatchNorm2dImpl::forward(const at::Tensor& input) {
   if (rank_sum_ && is_training()) return synchronized_forward(input);
+  if (is_training() && recomputing_forward()) {
+    // Activation checkpointing's second forward: the same batch statistics, no second update.
+    return torch::nn::functional::detail::batch_norm(input, at::Tensor(), at::Tensor(), weight, bias, /*training=*/true,
+                                                     /*momentum=*/0.0, options.eps());
+  }
   return torch::nn::BatchNorm2dImpl::forward(input);
 }
 
@@ -28,7 +36,7 @@ at::Tensor BatchNorm2dImpl::synchronized_forward(const at::Tensor& input) {
   const at::Tensor mean = global.narrow(0, 0, channels) / n;
   const at::Tensor var = (global.narrow(0, channels, channels) / n - mean * mean).clamp_min(0);
 
-  if (options.track_running_stats()) {
+  if (options.track_running_stats() && !recomputing_forward()) {
     c10::NoGradGuard no_grad;
     double factor = options.momentum().value_or(0.0);
     if (num_batches_tracked.defined()) {

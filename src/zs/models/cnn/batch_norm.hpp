@@ -4,7 +4,9 @@
 // engine), the forward is BatchNorm2d's. Set (zs::convert_sync_batchnorm in engine/), training
 // forwards normalise with the statistics of the whole global micro-batch: every rank's sum and sum
 // of squares per channel are summed across ranks, so world size 1 with batch 2B and world size 2
-// with batch B each give the same outputs, running statistics and gradients.
+// with batch B each give the same outputs, running statistics and gradients. Under activation
+// checkpointing the recomputation in backward normalises with the batch's statistics again but
+// leaves the running statistics as the forward left them (one update per batch).
 #pragma once
 
 #include <functional>
