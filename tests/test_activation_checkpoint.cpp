@@ -71,6 +71,16 @@ TEST(ActivationCheckpoint, EngineCheckpointsEveryUnitWhenAsked) {
     auto* block = model->transformer->h[0]->as<zs::Block>();
     at::Tensor y = block->forward(at::randn({2, 8, 16}).requires_grad_(true));
     EXPECT_EQ(y.grad_fn()->name(), "zs::CheckpointBackward");
+    // Nothing keeps the node (and the activations it holds) once the output is gone, with or
+    // without a backward: a cycle through the unit's body used to leak them every step.
+    std::weak_ptr<torch::autograd::Node> node = y.grad_fn();
+    y.reset();
+    EXPECT_TRUE(node.expired());
+    at::Tensor z = block->forward(at::randn({2, 8, 16}).requires_grad_(true));
+    node = z.grad_fn();
+    z.sum().backward();
+    z.reset();
+    EXPECT_TRUE(node.expired());
   }
 }
 

@@ -178,12 +178,19 @@ R run_hooked(UnitBase& unit, UnitHooks& hooks, const std::vector<at::Tensor>& in
              const std::function<R(const std::vector<at::Tensor>&)>& call) {
   static_assert(!std::is_void_v<R>, "zs::Unit: a unit's forward must return its result");
   // The first run's result gives the shape (its non-tensor parts) to rebuild around the outputs.
+  // It keeps no tensor: the body outlives the forward (activation checkpointing keeps it for the
+  // recompute), and an output kept here would hold its own autograd node, which holds the body:
+  // a cycle that leaked every checkpointed unit's inputs and outputs, step after step.
   auto shape = std::make_shared<std::optional<R>>();
   UnitBody body = [call, shape](const std::vector<at::Tensor>& xs) {
     R r = call(xs);
     std::vector<at::Tensor> out;
     UnitTensors<R>::collect(r, out);
-    if (!*shape) shape->emplace(std::move(r));
+    if (!*shape) {
+      const std::vector<at::Tensor> none(out.size());
+      size_t k = 0;
+      shape->emplace(UnitTensors<R>::rebuild(r, none, k));
+    }
     return out;
   };
   const std::vector<at::Tensor> outputs = hooks.run(unit, body, inputs);
