@@ -11,6 +11,10 @@
 #                  passes through our code and not through those libraries is always reported.
 #   UBSAN_OPTIONS  stack traces; every check is fatal (-fno-sanitize-recover=all).
 #   OMPI_MCA_memory=^patcher  OpenMPI's malloc/munmap hooks off: they fight ASan's own interceptors.
+#   LD_PRELOAD     scripts/sanitize/keep_modules.c (built here): dlclose does nothing, so OpenMPI's
+#                  plugins are still mapped when LeakSanitizer reports at exit and the suppressions
+#                  can name them; with it, allocation stacks are unwound the slow, exact way
+#                  (fast_unwind_on_malloc=0: OpenMPI's libraries have no frame pointers).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ZS_BUILD_DIR:-$root/build-asan}
@@ -33,7 +37,10 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZS_TOR
 echo "[sanitize] building with $jobs jobs"
 cmake --build "$build" -j "$jobs"
 
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
+keep_modules=$build/keep_modules.so
+cc -shared -fPIC -O2 -o "$keep_modules" "$root/scripts/sanitize/keep_modules.c"
+export LD_PRELOAD=$keep_modules
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:fast_unwind_on_malloc=0:verify_asan_link_order=0
 export LSAN_OPTIONS=suppressions=$root/scripts/sanitize/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OMPI_MCA_memory=^patcher
