@@ -185,3 +185,27 @@ TEST(TrainCnn, DeepSpeedExampleFlagsAndClearErrors) {
   EXPECT_TRUE(contains(r.output, "step 2/2 | loss")) << r.output;
   EXPECT_TRUE(contains(r.output, "images/s")) << r.output;
 }
+
+// Checkpoints carry BatchNorm's running statistics: a run resumed at iteration 4 prints the same
+// evaluations at iterations 4 and 6 as the run that went on (every rank evaluates rank 0's
+// statistics, which the checkpoint holds).
+TEST(TrainCnn, ResumesWhereItStopped) {
+  const std::string dir = temp_dir("cnn_resume");
+  const std::string base = bin("train_cnn") + " --device=cpu --data synthetic --image-size 16 --num-classes 3 "
+                           "--model-type resnet18 --max-iters 6 --batch-size 8 --strategy fsdp_stage3 "
+                           "--eval_interval 2 --eval_iters 2 --keep_last 0 --out_dir " + dir;
+  const RunResult whole = run_ranks(2, base, 300);
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  write_text(dir + "/latest", "global_step4");
+  const RunResult resumed = run_ranks(2, base + " --init_from=resume", 300);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, "resumed from " + dir + "/global_step4 at iteration 4")) << resumed.output;
+  for (const char* step : {"step 4: ", "step 6: "}) {
+    const std::regex evals(std::string("\\[train_cnn\\] ") + step + "(.*)");
+    std::vector<std::string> a, b;
+    for (std::sregex_iterator it(whole.output.begin(), whole.output.end(), evals), end; it != end; ++it) a.push_back((*it)[1]);
+    for (std::sregex_iterator it(resumed.output.begin(), resumed.output.end(), evals), end; it != end; ++it) b.push_back((*it)[1]);
+    ASSERT_EQ(a.size(), 2u) << whole.output;   // the losses, then top-1/top-5
+    EXPECT_EQ(a, b) << resumed.output;
+  }
+}

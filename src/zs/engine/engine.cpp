@@ -117,9 +117,8 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     Communicator& comm = *world_.comm;
     for (auto& p : model_.parameters(/*recurse=*/true))
       if (!p.requires_grad() && p.numel() > 0) comm.broadcast(p.detach(), 0)->wait();
-    for (auto& buffer : model_.buffers(/*recurse=*/true))
-      if (buffer.defined() && buffer.numel() > 0) comm.broadcast(buffer, 0)->wait();
   }
+  broadcast_buffers();
 
   // Every unit runs under the engine's hooks: at stage 3 its group's gathers, at every stage
   // activation checkpointing when asked for.
@@ -490,6 +489,13 @@ void Engine::pin_full_parameters(bool pinned) {
   c10::NoGradGuard no_grad;
   if (pinned) optimizer_->finish_update();
   if (schedule_) schedule_->set_pinned(pinned);
+}
+
+void Engine::broadcast_buffers() {
+  if (world_.size() == 1) return;
+  c10::NoGradGuard no_grad;
+  for (auto& buffer : model_.buffers(/*recurse=*/true))
+    if (buffer.defined() && buffer.numel() > 0) world_.comm->broadcast(buffer, 0)->wait();
 }
 
 void Engine::unshard(torch::nn::Module& unit) {

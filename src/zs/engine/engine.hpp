@@ -145,6 +145,11 @@ class Engine {
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.
   void pin_full_parameters(bool pinned);
+  // Every rank takes rank 0's buffers. BatchNorm's running statistics drift apart on ranks that
+  // normalise their own micro batches; the trainers call this before each evaluation (as timm
+  // does), so that every rank evaluates, and checkpoints save, the same statistics. Collective.
+  void broadcast_buffers();
+
   // Explicit control of one unit, for front ends that drive forward themselves: unshard()
   // gathers the unit's parameters and keeps them until reshard() (stage 3; a no-op below, and for
   // modules that are not units). Collective: every rank makes the same calls in the same order.

@@ -395,6 +395,7 @@ void Trainer::run(TrainerModel& m) {
   for (int64_t iter = start;; ++iter) {
     const bool evaluate = f_.eval_only || (f_.eval_interval > 0 && (iter % f_.eval_interval == 0 || iter == f_.max_iters));
     if (evaluate) {
+      engine_->broadcast_buffers();   // BatchNorm: every rank evaluates (and saves) rank 0's statistics
       const auto [train_loss, val_loss] = estimate_loss(m);
       print(printf_string("step %lld: train loss %.4f, val loss %.4f", (long long)iter, train_loss, val_loss));
       if (m.evaluate) {
