@@ -1,7 +1,6 @@
 // Data layer: token files, char-level text, synthetic text, and world-size independent batches.
 #include <ATen/ops/equal.h>
 #include <gtest/gtest.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "zs/data/batch_sampler.hpp"
 #include "zs/data/nanogpt_meta.hpp"
 #include "zs/data/synthetic_text.hpp"
@@ -18,32 +18,7 @@
 
 namespace {
 
-// A fresh folder under /tmp, removed (with the files in it) when the test ends. POSIX calls, not
-// std::filesystem: the pip LibTorch exports its own std::filesystem symbols, which crash when mixed
-// with g++ 13's headers on the GPU machine.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/zs_test_data_XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    if (DIR* dir = ::opendir(path_.c_str())) {
-      while (const dirent* entry = ::readdir(dir)) {
-        const std::string name = entry->d_name;
-        if (name != "." && name != "..") ::unlink((path_ + "/" + name).c_str());
-      }
-      ::closedir(dir);
-    }
-    ::rmdir(path_.c_str());
-  }
-  operator std::string() const { return path_; }
-  std::string operator+(const std::string& rest) const { return path_ + rest; }
-
- private:
-  std::string path_;
-};
+using zs::testing::TempDir;
 
 void write_tokens(const std::string& path, const std::vector<uint16_t>& tokens) {
   std::ofstream out(path, std::ios::binary);

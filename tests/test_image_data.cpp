@@ -11,7 +11,6 @@
 #include <ATen/ops/flip.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
-#include <ftw.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include "zs/data/images/image_codec.hpp"
 #include "zs/data/images/image_data.hpp"
 #include "zs/data/images/image_folder.hpp"
+#include "support/temp_dir.hpp"
 #include "zs/data/images/image_loader.hpp"
 #include "zs/data/images/image_transforms.hpp"
 #include "zs/data/images/synthetic_images.hpp"
@@ -34,26 +34,7 @@
 namespace {
 
 using namespace zs;
-
-// A fresh folder under /tmp, removed with everything in it when the test ends (POSIX calls: see
-// file_listing.hpp on std::filesystem).
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/zs_test_images_XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-           FTW_DEPTH | FTW_PHYS);
-  }
-  std::string operator/(const std::string& rest) const { return path_ + "/" + rest; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using zs::testing::TempDir;
 
 void make_dir(const std::string& path) { ASSERT_EQ(::mkdir(path.c_str(), 0755), 0) << path; }
 void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
