@@ -10,7 +10,9 @@ namespace zs {
 
 std::string ImageData::description() const {
   const int64_t size = eval_transform.size;
-  return kind + " " + (train ? train->source() : std::string("?")) + ": " + std::to_string(train ? train->size() : 0) +
+  const std::string source = train ? train->source() : std::string("?");
+  // A source that names its kind already ("synthetic (...)") is not prefixed with it again.
+  return (source.rfind(kind, 0) == 0 ? source : kind + " " + source) + ": " + std::to_string(train ? train->size() : 0) +
          " train / " + std::to_string(val ? val->size() : 0) + " val images, " +
          std::to_string(train ? train->num_classes() : 0) + " classes, " + std::to_string(size) + "x" +
          std::to_string(size) + "; train: " + image_transform_name(train_transform.kind) +
