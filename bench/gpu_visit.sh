@@ -3,7 +3,8 @@
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
-#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]   (default: build tests shakespeare gpt2;
+#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
+#     [cnn_logits] [cnn] [cnn_ds]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # Needs .deps/include (nlohmann, CLI11), .deps/googletest, .deps/liburing and .deps/protobuf carried
@@ -65,6 +66,44 @@ if has images; then
   threads="1,2,4,8,16"; [ "$(nproc)" -gt 16 ] && threads="$threads,$(nproc)"
   $B/bin/bench_image_loader --dir /tmp/zs_bench_jpegs --images 2048 --batch 128 \
     --threads "$threads" --seconds 3 2>&1 | tee "$OUT/image_loader.txt"
+fi
+
+if has cnn_logits; then
+  # torchvision's eval logits on this GPU in fp32 and bf16 (tests/cnn/cnn_reference.py), then ours from
+  # the same weights on the same GPU (tests/test_cnn_models_cuda.cpp states the tolerances).
+  note "CNN logits: ours vs torchvision on one GPU, fp32 and bf16"
+  for p in fp32 bf16; do
+    "$PY" tests/cnn/cnn_reference.py make /tmp/cnn_cuda/$p --device cuda --dtype $p --image-size 224 \
+      > "$OUT/cnn_reference_$p.log" 2>&1 || note "cnn_reference.py $p failed (log: cnn_reference_$p.log)"
+  done
+  ZS_CNN_CUDA_REFERENCES=/tmp/cnn_cuda timeout 300 $B/bin/test_cnn_models_cuda > "$OUT/cnn_logits.log" 2>&1
+  echo "test_cnn_models_cuda rc=$?" >> "$OUT/cnn_logits.log"
+  grep -E "\[cnn cuda\]|PASSED|FAILED|rc=" "$OUT/cnn_logits.log"
+fi
+
+if has cnn; then
+  # 224x224 bf16 channels-last synthetic images, batch 128 per GPU, SGD: ours at stages 1-3 against
+  # torchvision's same model under DDP eager (bf16 autocast), and DeepSpeed at stages 1-3 (cnn_ds).
+  note "CNNs: images/s per GPU, $NGPU GPUs, ours at ZeRO-1/2/3 vs DDP eager"
+  for m in ${CNN_MODELS:-resnet50 mobilenet_v2 efficientnet_b0}; do
+    timeout 200 torchrun --nproc_per_node "$NGPU" bench/cnn_reference.py --model $m --strategy ddp \
+      2>> "$OUT/torch_cnn.err" | tee -a "$results"
+    for s in 1 2 3; do
+      timeout 200 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_cnn --model $m --stage $s 2>> "$OUT/zs_cnn.err" \
+        | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+    done
+  done
+fi
+if has cnn_ds; then
+  note "CNNs: DeepSpeed ZeRO-1/2/3 on torchvision's models, $NGPU GPUs"
+  if ds_setup; then
+    for m in ${CNN_MODELS:-resnet50 mobilenet_v2 efficientnet_b0}; do
+      for s in 1 2 3; do
+        timeout 200 torchrun --nproc_per_node "$NGPU" bench/cnn_reference.py --model $m --strategy deepspeed --stage $s \
+          2>> "$OUT/ds_cnn.err" | tee -a "$results"
+      done
+    done
+  fi
 fi
 
 if has profile; then
@@ -230,7 +269,7 @@ if has llama; then
   # Llama-2-7B shape, seq 2048, micro 4, bf16, activation checkpointing, stage 3, 2 GPUs: ours (bf16 and fp32
   # reduction) against transformers' LlamaForCausalLM under FSDP2 and DeepSpeed ZeRO-3.
   note "Llama-2-7B shape: ours vs FSDP2, $NGPU GPUs (llama_ds: DeepSpeed)"
-  for reduce in bf16 fp32; do
+  for reduce in ${LLAMA_REDUCE:-bf16 fp32}; do
     timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
       --comm_dtype $reduce --label "reduce $reduce" 2>> "$OUT/zs_llama.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
   done

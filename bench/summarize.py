@@ -138,6 +138,39 @@ def stage3(rows):
                   f"{r['peak_gib'] / f['peak_gib']:.3f} |")
 
 
+def cnn(rows):
+    """Images/s per GPU: ours at each stage against DDP eager and DeepSpeed at the same stage."""
+    models = list(dict.fromkeys(r["model"] for r in rows if r.get("bench") in ("zeroshard_cnn", "torch_ddp_cnn")))
+    if not models:
+        return
+    print("\n## Image classifiers: images/s per GPU (224x224, bf16, channels-last, synthetic, peak GiB)\n")
+    print("| model | DDP eager | stage | DeepSpeed | ours | ours / DDP | ours / DeepSpeed |")
+    print("|---|---|---|---|---|---|---|")
+    cell = lambda r: f"{r['img_s_per_gpu']:,.0f} ({r['peak_gib']:.1f})" if r else "-"
+    ratio = lambda a, b: f"{a['img_s_per_gpu'] / b['img_s_per_gpu']:.2f}" if a and b else "-"
+    for m in models:
+        ddp = next((r for r in rows if r.get("bench") == "torch_ddp_cnn" and r["model"] == m), None)
+        for stage in (1, 2, 3):
+            ours = next((r for r in rows if r.get("bench") == "zeroshard_cnn" and r["model"] == m and r["stage"] == stage), None)
+            ds = next((r for r in rows if r.get("bench") == "deepspeed_cnn" and r["model"] == m and r["stage"] == stage), None)
+            print(f"| {m} | {cell(ddp)} | {stage} | {cell(ds)} | {cell(ours)} | {ratio(ours, ddp)} | {ratio(ours, ds)} |")
+
+
+def llama(rows):
+    runs = [r for r in rows if r.get("bench") in ("zeroshard_llama", "torch_fsdp2_llama", "deepspeed_llama")]
+    if not runs:
+        return
+    print("\n## Llama: tokens/s per GPU, MFU, peak GiB\n")
+    print("| run | offload | tok/s/GPU | MFU | peak GiB | ours / it |")
+    print("|---|---|---|---|---|---|")
+    ours = next((r for r in runs if r["bench"] == "zeroshard_llama" and r.get("offload") == "none/none"), None)
+    for r in runs:
+        name = f"{r['bench']} {r.get('label', '')}".strip()
+        vs = f"{ours['tok_s_per_gpu'] / r['tok_s_per_gpu']:.3f}" if ours and r["bench"] != "zeroshard_llama" else ""
+        print(f"| {name} | {r.get('offload', '')} | {r['tok_s_per_gpu']:,.0f} | {100 * r['mfu']:.1f}% | "
+              f"{r['peak_gib']:.1f} | {vs} |")
+
+
 def main():
     rows = load(sys.argv[1])
     if len(sys.argv) > 2:
@@ -148,6 +181,8 @@ def main():
     memory_model([r for r in plain if r.get("bench") == "zeroshard" and r.get("stage") == 3 and "est_state_gib" in r])
     offload(rows)
     scale(rows)
+    cnn(rows)
+    llama(rows)
 
 
 if __name__ == "__main__":
