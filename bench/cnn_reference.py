@@ -41,7 +41,10 @@ def main():
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(0)
     model = getattr(torchvision.models, args.model)(num_classes=args.num_classes)
-    model = model.to(dev, memory_format=torch.channels_last)
+    # DDP keeps channels-last weights; DeepSpeed cannot (it broadcasts each weight viewed as bytes, which
+    # needs a unit last stride) and flattens them, so its weights stay contiguous, as ZeroShard's do, and
+    # only the images are channels-last.
+    model = model.to(dev, memory_format=torch.channels_last if args.strategy == "ddp" else torch.contiguous_format)
     n_params = sum(p.numel() for p in model.parameters())
     sgd = dict(lr=0.01, momentum=0.9, weight_decay=1e-4)
     engine = None
