@@ -57,11 +57,11 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, c10::Device de
 
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t B = x.size(0), T = x.size(1);
-  // [B, T, heads * head_dim] -> [B, heads, T, head_dim]
-  auto heads = [&](const at::Tensor& t, int64_t n) { return t.view({B, T, n, head_dim}).transpose(1, 2); };
-  const at::Tensor q = apply_rotary(heads(q_proj->forward(x), num_heads), cos, sin);
-  const at::Tensor k = apply_rotary(heads(k_proj->forward(x), num_kv_heads), cos, sin);
-  const at::Tensor v = heads(v_proj->forward(x), num_kv_heads);
+  // [B, T, heads * head_dim] -> [B, T, heads, head_dim] (rotated in this layout) -> SDPA's [B, heads, T, head_dim]
+  auto heads = [&](const at::Tensor& t, int64_t n) { return t.view({B, T, n, head_dim}); };
+  const at::Tensor q = apply_rotary(heads(q_proj->forward(x), num_heads), cos, sin).transpose(1, 2);
+  const at::Tensor k = apply_rotary(heads(k_proj->forward(x), num_kv_heads), cos, sin).transpose(1, 2);
+  const at::Tensor v = heads(v_proj->forward(x), num_kv_heads).transpose(1, 2);
   // Grouped-query attention: SDPA shares each key/value head among its query heads by itself.
   const at::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, is_training() ? dropout : 0.0,
                                                         /*is_causal=*/true, /*scale=*/std::nullopt,

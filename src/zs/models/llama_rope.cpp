@@ -48,9 +48,12 @@ RopeTables rope_tables(const LlamaConfig& config, int64_t T, at::ScalarType dtyp
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   // rotate_half(x) * sin = (x2, x1) * (-sin1, sin2): the sign goes on the small [T, head_dim]
   // table rather than on x (one kernel less over the activations, the same values bit for bit).
+  // Tables as [T, 1, head_dim], broadcast over x's heads: x stays in the projection's own contiguous
+  // layout, where these are vectorised kernels (on the [B, heads, T, head_dim] view they were strided
+  // ones, and roll copied x to contiguous first).
   const int64_t half = x.size(-1) / 2;
-  const at::Tensor signed_sin = at::cat({-sin.slice(-1, 0, half), sin.slice(-1, half)}, /*dim=*/-1);
-  return x * cos + at::roll(x, {half}, {-1}) * signed_sin;
+  const at::Tensor signed_sin = at::cat({-sin.slice(-1, 0, half), sin.slice(-1, half)}, /*dim=*/-1).unsqueeze(1);
+  return x * cos.unsqueeze(1) + at::roll(x, {half}, {-1}) * signed_sin;
 }
 
 }  // namespace zs

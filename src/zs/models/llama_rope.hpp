@@ -22,7 +22,8 @@ struct RopeTables {
 // Tables for positions 0 .. T-1.
 RopeTables rope_tables(const LlamaConfig& config, int64_t T, at::ScalarType dtype, c10::Device device);
 
-// x: [B, heads, T, head_dim]; cos, sin: [T, head_dim]. x * cos + rotate_half(x) * sin.
+// x: [B, T, heads, head_dim] (the projection's layout); cos, sin: [T, head_dim].
+// x * cos + rotate_half(x) * sin.
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace zs
