@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # Needs .deps/include (nlohmann, CLI11), .deps/googletest, .deps/liburing and .deps/protobuf carried
@@ -93,6 +93,16 @@ if has cnn; then
         | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
     done
   done
+fi
+if has cnn_train; then
+  # train_cnn itself on the GPUs: ResNet-50, ZeRO-3, bf16, channels-last, synthetic 224x224 images decoded
+  # by the loader's threads, step lines with images/s, evaluations with top-1/top-5.
+  note "train_cnn: ResNet-50, fsdp_stage3, $NGPU GPUs, synthetic images"
+  timeout 240 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/train_cnn --model-type resnet50 --strategy fsdp_stage3 \
+    --data synthetic --batch-size 128 --max-iters 30 --eval_interval 30 --eval_iters 2 --log_interval 10 \
+    --dtype bfloat16 --workers $(( $(nproc) / NGPU )) > "$OUT/train_cnn.log" 2>&1
+  echo "train_cnn rc=$?" >> "$OUT/train_cnn.log"
+  grep -vE "^\[rank 0\] \[zeroshard\]   " "$OUT/train_cnn.log" | tail -14
 fi
 if has cnn_ds; then
   note "CNNs: DeepSpeed ZeRO-1/2/3 on torchvision's models, $NGPU GPUs"
