@@ -136,10 +136,12 @@ int run(int argc, char** argv) {
   }();
   if (sync_bn) zs::convert_sync_batchnorm(*model.module, zs::differentiable_rank_sum(world.comm));
 
-  // The engine keeps the parameters in the run's precision; images follow them.
+  // The engine keeps the parameters in the run's precision; images follow them. Copied as they are
+  // (from pinned memory, asynchronously), then cast on the device: a copy that also converts would
+  // convert on the CPU into a pageable buffer and copy synchronously, in the training loop's thread.
   auto to_device = [&](const at::Tensor& images) {
     const auto dtype = model.module->parameters().front().scalar_type();
-    return images.to(world.device, dtype, /*non_blocking=*/true);
+    return images.to(world.device, /*non_blocking=*/true).to(dtype);
   };
   int64_t announced_epoch = -1;
   zs::TrainerModel m;

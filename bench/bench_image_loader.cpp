@@ -145,8 +145,10 @@ int main(int argc, char** argv) {
   CLI::App app{"image decoding and loading throughput per thread count"};
   std::string dir = "/tmp/zs_bench_jpegs", threads_text;
   int images = 512;
+  bool synthetic = false;
   int64_t width = 500, height = 375, batch = 64, image_size = 224;
   double seconds = 3.0;
+  app.add_flag("--synthetic", synthetic, "train_cnn's synthetic images instead of a JPEG folder");
   app.add_option("--dir", dir, "folder of class folders of JPEGs (written first when it has none)");
   app.add_option("--images", images, "JPEGs to write when the folder is empty")->check(CLI::PositiveNumber);
   app.add_option("--width", width, "width of the written JPEGs")->check(CLI::PositiveNumber);
@@ -159,6 +161,18 @@ int main(int argc, char** argv) {
   try {
     const int cores = affinity_cores();
     const std::vector<int> threads = parse_threads(threads_text, cores);
+    if (synthetic) {
+      // train_cnn's --data synthetic: generated images of the output size, no decoding.
+      zs::ImageDataOptions o;
+      o.image_size = image_size;
+      const zs::ImageData data = zs::open_image_data("synthetic", o);
+      std::printf("%s; %d cores; batch %lld\n", data.description().c_str(), cores, (long long)batch);
+      std::printf("%8s %20s %20s\n", "threads", "train batches img/s", "eval batches img/s");
+      for (int t : threads)
+        std::printf("%8d %20.0f %20.0f\n", t, loader_rate(data, zs::Split::Train, t, batch, seconds),
+                    loader_rate(data, zs::Split::Val, t, batch, seconds));
+      return 0;
+    }
     if (!zs::is_folder(dir) || jpeg_files(dir).empty()) {
       std::printf("writing %d JPEGs of %lldx%lld into %s ...\n", images, (long long)width, (long long)height, dir.c_str());
       const auto t = Clock::now();
