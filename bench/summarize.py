@@ -163,9 +163,10 @@ def llama(rows):
     print("\n## Llama: tokens/s per GPU, MFU, peak GiB\n")
     print("| run | offload | tok/s/GPU | MFU | peak GiB | ours / it |")
     print("|---|---|---|---|---|---|")
-    ours = next((r for r in runs if r["bench"] == "zeroshard_llama" and r.get("offload") == "none/none"), None)
     for r in runs:
         name = f"{r['bench']} {r.get('label', '')}".strip()
+        # Ours against the others at the same offload (the first of ours run that way).
+        ours = next((o for o in runs if o["bench"] == "zeroshard_llama" and o.get("offload") == r.get("offload")), None)
         vs = f"{ours['tok_s_per_gpu'] / r['tok_s_per_gpu']:.3f}" if ours and r["bench"] != "zeroshard_llama" else ""
         print(f"| {name} | {r.get('offload', '')} | {r['tok_s_per_gpu']:,.0f} | {100 * r['mfu']:.1f}% | "
               f"{r['peak_gib']:.1f} | {vs} |")
