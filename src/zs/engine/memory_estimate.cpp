@@ -80,7 +80,9 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   if (c.stage == 2 || c.stage == 3) e.buffers += 2.0 * p * std::min(double(zero.reduce_bucket_size), gathered_psi);
   if (c.stage == 3 && units > 0) {
     const double largest = double(m.largest_unit);
-    const double live = std::min(largest + double(zero.stage3_prefetch_bucket_size), units);
+    // The running unit, and prefetched ones below the bucket size plus the one that crosses it.
+    const double bucket = double(zero.stage3_prefetch_bucket_size);
+    const double live = std::min(largest + (bucket > 0 ? bucket + largest : 0.0), units);
     e.gathered = p * std::max(largest, std::min(live, double(zero.stage3_max_live_parameters)));
     e.buffers += p * largest;  // the running unit's gradient staging
   }

@@ -18,7 +18,8 @@
 // in it; p by default).
 //
 // plus, at stage 3, the units gathered at once (at most stage3_max_live_parameters, about the
-// running unit plus stage3_prefetch_bucket_size) and one unit's gradient staging buffer.
+// running unit, prefetched units below stage3_prefetch_bucket_size and the one that crosses it)
+// and one unit's gradient staging buffer.
 // Activations are not included: they depend on the batch, not on the stage.
 #pragma once
 

@@ -14,13 +14,16 @@ int64_t UnitSchedule::live_elements() const {
 }
 
 void UnitSchedule::prefetch_from(int position, int direction) {
-  int64_t budget = prefetch_elements_;
+  // As DeepSpeed counts stage3_prefetch_bucket_size: units are prefetched while the elements already
+  // on their way stay below it, so the unit that crosses it still goes (a unit larger than the
+  // bucket, as a 7B model's decoder layer is against the default 5e7, is still prefetched one ahead).
+  int64_t prefetching = 0;
   for (int i = position + direction; i >= 0 && i < int(order_.size()); i += direction) {
     ParamGroup* next = order_[i];
     if (next->gathered()) continue;
-    if (next->numel() > budget || live_elements() + next->numel() > max_live_elements_) break;
+    if (prefetching >= prefetch_elements_ || live_elements() + next->numel() > max_live_elements_) break;
     next->start_gather();
-    budget -= next->numel();
+    prefetching += next->numel();
   }
 }
 

@@ -2,8 +2,9 @@
 //
 // The first step records the order in which units run their forward. From then on, a unit that
 // starts its forward also starts gathering the units that follow it, and a unit that starts its
-// backward gathers the ones before it, as far as stage3_prefetch_bucket_size (elements being
-// prefetched) and stage3_max_live_parameters (elements gathered at once) allow. A unit whose next
+// backward gathers the ones before it, while the elements being prefetched stay below
+// stage3_prefetch_bucket_size (the unit that crosses it still goes; 0: no prefetch) and within
+// stage3_max_live_parameters (elements gathered at once). A unit whose next
 // use comes within fewer than stage3_max_reuse_distance elements of other units' gathering (the last units of
 // the forward, whose backward follows at once) stays gathered after its forward instead of being
 // released and gathered again, while the live elements stay within stage3_max_live_parameters.
