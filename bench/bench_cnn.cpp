@@ -7,7 +7,6 @@
 //   zsrun --num_gpus 2 build/bin/bench_cnn --model resnet50 --stage 2
 //   bench_cnn --model resnet18 --micro 8 --image_size 64 --steps 3        (CPU: a quick look)
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -25,23 +24,10 @@
 #include "zs/models/cnn/cnn.hpp"
 #include "zs/monitor/memory.hpp"
 
-#ifdef ZS_WITH_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
+#include "bench_clock.hpp"
 
-namespace {
-
-void synchronize(const c10::Device& device) {
-#ifdef ZS_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::device_synchronize();
-#endif
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+using zs::bench::now_s;
+using zs::bench::synchronize;
 
 int main(int argc, char** argv) {
   CLI::App app{"ZeroShard image-classifier throughput benchmark"};

@@ -5,7 +5,6 @@
 //
 //   zsrun --num_gpus 2 build/bin/bench_gpt --model 350M --stage 2 [--micro 8] [--steps 10]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -22,23 +21,10 @@
 #include "zs/engine/memory_estimate.hpp"
 #include "zs/monitor/memory.hpp"
 
-#ifdef ZS_WITH_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
+#include "bench_clock.hpp"
 
-namespace {
-
-void synchronize(const c10::Device& device) {
-#ifdef ZS_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::device_synchronize();
-#endif
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+using zs::bench::now_s;
+using zs::bench::synchronize;
 
 int main(int argc, char** argv) {
   CLI::App app{"ZeroShard GPT throughput benchmark"};

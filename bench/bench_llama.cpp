@@ -7,13 +7,9 @@
 //   zsrun --num_gpus 2 build/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing
 //   zsrun --num_gpus 2 build/bin/bench_llama --model llama2-7b --export_hf /tmp/llama7b   (write a directory, exit)
 //   zsrun --num_gpus 2 build/bin/bench_llama --init_from /tmp/llama7b --stage 3 ...       (load it, then train)
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <ATen/ops/randint.h>
@@ -32,38 +28,11 @@
 #include "zs/models/llama.hpp"
 #include "zs/monitor/memory.hpp"
 
-#ifdef ZS_WITH_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
+#include "bench_clock.hpp"
 
-namespace {
-
-void synchronize(const c10::Device& device) {
-#ifdef ZS_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::device_synchronize();
-#endif
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Seconds since this process started (from /proc: start time in clock ticks after boot).
-double process_age_s() {
-  std::ifstream stat("/proc/self/stat"), uptime("/proc/uptime");
-  std::string line;
-  std::getline(stat, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
-  std::string field;
-  unsigned long long start_ticks = 0;
-  for (int i = 3; i <= 22 && fields >> field; ++i)
-    if (i == 22) start_ticks = std::stoull(field);
-  double up = 0;
-  uptime >> up;
-  return up - double(start_ticks) / double(sysconf(_SC_CLK_TCK));
-}
-
-}  // namespace
+using zs::bench::now_s;
+using zs::bench::synchronize;
+using zs::bench::process_age_s;
 
 int main(int argc, char** argv) {
   CLI::App app{"ZeroShard Llama throughput benchmark"};
