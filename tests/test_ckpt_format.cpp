@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
 #include "zs/ckpt/checkpoint_index.hpp"
 #include "zs/ckpt/file_io.hpp"
@@ -34,14 +35,10 @@ std::string hand_made(const std::string& header, const std::string& data) {
   return out + header + data;
 }
 
+// The message of the CheckpointError that `f` throws ("" if it throws none).
 template <class F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const zs::CheckpointError& e) {
-    return e.what();
-  }
-  return "";
+  return zs::testing::error_of<zs::CheckpointError>(std::forward<F>(f));
 }
 
 }  // namespace

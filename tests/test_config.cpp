@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "bad_configs.hpp"
+#include "support/error_of.hpp"
 #include "zs/config/config.hpp"
 #include "zs/config/reader.hpp"
 #include "zs/config/unbuilt_features.hpp"
@@ -14,15 +15,10 @@ using nlohmann::json;
 
 namespace {
 
-// The message of the ConfigError that `fn` throws ("" if it throws none).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+// The message of the ConfigError that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  return zs::testing::error_of<ConfigError>(std::forward<F>(f));
 }
 
 Config parse(const std::string& text, int world = 1, const AutoValues& autos = {}) {

@@ -4,6 +4,7 @@
 // would do nothing refused, and the resolved configuration as the engine prints it.
 #include <gtest/gtest.h>
 
+#include "support/error_of.hpp"
 #include "zs/config/config.hpp"
 #include "zs/config/unbuilt_features.hpp"
 
@@ -12,14 +13,10 @@ using nlohmann::json;
 
 namespace {
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+// The message of the ConfigError that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  return zs::testing::error_of<ConfigError>(std::forward<F>(f));
 }
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/error_of.hpp"
 #include "zs/config/config.hpp"
 #include "zs/config/config_json.hpp"
 
@@ -18,14 +19,10 @@ using nlohmann::json;
 
 namespace {
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+// The message of the ConfigError that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  return zs::testing::error_of<ConfigError>(std::forward<F>(f));
 }
 
 std::string temp_path(const std::string& name) {

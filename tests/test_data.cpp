@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/temp_dir.hpp"
 #include "zs/data/batch_sampler.hpp"
 #include "zs/data/nanogpt_meta.hpp"
@@ -27,15 +28,7 @@ void write_tokens(const std::string& path, const std::vector<uint16_t>& tokens) 
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using zs::testing::error_of;
 
 // Offsets of every sample a step hands out, grouped by global sample index.
 std::map<int64_t, std::vector<int64_t>> samples_of_step(const zs::GlobalBatchSampler& sampler, int64_t step,

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
 #include "zs/ckpt/file_io.hpp"
 #include "zs/hf/hf_config.hpp"
@@ -26,14 +27,7 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using zs::testing::error_of;
 
 json llama_json() {
   return json::parse(R"({"model_type": "llama", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,

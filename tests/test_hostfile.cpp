@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
 #include "zs/launcher/carried_env.hpp"
 #include "zs/launcher/hostfile.hpp"
@@ -16,13 +17,10 @@ namespace {
 using zs::launcher::Resources;
 using zs::launcher::UsageError;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no error)";
+// The message of the UsageError that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  return zs::testing::error_of<UsageError>(std::forward<F>(f));
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

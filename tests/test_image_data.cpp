@@ -25,6 +25,7 @@
 #include "zs/data/images/image_codec.hpp"
 #include "zs/data/images/image_data.hpp"
 #include "zs/data/images/image_folder.hpp"
+#include "support/error_of.hpp"
 #include "support/temp_dir.hpp"
 #include "zs/data/images/image_loader.hpp"
 #include "zs/data/images/image_transforms.hpp"
@@ -52,15 +53,7 @@ at::Tensor test_image(int64_t h, int64_t w, int64_t c, uint64_t seed, bool smoot
   return img;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using zs::testing::error_of;
 
 // ---- decoding -------------------------------------------------------------------------------------
 

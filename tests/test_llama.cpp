@@ -19,6 +19,7 @@
 #include <cmath>
 #include <set>
 
+#include "support/error_of.hpp"
 #include "zs/models/llama.hpp"
 #include "zs/models/llama_rope.hpp"
 #include "zs/monitor/memory.hpp"
@@ -37,14 +38,7 @@ zs::LlamaConfig tiny() {
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using zs::testing::error_of;
 
 }  // namespace
 

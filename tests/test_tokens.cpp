@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
 #include "zs/ckpt/file_io.hpp"
 #include "zs/data/batch_sampler.hpp"
@@ -21,14 +22,7 @@ using namespace zs::testing;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using zs::testing::error_of;
 
 }  // namespace
 

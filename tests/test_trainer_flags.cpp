@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
 #include "zs/config/config.hpp"
 #include "zs/dist/world.hpp"
@@ -19,13 +20,10 @@ using zs::ConfigLiteral;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+// The message of the ConfigError that `f` throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  return zs::testing::error_of<ConfigError>(std::forward<F>(f));
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

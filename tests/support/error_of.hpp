@@ -1,0 +1,22 @@
+// The message of the exception that a piece of code throws, for tests of error messages:
+//   EXPECT_NE(error_of<zs::ConfigError>([&] { parse(text); }).find("train_batch_size"), std::string::npos);
+// "" when it throws nothing; an exception of another type than E goes on (and fails the test).
+#pragma once
+
+#include <exception>
+#include <utility>
+#include <string>
+
+namespace zs::testing {
+
+template <class E = std::exception, class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace zs::testing
