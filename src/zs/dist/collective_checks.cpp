@@ -36,6 +36,11 @@ std::string describe_collective(const char* name, const at::Tensor& t) {
   return std::string(name) + " of " + std::to_string(t.numel()) + " x " + dtype_name(t.scalar_type());
 }
 
+bool tensors_overlap(const at::Tensor& a, const at::Tensor& b) {
+  auto a0 = static_cast<const char*>(a.data_ptr()), b0 = static_cast<const char*>(b.data_ptr());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
 void check_tensor(const char* collective, const at::Tensor& t, const c10::Device& device) {
   if (!t.defined()) throw std::invalid_argument(std::string(collective) + ": the tensor is undefined");
   if (!t.is_contiguous()) throw std::invalid_argument(std::string(collective) + ": the tensor must be contiguous");
@@ -71,6 +76,21 @@ void check_all_gather(const at::Tensor& output, const at::Tensor& input, int wor
     std::ostringstream s;
     s << "all_gather: output has " << output.numel() << " elements, want world size (" << world
       << ") x input elements (" << input.numel() << ") = " << input.numel() * world;
+    throw std::invalid_argument(s.str());
+  }
+}
+
+void check_all_to_all(const at::Tensor& output, const at::Tensor& input, int world, const c10::Device& device) {
+  check_tensor("all_to_all", output, device);
+  check_tensor("all_to_all", input, device);
+  if (input.scalar_type() != output.scalar_type()) {
+    throw std::invalid_argument("all_to_all: input is " + dtype_name(input.scalar_type()) + " but output is " +
+                                dtype_name(output.scalar_type()));
+  }
+  if (input.numel() != output.numel() || input.numel() % world != 0) {
+    std::ostringstream s;
+    s << "all_to_all: input has " << input.numel() << " elements and output " << output.numel()
+      << "; want the same count, a multiple of the world size (" << world << ")";
     throw std::invalid_argument(s.str());
   }
 }

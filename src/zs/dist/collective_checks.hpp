@@ -16,10 +16,14 @@ std::string dtype_name(c10::ScalarType t);
 std::string describe_collective(const char* name, const at::Tensor& t);
 const char* reduce_op_name(ReduceOp op);
 
+// True when the two tensors' bytes overlap (MPI and NCCL's send/receive pairs must not).
+bool tensors_overlap(const at::Tensor& a, const at::Tensor& b);
+
 // Throw std::invalid_argument naming the collective and what is wrong.
 void check_tensor(const char* collective, const at::Tensor& t, const c10::Device& device);
 void check_reduce_scatter(const at::Tensor& output, const at::Tensor& input, int world, const c10::Device& device);
 void check_all_gather(const at::Tensor& output, const at::Tensor& input, int world, const c10::Device& device);
+void check_all_to_all(const at::Tensor& output, const at::Tensor& input, int world, const c10::Device& device);
 void check_root(const char* collective, int root, int world);
 
 // The standard timeout report: "[zeroshard] rank R: <what> did not finish within T s; a peer rank may

@@ -35,10 +35,11 @@ using WorkHandle = std::shared_ptr<Work>;
 class CollectiveObserver {
  public:
   virtual ~CollectiveObserver() = default;
-  // op: "all_reduce", "reduce_scatter", "all_gather" or "broadcast". bytes: the message size as
-  // nccl-tests counts it (all_gather: the gathered output; reduce_scatter: the input; otherwise the
-  // tensor). seconds: the collective's own time (NCCL: between CUDA events around it on the
-  // communicator's stream; MPI: from its start until a wait or test finds it done).
+  // op: "all_reduce", "reduce_scatter", "all_gather", "all_to_all" or "broadcast". bytes: the
+  // message size as nccl-tests counts it (all_gather: the gathered output; reduce_scatter and
+  // all_to_all: the input; otherwise the tensor). seconds: the collective's own time (NCCL: between
+  // CUDA events around it on the communicator's stream; MPI: from its start until a wait or test
+  // finds it done).
   virtual void finished(const char* op, int64_t bytes, double seconds) = 0;
 };
 
@@ -56,10 +57,22 @@ class Communicator {
   virtual WorkHandle reduce_scatter(const at::Tensor& output, const at::Tensor& input, ReduceOp op) = 0;
   // output.numel() == size() * input.numel(); chunk r of output is rank r's input.
   virtual WorkHandle all_gather(const at::Tensor& output, const at::Tensor& input) = 0;
+  // input.numel() == output.numel() == size() * chunk: chunk q of input goes to rank q, and chunk q of
+  // output comes from rank q (equal splits; the exchange ZeRO++'s quantized reduce-scatter runs).
+  virtual WorkHandle all_to_all(const at::Tensor& output, const at::Tensor& input) = 0;
   // In place: every rank ends with root's tensor.
   virtual WorkHandle broadcast(const at::Tensor& tensor, int root) = 0;
   // Blocks until every rank has reached it.
   virtual void barrier() = 0;
+
+  // Splits the ranks into groups, each with a communicator of its own (ZeRO++'s node-local and
+  // cross-node groups): ranks that pass the same `color` form one group, ranked by `key` (ties by
+  // rank here). A negative color joins no group and gets null. Collective: every rank of this
+  // communicator calls it, with no collective of this communicator in flight on another thread.
+  // The group's collectives have this communicator's device, timeout and failure handling, and
+  // report to the same progress record as every other collective of the process; the observer is
+  // not inherited (set one on the group to time its collectives).
+  virtual std::shared_ptr<Communicator> split(int color, int key) = 0;
 
   // Ends every rank's communication after a local error (NCCL: ncclCommAbort; MPI: MPI_Abort).
   [[noreturn]] virtual void abort(const std::string& why) = 0;

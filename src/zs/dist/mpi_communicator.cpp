@@ -26,15 +26,25 @@
 namespace zs {
 namespace {
 
-// What works share with their communicator: MPI calls are serialized through `mutex`.
+// MPI_THREAD_SERIALIZED allows one MPI call at a time in the whole process, whichever communicator
+// (the world's or a group's) it is on: every call goes through this lock. Never destroyed: states
+// held by the orphan list are freed during static destruction.
+std::mutex& mpi_mutex() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+
+// What works share with their communicator.
 struct MpiState {
   MPI_Comm comm = MPI_COMM_NULL;
-  std::mutex mutex;
   int rank = 0;
   int size = 1;
+  int job_rank = 0;  // the rank in the whole job, which messages name (a group's ranks start at 0)
+  std::string label;  // appended to a group's collective names: " in a group of 2 ranks"
   double timeout_s = 600;
 
   ~MpiState() {
+    std::lock_guard<std::mutex> lock(mpi_mutex());
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
@@ -69,13 +79,13 @@ bool complete_orphans() {
     for (;;) {
       int flag = 0;
       {
-        std::lock_guard<std::mutex> state_lock(o.state->mutex);
+        std::lock_guard<std::mutex> mpi_lock(mpi_mutex());
         MPI_Test(&o.request, &flag, MPI_STATUS_IGNORE);
       }
       if (flag) break;
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > o.state->timeout_s) {
         std::fprintf(stderr, "[zeroshard] rank %d: %s, dropped unfinished, was still pending at exit after %.0f s\n",
-                     o.state->rank, o.what.c_str(), o.state->timeout_s);
+                     o.state->job_rank, o.what.c_str(), o.state->timeout_s);
         return false;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(100));
@@ -212,11 +222,6 @@ void divide_by_world(const at::Tensor& t, int world) {
   }
 }
 
-bool overlaps(const at::Tensor& a, const at::Tensor& b) {
-  auto a0 = static_cast<const char*>(a.data_ptr()), b0 = static_cast<const char*>(b.data_ptr());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
-
 // ---- the communicator ------------------------------------------------------------------------------
 
 class MpiWork : public Work {
@@ -242,7 +247,7 @@ class MpiWork : public Work {
     while (!test()) {
       double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       if (waited > state_->timeout_s) {
-        std::fprintf(stderr, "%s\n", timeout_message(state_->rank, what_, state_->timeout_s).c_str());
+        std::fprintf(stderr, "%s\n", timeout_message(state_->job_rank, what_, state_->timeout_s).c_str());
         std::fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, 1);  // ends every rank of the job
         std::_Exit(1);
@@ -263,7 +268,7 @@ class MpiWork : public Work {
     if (done_) return true;
     int flag = 0;
     {
-      std::lock_guard<std::mutex> lock(state_->mutex);
+      std::lock_guard<std::mutex> lock(mpi_mutex());
       MPI_Test(&request_, &flag, MPI_STATUS_IGNORE);
     }
     if (flag) {
@@ -308,7 +313,7 @@ class MpiCommunicator : public Communicator {
     if (op == ReduceOp::avg) finish = [tensor, n = size()] { divide_by_world(tensor, n); };
     auto work = make_work(describe_collective("all_reduce", tensor), {tensor}, std::move(finish), "all_reduce",
                           int64_t(tensor.nbytes()));
-    std::lock_guard<std::mutex> lock(state_->mutex);
+    std::lock_guard<std::mutex> lock(mpi_mutex());
     MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, mop, state_->comm, work->request());
     return work;
   }
@@ -320,7 +325,7 @@ class MpiCommunicator : public Communicator {
     MPI_Datatype type = mpi_type(output.scalar_type());
     MPI_Op mop = mpi_op(output.scalar_type(), op);
     // MPI forbids overlapping send and receive buffers: reduce into scratch and copy out.
-    at::Tensor recv = overlaps(output, input) ? at::empty_like(output) : output;
+    at::Tensor recv = tensors_overlap(output, input) ? at::empty_like(output) : output;
     int n = size();
     std::function<void()> finish = [output, recv, op, n] {
       if (op == ReduceOp::avg) divide_by_world(recv, n);
@@ -328,7 +333,7 @@ class MpiCommunicator : public Communicator {
     };
     auto work = make_work(describe_collective("reduce_scatter", input), {output, input, recv}, std::move(finish),
                           "reduce_scatter", int64_t(input.nbytes()));
-    std::lock_guard<std::mutex> lock(state_->mutex);
+    std::lock_guard<std::mutex> lock(mpi_mutex());
     MPI_Ireduce_scatter_block(input.data_ptr(), recv.data_ptr(), count, type, mop, state_->comm, work->request());
     return work;
   }
@@ -343,14 +348,27 @@ class MpiCommunicator : public Communicator {
     at::Tensor send_copy;
     if (input.data_ptr() == own_chunk) {
       send = MPI_IN_PLACE;  // the input already sits where this rank's part of the output goes
-    } else if (overlaps(output, input)) {
+    } else if (tensors_overlap(output, input)) {
       send_copy = input.clone();
       send = send_copy.data_ptr();
     }
     auto work = make_work(describe_collective("all_gather", output), {output, input, send_copy}, nullptr, "all_gather",
                           int64_t(output.nbytes()));
-    std::lock_guard<std::mutex> lock(state_->mutex);
+    std::lock_guard<std::mutex> lock(mpi_mutex());
     MPI_Iallgather(send, count, type, output.data_ptr(), count, type, state_->comm, work->request());
+    return work;
+  }
+
+  WorkHandle all_to_all(const at::Tensor& output, const at::Tensor& input) override {
+    check_all_to_all(output, input, size(), cpu_);
+    int count = mpi_count("all_to_all", input.numel() / size());
+    MPI_Datatype type = mpi_type(input.scalar_type());
+    // MPI forbids overlapping send and receive buffers: send from a copy when they share memory.
+    at::Tensor send = tensors_overlap(output, input) ? input.clone() : input;
+    auto work = make_work(describe_collective("all_to_all", input), {output, input, send}, nullptr, "all_to_all",
+                          int64_t(input.nbytes()));
+    std::lock_guard<std::mutex> lock(mpi_mutex());
+    MPI_Ialltoall(send.data_ptr(), count, type, output.data_ptr(), count, type, state_->comm, work->request());
     return work;
   }
 
@@ -360,7 +378,7 @@ class MpiCommunicator : public Communicator {
     int count = mpi_count("broadcast", tensor.numel());
     MPI_Datatype type = mpi_type(tensor.scalar_type());
     auto work = make_work(describe_collective("broadcast", tensor), {tensor}, nullptr, "broadcast", int64_t(tensor.nbytes()));
-    std::lock_guard<std::mutex> lock(state_->mutex);
+    std::lock_guard<std::mutex> lock(mpi_mutex());
     MPI_Ibcast(tensor.data_ptr(), count, type, root, state_->comm, work->request());
     return work;
   }
@@ -368,14 +386,39 @@ class MpiCommunicator : public Communicator {
   void barrier() override {
     auto work = make_work("barrier", {}, nullptr);
     {
-      std::lock_guard<std::mutex> lock(state_->mutex);
+      std::lock_guard<std::mutex> lock(mpi_mutex());
       MPI_Ibarrier(state_->comm, work->request());
     }
     work->wait();
   }
 
+  std::shared_ptr<Communicator> split(int color, int key) override {
+    // MPI_Comm_split blocks with no timeout: meet every rank first in a barrier that has one, so a
+    // rank that never comes ends the job with the usual message instead of hanging it.
+    auto work = make_work("split (color " + std::to_string(color) + ", key " + std::to_string(key) + ")", {}, nullptr);
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      MPI_Ibarrier(state_->comm, work->request());
+    }
+    work->wait();
+    auto group = std::make_shared<MpiState>();
+    group->timeout_s = state_->timeout_s;
+    group->job_rank = state_->job_rank;
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      MPI_Comm_split(state_->comm, color < 0 ? MPI_UNDEFINED : color, key, &group->comm);
+      if (group->comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(group->comm, &group->rank);
+        MPI_Comm_size(group->comm, &group->size);
+        group->label = " in a group of " + std::to_string(group->size) + " ranks";
+      }
+    }
+    if (group->comm == MPI_COMM_NULL) return nullptr;
+    return std::make_shared<MpiCommunicator>(std::move(group));
+  }
+
   [[noreturn]] void abort(const std::string& why) override {
-    std::fprintf(stderr, "[zeroshard] rank %d: aborting: %s\n", rank(), why.c_str());
+    std::fprintf(stderr, "[zeroshard] rank %d: aborting: %s\n", state_->job_rank, why.c_str());
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
     std::_Exit(1);
@@ -384,7 +427,7 @@ class MpiCommunicator : public Communicator {
  private:
   std::shared_ptr<MpiWork> make_work(std::string what, std::vector<at::Tensor> keep, std::function<void()> finish,
                                      const char* op = "", int64_t bytes = 0) {
-    return std::make_shared<MpiWork>(state_, std::move(what), std::move(keep), std::move(finish),
+    return std::make_shared<MpiWork>(state_, std::move(what) + state_->label, std::move(keep), std::move(finish),
                                      *op ? observer() : nullptr, op, bytes);
   }
 
@@ -426,6 +469,7 @@ std::shared_ptr<Communicator> make_mpi_communicator(const RankInfo& info, double
   MPI_Comm_dup(MPI_COMM_WORLD, &state->comm);  // our own communicator: no clash with the program's MPI use
   MPI_Comm_rank(state->comm, &state->rank);
   MPI_Comm_size(state->comm, &state->size);
+  state->job_rank = state->rank;
   if (state->size != info.world_size || state->rank != info.rank) {
     throw std::runtime_error("MPI says rank " + std::to_string(state->rank) + " of " + std::to_string(state->size) +
                              " but the environment (" + launcher_name(info.launcher) + ") says rank " +

@@ -127,24 +127,15 @@ class NcclWork : public Work {
 
 class NcclCommunicator : public Communicator {
  public:
-  NcclCommunicator(const RankInfo& info, c10::Device device, double timeout_s, c10::intrusive_ptr<c10d::Store> store)
-      : rank_(info.rank), size_(info.world_size), device_(device), timeout_s_(timeout_s),
-        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())), store_(std::move(store)) {
-    c10::cuda::CUDAGuard guard(device_.index());
-
-    // Rendezvous: rank 0 publishes the NCCL id in the job's store; the others fetch it.
-    ncclUniqueId id;
-    const std::string key = "zeroshard/nccl_unique_id";
-    if (rank_ == 0) {
-      check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
-      const auto* bytes = reinterpret_cast<const uint8_t*>(&id);
-      store_->set(key, std::vector<uint8_t>(bytes, bytes + sizeof(id)));
-    } else {
-      std::vector<uint8_t> bytes = store_->get(key);
-      if (bytes.size() != sizeof(id)) throw std::runtime_error("NCCL bootstrap: the unique id from rank 0 has the wrong size");
-      std::memcpy(&id, bytes.data(), sizeof(id));
-    }
-    check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+  // Takes over `comm` (from ncclCommInitRank or ncclCommSplit). `job_rank` is the rank messages name;
+  // `label` is appended to the names of a group's collectives.
+  NcclCommunicator(ncclComm_t comm, int job_rank, c10::Device device, double timeout_s,
+                   c10::intrusive_ptr<c10d::Store> store, std::string label = "")
+      : job_rank_(job_rank), device_(device), timeout_s_(timeout_s),
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())), store_(std::move(store)),
+        comm_(comm), label_(std::move(label)) {
+    check_nccl(ncclCommUserRank(comm_, &rank_), "ncclCommUserRank");
+    check_nccl(ncclCommCount(comm_, &size_), "ncclCommCount");
     watchdog_ = std::thread([this] { watch(); });
   }
 
@@ -165,7 +156,7 @@ class NcclCommunicator : public Communicator {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (state != cudaSuccess) {
       std::fprintf(stderr, "[zeroshard] rank %d: collectives still pending at shutdown; aborting the NCCL communicator\n",
-                   rank_);
+                   job_rank_);
       ncclCommAbort(comm_);  // also ends their kernels
       comm_ = nullptr;
     }
@@ -203,6 +194,26 @@ class NcclCommunicator : public Communicator {
     });
   }
 
+  WorkHandle all_to_all(const at::Tensor& output, const at::Tensor& input) override {
+    check_all_to_all(output, input, size_, device_);
+    auto type = nccl_type(input.scalar_type());
+    // The sends and receives run at once: a send must not read what a receive writes.
+    at::Tensor send = tensors_overlap(output, input) ? input.clone() : input;
+    const int64_t chunk = input.numel() / size_;
+    const int64_t chunk_bytes = chunk * int64_t(input.element_size());
+    return launch(describe_collective("all_to_all", input), "all_to_all", int64_t(input.nbytes()), {output, input, send}, [&](cudaStream_t s) {
+      ncclResult_t res = ncclGroupStart();
+      if (res != ncclSuccess) return res;
+      for (int q = 0; q < size_ && res == ncclSuccess; ++q) {
+        res = ncclSend(static_cast<const char*>(send.data_ptr()) + q * chunk_bytes, chunk, type, q, comm_, s);
+        if (res == ncclSuccess)
+          res = ncclRecv(static_cast<char*>(output.data_ptr()) + q * chunk_bytes, chunk, type, q, comm_, s);
+      }
+      ncclResult_t end = ncclGroupEnd();
+      return res != ncclSuccess ? res : end;
+    });
+  }
+
   WorkHandle broadcast(const at::Tensor& tensor, int root) override {
     check_tensor("broadcast", tensor, device_);
     check_root("broadcast", root, size_);
@@ -220,8 +231,25 @@ class NcclCommunicator : public Communicator {
     while (!work->completed()) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 
+  std::shared_ptr<Communicator> split(int color, int key) override {
+    // ncclCommSplit blocks with no timeout: meet every rank first in a barrier that has one (this
+    // communicator's watchdog ends the job when a rank never comes).
+    barrier();
+    ncclComm_t group = nullptr;
+    {
+      c10::cuda::CUDAGuard guard(device_.index());
+      std::lock_guard<std::mutex> lock(launch_mutex_);
+      check_nccl(ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &group, nullptr), "ncclCommSplit");
+    }
+    if (!group) return nullptr;
+    int count = 0;
+    check_nccl(ncclCommCount(group, &count), "ncclCommCount");
+    return std::make_shared<NcclCommunicator>(group, job_rank_, device_, timeout_s_, store_,
+                                              " in a group of " + std::to_string(count) + " ranks");
+  }
+
   [[noreturn]] void abort(const std::string& why) override {
-    std::fprintf(stderr, "[zeroshard] rank %d: aborting: %s\n", rank_, why.c_str());
+    std::fprintf(stderr, "[zeroshard] rank %d: aborting: %s\n", job_rank_, why.c_str());
     std::fflush(stderr);
     ncclCommAbort(comm_);
     std::_Exit(1);
@@ -233,7 +261,7 @@ class NcclCommunicator : public Communicator {
     c10::cuda::CUDAGuard guard(device_.index());
     auto current = c10::cuda::getCurrentCUDAStream(device_.index());
     auto pending = std::make_shared<PendingCollective>();
-    pending->what = std::move(what);
+    pending->what = std::move(what) + label_;
     pending->tensors = std::move(tensors);
     pending->launched_from = current.stream();
 
@@ -311,25 +339,27 @@ class NcclCommunicator : public Communicator {
   }
 
   [[noreturn]] void fail_timeout(const std::string& what) {
-    std::fprintf(stderr, "%s\n", timeout_message(rank_, what, timeout_s_).c_str());
+    std::fprintf(stderr, "%s\n", timeout_message(job_rank_, what, timeout_s_).c_str());
     std::fflush(stderr);
     ncclCommAbort(comm_);
     std::_Exit(1);
   }
 
   [[noreturn]] void fail(const std::string& why) {
-    std::fprintf(stderr, "[zeroshard] rank %d: %s\n", rank_, why.c_str());
+    std::fprintf(stderr, "[zeroshard] rank %d: %s\n", job_rank_, why.c_str());
     std::fflush(stderr);
     ncclCommAbort(comm_);
     std::_Exit(1);
   }
 
-  int rank_, size_;
+  int job_rank_;
+  int rank_ = 0, size_ = 1;
   c10::Device device_;
   double timeout_s_;
   c10::cuda::CUDAStream stream_;
   c10::intrusive_ptr<c10d::Store> store_;  // the job's store (rank 0 serves it)
   ncclComm_t comm_ = nullptr;
+  std::string label_;
 
   std::mutex launch_mutex_;
   std::mutex mutex_;                       // guards pending_ and stopping_
@@ -347,7 +377,22 @@ int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
 
 std::shared_ptr<Communicator> make_nccl_communicator(const RankInfo& info, c10::Device device, double timeout_s,
                                                      c10::intrusive_ptr<c10d::Store> store) {
-  return std::make_shared<NcclCommunicator>(info, device, timeout_s, std::move(store));
+  c10::cuda::CUDAGuard guard(device.index());
+  // Rendezvous: rank 0 publishes the NCCL id in the job's store; the others fetch it.
+  ncclUniqueId id;
+  const std::string key = "zeroshard/nccl_unique_id";
+  if (info.rank == 0) {
+    check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    const auto* bytes = reinterpret_cast<const uint8_t*>(&id);
+    store->set(key, std::vector<uint8_t>(bytes, bytes + sizeof(id)));
+  } else {
+    std::vector<uint8_t> bytes = store->get(key);
+    if (bytes.size() != sizeof(id)) throw std::runtime_error("NCCL bootstrap: the unique id from rank 0 has the wrong size");
+    std::memcpy(&id, bytes.data(), sizeof(id));
+  }
+  ncclComm_t comm = nullptr;
+  check_nccl(ncclCommInitRank(&comm, info.world_size, id, info.rank), "ncclCommInitRank");
+  return std::make_shared<NcclCommunicator>(comm, info.rank, device, timeout_s, std::move(store));
 }
 
 }  // namespace zs

@@ -34,6 +34,17 @@ WorkHandle SelfCommunicator::all_gather(const at::Tensor& output, const at::Tens
   return std::make_shared<DoneWork>();
 }
 
+WorkHandle SelfCommunicator::all_to_all(const at::Tensor& output, const at::Tensor& input) {
+  check_all_to_all(output, input, 1, device_);
+  if (output.data_ptr() != input.data_ptr()) output.copy_(input.view(output.sizes()));
+  return std::make_shared<DoneWork>();
+}
+
+std::shared_ptr<Communicator> SelfCommunicator::split(int color, int) {
+  if (color < 0) return nullptr;
+  return std::make_shared<SelfCommunicator>(device_);
+}
+
 WorkHandle SelfCommunicator::broadcast(const at::Tensor& tensor, int root) {
   check_tensor("broadcast", tensor, device_);
   check_root("broadcast", root, 1);

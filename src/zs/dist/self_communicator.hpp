@@ -18,8 +18,10 @@ class SelfCommunicator : public Communicator {
   WorkHandle all_reduce(const at::Tensor& tensor, ReduceOp op) override;
   WorkHandle reduce_scatter(const at::Tensor& output, const at::Tensor& input, ReduceOp op) override;
   WorkHandle all_gather(const at::Tensor& output, const at::Tensor& input) override;
+  WorkHandle all_to_all(const at::Tensor& output, const at::Tensor& input) override;
   WorkHandle broadcast(const at::Tensor& tensor, int root) override;
   void barrier() override {}
+  std::shared_ptr<Communicator> split(int color, int key) override;
   [[noreturn]] void abort(const std::string& why) override;
 
  private:
