@@ -164,6 +164,16 @@ if has tests; then
     echo "dist_probe (NCCL, $NGPU GPUs) rc=$?" | tee -a "$OUT/gpu_tests.log"
     tail -5 "$OUT/dist_probe.log"
   fi
+  # ZeRO++'s foundations: the quantizer's kernels against its CPU loops, bit for bit, the quantized
+  # collectives over NCCL, and communicator groups with all_to_all over NCCL.
+  ( cd $B && ZS_COMM_TIMEOUT=60 timeout 300 ./bin/test_block_quantizer_cuda 2>&1 ) > "$OUT/quantizer_cuda.log"
+  echo "test_block_quantizer_cuda rc=$?" | tee -a "$OUT/gpu_tests.log"
+  grep -E "\[quantized\]|PASSED|FAILED" "$OUT/quantizer_cuda.log" | tail -30
+  if [ -x $B/bin/tests/group_probe ]; then
+    timeout 120 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/tests/group_probe --device cuda > "$OUT/group_probe.log" 2>&1
+    echo "group_probe (NCCL, $NGPU GPUs) rc=$?" | tee -a "$OUT/gpu_tests.log"
+    tail -4 "$OUT/group_probe.log"
+  fi
 fi
 
 if has shakespeare; then
