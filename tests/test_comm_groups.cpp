@@ -10,6 +10,7 @@
 #include <ATen/ops/equal.h>
 #include <ATen/ops/zeros.h>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
 #include "zs/dist/node_groups.hpp"
 #include "zs/dist/self_communicator.hpp"
@@ -31,12 +32,7 @@ zs::RankInfo info(int rank, int world, int local_rank, int local_world) {
 }
 
 std::string layout_error(const zs::RankInfo& i, int group_size) {
-  try {
-    zs::node_layout(i, group_size);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return zs::testing::error_of<std::invalid_argument>([&] { zs::node_layout(i, group_size); });
 }
 
 }  // namespace
