@@ -22,8 +22,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::string kEndKey = "zeroshard/watchdog/end";
-const std::string kLivenessKey = "zeroshard/watchdog/liveness_port";
+// Plain character arrays, never destroyed: a rank that leaves with exit(code) runs the static
+// destructors while its watchdog threads still publish and read these keys.
+constexpr char kEndKey[] = "zeroshard/watchdog/end";
+constexpr char kLivenessKey[] = "zeroshard/watchdog/liveness_port";
 std::string beat_key(int rank) { return "zeroshard/watchdog/beat/" + std::to_string(rank); }
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
