@@ -144,7 +144,7 @@ TEST(UnitContract, Stage3ReleasesUnitsBetweenUsesAndExplicitUnshardKeepsThem) {
   zs::Engine engine(*model, config_for(3), world, quiet());
   EXPECT_EQ(engine.unit_names(), (std::vector<std::string>{"layers.0", "layers.1"}));
   torch::nn::Module& layer = *model->layers[0];
-  const at::Tensor& w = layer.named_parameters()["a.weight"];
+  const at::Tensor w = layer.named_parameters()["a.weight"];
   EXPECT_EQ(w.storage().nbytes(), 0u);  // released: only the shard exists
   engine.unshard(layer);
   EXPECT_GT(w.storage().nbytes(), 0u);
