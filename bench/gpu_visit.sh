@@ -4,9 +4,10 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
+# ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
 # Needs .deps/include (nlohmann, CLI11), .deps/googletest, .deps/liburing and .deps/protobuf carried
 # along: scripts/prepare_gpu_carry.sh makes them. Logs and JSON results go to $OUT.
 set -uo pipefail
@@ -44,7 +45,7 @@ if has build; then
   fi
   t0=$(date +%s)
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
-    > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" -- -k 0 >> "$OUT/build.log" 2>&1
+    > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" ${ZS_TARGETS:+--target $ZS_TARGETS} -- -k 0 >> "$OUT/build.log" 2>&1
   rc=$?
   note "build rc=$rc in $(( $(date +%s) - t0 )) s"
   # A target that fails to build is shown; the visit goes on while the programs it runs exist.
@@ -174,6 +175,16 @@ if has tests; then
     echo "group_probe (NCCL, $NGPU GPUs) rc=$?" | tee -a "$OUT/gpu_tests.log"
     tail -4 "$OUT/group_probe.log"
   fi
+fi
+
+if has kernels; then
+  # Our fused CUDA kernels against the ATen formulas they replace, on the GPU.
+  note "fused kernels vs ATen"
+  for t in test_llama_rope_cuda; do
+    ( cd $B && timeout 120 ./bin/$t 2>&1 ) > "$OUT/$t.log"
+    echo "$t rc=$?" | tee -a "$OUT/gpu_tests.log"
+    grep -E "PASSED|FAILED|tests ran" "$OUT/$t.log" | tail -5
+  done
 fi
 
 if has shakespeare; then
@@ -320,6 +331,15 @@ if has llama_offload; then
     CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout 420 torchrun --nproc_per_node 1 bench/llama_reference.py --strategy deepspeed --offload \
       --warmup 2 --steps 8 2>> "$OUT/ds_llama_offload.err" | tee -a "$results"
   fi
+fi
+
+if has llama_offload_profile; then
+  note "profile: Llama-2-7B shape, stage 3 + CPU optimizer and parameter offload, 1 GPU, 2 traced steps"
+  CUDA_VISIBLE_DEVICES=0 timeout 420 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+    --offload_optimizer cpu --offload_param cpu --warmup 2 --steps 2 --profile "$OUT/trace_llama_offload.json" \
+    --label "offload 1 GPU, traced" 2>> "$OUT/zs_llama_offload.err" | grep '^{' | tee -a "$results"
+  "$PY" bench/trace_summary.py "$OUT/trace_llama_offload.json" | tee "$OUT/llama_offload_profile_summary.txt"
+  gzip -f "$OUT"/trace_llama_offload.json
 fi
 
 if has llama_load; then

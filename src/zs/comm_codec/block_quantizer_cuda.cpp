@@ -12,12 +12,6 @@
 namespace zs {
 namespace {
 
-kernels::FloatKind float_kind(at::ScalarType t) {
-  if (t == at::kBFloat16) return kernels::FloatKind::bf16;
-  if (t == at::kHalf) return kernels::FloatKind::f16;
-  return kernels::FloatKind::f32;
-}
-
 void check_launch(const char* what) {
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
@@ -35,7 +29,7 @@ void quantize_blocks_cuda(const at::Tensor& x, int bits, int64_t block_size, con
                           const at::Tensor& scales) {
   check_payload_alignment(payload);
   c10::cuda::CUDAGuard guard(x.device());
-  kernels::launch_quantize_blocks(x.const_data_ptr(), float_kind(x.scalar_type()), x.numel(), bits, block_size,
+  kernels::launch_quantize_blocks(x.const_data_ptr(), kernels::float_kind(x.scalar_type()), x.numel(), bits, block_size,
                                   payload.data_ptr<uint8_t>(), scales.data_ptr<float>(),
                                   c10::cuda::getCurrentCUDAStream().stream());
   check_launch("block quantize kernel");
@@ -46,7 +40,7 @@ void dequantize_blocks_cuda(const at::Tensor& payload, const at::Tensor& scales,
   check_payload_alignment(payload);
   c10::cuda::CUDAGuard guard(out.device());
   kernels::launch_dequantize_blocks(payload.const_data_ptr<uint8_t>(), scales.const_data_ptr<float>(), bits,
-                                    block_size, out.numel(), out.data_ptr(), float_kind(out.scalar_type()),
+                                    block_size, out.numel(), out.data_ptr(), kernels::float_kind(out.scalar_type()),
                                     c10::cuda::getCurrentCUDAStream().stream());
   check_launch("block dequantize kernel");
 }

@@ -7,9 +7,9 @@
 
 #include <cuda_runtime_api.h>
 
-namespace zs::kernels {
+#include "zs/kernels/float_kind.hpp"
 
-enum class FloatKind { f32, bf16, f16 };
+namespace zs::kernels {
 
 // x: numel elements of `kind`; payload: whole blocks of codes; scales: one float per block.
 // block_size is a multiple of 8. Launched on `stream`; errors come back from cudaGetLastError.

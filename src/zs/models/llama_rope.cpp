@@ -12,6 +12,10 @@
 #include <ATen/ops/where.h>
 #include <c10/core/GradMode.h>
 
+#ifdef ZS_WITH_CUDA
+#include "zs/models/llama_rope_cuda.hpp"
+#endif
+
 namespace zs {
 
 at::Tensor rope_inverse_frequencies(const LlamaConfig& config, c10::Device device) {
@@ -46,6 +50,13 @@ RopeTables rope_tables(const LlamaConfig& config, int64_t T, at::ScalarType dtyp
 }
 
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+#ifdef ZS_WITH_CUDA
+  if (fused_rotary_applies(x, cos, sin)) return apply_rotary_fused(x, cos, sin);
+#endif
+  return apply_rotary_reference(x, cos, sin);
+}
+
+at::Tensor apply_rotary_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   // rotate_half(x) * sin = (x2, x1) * (-sin1, sin2): the sign goes on the small [T, head_dim]
   // table rather than on x (one kernel less over the activations, the same values bit for bit).
   // Tables as [T, 1, head_dim], broadcast over x's heads: x stays in the projection's own contiguous

@@ -23,7 +23,9 @@ struct RopeTables {
 RopeTables rope_tables(const LlamaConfig& config, int64_t T, at::ScalarType dtype, c10::Device device);
 
 // x: [B, T, heads, head_dim] (the projection's layout); cos, sin: [T, head_dim].
-// x * cos + rotate_half(x) * sin.
+// x * cos + rotate_half(x) * sin. On CUDA tensors in GPU builds one fused kernel each way
+// (llama_rope_cuda.hpp), with the same values as the ATen formula of apply_rotary_reference.
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+at::Tensor apply_rotary_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace zs
