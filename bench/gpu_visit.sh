@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
@@ -331,6 +331,19 @@ if has llama_offload; then
     CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout 420 torchrun --nproc_per_node 1 bench/llama_reference.py --strategy deepspeed --offload \
       --warmup 2 --steps 8 2>> "$OUT/ds_llama_offload.err" | tee -a "$results"
   fi
+fi
+
+if has llama_offload_tune; then
+  # Ours alone with offload, one run per ';'-separated list of environment settings in
+  # OFFLOAD_TUNE (e.g. "ZS_CPU_ADAM_THREADS=28;ZS_OFFLOAD_PIECE_ELEMENTS=16777216"; "-" is the default).
+  note "Llama-2-7B shape, stage 3 + CPU optimizer and parameter offload, 1 GPU: settings ${OFFLOAD_TUNE:--}"
+  IFS=';' read -ra tune <<< "${OFFLOAD_TUNE:--}"
+  for setting in "${tune[@]}"; do
+    [ "$setting" = "-" ] && setting=""
+    env $setting CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+      --offload_optimizer cpu --offload_param cpu --warmup 2 --steps 4 --label "offload 1 GPU ${setting:-default}" \
+      2>> "$OUT/zs_llama_offload.err" | grep '^{' | tee -a "$results"
+  done
 fi
 
 if has llama_offload_profile; then

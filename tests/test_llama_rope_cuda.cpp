@@ -64,7 +64,7 @@ TEST_P(RopeCuda, MatchesTheAtenFormulaBitForBit) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RopeCuda,
                          ::testing::Combine(::testing::Values(at::kFloat, at::kBFloat16, at::kHalf),
-                                            ::testing::Values(int64_t(1), int64_t(4)),
+                                            ::testing::Values(int64_t(2), int64_t(8)),
                                             ::testing::Values(int64_t(64), int64_t(128)), ::testing::Bool()));
 
 TEST(RopeCuda, OtherShapesTakeTheAtenPath) {

@@ -212,6 +212,18 @@ CpuIsa cpu_adam_isa() {
 }
 
 int default_cpu_threads() {
+  // ZS_CPU_ADAM_THREADS overrides (the CPU step is memory-bound: fewer threads than cores can
+  // leave the threads that feed the GPU a core of their own at little cost).
+  if (const char* env = std::getenv("ZS_CPU_ADAM_THREADS"); env && *env) {
+    int n = 0;
+    try {
+      n = std::stoi(env);
+    } catch (const std::exception&) {
+      n = 0;
+    }
+    TORCH_CHECK(n > 0, "ZS_CPU_ADAM_THREADS must be a positive integer, got \"", env, "\"");
+    return n;
+  }
   int cores = 0;
   cpu_set_t set;
   CPU_ZERO(&set);

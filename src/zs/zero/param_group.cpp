@@ -229,9 +229,13 @@ void ParamGroup::begin_gather(bool prefetch) {
     launch_gather(at::Tensor());
     return;
   }
-  // Offloaded shards come up first (asynchronous from pinned memory); the collectives keep the
-  // device copy alive until they are done.
-  launch_gather(shard_.device() == full_.device() ? shard_ : shard_.to(full_.device(), /*non_blocking=*/true));
+  if (shard_.device() == full_.device()) return launch_gather(shard_);
+  // An offloaded shard comes up on a copy stream of its own (shard_upload.hpp). With one rank
+  // the "gather" is a copy, so it waits until the unit is needed and the upload overlaps what runs
+  // until then; with more, the collective is launched now, after the upload, so that it overlaps.
+  upload_ = upload_shard(shard_, full_.device());
+  state_ = State::uploading;
+  if (comm_.size() > 1) launch_gather(upload_->wait());
 }
 
 void ParamGroup::launch_gather(const at::Tensor& source) {
@@ -253,9 +257,11 @@ void ParamGroup::gather() {
     const at::Tensor host = nvme_->view(read_buffer_, layout_.shard_numel);
     launch_gather(full_.device().is_cpu() ? host : host.to(full_.device()));
   }
+  if (state_ == State::uploading) launch_gather(upload_->wait());
   if (state_ == State::gathering) {
     for (auto& w : gather_works_) w->wait();
     gather_works_.clear();
+    upload_.reset();  // the collectives are done with it
     if (read_buffer_ >= 0) {
       nvme_->release(read_buffer_);  // the collectives are done with it
       read_buffer_ = -1;

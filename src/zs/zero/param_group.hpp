@@ -23,6 +23,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "zs/io/tensor_swap.hpp"
 #include "zs/zero/flat_layout.hpp"
 #include "zs/zero/reduction.hpp"
+#include "zs/zero/shard_upload.hpp"
 
 namespace zs {
 
@@ -148,8 +150,9 @@ class ParamGroup {
   void zero_grads();
 
  private:
-  // reading: offload_param "nvme", the shard is on its way from the file (no collective yet).
-  enum class State { released, reading, gathering, gathered };
+  // reading: offload_param "nvme", the shard is on its way from the file (no collective yet);
+  // uploading: offload_param "cpu" with one rank, the shard is on its way to the device.
+  enum class State { released, reading, uploading, gathering, gathered };
   void lay_out_values(const MetaInit& meta_init);
   void make_shard(const ShardPlacement& placement);
   void alias_parameters();
@@ -185,6 +188,7 @@ class ParamGroup {
   int open_buffer_ = -1;     // nvme: the pool buffer shard_ lives in while open
   State state_ = State::gathered;
   std::vector<WorkHandle> gather_works_;
+  std::unique_ptr<ShardUpload> upload_;   // offload_param "cpu": the shard's copy on the device
   bool pinned_ = false;
 
   // gradients
