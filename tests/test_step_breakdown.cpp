@@ -85,6 +85,7 @@ TEST(CommsLogger, RowsBandwidthsAndFilter) {
   EXPECT_DOUBLE_EQ(zs::CommsLogger::bus_factor("all_gather", 4), 0.75);
   EXPECT_DOUBLE_EQ(zs::CommsLogger::bus_factor("reduce_scatter", 2), 0.5);
   EXPECT_DOUBLE_EQ(zs::CommsLogger::bus_factor("broadcast", 8), 1.0);
+  EXPECT_DOUBLE_EQ(zs::CommsLogger::bus_factor("all_to_all", 4), 0.75);
 
   zs::CommsLoggerConfig config;
   config.enabled = true;

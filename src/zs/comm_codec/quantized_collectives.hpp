@@ -11,6 +11,10 @@
 // Each call returns when its result is usable: on CPU, when it is there; on CUDA, once the
 // caller's current stream is ordered after the collective and the dequantizing kernels run on it.
 // Every rank of the communicator calls it with the same sizes and the same quantizer.
+// The start_* forms are asynchronous (what the engine's stage-3 gathers and reductions use):
+// they quantize and start the exchange at once and return a Work whose wait() waits for it and
+// restores the result into `output` (the wait that a plain collective would have); the Work keeps
+// its buffers alive. completed() probes the exchange only: wait() must still be called.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -38,5 +42,14 @@ void quantized_reduce_scatter(Communicator& comm, const BlockQuantizer& quantize
 void hierarchical_quantized_reduce_scatter(const NodeGroups& groups, const BlockQuantizer& node_quantizer,
                                            const BlockQuantizer& cross_quantizer, const at::Tensor& output,
                                            const at::Tensor& input, ReduceOp op);
+
+WorkHandle start_quantized_all_gather(Communicator& comm, const BlockQuantizer& quantizer, const at::Tensor& output,
+                                     const at::Tensor& input);
+WorkHandle start_quantized_reduce_scatter(Communicator& comm, const BlockQuantizer& quantizer,
+                                          const at::Tensor& output, const at::Tensor& input, ReduceOp op);
+// The first hop starts at once; wait() finishes it and runs the second.
+WorkHandle start_hierarchical_quantized_reduce_scatter(const NodeGroups& groups, const BlockQuantizer& node_quantizer,
+                                                       const BlockQuantizer& cross_quantizer, const at::Tensor& output,
+                                                       const at::Tensor& input, ReduceOp op);
 
 }  // namespace zs

@@ -83,7 +83,7 @@ static Config read_unprefixed(const std::string& text, int world_size, const Aut
   read_optimizer(top, cfg);
   read_scheduler(top, cfg);
   read_top_level(top, cfg);
-  read_zero(top, cfg);
+  read_zero(top, world_size, cfg);
   read_monitoring(top, cfg);
   resolver.finish(doc, cfg);
 

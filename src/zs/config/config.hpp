@@ -113,6 +113,14 @@ struct ZeroConfig {
   bool load_from_fp32_weights = true;
   OffloadConfig offload_optimizer;  // buffer_count defaults to 4 here
   OffloadConfig offload_param;      // buffer_count defaults to 5 here
+  // ZeRO++ (stage 3 only): the units' parameter all-gathers carry int8 blocks with float32 scales
+  // (qwZ); gradient reduce-scatters carry int8 (one node) or int4 within and int8 across nodes
+  // (qgZ); a secondary copy of the 16-bit shards partitioned over groups of hpz ranks lets
+  // re-gathers stay within the group (hpZ; 1 = off). See zero/unit_codec.hpp.
+  bool zero_quantized_weights = false;
+  bool zero_quantized_gradients = false;
+  int64_t zero_hpz_partition_size = 1;
+  bool zeropp() const { return zero_quantized_weights || zero_quantized_gradients || zero_hpz_partition_size > 1; }
 };
 
 // activation_checkpointing.*

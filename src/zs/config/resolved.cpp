@@ -120,7 +120,10 @@ json resolved_json(const Config& c) {
                             {"ignore_unused_parameters", z.ignore_unused_parameters},
                             {"load_from_fp32_weights", z.load_from_fp32_weights},
                             {"offload_optimizer", offload_json(z.offload_optimizer, true)},
-                            {"offload_param", offload_json(z.offload_param, false)}};
+                            {"offload_param", offload_json(z.offload_param, false)},
+                            {"zero_quantized_weights", z.zero_quantized_weights},
+                            {"zero_quantized_gradients", z.zero_quantized_gradients},
+                            {"zero_hpz_partition_size", z.zero_hpz_partition_size}};
   j["activation_checkpointing"] = {
       {"partition_activations", a.partition_activations},
       {"cpu_checkpointing", a.cpu_checkpointing},

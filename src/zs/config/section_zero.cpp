@@ -28,7 +28,7 @@ static int64_t read_stage3_size(Section& s, const std::string& name, int64_t fal
   return key.empty() ? fallback : read_non_negative(s, key, fallback);
 }
 
-// DeepSpeed settings for features ZeroShard does not have (ZeRO++, MiCS, ZenFlow, tracing
+// DeepSpeed settings for features ZeroShard does not have (ZeRO++'s LoCo, MiCS, ZenFlow, tracing
 // switches): accepted at DeepSpeed's default, refused otherwise, so none of them is ignored.
 struct DeepSpeedOnly {
   const char* key;
@@ -36,10 +36,6 @@ struct DeepSpeedOnly {
 };
 static const std::vector<DeepSpeedOnly>& deepspeed_only_zero_keys() {
   static const std::vector<DeepSpeedOnly> keys = {
-      {"zero_hpz_partition_size", 1},
-      {"zero_quantized_weights", false},
-      {"zero_quantized_nontrainable_weights", false},
-      {"zero_quantized_gradients", false},
       {"zeropp_loco_param", nullptr},
       {"mics_shard_size", -1},
       {"mics_hierarchical_params_gather", false},
@@ -156,7 +152,44 @@ static void read_deprecated_offload(Section& s, Config& cfg) {
   }
 }
 
-void read_zero(Section& top, Config& cfg) {
+// ZeRO++ (DeepSpeed's names and meaning; zero/unit_codec.hpp): quantized weight gathers (qwZ),
+// quantized gradient reduction (qgZ) and the hierarchical secondary partition (hpZ). As in
+// DeepSpeed they belong to stage 3.
+static void read_zeropp(Section& s, int world_size, ZeroConfig& z) {
+  z.zero_quantized_weights = s.get_bool("zero_quantized_weights", false);
+  z.zero_quantized_gradients = s.get_bool("zero_quantized_gradients", false);
+  z.zero_hpz_partition_size = s.get_int("zero_hpz_partition_size", 1);
+  require(z.zero_hpz_partition_size >= 1, s.key_path("zero_hpz_partition_size"), "a positive integer (1: off)",
+          std::to_string(z.zero_hpz_partition_size));
+  if (s.get_bool("zero_quantized_nontrainable_weights", false))
+    fail(s.key_path("zero_quantized_nontrainable_weights") +
+         " true: frozen parameters are not partitioned in ZeroShard (every rank keeps them whole and never "
+         "gathers them), so there is no gather to quantize; remove it (zero_quantized_weights covers the trained "
+         "parameters)");
+  if (z.stage != 3) {
+    for (const char* key : {"zero_quantized_weights", "zero_quantized_gradients"})
+      if (s.get_bool(key, false))
+        fail(s.key_path(key) + " needs zero_optimization.stage 3, as in DeepSpeed (the stage is " +
+             std::to_string(z.stage) + ")");
+    if (z.zero_hpz_partition_size > 1)
+      fail(s.key_path("zero_hpz_partition_size") + " " + std::to_string(z.zero_hpz_partition_size) +
+           " needs zero_optimization.stage 3, as in DeepSpeed (the stage is " + std::to_string(z.stage) + ")");
+    return;
+  }
+  if (z.zero_hpz_partition_size > 1 && world_size % z.zero_hpz_partition_size != 0)
+    fail(s.key_path("zero_hpz_partition_size") + " " + std::to_string(z.zero_hpz_partition_size) +
+         " does not divide the " + std::to_string(world_size) +
+         " ranks; use the number of ranks per node (or another divisor of the world size)");
+  if (z.zero_hpz_partition_size > 1 && z.offload_param.enabled())
+    fail(s.key_path("zero_hpz_partition_size") + " " + std::to_string(z.zero_hpz_partition_size) + " with " +
+         s.key_path("offload_param") + ": the secondary partition is a device copy of the parameter shards, which "
+         "offload_param moves off the device; use one of them");
+  if (z.zero_quantized_gradients && !z.reduce_scatter)
+    fail(s.key_path("zero_quantized_gradients") + " reduces gradients by a quantized all-to-all reduce-scatter, but " +
+         s.key_path("reduce_scatter") + " false asks for all-reduce; remove one of them");
+}
+
+void read_zero(Section& top, int world_size, Config& cfg) {
   if (read_legacy_bool(top, cfg)) return;
   Section s = top.child("zero_optimization");
   std::vector<std::string> known = {
@@ -167,7 +200,8 @@ void read_zero(Section& top, Config& cfg) {
       "stage3_gather_16bit_weights_on_model_save", "gather_16bit_weights_on_model_save",
       "stage3_gather_fp16_weights_on_model_save", "offload_optimizer", "offload_param", "sub_group_size",
       "elastic_checkpoint", "ignore_unused_parameters", "load_from_fp32_weights", "cpu_offload", "cpu_offload_param",
-      "cpu_offload_use_pin_memory", "leaf_module"};
+      "cpu_offload_use_pin_memory", "leaf_module", "zero_quantized_weights", "zero_quantized_gradients",
+      "zero_quantized_nontrainable_weights", "zero_hpz_partition_size"};
   for (const auto& k : deepspeed_only_zero_keys()) known.push_back(k.key);
   s.allow_only(known);
   ZeroConfig& z = cfg.zero;
@@ -233,6 +267,7 @@ void read_zero(Section& top, Config& cfg) {
   if (z.offload_param.enabled() && z.stage == 3 && !z.offload_optimizer.enabled())
     fail(s.key_path("offload_param") + " needs zero_optimization.offload_optimizer too (device \"cpu\" or \"nvme\"): "
          "the parameter shards in host memory are updated by the optimizer step on the CPU");
+  read_zeropp(s, world_size, z);
 }
 
 }  // namespace zs::config_detail

@@ -24,7 +24,7 @@ std::optional<std::string> canonical_dtype(const std::string& name);
 void read_optimizer(Section& top, Config& cfg);
 void read_scheduler(Section& top, Config& cfg);
 // zero_optimization (section_zero.cpp)
-void read_zero(Section& top, Config& cfg);
+void read_zero(Section& top, int world_size, Config& cfg);
 // activation_checkpointing, flops_profiler, tensorboard, csv_monitor, wandb, comet, comms_logger
 // (section_monitoring.cpp)
 void read_monitoring(Section& top, Config& cfg);

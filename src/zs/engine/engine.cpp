@@ -31,6 +31,7 @@
 #include "zs/zero/reduction.hpp"
 #include "zs/zero/sequential_units.hpp"
 #include "zs/zero/storage.hpp"
+#include "zs/zero/unit_codec.hpp"
 #include "zs/zero/unit_runner.hpp"
 #include "zs/zero/unit_schedule.hpp"
 #include "zs/zero/zero_optimizer.hpp"
@@ -159,6 +160,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   if (config_.comms_logger || config_.wall_clock_breakdown) {
     comms_logger_ = std::make_shared<CommsLogger>(config_.comms_logger_options, world_.rank(), world_.size());
     world_.comm->set_observer(comms_logger_);
+    if (codec_) codec_->set_observer(comms_logger_);
   }
   if (config_.wall_clock_breakdown || config_.memory_breakdown)
     breakdown_ = std::make_unique<StepBreakdown>(world_.device, config_.wall_clock_breakdown, config_.memory_breakdown,
@@ -180,6 +182,21 @@ void Engine::build_groups(const ParamPlan& plan, const StagePolicy& policy) {
   reduce.comm_dtype = comm_dtype(config_);
   reduce.prescale = config_.prescale_gradients;
   reduce.predivide_factor = config_.gradient_predivide_factor;
+  // ZeRO++ (stage 3 only, as the config checked): quantized gradient reduce-scatters for every
+  // staged group; the units' gathers below.
+  const ZeroConfig& z = config_.zero;
+  if (policy.partition_parameters && z.zeropp()) {
+    UnitCodecOptions zeropp;
+    zeropp.quantize_weights = z.zero_quantized_weights;
+    zeropp.quantize_gradients = z.zero_quantized_gradients;
+    zeropp.hpz_partition_size = int(z.zero_hpz_partition_size);
+    try {
+      codec_ = std::make_unique<UnitCodec>(world_, zeropp);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(std::string("zero_optimization (ZeRO++): ") + e.what());
+    }
+    if (codec_->quantizes_gradients()) reduce.codec = codec_.get();
+  }
   reductions_ = std::make_unique<ReductionQueue>(comm, reduce);
   const auto tensor_options = at::TensorOptions().dtype(param_dtype_).device(world_.device);
 
@@ -209,6 +226,7 @@ void Engine::build_groups(const ParamPlan& plan, const StagePolicy& policy) {
   unit.shard_grad_dtype = reduce.comm_dtype;
   unit.placement.on_host = config_.zero.offload_param.device == "cpu";
   unit.placement.pin_memory = config_.zero.offload_param.pin_memory && world_.device.is_cuda();
+  if (codec_ && (codec_->quantizes_weights() || codec_->secondary_size() > 1)) unit.codec = codec_.get();
   if (config_.zero.offload_param.device == "nvme") {
     param_swapper_ = make_param_swapper(config_.zero.offload_param, plan.units, comm, param_dtype_, unit.placement.pin_memory);
     unit.placement.nvme = param_swapper_.get();
@@ -358,6 +376,7 @@ bool Engine::step() {
   optimizer_->finish_update();
   if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
   const StepOutcome outcome = optimizer_->step(lr, scaler_->scale(), scaler_->enabled(), config_.gradient_clipping);
+  if (!outcome.skipped) drop_secondary_partitions();
   const double scale_used = scaler_->scale();
   scaler_->update(outcome.skipped);
 
@@ -542,6 +561,12 @@ void Engine::refresh_parameters() {
   c10::NoGradGuard no_grad;
   optimizer_->finish_update();
   optimizer_->publish_parameters();
+  drop_secondary_partitions();
+}
+
+void Engine::drop_secondary_partitions() {
+  if (!codec_ || codec_->secondary_size() == 1) return;
+  for (const auto& g : groups_) g->drop_secondary();
 }
 
 void Engine::print_summary() const {
@@ -558,6 +583,7 @@ void Engine::print_summary() const {
   if (optimizer_ && !optimizer_->offload_summary().empty())
     std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
   if (param_swapper_) std::printf("[zeroshard] %s\n", param_swapper_->describe().c_str());
+  if (codec_) std::printf("[zeroshard] %s\n", codec_->describe().c_str());
   for (const std::string& sink : sinks_->descriptions()) std::printf("[zeroshard] metrics to %s\n", sink.c_str());
   std::fflush(stdout);
 }

@@ -32,6 +32,7 @@ namespace zs {
 
 class ParamGroup;
 class ReductionQueue;
+class UnitCodec;
 class ZeroOptimizer;
 class UnitSchedule;
 class UnitRunner;
@@ -183,6 +184,7 @@ class Engine {
   void add_throughput(StepStats& stats) const;
   double peak_flops() const;   // per device: the option, else the CUDA default, else 0 (CPU)
   void make_monitors();
+  void drop_secondary_partitions();
 
   torch::nn::Module& model_;
   Config config_;
@@ -192,6 +194,7 @@ class Engine {
   int64_t num_params_ = 0;
   ModelSizes memory_sizes_;
 
+  std::unique_ptr<UnitCodec> codec_;   // ZeRO++ (stage 3, when asked for): outlives the groups and reductions
   std::unique_ptr<ReductionQueue> reductions_;
   std::unique_ptr<ParamSwapper> param_swapper_;  // offload_param "nvme": the units' shard files (outlives them)
   // groups_[0] holds the parameters that stay gathered; at stage 3 one group per unit follows.

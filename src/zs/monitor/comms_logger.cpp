@@ -25,7 +25,7 @@ CommsLogger::CommsLogger(const CommsLoggerConfig& config, int rank, int world_si
 double CommsLogger::bus_factor(const std::string& op, int n) {
   if (n <= 1) return 0.0;
   if (op == "all_reduce") return 2.0 * (n - 1) / n;
-  if (op == "reduce_scatter" || op == "all_gather") return double(n - 1) / n;
+  if (op == "reduce_scatter" || op == "all_gather" || op == "all_to_all") return double(n - 1) / n;
   return 1.0;
 }
 

@@ -2,8 +2,10 @@
 // comms_logger: every collective's type, message size and time, as the communicator reports them
 // (dist/communicator.hpp, CollectiveObserver), summed per type and message size:
 //   count, bytes, total and mean latency, algorithmic bandwidth (bytes / time) and bus bandwidth
-//   (nccl-tests' convention: all_reduce x 2(n-1)/n, reduce_scatter and all_gather x (n-1)/n,
-//   broadcast x 1; message size: the gathered output of an all_gather, the input of a reduce_scatter).
+//   (nccl-tests' convention: all_reduce x 2(n-1)/n, reduce_scatter, all_gather and all_to_all x
+//   (n-1)/n, broadcast x 1; message size: the gathered output of an all_gather, the input of a
+//   reduce_scatter or all_to_all). ZeRO++'s group collectives (node and cross-node groups) are
+//   counted too, with the world's n in the bus factor.
 // Bandwidths are in GB/s (1e9 bytes per second), as nccl-tests prints them. With `verbose` rank 0
 // prints a line per collective as it finishes; summary() is the table printed at the end of a run.
 // wall_clock_breakdown uses the same observer, with logging off, for the communication time of a step.

@@ -13,6 +13,7 @@
 #include "zs/zero/grad_ready_hook.hpp"
 #include "zs/zero/param_swapper.hpp"
 #include "zs/zero/storage.hpp"
+#include "zs/zero/unit_codec.hpp"
 
 namespace zs {
 
@@ -141,6 +142,7 @@ at::Tensor ParamGroup::own(int b) const {
 int64_t ParamGroup::resident_bytes() const {
   int64_t bytes = int64_t(full_.storage().nbytes());
   if (shard_.defined()) bytes += int64_t(shard_.storage().nbytes());
+  if (secondary_.defined()) bytes += int64_t(secondary_.storage().nbytes());
   return bytes;
 }
 
@@ -200,9 +202,18 @@ void ParamGroup::gather_from_masters(std::vector<at::Tensor> masters) {
 
 void ParamGroup::start_gather() { begin_gather(/*prefetch=*/true); }
 
-void ParamGroup::begin_gather(bool prefetch) {
+void ParamGroup::begin_gather(bool prefetch, bool exact) {
   if (state_ != State::released) return;
   if (before_gather_) before_gather_();
+  exact_gather_ = exact;
+  if (secondary_valid_ && !exact) {
+    // hpZ: the values this unit's last gather from the primary shards gave, within the node group.
+    ZS_GROUP_TRACE(prefetch ? "start gather from the secondary partition (prefetch)"
+                            : "start gather from the secondary partition");
+    allocate_storage(full_);
+    launch_secondary_gather();
+    return;
+  }
   if (nvme_) {
     TORCH_CHECK(open_buffer_ < 0, "offload_param nvme: unit ", name_, " gathered while its shard is open");
     // A prefetch leaves one buffer for the gather that cannot wait; without a spare one the unit
@@ -243,13 +254,53 @@ void ParamGroup::launch_gather(const at::Tensor& source) {
     const FlatBucket& bucket = layout_.buckets[b];
     const at::Tensor mine = source.defined() ? source.narrow(0, bucket.shard_offset, bucket.chunk)
                                              : full_.narrow(0, own_begin(int(b)), bucket.chunk);  // in place
-    gather_works_.push_back(comm_.all_gather(full_.narrow(0, bucket.offset, bucket.numel), mine));
+    const at::Tensor out = full_.narrow(0, bucket.offset, bucket.numel);
+    gather_works_.push_back(options_.codec && !exact_gather_ ? options_.codec->all_gather(comm_, out, mine)
+                                                             : comm_.all_gather(out, mine));
   }
   state_ = State::gathering;
 }
 
+bool ParamGroup::has_secondary() const { return options_.codec && options_.codec->secondary_size() > 1; }
+
+// hpZ: bucket b's secondary part is its numel / g elements at local rank l's place; the parts of
+// all buckets lie one after another (bucket offsets are multiples of the world size, so of g).
+void ParamGroup::launch_secondary_gather() {
+  Communicator& group = options_.codec->secondary_comm();
+  const int64_t g = options_.codec->secondary_size();
+  for (const FlatBucket& bucket : layout_.buckets)
+    gather_works_.push_back(group.all_gather(full_.narrow(0, bucket.offset, bucket.numel),
+                                             secondary_.narrow(0, bucket.offset / g, bucket.numel / g)));
+  state_ = State::gathering;
+}
+
+void ParamGroup::fill_secondary() {
+  c10::NoGradGuard no_grad;
+  const int64_t g = options_.codec->secondary_size(), l = options_.codec->secondary_rank();
+  if (!secondary_.defined())
+    secondary_ = at::empty({layout_.total_numel / g}, full_.options());
+  else if (!has_storage(secondary_))
+    allocate_storage(secondary_);
+  for (const FlatBucket& bucket : layout_.buckets) {
+    const int64_t part = bucket.numel / g;
+    secondary_.narrow(0, bucket.offset / g, part).copy_(full_.narrow(0, bucket.offset + l * part, part));
+  }
+  secondary_valid_ = true;
+  ZS_GROUP_TRACE("secondary partition filled");
+}
+
+void ParamGroup::drop_secondary() {
+  if (!secondary_.defined()) return;
+  secondary_valid_ = false;
+  free_storage(secondary_);
+}
+
 void ParamGroup::gather() {
   begin_gather(/*prefetch=*/false);
+  finish_gather();
+}
+
+void ParamGroup::finish_gather() {
   if (state_ == State::reading) {
     // The collective starts once the shard has landed: here, in program order on every rank.
     read_.wait();
@@ -268,15 +319,18 @@ void ParamGroup::gather() {
     }
     state_ = State::gathered;
     ZS_GROUP_TRACE("gathered");
+    if (has_secondary() && !secondary_valid_ && !exact_gather_) fill_secondary();
   }
 }
 
 void ParamGroup::set_pinned(bool pinned) {
   pinned_ = pinned;
-  if (pinned_)
-    gather();
-  else
+  if (pinned_) {
+    begin_gather(/*prefetch=*/false, /*exact=*/true);
+    finish_gather();
+  } else {
     release();
+  }
 }
 
 void ParamGroup::release() {

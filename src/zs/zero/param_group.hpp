@@ -39,6 +39,7 @@
 namespace zs {
 
 class ParamSwapper;
+class UnitCodec;
 
 struct NamedParam {
   std::string name;
@@ -71,6 +72,9 @@ struct ParamGroupOptions {
   // Staged: the dtype the reduced shard gradients are kept in (default: the parameters' dtype).
   std::optional<at::ScalarType> shard_grad_dtype;
   ShardPlacement placement;      // partitioned groups only
+  // Partitioned groups: ZeRO++'s quantized gathers and secondary partition (unit_codec.hpp); null:
+  // plain all-gathers of the primary shards.
+  const UnitCodec* codec = nullptr;
 };
 
 // The flat layout of a partitioned group: one bucket per weight-decay group, so the whole unit is
@@ -116,10 +120,14 @@ class ParamGroup {
   void release();
   bool gathered() const { return state_ != State::released; }
   // While pinned the group stays gathered (release() does nothing): full parameters for user code.
+  // A pinning gather is exact: a plain all-gather of the primary shards, whatever the codec does.
   void set_pinned(bool pinned);
   bool pinned() const { return pinned_; }
   // Called before every gather reads the shard (an offloaded step still updating it waits there).
   void set_before_gather(std::function<void()> fn) { before_gather_ = std::move(fn); }
+  // hpZ: the parameters changed (optimizer step, checkpoint load), so the secondary copy is stale;
+  // its memory goes and the next gather is from the primary shards again. A no-op without hpZ.
+  void drop_secondary();
   // Unpartitioned, sharded groups after the step: fills the other ranks' chunks of bucket b in place.
   WorkHandle all_gather_bucket(int bucket);
 
@@ -156,8 +164,12 @@ class ParamGroup {
   void lay_out_values(const MetaInit& meta_init);
   void make_shard(const ShardPlacement& placement);
   void alias_parameters();
-  void begin_gather(bool prefetch);
+  void begin_gather(bool prefetch, bool exact = false);
+  void finish_gather();
   void launch_gather(const at::Tensor& source);
+  bool has_secondary() const;
+  void launch_secondary_gather();
+  void fill_secondary();
   void bind_shard(void* data);
 
   void on_grad_ready(int entry);
@@ -189,7 +201,12 @@ class ParamGroup {
   State state_ = State::gathered;
   std::vector<WorkHandle> gather_works_;
   std::unique_ptr<ShardUpload> upload_;   // offload_param "cpu": the shard's copy on the device
+  bool exact_gather_ = false;   // the gather in progress bypasses the codec (pinning)
   bool pinned_ = false;
+  // hpZ: this rank's 1/g of every bucket of the gathered values (g = the codec's secondary group),
+  // valid from the first gather after the parameters changed until drop_secondary(); storage only then.
+  at::Tensor secondary_;
+  bool secondary_valid_ = false;
 
   // gradients
   at::Tensor grad_buffer_;             // grad buffer mode: full size, .grad views into it

@@ -3,6 +3,8 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/zero/unit_codec.hpp"
+
 namespace zs {
 
 PendingReduction start_reduction(Communicator& comm, const at::Tensor& input, const at::Tensor& target,
@@ -23,7 +25,7 @@ PendingReduction start_reduction(Communicator& comm, const at::Tensor& input, co
   } else if (options.use_reduce_scatter) {
     const bool direct = !accumulate && target.scalar_type() == in.scalar_type();
     p.result = direct ? target : at::empty({target.numel()}, in.options());
-    p.work = comm.reduce_scatter(p.result, in, op);
+    p.work = options.codec ? options.codec->reduce_scatter(comm, p.result, in, op) : comm.reduce_scatter(p.result, in, op);
   } else {
     p.work = comm.all_reduce(in, op);
     p.result = in.narrow(0, comm.rank() * target.numel(), target.numel());

@@ -13,12 +13,16 @@
 
 namespace zs {
 
+class UnitCodec;
+
 struct ReducerOptions {
   bool overlap_comm = true;            // launch reductions during backward
   bool use_reduce_scatter = true;      // false: all-reduce, then keep this rank's chunk
   std::optional<at::ScalarType> comm_dtype;  // reduce in this dtype (default: the gradient dtype)
   double predivide_factor = 1.0;       // prescale_gradients: divide before, multiply after
   bool prescale = false;
+  // qgZ (unit_codec.hpp): reduce-scatters go through the codec's quantized all-to-all; null: plain.
+  const UnitCodec* codec = nullptr;
 };
 
 struct PendingReduction {
