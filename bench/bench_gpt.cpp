@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   int stage = 0, warmup = 3, steps = 10;
   int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
   bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false;
+  bool quantized_weights = false, quantized_gradients = false;
+  int hpz = 1;
   std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path, monitors_dir;
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
   app.add_option("--n_layer", n_layer, "custom model: layers");
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
   app.add_option("--bucket", bucket, "reduce_bucket_size / allgather_bucket_size (elements)");
   app.add_option("--overlap", overlap, "overlap_comm");
   app.add_option("--label", label, "free text carried into the JSON line");
+  app.add_flag("--quantized_weights", quantized_weights, "ZeRO++ qwZ: zero_quantized_weights (stage 3)");
+  app.add_flag("--quantized_gradients", quantized_gradients, "ZeRO++ qgZ: zero_quantized_gradients (stage 3)");
+  app.add_option("--hpz", hpz, "ZeRO++ hpZ: zero_hpz_partition_size (stage 3; 1: off)");
   app.add_option("--profile", profile_path, "after the timed steps, trace 2 more with the LibTorch profiler into this "
                                             "Chrome trace (rank 0; bench/trace_summary.py reads it)");
   app.add_option("--monitors", monitors_dir,
@@ -77,6 +82,9 @@ int main(int argc, char** argv) {
          {{"stage", stage}, {"overlap_comm", overlap}, {"reduce_bucket_size", bucket}, {"allgather_bucket_size", bucket}}}};
     auto& zero = cfg["zero_optimization"];
     zero["stage3_max_reuse_distance"] = reuse_distance;
+    if (quantized_weights) zero["zero_quantized_weights"] = true;
+    if (quantized_gradients) zero["zero_quantized_gradients"] = true;
+    if (hpz != 1) zero["zero_hpz_partition_size"] = hpz;
     if (offload_optimizer != "none") {
       zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}};
       if (offload_optimizer == "nvme") zero["offload_optimizer"]["nvme_path"] = nvme_path;
@@ -205,6 +213,7 @@ int main(int argc, char** argv) {
                             {"dtype", dtype},
                             {"comm_dtype", comm_dtype.empty() ? dtype : comm_dtype},
                             {"reuse_distance", reuse_distance},
+                            {"zeropp", {{"qwZ", quantized_weights}, {"qgZ", quantized_gradients}, {"hpZ", hpz}}},
                             {"world", world.size()},
                             {"micro", micro},
                             {"step_ms", median * 1e3},

@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
@@ -405,6 +405,46 @@ if has multinode; then
   }
   gpu_fault KILL
   gpu_fault STOP
+fi
+
+if has zeropp; then
+  # ZeRO++ over sockets (issue 15): GPT-2 1.5B, stage 3, bf16, on 2 "nodes" of one GPU each (two
+  # node-local zsruns as in the multinode step, NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 over loopback),
+  # plain and with each of qwZ, qgZ, hpZ and all three; tok/s of each. With one GPU per node qgZ runs
+  # its single int8 hop (its two-hop form needs several ranks per node), and hpZ 2 spans both
+  # "nodes" (its group is then the world: it exercises the path but cannot keep traffic on a node);
+  # on one node of 2 GPUs (sockets still) the hpZ group is the node. The comms_logger run of the
+  # plain case gives the link's measured bus bandwidth (all_gather rows).
+  note "ZeRO++: GPT-2 1.5B stage 3 over sockets, 2 nodes x 1 GPU, plain / qwZ / qgZ / hpZ / all"
+  zp=$OUT/zeropp; mkdir -p "$zp"
+  printf '127.0.0.2 slots=1\n127.0.0.3 slots=1\n' > "$zp/hostfile"
+  zeropp_run() {  # zeropp_run LABEL PORT [bench_gpt flags...]: both nodes, rank 0's JSON line
+    local label=$1 port=$2; shift 2
+    for node in 0 1; do
+      CUDA_VISIBLE_DEVICES=$node NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_SOCKET_IFNAME=lo timeout 400 \
+        $B/bin/zsrun --hostfile "$zp/hostfile" --no_ssh --node_rank $node --master_port $port \
+        $B/bin/bench_gpt --model 1.5B --stage 3 --micro 4 --warmup 2 --steps 6 --label "$label" "$@" \
+        > "$zp/$label.node$node.log" 2>&1 &
+    done
+    wait
+    sed 's/^\[127.0.0.2 rank 0\] //' "$zp/$label.node0.log" | grep '^{' | tee -a "$results"
+    grep -E "error|Error" "$zp/$label".node*.log | head -5
+  }
+  zeropp_run "zeropp plain, 2x1 sockets" 29731
+  zeropp_run "zeropp qwZ, 2x1 sockets" 29732 --quantized_weights
+  zeropp_run "zeropp qgZ, 2x1 sockets" 29733 --quantized_gradients
+  zeropp_run "zeropp hpZ 2, 2x1 sockets" 29734 --hpz 2
+  zeropp_run "zeropp qwZ+qgZ+hpZ, 2x1 sockets" 29735 --quantized_weights --quantized_gradients --hpz 2
+  zeropp_run "zeropp plain with comms_logger, 2x1 sockets" 29736 --monitors "$zp/monitors"
+  grep -A12 -i "all_gather" "$zp/zeropp plain with comms_logger, 2x1 sockets.node0.log" | head -14 | tee -a "$OUT/visit.log"
+  # One node of 2 GPUs over sockets: hpZ's group is the node; and the NVLink cost of each when on.
+  for extra in "" "--quantized_weights" "--quantized_gradients" "--hpz 2" "--quantized_weights --quantized_gradients --hpz 2"; do
+    NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 timeout 400 $B/bin/zsrun --num_gpus 2 $B/bin/bench_gpt --model 1.5B --stage 3 \
+      --micro 4 --warmup 2 --steps 6 --label "zeropp ${extra:-plain}, 1x2 sockets" $extra 2>> "$zp/one_node.err" \
+      | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+    timeout 400 $B/bin/zsrun --num_gpus 2 $B/bin/bench_gpt --model 1.5B --stage 3 --micro 4 --warmup 2 --steps 6 \
+      --label "zeropp ${extra:-plain}, 1x2 NVLink" $extra 2>> "$zp/nvlink.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  done
 fi
 
 if has monitors; then
