@@ -38,6 +38,19 @@ TEST(MemoryEstimate, StageTable) {
   EXPECT_GE(zs::estimate_memory(m, {3}, zero).gathered, 2.0 * double(m.largest_unit));
 }
 
+// ZeRO++: hpZ's secondary copy is 2Ψu/g more parameter bytes; qwZ and qgZ add buffers only.
+TEST(MemoryEstimate, ZeroPlusPlus) {
+  const zs::ModelSizes m = sizes_1_5b();
+  zs::ZeroConfig zero, hpz = zero, quantized = zero;
+  hpz.zero_hpz_partition_size = 2;
+  quantized.zero_quantized_weights = quantized.zero_quantized_gradients = true;
+  const zs::MemoryEstimate plain = zs::estimate_memory(m, {3}, zero);
+  EXPECT_DOUBLE_EQ(zs::estimate_memory(m, {3}, hpz).params, plain.params + 2.0 * double(m.unit_params) / 2);
+  const zs::MemoryEstimate q = zs::estimate_memory(m, {3}, quantized);
+  EXPECT_DOUBLE_EQ(q.gpu_model_states(), plain.gpu_model_states());
+  EXPECT_GT(q.buffers, plain.buffers + 2.0 * double(m.largest_unit));
+}
+
 TEST(MemoryEstimate, OffloadMovesStateToTheHost) {
   const zs::ModelSizes m = sizes_1_5b();
   const zs::ZeroConfig zero;

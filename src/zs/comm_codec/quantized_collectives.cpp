@@ -6,7 +6,6 @@
 #include <string>
 
 #include <ATen/ops/empty.h>
-#include <ATen/ops/sum.h>
 
 namespace zs {
 namespace {
@@ -84,10 +83,15 @@ WorkHandle start_quantized_reduce_scatter(Communicator& comm, const BlockQuantiz
   WorkHandle exchange = comm.all_to_all(recv, send);
   const auto float_options = input.options().dtype(at::kFloat);
   return std::make_shared<DecodingWork>(exchange, [quantizer, output, send, recv, n, m, chunk, op, float_options] {
-    // Chunk q of recv is rank q's contribution to this rank's output: restore them all, sum in float32.
-    at::Tensor parts = at::empty({n, m}, float_options);
-    for (int q = 0; q < n; ++q) quantizer.dequantize_packed(recv.slice(0, q * chunk, (q + 1) * chunk), parts[q]);
-    at::Tensor total = at::sum(parts, 0);
+    // Chunk q of recv is rank q's contribution to this rank's output: restore each and add it up in
+    // float32, one chunk at a time (two chunks of float32 memory, not one per rank).
+    at::Tensor total = at::empty({m}, float_options);
+    quantizer.dequantize_packed(recv.slice(0, 0, chunk), total);
+    at::Tensor part = n > 1 ? at::empty({m}, float_options) : at::Tensor();
+    for (int q = 1; q < n; ++q) {
+      quantizer.dequantize_packed(recv.slice(0, q * chunk, (q + 1) * chunk), part);
+      total.add_(part);
+    }
     if (op == ReduceOp::avg) total.div_(n);
     output.view({-1}).copy_(total);
   });

@@ -85,6 +85,13 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
     const double live = std::min(largest + (bucket > 0 ? bucket + largest : 0.0), units);
     e.gathered = p * std::max(largest, std::min(live, double(zero.stage3_max_live_parameters)));
     e.buffers += p * largest;  // the running unit's gradient staging
+    // ZeRO++ (unit_codec.hpp). hpZ: the secondary copy, 1/g of every unit in 16 bits, between
+    // steps. qwZ: the int8 blocks and scales of the units being gathered. qgZ: a unit's quantized
+    // gradients going out and coming in, and two of its float32 chunks to add them up.
+    const double packed = 1.0 + 4.0 / 256;  // bytes per element of int8 blocks of 256 with a scale
+    if (zero.zero_hpz_partition_size > 1) e.params += p * units / double(zero.zero_hpz_partition_size);
+    if (zero.zero_quantized_weights) e.buffers += e.gathered / p * packed;
+    if (zero.zero_quantized_gradients) e.buffers += 2.0 * packed * largest + 8.0 * largest / n;
   }
   return e;
 }

@@ -19,7 +19,8 @@
 //
 // plus, at stage 3, the units gathered at once (at most stage3_max_live_parameters, about the
 // running unit, prefetched units below stage3_prefetch_bucket_size and the one that crosses it)
-// and one unit's gradient staging buffer.
+// and one unit's gradient staging buffer. ZeRO++: hpZ with groups of g ranks keeps pΨu/g more
+// parameters (the secondary copy); qwZ and qgZ add their int8 buffers for the units in flight.
 // Activations are not included: they depend on the batch, not on the stage.
 #pragma once
 
