@@ -5,7 +5,8 @@
 //     plain stage 3, and the backward's re-gathers come from the secondary partition;
 //   - every combination stays close to plain stage 3 on 2 and 4 ranks (4 ranks with hpZ 2: two
 //     emulated nodes, so qgZ takes its two hops, int4 within and int8 across);
-//   - with bf16, gradient accumulation and activation checkpointing, and with CPU offload;
+//   - with bf16, gradient accumulation and activation checkpointing, fp16 with overflows, and with
+//     CPU and NVMe offload;
 //   - checkpoints written with ZeRO++ on load with it off and the other way round (they hold the
 //     fp32 masters, which quantization never touches), and an hpZ run resumes bit for bit.
 #include <gtest/gtest.h>
@@ -126,6 +127,30 @@ TEST(ZeroPlusPlus, WithCpuOffload) {
   const std::string offload_optimizer = R"(, "offload_optimizer": {"device": "cpu"})";
   expect_close(train(stage3(2, kQwz + kQgz + offload_both)), plain, "qwZ + qgZ, optimizer and parameters offloaded");
   expect_close(train(stage3(2, kQwz + kQgz + hpz(2) + offload_optimizer)), plain, "qwZ + qgZ + hpZ, optimizer offloaded");
+  // Parameter shards in files: every gather reads its shard first, then quantizes it.
+  const std::string nvme = temp_dir("zeropp_nvme");
+  const std::string param_files =
+      R"(, "stage3_max_reuse_distance": 0, "offload_param": {"device": "nvme", "nvme_path": ")" + nvme +
+      R"(", "buffer_count": 2})";
+  RunSetup in_files = stage3(2, kQwz + kQgz + offload_optimizer + param_files);
+  in_files.prefetch_bucket = 1000000;
+  expect_close(train(in_files), plain, "qwZ + qgZ, parameters on NVMe");
+}
+
+// fp16 with dynamic loss scaling: an inf in one rank's gradient survives the quantized reduction
+// (its block comes back as NaN), so every rank skips the step and the scale follows the rules.
+TEST(ZeroPlusPlus, Fp16OverflowSkipsTheStepOnEveryRank) {
+  const nlohmann::json got = train(stage3(4, kQwz + kQgz + hpz(2), "fp16", 2), "--poison_steps 2 3 --poison_rank 1");
+  ASSERT_FALSE(got.is_null());
+  const std::vector<bool> skipped = got["skipped"];
+  const std::vector<double> scale = got["loss_scale"];
+  for (int i = 0; i < kSteps; ++i) EXPECT_EQ(skipped[i], i == 2 || i == 3) << "step " << i;
+  EXPECT_EQ(scale[2], 256.0) << "hysteresis: the first overflow keeps the scale";
+  EXPECT_EQ(scale[3], 128.0) << "the second overflow halves it";
+  const nlohmann::json plain = train(stage3(4, "", "fp16", 2), "--poison_steps 2 3 --poison_rank 1");
+  ASSERT_FALSE(plain.is_null());
+  EXPECT_EQ(plain["skipped"], got["skipped"]);
+  expect_close(got, plain, "fp16 with injected overflows, qwZ + qgZ + hpZ");
 }
 
 TEST(ZeroPlusPlus, CheckpointsLoadWithAndWithoutIt) {
