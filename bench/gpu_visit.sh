@@ -180,10 +180,10 @@ fi
 if has kernels; then
   # Our fused CUDA kernels against the ATen formulas they replace, on the GPU.
   note "fused kernels vs ATen"
-  for t in test_llama_rope_cuda; do
+  for t in test_llama_rope_cuda test_fused_adam_cuda; do
     ( cd $B && timeout 120 ./bin/$t 2>&1 ) > "$OUT/$t.log"
     echo "$t rc=$?" | tee -a "$OUT/gpu_tests.log"
-    grep -E "PASSED|FAILED|tests ran" "$OUT/$t.log" | tail -5
+    grep -E "PASSED|FAILED|tests ran|\[fused adam\]" "$OUT/$t.log" | tail -32
   done
 fi
 

@@ -4,6 +4,9 @@
 // p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). Adam (L2) adds wd*p to g first; AdamW
 // scales p by (1 - lr*wd) first. The fused kernels divide g by `grad_scale` (one fp32 value) as
 // they load it, which is the same fp32 division a separate grad.div_(divisor) pass would do.
+// In GPU builds, 16-bit training with the masters on the GPU takes step_slots_16bit: one kernel per
+// slot (fused_adam_cuda.hpp) with the same arithmetic, which also reads the 16-bit gradient and
+// writes the 16-bit parameter.
 #include <map>
 #include <optional>
 
@@ -15,6 +18,9 @@
 
 #include "zs/optim/optimizer.hpp"
 #include "zs/optim/optimizer_checks.hpp"
+#ifdef ZS_WITH_CUDA
+#include "zs/optim/fused_adam_cuda.hpp"
+#endif
 
 namespace zs {
 namespace {
@@ -84,6 +90,25 @@ class Adam final : public Optimizer {
       }
     }
   }
+
+#ifdef ZS_WITH_CUDA
+  bool has_fused_16bit_step() const override { return !masters_.empty() && masters_[0].is_cuda(); }
+
+  void step_slots_16bit(const std::vector<int>& slot_list, const std::vector<at::Tensor>& grads,
+                        const std::vector<at::Tensor>& params, double lr,
+                        const std::optional<at::Tensor>& grad_scale) override {
+    TORCH_CHECK(has_fused_16bit_step(), who(), ": the fused 16-bit step needs the masters on a GPU");
+    TORCH_CHECK(grads.size() == slot_list.size() && params.size() == slot_list.size(), who(), ": got ",
+                grads.size(), " gradients and ", params.size(), " parameters for ", slot_list.size(), " slots");
+    for (size_t k = 0; k < slot_list.size(); ++k) {
+      const int i = slot_list[k];
+      TORCH_CHECK(i >= 0 && i < static_cast<int>(masters_.size()), who(), ": no slot ", i);
+      const FusedAdamHyper hyper{lr, beta1_, beta2_, eps_, weight_decays_[i], decoupled_};
+      fused_adam_step(masters_[i], exp_avgs_[i], exp_avg_sqs_[i], grads[k], params[k], step_tensor_, hyper,
+                      grad_scale);
+    }
+  }
+#endif
 
   void set_momentum(double momentum) override { beta1_ = momentum; }
   bool has_betas() const override { return true; }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <sstream>
+#include <stdexcept>
 
 #include "zs/optim/optimizer_checks.hpp"
 
@@ -100,4 +101,10 @@ void Optimizer::step(const std::vector<at::Tensor>& grads, double lr, double gra
   begin_step();
   step_slots(all, grads, lr, divisor);
 }
+
+void Optimizer::step_slots_16bit(const std::vector<int>&, const std::vector<at::Tensor>&,
+                                 const std::vector<at::Tensor>&, double, const std::optional<at::Tensor>&) {
+  throw std::logic_error(name() + " has no fused 16-bit step (has_fused_16bit_step() is false)");
+}
+
 }  // namespace zs

@@ -45,6 +45,17 @@ class Optimizer {
   virtual void step_slots(const std::vector<int>& slots, const std::vector<at::Tensor>& grads, double lr,
                           const std::optional<at::Tensor>& grad_divisor) = 0;
 
+  // 16-bit training with the masters on a GPU, in one pass over memory per slot: step_slots that
+  // takes the gradients as they are (contiguous bf16, fp16 or fp32, only read) and also writes each
+  // updated master, rounded, into params[k] (contiguous bf16 or fp16 of the slot's size; undefined:
+  // not written). The same bits as step_slots over the gradients converted to fp32 followed by
+  // params[k].copy_(master). Only where has_fused_16bit_step() (Adam/AdamW in GPU builds, masters
+  // on a GPU); elsewhere it throws std::logic_error.
+  virtual bool has_fused_16bit_step() const { return false; }
+  virtual void step_slots_16bit(const std::vector<int>& slots, const std::vector<at::Tensor>& grads,
+                                const std::vector<at::Tensor>& params, double lr,
+                                const std::optional<at::Tensor>& grad_divisor);
+
   // Momentum-like hyper-parameter, for schedules that cycle it (OneCycle): Adam's beta1, SGD's momentum.
   virtual void set_momentum(double momentum) = 0;
   // Adam-family optimizers have (beta1, beta2); SGD has none and throws std::logic_error from

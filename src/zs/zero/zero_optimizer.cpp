@@ -74,6 +74,9 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
       unit->gather_from_masters(std::move(masters));
     }
   }
+  const at::ScalarType param_dtype = groups_.front()->tensor_options().dtype().toScalarType();
+  fused_16bit_step_ = separate_master_ && !offloaded_ && !nvme_ &&
+                      (param_dtype == at::kBFloat16 || param_dtype == at::kHalf) && optimizer_->has_fused_16bit_step();
   // CPU offload at stage 3 with shards in memory: the units' slots are updated while the next
   // forward runs, and a unit's gather waits only for its own (OffloadedStep::start).
   if (offloaded_ && !units_.empty() && !shards_in_files_) {
@@ -262,9 +265,24 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
     return out;
   }
 
+  optimizer_->begin_step();
+  if (fused_16bit_step_) {
+    // The gradients as they are, no fp32 scratch; the 16-bit values are written by the same pass
+    // (not for units that gather from their masters: their 16-bit shards are gone).
+    std::vector<int> all(slots_.size());
+    std::vector<at::Tensor> grads, params;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      all[i] = int(i);
+      grads.push_back(grad(slots_[i]));
+      params.push_back(slots_[i].group->gathers_from_masters() ? at::Tensor() : slots_[i].own);
+    }
+    optimizer_->step_slots_16bit(all, grads, params, lr, divisor);
+    zero_grads();
+    publish(/*copy_masters=*/false);
+    return out;
+  }
   // 16-bit gradients become fp32 a few slots at a time, so the scratch stays bounded instead
   // of doubling the gradient memory.
-  optimizer_->begin_step();
   std::vector<int> batch;
   std::vector<at::Tensor> grads;
   int64_t scratch = 0;

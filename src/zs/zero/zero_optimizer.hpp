@@ -105,6 +105,9 @@ class ZeroOptimizer {
   std::unique_ptr<Optimizer> optimizer_;
   int64_t allgather_elements_;
   bool separate_master_;          // 16-bit parameters: fp32 masters live in their own tensors
+  // 16-bit parameters with fp32 masters on the GPU and an optimizer that fuses the step there: one
+  // pass per slot reads the 16-bit gradient, updates master and state, writes the 16-bit values.
+  bool fused_16bit_step_ = false;
   std::vector<OwnedSlot> slots_;
   std::unique_ptr<OffloadedStep> offloaded_;  // set with optimizer offload to the CPU
   std::unique_ptr<NvmeOffload> nvme_;         // set with optimizer offload to NVMe

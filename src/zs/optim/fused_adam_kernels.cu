@@ -1,0 +1,206 @@
+// Adam/AdamW for 16-bit parameters with fp32 masters in one pass over memory: the 16-bit (or fp32)
+// gradient, the master and both moments are read once; the master, the moments and the 16-bit
+// parameter are written once. It replaces a gradient conversion to fp32, LibTorch's fused Adam
+// kernel and a copy of the masters into the parameters.
+//
+// The arithmetic is LibTorch 2.11's CUDA fused Adam/AdamW (_fused_adam_, _fused_adamw_) operation by
+// operation, written with explicit round-to-nearest intrinsics so that no contraction is left to the
+// compiler: where LibTorch's compiled kernel (sm_90 SASS of libtorch_cuda.so 2.11.0+cu130) fuses a
+// multiply and an add into one FMA, so do we, and nowhere else. Per element, in fp32:
+//   g  = grad / divisor                                    (correctly rounded division)
+//   Adam:  g = fma(p, wd, g)            AdamW: p = fma(p, -(lr*wd), p)     (only when wd != 0)
+//   m  = fma(m, b1, fma(g, -b1, g))     v = fma(v, b2, fma(g*g, -b2, g*g))
+//   p  = p - (m * step_size) / (sqrt(v) / sqrt(1 - b2^t) + eps),  step_size = lr / (1 - b1^t)
+// with b^t = powf(b, t) from the fp32 step count on the device, as LibTorch computes it. The new
+// parameter is the new master rounded to nearest (even), as a copy_ into bf16/fp16 rounds it.
+#include "zs/optim/fused_adam_kernels.hpp"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <type_traits>
+
+namespace zs::kernels {
+namespace {
+
+constexpr int kLanes = 8;      // elements per thread and iteration: one 16-byte vector of 16-bit values
+constexpr int kThreads = 256;
+constexpr int kBlocksPerSm = 4;  // 48 registers a thread: 5 blocks fit an SM; 4 keep every load in flight
+
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float widen(__half x) { return __half2float(x); }
+
+template <typename T>
+__device__ __forceinline__ T narrow(float x) {
+  if constexpr (std::is_same_v<T, float>) return x;
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(x);
+  else return __float2half_rn(x);
+}
+
+// kLanes consecutive elements as floats, through 16-byte vectors (the pointer is 16-byte aligned).
+template <typename T>
+__device__ __forceinline__ void load_lanes(const T* p, float (&out)[kLanes]) {
+  constexpr int kWords = kLanes * int(sizeof(T)) / 16;
+  uint4 raw[kWords];
+#pragma unroll
+  for (int w = 0; w < kWords; ++w) raw[w] = reinterpret_cast<const uint4*>(p)[w];
+  const T* t = reinterpret_cast<const T*>(raw);
+#pragma unroll
+  for (int j = 0; j < kLanes; ++j) out[j] = widen(t[j]);
+}
+
+template <typename T>
+__device__ __forceinline__ void store_lanes(T* p, const float (&in)[kLanes]) {
+  constexpr int kWords = kLanes * int(sizeof(T)) / 16;
+  uint4 raw[kWords];
+  T* t = reinterpret_cast<T*>(raw);
+#pragma unroll
+  for (int j = 0; j < kLanes; ++j) t[j] = narrow<T>(in[j]);
+#pragma unroll
+  for (int w = 0; w < kWords; ++w) reinterpret_cast<uint4*>(p)[w] = raw[w];
+}
+
+// What every element of the step shares.
+struct StepConstants {
+  float beta1, beta2, eps, weight_decay;
+  float lr_weight_decay;        // AdamW's lr * wd, one rounding (LibTorch computes it once too)
+  float step_size;              // lr / (1 - beta1^t)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+  float divisor;
+  bool divide, decay;
+};
+
+__device__ __forceinline__ StepConstants step_constants(const AdamHyper& h, const float* step, const float* divisor) {
+  StepConstants c;
+  const float t = *step;
+  c.beta1 = h.beta1;
+  c.beta2 = h.beta2;
+  c.eps = h.eps;
+  c.weight_decay = h.weight_decay;
+  c.lr_weight_decay = __fmul_rn(h.lr, h.weight_decay);
+  c.step_size = __fdiv_rn(h.lr, __fsub_rn(1.f, powf(h.beta1, t)));
+  c.bias_correction2_sqrt = __fsqrt_rn(__fsub_rn(1.f, powf(h.beta2, t)));
+  c.divide = divisor != nullptr;
+  c.divisor = c.divide ? *divisor : 1.f;
+  c.decay = h.weight_decay != 0.f;
+  return c;
+}
+
+template <bool kDecoupled>
+__device__ __forceinline__ void adam_update(float& p, float& m, float& v, float g, const StepConstants& c) {
+  if (c.divide) g = __fdiv_rn(g, c.divisor);
+  if (c.decay) {
+    if constexpr (kDecoupled) p = __fmaf_rn(p, -c.lr_weight_decay, p);
+    else g = __fmaf_rn(p, c.weight_decay, g);
+  }
+  const float g2 = __fmul_rn(g, g);
+  m = __fmaf_rn(m, c.beta1, __fmaf_rn(g, -c.beta1, g));
+  v = __fmaf_rn(v, c.beta2, __fmaf_rn(g2, -c.beta2, g2));
+  const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), c.bias_correction2_sqrt), c.eps);
+  p = __fsub_rn(p, __fdiv_rn(__fmul_rn(m, c.step_size), denom));
+}
+
+// Elements [0, head) and [head + groups * kLanes, n) one at a time; the groups of kLanes between
+// them, where every pointer is 16-byte aligned, as vectors. Grid-stride loops throughout.
+template <typename G, typename P, bool kDecoupled>
+__global__ void __launch_bounds__(kThreads)
+    fused_adam_kernel(float* __restrict__ master, float* __restrict__ exp_avg, float* __restrict__ exp_avg_sq,
+                      const G* __restrict__ grad, P* __restrict__ param, int64_t n, int64_t head, AdamHyper hyper,
+                      const float* __restrict__ step, const float* __restrict__ divisor) {
+  const StepConstants c = step_constants(hyper, step, divisor);
+  const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t groups = (n - head) / kLanes;
+  const int64_t tail = head + groups * kLanes;
+
+  auto one = [&](int64_t i) {
+    float p = master[i], m = exp_avg[i], v = exp_avg_sq[i];
+    adam_update<kDecoupled>(p, m, v, widen(grad[i]), c);
+    master[i] = p;
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+    if (param) param[i] = narrow<P>(p);
+  };
+  for (int64_t i = first; i < head; i += stride) one(i);
+  for (int64_t i = tail + first; i < n; i += stride) one(i);
+
+  for (int64_t k = first; k < groups; k += stride) {
+    const int64_t i = head + k * kLanes;
+    float p[kLanes], m[kLanes], v[kLanes], g[kLanes];
+    load_lanes(master + i, p);
+    load_lanes(exp_avg + i, m);
+    load_lanes(exp_avg_sq + i, v);
+    load_lanes(grad + i, g);
+#pragma unroll
+    for (int j = 0; j < kLanes; ++j) adam_update<kDecoupled>(p[j], m[j], v[j], g[j], c);
+    store_lanes(master + i, p);
+    store_lanes(exp_avg + i, m);
+    store_lanes(exp_avg_sq + i, v);
+    if (param) store_lanes(param + i, p);
+  }
+}
+
+bool aligned_at(const void* p, int64_t byte_offset) {
+  return p == nullptr || (reinterpret_cast<uintptr_t>(p) + uint64_t(byte_offset)) % 16 == 0;
+}
+
+// The first element index at which all five arrays are 16-byte aligned, or n where there is none
+// within a vector's reach (offsets that disagree): then every element goes one at a time.
+int64_t common_head(const AdamSlot& s, int64_t grad_size, int64_t param_size) {
+  for (int64_t h = 0; h < kLanes && h < s.n; ++h) {
+    if (aligned_at(s.master, 4 * h) && aligned_at(s.exp_avg, 4 * h) && aligned_at(s.exp_avg_sq, 4 * h) &&
+        aligned_at(s.grad, grad_size * h) && aligned_at(s.param, param_size * h))
+      return h;
+  }
+  return s.n;
+}
+
+int multiprocessors() {
+  int device = 0, count = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count <= 0)
+    return 132;  // the caller's cudaGetLastError() reports a failed query; an H100/H200's count
+  return count;
+}
+
+template <typename G, typename P>
+void launch(const AdamSlot& s, const AdamHyper& hyper, const float* step, const float* divisor, cudaStream_t stream) {
+  if (s.n == 0) return;
+  const int64_t head = common_head(s, int64_t(sizeof(G)), int64_t(sizeof(P)));
+  // Threads with work: one per vector group, at least kLanes for the scalar ends.
+  const int64_t work = head == s.n ? s.n : std::max<int64_t>((s.n - head) / kLanes, kLanes);
+  const int64_t blocks = std::min<int64_t>((work + kThreads - 1) / kThreads, int64_t(multiprocessors()) * kBlocksPerSm);
+  auto* grad = static_cast<const G*>(s.grad);
+  auto* param = static_cast<P*>(s.param);
+  if (hyper.decoupled)
+    fused_adam_kernel<G, P, true><<<unsigned(blocks), kThreads, 0, stream>>>(
+        s.master, s.exp_avg, s.exp_avg_sq, grad, param, s.n, head, hyper, step, divisor);
+  else
+    fused_adam_kernel<G, P, false><<<unsigned(blocks), kThreads, 0, stream>>>(
+        s.master, s.exp_avg, s.exp_avg_sq, grad, param, s.n, head, hyper, step, divisor);
+}
+
+template <typename P>
+void launch_param(const AdamSlot& s, FloatKind grad_kind, const AdamHyper& hyper, const float* step,
+                  const float* divisor, cudaStream_t stream) {
+  switch (grad_kind) {
+    case FloatKind::f32: return launch<float, P>(s, hyper, step, divisor, stream);
+    case FloatKind::bf16: return launch<__nv_bfloat16, P>(s, hyper, step, divisor, stream);
+    case FloatKind::f16: return launch<__half, P>(s, hyper, step, divisor, stream);
+  }
+}
+
+}  // namespace
+
+void launch_fused_adam(const AdamSlot& slot, FloatKind grad_kind, FloatKind param_kind, const AdamHyper& hyper,
+                       const float* step, const float* divisor, cudaStream_t stream) {
+  switch (param_kind) {
+    case FloatKind::bf16: return launch_param<__nv_bfloat16>(slot, grad_kind, hyper, step, divisor, stream);
+    case FloatKind::f16: return launch_param<__half>(slot, grad_kind, hyper, step, divisor, stream);
+    case FloatKind::f32: break;  // fp32 parameters are their own masters: the host side never asks
+  }
+}
+
+}  // namespace zs::kernels
