@@ -77,8 +77,13 @@ int run(int argc, char** argv) {
   }
   zs::World& world = trainer.world();
 
+  // From scratch on GPUs the model takes no host memory or time: built on the meta device, each
+  // parameter is made and initialised on the GPU by the engine (at stage 3 one block at a time,
+  // straight into its shard). Elsewhere it is built on the host: CPU runs keep the weights they
+  // always had, and loaded weights go over a host model.
+  const bool on_meta = train.init_from == "scratch" && world.device.is_cuda();
   torch::manual_seed(uint64_t(train.seed));  // the same initial weights on every rank
-  zs::GPT model(gpt);
+  zs::GPT model(gpt, on_meta ? c10::Device(c10::kMeta) : c10::Device(c10::kCPU));
   const zs::GlobalBatchSampler sampler = [&] {
     try {
       return zs::GlobalBatchSampler(data, gpt.block_size, uint64_t(train.seed));
@@ -98,6 +103,7 @@ int run(int argc, char** argv) {
   m.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };  // nanoGPT: matrices decay
   m.load_weights = [&](const std::string& path) { zs::load_module_weights(*model, path); };
   m.load_hf_folder = [&](const std::string& dir, zs::Engine& engine) { zs::load_hf_weights(engine, dir); };
+  if (on_meta) m.meta_init = [&model](const std::string& name, at::Tensor& value) { model->init_parameter(name, value); };
   zs::add_model_auto_values(m.autos, gpt.n_embd);  // "auto" bucket sizes from the hidden size, as Hugging Face's Trainer
   m.model_args = {{"n_layer", gpt.n_layer}, {"n_head", gpt.n_head}, {"n_embd", gpt.n_embd},
                   {"block_size", gpt.block_size}, {"bias", gpt.bias}, {"vocab_size", gpt.vocab_size},

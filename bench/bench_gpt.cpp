@@ -2,6 +2,11 @@
 // batch, a few warm-up steps, then timed steps. Prints one JSON line on rank 0:
 //   {"bench":"zeroshard","model":"350M","stage":2,"world":2,"tok_s_per_gpu":...,"mfu":...,"peak_gib":...}
 // Run under zsrun; bench/gpu_visit.sh runs it next to PyTorch DDP/FSDP2 on the same GPUs.
+// On GPUs the model is built on the meta device and the engine makes and initialises each
+// parameter on the GPU (at stage 3 one block at a time, straight into its shard); on the CPU it is
+// built and initialised on the host (--build_on chooses). The start-up figures: build_s (the
+// model), engine_s (the engine, with the initialisation on the GPU) and time_to_first_step_s
+// (from the process's start to the end of the first step).
 //
 //   zsrun --num_gpus 2 build/bin/bench_gpt --model 350M --stage 2 [--micro 8] [--steps 10]
 #include <algorithm>
@@ -24,6 +29,7 @@
 #include "bench_clock.hpp"
 
 using zs::bench::now_s;
+using zs::bench::process_age_s;
 using zs::bench::synchronize;
 
 int main(int argc, char** argv) {
@@ -34,7 +40,7 @@ int main(int argc, char** argv) {
   bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false;
   bool quantized_weights = false, quantized_gradients = false;
   int hpz = 1;
-  std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path, monitors_dir;
+  std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path, monitors_dir, build_on = "auto";
   app.add_option("--model", model_name, "124M, 350M, 774M, 1.5B, or custom (with --n_layer/--n_embd/--n_head)");
   app.add_option("--n_layer", n_layer, "custom model: layers");
   app.add_option("--n_embd", n_embd, "custom model: width");
@@ -57,6 +63,11 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps);
   app.add_option("--bucket", bucket, "reduce_bucket_size / allgather_bucket_size (elements)");
   app.add_option("--overlap", overlap, "overlap_comm");
+  app.add_option("--build_on", build_on,
+                 "where the model is built: meta (no memory; the engine initialises each parameter on the rank's "
+                 "device), host (built and initialised on the CPU, then copied by the engine), auto (meta on GPUs, "
+                 "host on the CPU)")
+      ->check(CLI::IsMember({"auto", "meta", "host"}));
   app.add_option("--label", label, "free text carried into the JSON line");
   app.add_flag("--quantized_weights", quantized_weights, "ZeRO++ qwZ: zero_quantized_weights (stage 3)");
   app.add_flag("--quantized_gradients", quantized_gradients, "ZeRO++ qgZ: zero_quantized_gradients (stage 3)");
@@ -120,11 +131,11 @@ int main(int argc, char** argv) {
       gpt.n_head = n_head;
     }
     gpt.block_size = seq;
-    // The model is built on the host (same seed on every rank: the same weights at any world
-    // size); the engine moves it to the GPU, at stage 3 one unit at a time.
+    // Same seed on every rank: the same weights at any world size (the engine broadcasts rank 0's).
     const double t_build = now_s();
     torch::manual_seed(0);
-    zs::GPT model(gpt);
+    const bool on_meta = build_on == "meta" || (build_on == "auto" && world.device.is_cuda());
+    zs::GPT model(gpt, on_meta ? c10::Device(c10::kMeta) : c10::Device(c10::kCPU));
     const double build_s = now_s() - t_build;
     const double flops_per_token = model->flops_per_token(seq);
     const int64_t n_params = model->num_params(false);
@@ -132,6 +143,10 @@ int main(int argc, char** argv) {
     zs::EngineOptions options;
     options.log = false;
     options.activation_checkpointing = checkpointing;
+    if (on_meta) {
+      const zs::GPT& m = model;
+      options.meta_init = [&m](const std::string& name, at::Tensor& value) { m->init_parameter(name, value); };
+    }
     if (!monitors_dir.empty()) {
       options.metrics_jsonl = monitors_dir + "/metrics.jsonl";
       options.tokens_per_sample = seq;
@@ -140,6 +155,7 @@ int main(int argc, char** argv) {
     const double t_engine = now_s();
     zs::reset_peak_memory(world.device);
     zs::Engine engine(model, config, world, options);
+    synchronize(world.device);  // the initialisation and broadcasts queued on the GPU count too
     const double engine_s = now_s() - t_engine;
     // The most the GPU held while the engine was set up (at stage 3: shards plus one unit).
     const zs::MemoryStats setup = zs::device_memory(world.device);
@@ -154,14 +170,21 @@ int main(int argc, char** argv) {
     at::Tensor y = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
 
     std::vector<double> times;
-    double first_loss = 0;
+    double first_loss = 0, first_step_age = 0;
     for (int i = 0; i < warmup + steps; ++i) {
       synchronize(world.device);
       const double t0 = now_s();
       engine.backward(model->forward(x, y).loss);
       engine.step();
       synchronize(world.device);
-      if (i == 0) first_loss = engine.last_loss();
+      if (i == 0) {
+        first_loss = engine.last_loss();
+        first_step_age = process_age_s();
+        if (world.is_main())
+          std::fprintf(stderr, "bench_gpt: start-up: model built in %.2f s (%s), engine in %.2f s, first step done %.2f s "
+                               "after the process started\n",
+                       build_s, on_meta ? "meta device" : "host", engine_s, first_step_age);
+      }
       if (i >= warmup) times.push_back(now_s() - t0);
       if (world.is_main() && (i < 3 || i + 1 == warmup + steps))
         std::fprintf(stderr, "bench_gpt: step %d loss %.4f %.1f ms\n", i + 1, engine.last_loss(), (now_s() - t0) * 1e3);
@@ -228,7 +251,9 @@ int main(int argc, char** argv) {
                             {"setup_peak_gib", setup_peak_gib},
                             {"full_model_16bit_gib", full_model_gib},
                             {"build_s", build_s},
+                            {"built_on", on_meta ? "meta" : "host"},
                             {"engine_s", engine_s},
+                            {"time_to_first_step_s", first_step_age},
                             {"host_peak_gib", double(zs::device_memory(c10::Device(c10::kCPU)).peak_allocated) / gib},
                             {"offload", offload_optimizer + "/" + offload_param + (overlap_step ? " overlap_step" : "")},
                             {"checkpointing", checkpointing},

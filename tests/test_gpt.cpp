@@ -1,16 +1,28 @@
-// GPT-2 model: shapes, parameter names and counts, initial loss, causality, bf16, and that it learns.
+// GPT-2 model: shapes, parameter names and counts, initial loss, causality, bf16, that it learns,
+// and the model built on the meta device with its per-parameter initialisation.
 #include <ATen/ops/abs.h>
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
+#include <ATen/ops/zeros.h>
 #include <gtest/gtest.h>
 #include <torch/optim/adam.h>
 #include <torch/utils.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <set>
 #include <string>
 
+#include "support/error_of.hpp"
 #include "zs/models/gpt.hpp"
+#include "zs/monitor/memory.hpp"
+
+using zs::testing::error_of;
 
 namespace {
 
@@ -220,4 +232,95 @@ TEST(GPT, GenerateAppendsTokensAndCropsContext) {
   auto g1 = model->generate(idx, 5, 1.0, 1, at::make_generator<at::CPUGeneratorImpl>(1));
   auto g2 = model->generate(idx, 5, 1.0, 1, at::make_generator<at::CPUGeneratorImpl>(2));
   EXPECT_TRUE(at::equal(g1, g2));
+}
+
+// GPT-2 1.5B on the meta device: every parameter, no memory, in a moment (an engine makes it on the
+// GPUs one block at a time).
+TEST(GPT, MetaDeviceModelTakesNoMemory) {
+  const int64_t before = zs::device_memory(c10::Device(c10::kCPU)).allocated;
+  const auto start = std::chrono::steady_clock::now();
+  zs::GPT model(zs::GPTConfig::gpt2_1_5b(), c10::Device(c10::kMeta));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int64_t grown = zs::device_memory(c10::Device(c10::kCPU)).allocated - before;
+  std::printf("[gpt] gpt2-1.5b on meta: %.3f s, %.1f MiB\n", seconds, grown / 1048576.0);
+  for (const auto& p : model->parameters()) EXPECT_TRUE(p.is_meta());
+  EXPECT_EQ(model->num_params(/*exclude_embeddings=*/false), expected_params(zs::GPTConfig::gpt2_1_5b()));
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_LT(grown, int64_t(64) << 20);
+}
+
+// The same names, shapes and order on any device, with or without biases (checkpoints, Hugging
+// Face export and the engine's units see the same module).
+TEST(GPT, MetaModelHasTheHostModelsParameters) {
+  for (bool bias : {true, false}) {
+    auto config = tiny_config();
+    config.bias = bias;
+    zs::GPT host(config);
+    zs::GPT meta(config, c10::Device(c10::kMeta));
+    const auto a = host->named_parameters(), b = meta->named_parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].key(), b[i].key());
+      EXPECT_EQ(a[i].value().sizes(), b[i].value().sizes()) << a[i].key();
+      EXPECT_TRUE(b[i].value().requires_grad()) << b[i].key();
+    }
+    EXPECT_EQ(host->named_modules().size(), meta->named_modules().size());
+  }
+}
+
+// init_parameter: per parameter and order-free (what an engine materialising block by block relies
+// on), nanoGPT's distribution (the host constructor's), and checked names and shapes.
+TEST(GPT, InitParameterIsPerParameterOrderFreeAndNanoGPTs) {
+  auto config = tiny_config();
+  config.n_embd = 128;
+  config.vocab_size = 256;
+  torch::manual_seed(7);
+  zs::GPT meta(config, c10::Device(c10::kMeta));
+  torch::manual_seed(7);
+  zs::GPT again(config, c10::Device(c10::kMeta));
+  EXPECT_EQ(meta->init_seed(), again->init_seed());
+  torch::manual_seed(7);
+  zs::GPT host(config);
+  const auto host_params = host->named_parameters();
+  std::map<std::string, at::Tensor> forward_order;
+  for (const auto& item : meta->named_parameters()) {
+    at::Tensor value = at::empty(item.value().sizes());
+    meta->init_parameter(item.key(), value);
+    forward_order[item.key()] = value;
+  }
+  auto params = again->named_parameters();
+  for (auto it = params.items().rbegin(); it != params.items().rend(); ++it) {
+    at::Tensor value = at::empty(it->value().sizes());
+    again->init_parameter(it->key(), value);
+    EXPECT_TRUE(at::equal(value, forward_order[it->key()])) << it->key();
+    // The host-built model's distribution: the same exact values for norms and biases, the same
+    // spread for the random matrices.
+    const at::Tensor& h = host_params[it->key()];
+    if (h.dim() == 1) {
+      EXPECT_TRUE(at::equal(value, h)) << it->key();
+    } else {
+      EXPECT_NEAR(value.std().item<double>(), h.std().item<double>(), 0.1 * h.std().item<double>()) << it->key();
+      EXPECT_NEAR(value.mean().item<double>(), 0.0, 0.002) << it->key();
+    }
+  }
+  const double residual_std = 0.02 / std::sqrt(2.0 * config.n_layer);
+  EXPECT_NEAR(forward_order["transformer.h.1.attn.c_proj.weight"].std().item<double>(), residual_std, residual_std * 0.1);
+  EXPECT_NEAR(forward_order["transformer.h.0.mlp.c_fc.weight"].std().item<double>(), 0.02, 0.002);
+  EXPECT_TRUE(at::equal(forward_order["transformer.ln_f.weight"], at::ones({128})));
+  EXPECT_TRUE(at::equal(forward_order["transformer.h.0.attn.c_attn.bias"], at::zeros({384})));
+  EXPECT_FALSE(at::equal(forward_order["transformer.h.0.mlp.c_fc.weight"], forward_order["transformer.h.1.mlp.c_fc.weight"]));
+  // A bf16 value (the engine's parameter dtype) gets the same distribution.
+  at::Tensor bf16 = at::empty({256, 128}, at::kBFloat16);
+  meta->init_parameter("transformer.wte.weight", bf16);
+  EXPECT_NEAR(bf16.to(at::kFloat).std().item<double>(), 0.02, 0.002);
+  // Another seed, other weights.
+  torch::manual_seed(8);
+  zs::GPT other(config, c10::Device(c10::kMeta));
+  at::Tensor wte = at::empty({256, 128});
+  other->init_parameter("transformer.wte.weight", wte);
+  EXPECT_FALSE(at::equal(wte, forward_order["transformer.wte.weight"]));
+  // Names and shapes are checked.
+  EXPECT_NE(error_of([&] { meta->init_parameter("transformer.nope.weight", at::empty({1})); }).find("transformer.nope.weight"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { meta->init_parameter("transformer.ln_f.weight", at::empty({3})); }).find("[128]"), std::string::npos);
 }

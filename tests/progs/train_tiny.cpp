@@ -3,7 +3,7 @@
 // The multi-process equivalence tests run it through zsrun at several world sizes, stages,
 // precisions and accumulation settings and compare against a single-process reference.
 //
-//   train_tiny --config cfg.json --out result.json [--steps 8] [--poison_step 3 --poison_rank 1]
+//   train_tiny --config cfg.json --out result.json [--steps 8] [--poison_step 3 --poison_rank 1] [--meta]
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> poison_steps;
   int poison_rank = 0;
   std::string device = "cpu";
-  bool activation_checkpointing = false;
+  bool activation_checkpointing = false, meta = false;
   double dropout = 0.0;
   app.add_option("--config", config_path, "DeepSpeed JSON config")->required();
   app.add_option("--out", out_path, "where rank 0 writes the result JSON")->required();
@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_flag("--activation_checkpointing", activation_checkpointing, "recompute each block's activations in backward");
   app.add_option("--dropout", dropout, "dropout probability");
+  app.add_flag("--meta", meta, "build the model on the meta device; the engine makes and initialises it");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -55,13 +56,14 @@ int main(int argc, char** argv) {
     zs::TokenData data = zs::TokenData::from_text(zs::synthetic_text(20000, 7), 0.9, "synthetic");
     gpt.vocab_size = data.vocab_size();
     torch::manual_seed(1234);
-    zs::GPT model(gpt);
+    zs::GPT model(gpt, meta ? c10::Device(c10::kMeta) : c10::Device(c10::kCPU));
 
     // nanoGPT's grouping: matrices decay, biases and norms do not.
     zs::EngineOptions options;
     options.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };
     options.log = false;
     options.activation_checkpointing = activation_checkpointing;
+    if (meta) options.meta_init = [&model](const std::string& name, at::Tensor& value) { model->init_parameter(name, value); };
     zs::Engine engine(model, config, world, options);
     torch::manual_seed(99 + world.rank());  // dropout masks: per rank, the same in every run
 

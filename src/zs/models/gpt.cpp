@@ -12,12 +12,14 @@
 #include <ATen/ops/topk.h>
 #include <ATen/ops/where.h>
 #include <c10/core/GradMode.h>
-#include <torch/nn/modules/linear.h>
+#include <torch/nn/init.h>
 
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "zs/models/param_init.hpp"
 
 namespace zs {
 
@@ -25,39 +27,81 @@ namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
+
+// The residual projections (c_proj.weight) start smaller, so that the residual stream's variance
+// does not grow with depth.
+double residual_std(const GPTConfig& config) { return 0.02 / std::sqrt(2.0 * static_cast<double>(config.n_layer)); }
 }  // namespace
 
-GPTTransformerImpl::GPTTransformerImpl(const GPTConfig& config) {
-  wte = register_module("wte", torch::nn::Embedding(config.vocab_size, config.n_embd));
-  wpe = register_module("wpe", torch::nn::Embedding(config.block_size, config.n_embd));
+GPTTransformerImpl::GPTTransformerImpl(const GPTConfig& config, c10::Device device) {
+  wte = register_module("wte", GPTEmbedding(config.vocab_size, config.n_embd, device));
+  wpe = register_module("wpe", GPTEmbedding(config.block_size, config.n_embd, device));
   h = register_module("h", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.n_layer; ++i) h->push_back(Block(config));
-  ln_f = register_module("ln_f", LayerNorm(config.n_embd, config.bias));
+  for (int64_t i = 0; i < config.n_layer; ++i) h->push_back(Block(config, device));
+  ln_f = register_module("ln_f", LayerNorm(config.n_embd, config.bias, device));
 }
 
-GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
+GPTImpl::GPTImpl(const GPTConfig& config, c10::Device device) : config_(config) {
   config_.validate();
-  transformer = register_module("transformer", GPTTransformer(config_));
-  init_weights();
+  if (!device.is_cpu()) init_seed_ = draw_init_seed();
+  transformer = register_module("transformer", GPTTransformer(config_, device));
+  if (device.is_cpu()) {
+    init_in_sequence();
+  } else if (!device.is_meta()) {
+    for (const auto& item : named_parameters(/*recurse=*/true)) init_parameter(item.key(), item.value());
+  }
 }
 
-void GPTImpl::init_weights() {
+void GPTImpl::init_in_sequence() {
   c10::NoGradGuard no_grad;
+  // The layers were torch::nn::Linear and torch::nn::Embedding, whose constructors drew default
+  // values (overwritten below) from the default generator. The same draws, in the same order,
+  // keep every seeded host model's values, which references and checkpoints were made with.
   for (const auto& module : modules(/*include_self=*/false)) {
-    if (auto* linear = module->as<torch::nn::Linear>()) {
+    if (auto* linear = module->as<GPTLinear>()) {
+      torch::nn::init::kaiming_uniform_(linear->weight, std::sqrt(5.0));
+      if (linear->bias.defined()) {
+        const double bound = 1.0 / std::sqrt(static_cast<double>(linear->weight.size(1)));
+        torch::nn::init::uniform_(linear->bias, -bound, bound);
+      }
+    } else if (auto* embedding = module->as<GPTEmbedding>()) {
+      torch::nn::init::normal_(embedding->weight);
+    }
+  }
+  // nanoGPT's initialisation, module by module.
+  for (const auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<GPTLinear>()) {
       linear->weight.normal_(0.0, 0.02);
       if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
+    } else if (auto* embedding = module->as<GPTEmbedding>()) {
       embedding->weight.normal_(0.0, 0.02);
     } else if (auto* norm = module->as<LayerNorm>()) {
       norm->weight.fill_(1.0);
       if (norm->bias.defined()) norm->bias.zero_();
     }
   }
-  // Residual projections are scaled down so the residual stream's variance does not grow with depth.
-  const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(config_.n_layer));
   for (auto& item : named_parameters()) {
-    if (ends_with(item.key(), "c_proj.weight")) item.value().normal_(0.0, residual_std);
+    if (ends_with(item.key(), "c_proj.weight")) item.value().normal_(0.0, residual_std(config_));
+  }
+}
+
+void GPTImpl::init_parameter(const std::string& name, at::Tensor value) const {
+  const auto parameters = named_parameters(/*recurse=*/true);  // find() points into it: keep it alive
+  const at::Tensor* param = parameters.find(name);
+  if (!param) throw std::invalid_argument("GPT::init_parameter: the model has no parameter " + name);
+  if (value.sizes() != param->sizes())
+    throw std::invalid_argument("GPT::init_parameter: " + name + " has shape " + c10::str(param->sizes()) + ", got " +
+                                c10::str(value.sizes()));
+  if (value.is_meta()) return;
+  c10::NoGradGuard no_grad;
+  if (ends_with(name, ".bias")) {
+    value.zero_();
+  } else if (param->dim() == 1) {  // the only vectors besides biases: LayerNorm weights
+    value.fill_(1.0);
+  } else {
+    // Linear and Embedding weights; the residual projections scaled down as in the CPU constructor.
+    const double sigma = ends_with(name, "c_proj.weight") ? residual_std(config_) : 0.02;
+    value.normal_(0.0, sigma, seeded_generator(value.device(), parameter_seed(init_seed_, name)));
   }
 }
 

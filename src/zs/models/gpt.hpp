@@ -2,14 +2,22 @@
 // GPT-2 (nanoGPT's model) as a plain torch::nn::Module: trains with any LibTorch optimizer, no engine
 // needed. Parameters are named like nanoGPT / Hugging Face ("transformer.h.0.attn.c_attn.weight"), and
 // the language-model head reuses transformer.wte.weight (tied, not a second parameter).
+//
+//   torch::manual_seed(0);
+//   zs::GPT model(zs::GPTConfig::gpt2_124m());                     // on the host, initialised
+//   zs::GPT big(zs::GPTConfig::gpt2_1_5b(), at::kMeta);            // no memory, no values yet
+//   options.meta_init = [&big](const std::string& name, at::Tensor& value) { big->init_parameter(name, value); };
+//   zs::Engine engine(big, config, world, options);                // made and initialised on the GPUs
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include <cstdint>
 #include <optional>
+#include <string>
 
 #include "zs/models/gpt_blocks.hpp"
 #include "zs/models/gpt_config.hpp"
@@ -19,10 +27,10 @@ namespace zs {
 // The "transformer" submodule: token and position embeddings, the blocks and the final LayerNorm.
 class GPTTransformerImpl : public torch::nn::Module {
  public:
-  explicit GPTTransformerImpl(const GPTConfig& config);
+  GPTTransformerImpl(const GPTConfig& config, c10::Device device);
 
-  torch::nn::Embedding wte{nullptr};  // [vocab_size, n_embd], also the LM head
-  torch::nn::Embedding wpe{nullptr};  // [block_size, n_embd]
+  GPTEmbedding wte{nullptr};  // [vocab_size, n_embd], also the LM head
+  GPTEmbedding wpe{nullptr};  // [block_size, n_embd]
   torch::nn::ModuleList h{nullptr};   // n_layer Blocks
   LayerNorm ln_f{nullptr};
 };
@@ -35,7 +43,14 @@ struct GPTOutput {
 
 class GPTImpl : public torch::nn::Module {
  public:
-  explicit GPTImpl(const GPTConfig& config);
+  // Parameters are created on `device`.
+  //  - On the CPU they are initialised at once (nanoGPT's scheme, see init_parameter) from the
+  //    default CPU generator, drawn in the order the layers are built: torch::manual_seed before
+  //    construction reproduces them, and they are the values seeded host models always had.
+  //  - On at::kMeta they take no memory and hold no values until an engine (or the caller)
+  //    materialises them and calls init_parameter.
+  //  - On another device (a GPU) they are initialised there at once with init_parameter.
+  explicit GPTImpl(const GPTConfig& config, c10::Device device = c10::kCPU);
 
   // idx: [B, T] int64 token ids with T <= block_size. With targets ([B, T] int64, -1 = ignore) returns
   // logits for every position and the mean cross-entropy computed in fp32; without, only the last
@@ -59,17 +74,30 @@ class GPTImpl : public torch::nn::Module {
   at::Tensor generate(at::Tensor idx, int64_t max_new_tokens, double temperature = 1.0, int64_t top_k = 0,
                       std::optional<at::Generator> generator = std::nullopt);
 
+  // Fills `value` (a parameter's shape, any device and dtype) with an initial value of parameter
+  // `name` ("transformer.h.0.attn.c_attn.weight") drawn as nanoGPT initialises a GPT: N(0, 0.02)
+  // for Linear and Embedding weights, N(0, 0.02/sqrt(2 n_layer)) for the residual projections
+  // (c_proj.weight), zero biases, LayerNorm weights one. The random values come from a generator
+  // of value's device seeded from this model's init seed and the name alone, so a parameter
+  // materialised on its own (on one rank, one unit at a time) gets the same value whatever the
+  // order. They have the CPU constructor's distribution, not its exact values (those are drawn in
+  // sequence from the default generator). A no-op on meta tensors. Throws std::invalid_argument
+  // for a name the model does not have or a shape that differs.
+  void init_parameter(const std::string& name, at::Tensor value) const;
+
   const GPTConfig& config() const { return config_; }
+  // The seed init_parameter draws from: taken from the default CPU generator when the model is
+  // built anywhere but on the CPU (the CPU constructor leaves that generator's sequence as it was).
+  uint64_t init_seed() const { return init_seed_; }
 
   GPTTransformer transformer{nullptr};
 
  private:
-  // nanoGPT's initialisation: N(0, 0.02) for Linear and Embedding weights, zero biases, LayerNorm
-  // ones/zeros, and N(0, 0.02/sqrt(2 n_layer)) for every residual projection (c_proj.weight).
-  // Draws from the default generator, so torch::manual_seed makes it reproducible.
-  void init_weights();
+  // The CPU constructor's initialisation, in place, from the default generator in sequence.
+  void init_in_sequence();
 
   GPTConfig config_;
+  uint64_t init_seed_ = 0;
 };
 TORCH_MODULE(GPT);
 

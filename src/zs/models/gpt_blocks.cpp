@@ -1,6 +1,8 @@
 #include "zs/models/gpt_blocks.hpp"
 
 #include <ATen/ops/dropout.h>
+#include <ATen/ops/embedding.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/linear.h>
@@ -11,15 +13,28 @@
 namespace zs {
 
 namespace {
+at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
+}  // namespace
+
+GPTLinearImpl::GPTLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, c10::Device device) {
+  weight = register_parameter("weight", at::empty({out_features, in_features}, on(device)));
+  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, on(device)));
+}
+
 // ATen's linear, not the C++ frontend's Linear::forward: on [B, T, C] inputs the latter runs a
 // matmul and then adds the bias in a separate broadcast kernel, where ATen folds the bias into the
 // GEMM (about 8% of a GPT-2 1.5B step on an H200).
-at::Tensor linear(const torch::nn::Linear& layer, const at::Tensor& x) { return at::linear(x, layer->weight, layer->bias); }
-}  // namespace
+at::Tensor GPTLinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
 
-LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias) {
-  weight = register_parameter("weight", at::ones({n_embd}));
-  if (with_bias) bias = register_parameter("bias", at::zeros({n_embd}));
+GPTEmbeddingImpl::GPTEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device) {
+  weight = register_parameter("weight", at::empty({num_embeddings, dim}, on(device)));
+}
+
+at::Tensor GPTEmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+
+LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias, c10::Device device) {
+  weight = register_parameter("weight", at::ones({n_embd}, on(device)));
+  if (with_bias) bias = register_parameter("bias", at::zeros({n_embd}, on(device)));
 }
 
 at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
@@ -27,42 +42,40 @@ at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
   return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
 }
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config)
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device)
     : n_head(config.n_head), n_embd(config.n_embd), dropout(config.dropout) {
-  c_attn = register_module(
-      "c_attn", torch::nn::Linear(torch::nn::LinearOptions(n_embd, 3 * n_embd).bias(config.bias)));
-  c_proj = register_module(
-      "c_proj", torch::nn::Linear(torch::nn::LinearOptions(n_embd, n_embd).bias(config.bias)));
+  c_attn = register_module("c_attn", GPTLinear(n_embd, 3 * n_embd, config.bias, device));
+  c_proj = register_module("c_proj", GPTLinear(n_embd, n_embd, config.bias, device));
 }
 
 at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto qkv = linear(c_attn, x).split(n_embd, /*dim=*/2);
+  auto qkv = c_attn->forward(x).split(n_embd, /*dim=*/2);
   // [B, T, C] -> [B, n_head, T, head_size]
   auto heads = [&](const at::Tensor& t) { return t.view({B, T, n_head, C / n_head}).transpose(1, 2); };
   const double p = is_training() ? dropout : 0.0;
   auto y = at::scaled_dot_product_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), /*attn_mask=*/{},
                                             /*dropout_p=*/p, /*is_causal=*/true);
   y = y.transpose(1, 2).contiguous().view({B, T, C});
-  return at::dropout(linear(c_proj, y), dropout, is_training());
+  return at::dropout(c_proj->forward(y), dropout, is_training());
 }
 
-MLPImpl::MLPImpl(const GPTConfig& config)
+MLPImpl::MLPImpl(const GPTConfig& config, c10::Device device)
     : dropout(config.dropout), gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
   const int64_t C = config.n_embd;
-  c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(C, 4 * C).bias(config.bias)));
-  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(4 * C, C).bias(config.bias)));
+  c_fc = register_module("c_fc", GPTLinear(C, 4 * C, config.bias, device));
+  c_proj = register_module("c_proj", GPTLinear(4 * C, C, config.bias, device));
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
-  return at::dropout(linear(c_proj, at::gelu(linear(c_fc, x), gelu_approximate)), dropout, is_training());
+  return at::dropout(c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate)), dropout, is_training());
 }
 
-BlockImpl::BlockImpl(const GPTConfig& config) {
-  ln_1 = register_module("ln_1", LayerNorm(config.n_embd, config.bias));
-  attn = register_module("attn", CausalSelfAttention(config));
-  ln_2 = register_module("ln_2", LayerNorm(config.n_embd, config.bias));
-  mlp = register_module("mlp", MLP(config));
+BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
+  ln_1 = register_module("ln_1", LayerNorm(config.n_embd, config.bias, device));
+  attn = register_module("attn", CausalSelfAttention(config, device));
+  ln_2 = register_module("ln_2", LayerNorm(config.n_embd, config.bias, device));
+  mlp = register_module("mlp", MLP(config, device));
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {

@@ -2,9 +2,13 @@
 // The pieces of a GPT-2 transformer block as plain torch::nn::Modules. Parameter names follow
 // nanoGPT / Hugging Face (ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj), so a state
 // dict exported from here loads there.
+//
+// Every parameter is created on the device the model is built on and left for the model to
+// initialise (GPTImpl): on at::kMeta a module takes no memory, so an engine can materialise a
+// GPT-2 1.5B one block at a time straight into its shards on the GPUs.
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include "zs/models/gpt_config.hpp"
@@ -12,10 +16,32 @@
 
 namespace zs {
 
+// y = x W^T (+ b) with W: [out, in], through ATen's linear (which folds the bias into the GEMM).
+// With bias=false no "bias" parameter exists at all.
+class GPTLinearImpl : public torch::nn::Module {
+ public:
+  GPTLinearImpl(int64_t in_features, int64_t out_features, bool bias, c10::Device device);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight;
+  at::Tensor bias;  // undefined when built with bias=false
+};
+TORCH_MODULE(GPTLinear);
+
+// Embedding table [num_embeddings, dim] (tokens or positions).
+class GPTEmbeddingImpl : public torch::nn::Module {
+ public:
+  GPTEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device);
+  at::Tensor forward(const at::Tensor& ids);
+
+  at::Tensor weight;
+};
+TORCH_MODULE(GPTEmbedding);
+
 // LayerNorm whose bias is optional: with bias=false no "bias" parameter exists at all.
 class LayerNormImpl : public torch::nn::Module {
  public:
-  LayerNormImpl(int64_t n_embd, bool bias);
+  LayerNormImpl(int64_t n_embd, bool bias, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
 
   at::Tensor weight;
@@ -27,11 +53,11 @@ TORCH_MODULE(LayerNorm);
 // where the device has them).
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  explicit CausalSelfAttentionImpl(const GPTConfig& config);
+  CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);  // x: [B, T, C]
 
-  torch::nn::Linear c_attn{nullptr};  // C -> 3C (query, key, value)
-  torch::nn::Linear c_proj{nullptr};  // C -> C
+  GPTLinear c_attn{nullptr};  // C -> 3C (query, key, value)
+  GPTLinear c_proj{nullptr};  // C -> C
   int64_t n_head;
   int64_t n_embd;
   double dropout;
@@ -41,11 +67,11 @@ TORCH_MODULE(CausalSelfAttention);
 // Position-wise feed-forward: C -> 4C -> GELU (exact, or tanh-approximated: GPTConfig::activation) -> C.
 class MLPImpl : public torch::nn::Module {
  public:
-  explicit MLPImpl(const GPTConfig& config);
+  MLPImpl(const GPTConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
 
-  torch::nn::Linear c_fc{nullptr};
-  torch::nn::Linear c_proj{nullptr};
+  GPTLinear c_fc{nullptr};
+  GPTLinear c_proj{nullptr};
   double dropout;
   std::string gelu_approximate;   // "none" or "tanh"
 };
@@ -55,7 +81,7 @@ TORCH_MODULE(MLP);
 // parameters are gathered and released as a whole): call it through the Block holder.
 class BlockImpl : public torch::nn::Module {
  public:
-  explicit BlockImpl(const GPTConfig& config);
+  BlockImpl(const GPTConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
 
   LayerNorm ln_1{nullptr};

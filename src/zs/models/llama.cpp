@@ -1,10 +1,7 @@
 #include "zs/models/llama.hpp"
 
-#include <mutex>
 #include <stdexcept>
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Context.h>
 #include <ATen/core/Reduction.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/cat.h>
@@ -14,6 +11,7 @@
 #include <c10/core/GradMode.h>
 
 #include "zs/models/llama_rope.hpp"
+#include "zs/models/param_init.hpp"
 
 namespace zs {
 
@@ -21,38 +19,6 @@ namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// splitmix64's finaliser and FNV-1a: a parameter's seed from the model's seed and its name.
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-uint64_t parameter_seed(uint64_t model_seed, const std::string& name) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
-  return mix64(model_seed ^ mix64(h));
-}
-
-// A fresh generator of `device`'s kind with `seed` (the default generators stay untouched).
-at::Generator seeded_generator(c10::Device device, uint64_t seed) {
-  if (device.is_cpu()) return at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Generator default_gen = at::globalContext().defaultGenerator(device);
-  at::Generator gen;
-  {
-    std::lock_guard<std::mutex> lock(default_gen.mutex());
-    gen = default_gen.clone();
-  }
-  gen.set_current_seed(seed);
-  return gen;
-}
-
-uint64_t draw_seed() {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  return gen.get<at::CPUGeneratorImpl>()->random64();
 }
 
 }  // namespace
@@ -76,7 +42,7 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& input_ids) {
 
 LlamaImpl::LlamaImpl(const LlamaConfig& config, c10::Device device) : config_(config) {
   config_.validate();
-  init_seed_ = draw_seed();
+  init_seed_ = draw_init_seed();
   model = register_module("model", LlamaModel(config_, device));
   if (!config_.tie_word_embeddings)
     lm_head = register_module("lm_head", LlamaLinear(config_.hidden_size, config_.vocab_size, /*bias=*/false, device));
