@@ -8,7 +8,7 @@
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
-# Needs .deps/include (nlohmann, CLI11), .deps/googletest, .deps/liburing and .deps/protobuf carried
+# Needs .deps/include (nlohmann, CLI11), .deps/googletest and .deps/liburing carried
 # along: scripts/prepare_gpu_carry.sh makes them. Logs and JSON results go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +39,6 @@ has() { [[ " $steps " == *" $1 "* ]]; }
 note "GPUs: $NGPU ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)); torch at $TORCH_ROOT"
 if has build; then
   note "build"
-  # The TensorBoard writer needs protobuf: the system's, or the copy scripts/prepare_gpu_carry.sh puts in .deps/protobuf.
-  if [ ! -x .deps/protobuf/bin/protoc ] && ! command -v protoc >/dev/null; then
-    note "no protobuf here: run scripts/prepare_gpu_carry.sh on the dev machine and carry .deps/protobuf"
-  fi
   t0=$(date +%s)
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
     > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" ${ZS_TARGETS:+--target $ZS_TARGETS} -- -k 0 >> "$OUT/build.log" 2>&1

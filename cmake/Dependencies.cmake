@@ -33,14 +33,6 @@ else()
   message(STATUS "ZeroShard: CPU build (LibTorch ${ZS_TORCH_VERSION} ${ZS_TORCH_ROOT})")
 endif()
 
-# protoc generates the TensorBoard event messages' C++ (build only; the library links protobuf-lite).
-# A copy carried in .deps/protobuf (scripts/prepare_gpu_carry.sh) finds its libraries there.
-find_program(ZS_PROTOC protoc HINTS "${PROJECT_SOURCE_DIR}/.deps/protobuf/bin")
-if(NOT ZS_PROTOC)
-  message(FATAL_ERROR "protoc was not found (Debian: protobuf-compiler; run scripts/setup.sh)")
-endif()
-set(ZS_PROTOC_LIBRARY_PATH "${PROJECT_SOURCE_DIR}/.deps/protobuf/lib:$ENV{LD_LIBRARY_PATH}")
-
 # The tests also train a tiny SentencePiece model with the package's trainer library (tests only).
 find_library(SENTENCEPIECE_TRAIN_LIBRARY NAMES sentencepiece_train)
 add_library(zs_sentencepiece_train INTERFACE)

@@ -6,10 +6,9 @@
 #   zeroshard::json      nlohmann-json's headers (the public headers include them)
 #   zeroshard::liburing  liburing, the io_uring engine of NVMe offload (static)
 #   zeroshard::sentencepiece  SentencePiece (where the build had it: ZS_WITH_SENTENCEPIECE)
-#   zeroshard::protobuf  protobuf's lite runtime (TensorBoard event files)
 #   MPI::MPI_CXX, ZLIB::ZLIB, Threads::Threads from CMake's own modules.
 # Input: ZS_TORCH_ROOT, ZS_WITH_CUDA, ZS_WITH_SENTENCEPIECE (unset: use it where found), ZS_DEPENDENCY_HINTS (folders searched first: <hint>/include,
-# <hint>/liburing/{include,lib}, <hint>/protobuf/{include,lib}), ZS_TORCH_VERSION (the version required, when set) and
+# <hint>/liburing/{include,lib}), ZS_TORCH_VERSION (the version required, when set) and
 # ZS_PACKAGE_CONFIG (set by zeroshardConfig.cmake: a missing dependency makes the package not found
 # instead of stopping the configuration).
 # Output: the targets, and ZS_TORCH_VERSION (the version found) when it was not set.
@@ -31,11 +30,7 @@ endmacro()
 set(_zs_hint_includes "")
 set(_zs_hint_uring_includes "")
 set(_zs_hint_uring_libs "")
-set(_zs_hint_protobuf_includes "")
-set(_zs_hint_protobuf_libs "")
 foreach(_hint IN LISTS ZS_DEPENDENCY_HINTS)
-  list(APPEND _zs_hint_protobuf_includes "${_hint}/protobuf/include")
-  list(APPEND _zs_hint_protobuf_libs "${_hint}/protobuf/lib")
   list(APPEND _zs_hint_includes "${_hint}/include")
   list(APPEND _zs_hint_uring_includes "${_hint}/liburing/include")
   list(APPEND _zs_hint_uring_libs "${_hint}/liburing/lib")
@@ -130,24 +125,6 @@ if(NOT TARGET zeroshard::liburing)
     INTERFACE_INCLUDE_DIRECTORIES "${LIBURING_INCLUDE_DIR}"
     INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${LIBURING_INCLUDE_DIR}"
     INTERFACE_LINK_LIBRARIES "${LIBURING_STATIC_LIBRARY}")
-endif()
-
-# --- protobuf's lite runtime: the TensorBoard event files are protobuf messages (monitor/tensorboard_event.proto)
-if(NOT TARGET zeroshard::protobuf)
-  find_path(PROTOBUF_LITE_INCLUDE_DIR google/protobuf/message_lite.h HINTS ${_zs_hint_protobuf_includes})
-  find_library(PROTOBUF_LITE_LIBRARY NAMES protobuf-lite HINTS ${_zs_hint_protobuf_libs})
-  set(_zs_protobuf_ok FALSE)
-  if(PROTOBUF_LITE_INCLUDE_DIR AND PROTOBUF_LITE_LIBRARY)
-    set(_zs_protobuf_ok TRUE)
-  endif()
-  _zs_require(_zs_protobuf_ok
-    "protobuf (google/protobuf/message_lite.h, libprotobuf-lite) was not found (Debian: libprotobuf-dev; or set "
-    "PROTOBUF_LITE_INCLUDE_DIR and PROTOBUF_LITE_LIBRARY)")
-  add_library(zeroshard::protobuf INTERFACE IMPORTED)
-  set_target_properties(zeroshard::protobuf PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${PROTOBUF_LITE_INCLUDE_DIR}"
-    INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${PROTOBUF_LITE_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES "${PROTOBUF_LITE_LIBRARY}")
 endif()
 
 # --- sentencepiece (optional): Llama 2's tokenizer.model. The build uses it where Debian's

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Copies what a GPU-machine build needs but that machine lacks into git-ignored .deps/ folders,
 # to be named in the device tool's `carry`: header-only libraries, GoogleTest's sources, liburing
-# (header and static library: NVMe offload links it statically), protobuf (headers, the lite
-# runtime the TensorBoard writer links, and protoc with its libraries, as plain files), and the
-# shakespeare text for the recipe run (from ../shared; it is never committed).
+# (header and static library: NVMe offload links it statically), and the shakespeare text for the recipe run (from ../shared; it is never committed).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$root/.deps/include" "$root/.deps/data"
@@ -12,10 +10,5 @@ rm -rf "$root/.deps/googletest" && cp -r /usr/src/googletest "$root/.deps/google
 rm -rf "$root/.deps/liburing" && mkdir -p "$root/.deps/liburing/include" "$root/.deps/liburing/lib"
 cp -r /usr/include/liburing.h /usr/include/liburing "$root/.deps/liburing/include/"
 cp /usr/lib/x86_64-linux-gnu/liburing.a "$root/.deps/liburing/lib/"
-rm -rf "$root/.deps/protobuf" && mkdir -p "$root/.deps/protobuf/include" "$root/.deps/protobuf/lib" "$root/.deps/protobuf/bin"
-cp -r /usr/include/google "$root/.deps/protobuf/include/"
-lib=/usr/lib/x86_64-linux-gnu
-for so in libprotobuf-lite.so libprotobuf-lite.so.32 libprotobuf.so.32 libprotoc.so.32; do cp -L "$lib/$so" "$root/.deps/protobuf/lib/"; done
-cp -L "$(command -v protoc)" "$root/.deps/protobuf/bin/"
 [ -f "$root/../shared/data/tinyshakespeare.txt" ] && cp "$root/../shared/data/tinyshakespeare.txt" "$root/.deps/data/"
-du -sh "$root/.deps/include" "$root/.deps/googletest" "$root/.deps/liburing" "$root/.deps/protobuf" "$root/.deps/data"
+du -sh "$root/.deps/include" "$root/.deps/googletest" "$root/.deps/liburing" "$root/.deps/data"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine is missing, then configures and builds ZeroShard.
 #   - Debian packages (compiler, CMake, Ninja, OpenMPI, nlohmann-json, CLI11, GoogleTest, liburing,
-#     sentencepiece, protobuf, stb)
+#     sentencepiece, stb)
 #   - LibTorch 2.11.0: an existing one is used when found (ZS_TORCH_ROOT, or an importable torch);
 #     otherwise the torch==2.11.0 wheel from PyPI is unpacked into .deps/libtorch (git-ignored); the
 #     wheel stays in .deps/wheels for the Hugging Face tests' Python environment (scripts/hf_venv.sh).
@@ -14,7 +14,7 @@ log() { echo "[setup] $*"; }
 
 # ---- Debian packages -------------------------------------------------------------------------
 need=()
-for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev liburing-dev libsentencepiece-dev libprotobuf-dev protobuf-compiler libstb-dev unzip python3-pip python3-venv; do
+for pkg in g++ cmake ninja-build libopenmpi-dev openmpi-bin nlohmann-json3-dev libcli11-dev libgtest-dev zlib1g-dev liburing-dev libsentencepiece-dev libstb-dev unzip python3-pip python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

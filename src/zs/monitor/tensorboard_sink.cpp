@@ -5,7 +5,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "zs/monitor/tensorboard_event_protobuf.hpp"
+#include "zs/monitor/tensorboard_event.hpp"
 
 namespace zs {
 namespace {

@@ -2,8 +2,8 @@
 // TensorBoard event files: the `tensorboard` config block. Writes
 //   <output_path>/<job_name>/events.out.tfevents.<unix time>.<host>.<pid>
 // (output_path "" is the current directory, as in DeepSpeed): one Event per step holding a scalar
-// Summary with DeepSpeed's tags (metric_sink.hpp), encoded with protobuf from TensorBoard's schema
-// (tensorboard_event.proto) and framed as TFRecords (tfrecord.hpp).
+// Summary with DeepSpeed's tags (metric_sink.hpp), in TensorBoard's schema (tensorboard_event.hpp)
+// and framed as TFRecords (tfrecord.hpp).
 #include <memory>
 #include <string>
 
