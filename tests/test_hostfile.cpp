@@ -112,7 +112,9 @@ TEST(CarriedEnv, WhatEveryNodeGets) {
   zs::testing::write_text(home + "/.deepspeed_env", "FROM_HOME=1\nBOTH=home\n");
   zs::testing::write_text(cwd + "/.deepspeed_env", "BOTH=cwd\nNCCL_DEBUG=WARN\n");
   const std::vector<std::string> env = {"NCCL_DEBUG=INFO", "ZS_HANG_TIMEOUT=30", "PATH=/bin", "HOME=" + home,
-                                        "UCX_TLS=tcp", "NCCL_NVLS_ENABLE=1"};
+                                        "UCX_TLS=tcp", "NCCL_NVLS_ENABLE=1", "LD_PRELOAD=/x/keep.so",
+                                        "ASAN_OPTIONS=detect_leaks=1", "LSAN_OPTIONS=suppressions=/x/l.supp",
+                                        "UBSAN_OPTIONS=halt_on_error=1", "LD_LIBRARY_PATH=/x/lib"};
   auto carried = zs::launcher::carried_environment(env, home, cwd);
   auto value = [&](const std::string& name) -> std::string {
     for (const auto& [k, v] : carried)
@@ -128,6 +130,11 @@ TEST(CarriedEnv, WhatEveryNodeGets) {
   EXPECT_EQ(value("BOTH"), "cwd");          // the working folder's file wins
   EXPECT_EQ(value("NCCL_DEBUG"), "WARN");   // the files win over this shell
   EXPECT_EQ(value("PATH"), "(absent)");
+  EXPECT_EQ(value("LD_LIBRARY_PATH"), "(absent)");
+  EXPECT_EQ(value("LD_PRELOAD"), "/x/keep.so");   // a sanitized or instrumented run stays one on every node
+  EXPECT_EQ(value("ASAN_OPTIONS"), "detect_leaks=1");
+  EXPECT_EQ(value("LSAN_OPTIONS"), "suppressions=/x/l.supp");
+  EXPECT_EQ(value("UBSAN_OPTIONS"), "halt_on_error=1");
   // DS_ENV_FILE names another file.
   zs::testing::write_text(cwd + "/my.env", "OTHER=2\n");
   auto other = zs::launcher::carried_environment({"DS_ENV_FILE=my.env"}, home, cwd);

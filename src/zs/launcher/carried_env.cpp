@@ -62,6 +62,11 @@ EnvPairs carried_environment(const std::vector<std::string>& base_env, const std
     for (const char* prefix : {"NCCL_", "ZS_", "UCX_", "OMPI_MCA_"}) {
       if (name.rfind(prefix, 0) == 0) set(env, name, kv.substr(eq + 1));
     }
+    // A sanitized program's runtime settings, and the libraries preloaded into it: local ranks
+    // inherit them, so ranks on other nodes get them too.
+    for (const char* exact : {"LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "MSAN_OPTIONS"}) {
+      if (name == exact) set(env, name, kv.substr(eq + 1));
+    }
   }
   for (auto [name, value] : {std::pair<const char*, const char*>{"NCCL_NVLS_ENABLE", "0"},
                              {"TORCH_SYMM_MEM_DISABLE_MULTICAST", "1"},

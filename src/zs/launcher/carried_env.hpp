@@ -16,7 +16,8 @@ using EnvPairs = std::vector<std::pair<std::string, std::string>>;
 EnvPairs parse_env_file(const std::string& text, const std::string& path);
 
 // What every node gets, later entries winning:
-//   NCCL_*, ZS_*, UCX_* and OMPI_MCA_* variables of `base_env` (this shell),
+//   NCCL_*, ZS_*, UCX_* and OMPI_MCA_* variables of `base_env` (this shell), and its LD_PRELOAD
+//   and sanitizer settings (ASAN_OPTIONS, LSAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS, MSAN_OPTIONS),
 //   NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=1, NVSHMEM_DISABLE_NVLS=1 unless set,
 //   then ~/.deepspeed_env and ./.deepspeed_env (the name from DS_ENV_FILE when set), as DeepSpeed
 //   reads them.

@@ -297,8 +297,9 @@ every launch:
                        the program; train_gpt resumes from its newest checkpoint)
   --grace_s S          seconds between SIGTERM and SIGKILL when stopping ranks (default 5)
   --help               this text
-Across nodes every node gets NCCL_*, ZS_*, UCX_*, OMPI_MCA_* of this shell, the NVLS-off switches,
-and ~/.deepspeed_env then ./.deepspeed_env (NAME=VALUE lines; DS_ENV_FILE names another file).
+Across nodes every node gets NCCL_*, ZS_*, UCX_*, OMPI_MCA_*, LD_PRELOAD and *SAN_OPTIONS of this
+shell, the NVLS-off switches, and ~/.deepspeed_env then ./.deepspeed_env (NAME=VALUE lines;
+DS_ENV_FILE names another file).
 Everything after the program path (or after `--`) goes to the program unchanged.
 )";
 }
