@@ -11,6 +11,11 @@
 #                  passes through our code and not through those libraries is always reported.
 #   UBSAN_OPTIONS  stack traces; every check is fatal (-fno-sanitize-recover=all).
 #   OMPI_MCA_memory=^patcher  OpenMPI's malloc/munmap hooks off: they fight ASan's own interceptors.
+#   ZS_TEST_TIME_SCALE=4  the tests' own time limits (how long a run may take, a hang found within
+#                  N s) are 4 times longer: a sanitized program runs 2-10x slower, and two tests run at
+#                  once (tests/support/time_scale.hpp). ctest's per-test limit is 3600 s in this build.
+#   Across nodes (the emulated cluster's tests) zsrun carries LD_PRELOAD and the *SAN_OPTIONS to the
+#   ranks of every node, as it carries NCCL_* and ZS_*.
 #   LD_PRELOAD     scripts/sanitize/keep_modules.c (built here): dlclose does nothing, so OpenMPI's
 #                  plugins are still mapped when LeakSanitizer reports at exit and the suppressions
 #                  can name them; with it, allocation stacks are unwound the slow, exact way
@@ -51,6 +56,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detec
 export LSAN_OPTIONS=suppressions=$root/scripts/sanitize/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OMPI_MCA_memory=^patcher
+export ZS_TEST_TIME_SCALE=${ZS_TEST_TIME_SCALE:-4}
 # A sanitized rank is 2-3x slower: give each collective more time before it counts as a hang.
 export ZS_COMM_TIMEOUT=${ZS_COMM_TIMEOUT:-1200}
 cd "$build"

@@ -20,6 +20,7 @@
 #include <set>
 
 #include "support/error_of.hpp"
+#include "support/time_scale.hpp"
 #include "zs/models/llama.hpp"
 #include "zs/models/llama_rope.hpp"
 #include "zs/monitor/memory.hpp"
@@ -90,7 +91,7 @@ TEST(Llama, MetaDeviceModelTakesNoMemory) {
   std::printf("[llama] llama2-7b on meta: %.3f s, %.1f MiB\n", seconds, grown / 1048576.0);
   EXPECT_EQ(model->num_params(), 6738415616);
   for (const auto& p : model->parameters()) EXPECT_TRUE(p.is_meta());
-  EXPECT_LT(seconds, 2.0);
+  EXPECT_LT(seconds, zs::testing::time_limit(2.0));
   EXPECT_LT(grown, int64_t(64) << 20);
   EXPECT_DOUBLE_EQ(model->flops_per_token(2048), 6.0 * 6738415616.0 + 12.0 * 32 * 4096 * 2048);
 }

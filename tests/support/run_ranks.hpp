@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "support/time_scale.hpp"
+
 namespace zs::testing {
 
 struct RunResult {
@@ -20,12 +22,13 @@ struct RunResult {
   double seconds = 0;   // wall time
 };
 
-// Runs a shell command with a time limit (seconds), returning its exit code and combined output
-// (the limit makes a broken program fail its test instead of hanging it).
+// Runs a shell command with a time limit (seconds, scaled by ZS_TEST_TIME_SCALE: time_scale.hpp),
+// returning its exit code and combined output (the limit makes a broken program fail its test
+// instead of hanging it).
 inline RunResult run_command(const std::string& command, int timeout_s = 300) {
   RunResult r;
   const auto start = std::chrono::steady_clock::now();
-  const std::string full = "timeout -k 5 " + std::to_string(timeout_s) + " " + command + " 2>&1";
+  const std::string full = "timeout -k 5 " + std::to_string(time_limit_s(timeout_s)) + " " + command + " 2>&1";
   FILE* pipe = popen(full.c_str(), "r");
   if (!pipe) return r;
   char buf[4096];
