@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ZeroShard GPT throughput benchmark"};
   std::string model_name = "124M", dtype = "bf16", label, comm_dtype;
   int stage = 0, warmup = 3, steps = 10;
-  int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0;
+  int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0, vocab = 0;
+  double dropout = 0.0;
   bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false;
   bool quantized_weights = false, quantized_gradients = false;
   int hpz = 1;
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
   app.add_option("--n_layer", n_layer, "custom model: layers");
   app.add_option("--n_embd", n_embd, "custom model: width");
   app.add_option("--n_head", n_head, "custom model: heads");
+  app.add_option("--vocab", vocab, "vocabulary size (default: the preset's, 50304)");
+  app.add_option("--dropout", dropout, "dropout probability");
   app.add_flag("--activation_checkpointing", checkpointing, "recompute each block in backward");
   app.add_option("--offload_optimizer", offload_optimizer, "none, cpu or nvme");
   app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
@@ -131,6 +134,8 @@ int main(int argc, char** argv) {
       gpt.n_head = n_head;
     }
     gpt.block_size = seq;
+    if (vocab > 0) gpt.vocab_size = vocab;
+    gpt.dropout = dropout;
     // Same seed on every rank: the same weights at any world size (the engine broadcasts rank 0's).
     const double t_build = now_s();
     torch::manual_seed(0);

@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
@@ -183,6 +183,35 @@ if has kernels; then
   done
 fi
 
+if has small; then
+  # The small models on ONE GPU, where launch overhead and memory-bound kernels rule: the
+  # shakespeare_char shape (6L/6H/384d, vocab 65, block 256, batch 64, dropout 0.2) and GPT-2 124M,
+  # ours at stage 0 vs PyTorch eager and torch.compile'd, then a traced run of ours.
+  note "small models, 1 GPU: ours vs PyTorch eager and torch.compile"
+  tiny="--n_layer 6 --n_head 6 --n_embd 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
+  tiny_torch="--model custom --layers 6 --heads 6 --width 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
+  for c in "" --compile; do
+    CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py $tiny_torch --strategy single \
+      --warmup 10 --steps 50 $c 2>> "$OUT/torch_small.err" | tee -a "$results"
+    CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model 124M --strategy single \
+      $c 2>> "$OUT/torch_small.err" | tee -a "$results"
+  done
+  CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 50 \
+    --label shakespeare_char --profile "$OUT/trace_small.json" 2>> "$OUT/zs_small.err" | grep '^{' | tee -a "$results"
+  CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 2>> "$OUT/zs_small.err" | grep '^{' | tee -a "$results"
+  "$PY" bench/trace_summary.py "$OUT/trace_small.json" | tee "$OUT/small_profile_summary.txt"
+  gzip -f "$OUT"/trace_small.json
+fi
+if has startup; then
+  # Launch to the end of the first step, GPT-2 1.5B stage 3 on every GPU: the model built on the
+  # meta device and initialised by the engine on the GPU, then built and initialised on the host.
+  note "start-up: GPT-2 1.5B stage 3, $NGPU GPUs, meta vs host build"
+  for on in meta host; do
+    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model 1.5B --stage 3 --build_on $on --warmup 1 \
+      --steps 3 --label "startup_$on" 2>> "$OUT/zs_startup.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  done
+  grep "start-up" "$OUT/zs_startup.err"
+fi
 if has shakespeare; then
   data=.deps/data/tinyshakespeare.txt
   note "shakespeare_char recipe, 1 GPU (ours), then the same model in PyTorch eager for iteration time"

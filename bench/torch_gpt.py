@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--seq", type=int, default=1024)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (default mode)")
     ap.add_argument("--profile", default="", help="after the timed steps, trace 2 more into this Chrome trace (rank 0)")
     args = ap.parse_args()
 
@@ -106,6 +107,9 @@ def main():
         step_model = model
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1, foreach=True)
 
+    if args.compile:
+        step_model = torch.compile(step_model)
+        args.warmup = max(args.warmup, 5)  # compilation and its recompiles stay out of the timed steps
     g = torch.Generator(device="cpu").manual_seed(1000 + rank)
     x = torch.randint(0, args.vocab, (args.micro, args.seq), generator=g).to(dev)
     y = torch.randint(0, args.vocab, (args.micro, args.seq), generator=g).to(dev)
@@ -143,7 +147,7 @@ def main():
     peak = torch.tensor([torch.cuda.max_memory_allocated(dev)], dtype=torch.float64, device=dev)
     dist.all_reduce(peak, op=dist.ReduceOp.MAX)
     if rank == 0:
-        print(json.dumps({"bench": "torch_" + args.strategy, "model": args.model, "params": n_params, "world": world,
+        print(json.dumps({"bench": "torch_" + args.strategy + ("+compile" if args.compile else ""), "model": args.model, "params": n_params, "world": world,
                           "micro": args.micro, "step_ms": median * 1e3, "tok_s_per_gpu": tok_s,
                           "mfu": tok_s * flops_per_token / 989e12, "peak_gib": peak.item() / 2**30,
                           "host_peak_gib": host_peak,
