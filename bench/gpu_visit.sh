@@ -496,3 +496,10 @@ fi
 
 note "summary"
 "$PY" bench/summarize.py "$results" "$OUT/shakespeare.log" | tee "$OUT/summary.md"
+
+# The device tool brings back 8 files at most (16 MiB each): every log in one archive, beside the
+# summary, the JSON results and the visit log; traces stay out of the archive if it grows too big.
+( cd "$OUT" && tar czf /tmp/visit_logs.tgz --exclude=logs.tgz . \
+    && { [ "$(stat -c %s /tmp/visit_logs.tgz)" -lt 15000000 ] || tar czf /tmp/visit_logs.tgz --exclude=logs.tgz --exclude='trace_*' .; } \
+    && find . -mindepth 1 -maxdepth 1 ! -name summary.md ! -name results.jsonl ! -name visit.log -exec rm -rf {} + \
+    && mv /tmp/visit_logs.tgz logs.tgz )

@@ -7,6 +7,7 @@
 #include "bad_configs.hpp"
 #include "support/error_of.hpp"
 #include "zs/config/config.hpp"
+#include "zs/config/env.hpp"
 #include "zs/config/reader.hpp"
 #include "zs/config/unbuilt_features.hpp"
 
@@ -464,3 +465,21 @@ TEST_P(BadConfigTest, ThrowsClearError) {
 INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(config_test::bad_configs()));
 
 TEST(Config, BadConfigTableIsLarge) { EXPECT_GE(config_test::bad_configs().size(), 25u); }
+
+TEST(ConfigEnv, PositiveIntegersOnly) {
+  const char* name = "ZS_TEST_POSITIVE_INT";
+  unsetenv(name);
+  EXPECT_FALSE(zs::positive_int_from_env(name).has_value());
+  setenv(name, "", 1);
+  EXPECT_FALSE(zs::positive_int_from_env(name).has_value());
+  setenv(name, "48", 1);
+  EXPECT_EQ(zs::positive_int_from_env(name), 48);
+  for (const char* bad : {"0", "-3", "12abc", "abc", "1.5", "99999999999999999999"}) {
+    setenv(name, bad, 1);
+    EXPECT_THROW(zs::positive_int_from_env(name), std::invalid_argument) << bad;
+  }
+  setenv(name, "x7", 1);
+  EXPECT_NE(zs::testing::error_of([&] { zs::positive_int_from_env(name); }).find("ZS_TEST_POSITIVE_INT must be a positive integer, got \"x7\""),
+            std::string::npos);
+  unsetenv(name);
+}

@@ -2,6 +2,8 @@
 // weights as one GPU at stage 0, in fp32 and bf16, with and without accumulation.
 #include <gtest/gtest.h>
 
+#include <torch/cuda.h>
+
 #include "support/equivalence.hpp"
 
 using namespace zs::testing;
@@ -11,6 +13,7 @@ namespace {
 class GpuEquivalence : public ::testing::TestWithParam<std::tuple<int, std::string, int>> {};
 
 TEST_P(GpuEquivalence, TwoGpusMatchOne) {
+  if (torch::cuda::device_count() < 2) GTEST_SKIP() << "needs 2 GPUs, this machine has " << torch::cuda::device_count();
   RunSetup s;
   std::tie(s.stage, s.dtype, s.accum) = GetParam();
   s.world = 2;
@@ -40,6 +43,7 @@ namespace {
 class GpuOffloadEquivalence : public ::testing::TestWithParam<std::tuple<int, std::string, bool>> {};
 
 TEST_P(GpuOffloadEquivalence, TwoGpusMatchOne) {
+  if (torch::cuda::device_count() < 2) GTEST_SKIP() << "needs 2 GPUs, this machine has " << torch::cuda::device_count();
   RunSetup s;
   bool offload_param = false;
   std::tie(s.stage, s.dtype, offload_param) = GetParam();

@@ -7,39 +7,30 @@
 // two 32-bit stores. Dequantize: one thread per 8 elements, 32-bit loads of codes, 16-byte stores.
 #include "zs/comm_codec/block_quantizer_kernels.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "zs/kernels/vec8.cuh"
 
 namespace zs::kernels {
 namespace {
 
-constexpr int kVec = 8;  // elements per thread and step; block sizes are multiples of it
+constexpr int kVec = kVec8;  // elements per thread and step; block sizes are multiples of it
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+// The NaN a non-finite block restores as, in the bits the CPU writes (x86 keeps the scale's quiet
+// NaN through the multiply; LibTorch's conversions give bf16 0x7fc0 and fp16 0x7e00), where the
+// GPU's multiply and conversions would give their own canonical NaNs.
+template <typename T> __device__ __forceinline__ T cpu_nan();
+template <> __device__ __forceinline__ float cpu_nan<float>() { return __int_as_float(0x7fc00000); }
+template <> __device__ __forceinline__ __nv_bfloat16 cpu_nan<__nv_bfloat16>() { return __ushort_as_bfloat16(0x7fc0); }
+template <> __device__ __forceinline__ __half cpu_nan<__half>() { return __ushort_as_half(0x7e00); }
 
 // x[i, i + 8) as floats: 16-byte loads when all 8 are in range and x is 16-byte aligned, else one
 // by one with zeros past the end (the padding of the last block).
 template <typename T>
-__device__ __forceinline__ void load8(const T* x, int64_t i, int64_t numel, bool aligned, float v[kVec]) {
+__device__ __forceinline__ void load8_or_pad(const T* x, int64_t i, int64_t numel, bool aligned, float (&v)[kVec]) {
   if (aligned && i + kVec <= numel) {
-    constexpr int kLoads = kVec * sizeof(T) / 16;
-    uint4 raw[kLoads];
-    const uint4* src = reinterpret_cast<const uint4*>(x + i);
-#pragma unroll
-    for (int k = 0; k < kLoads; ++k) raw[k] = src[k];
-    const T* t = reinterpret_cast<const T*>(raw);
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) v[j] = to_float(t[j]);
+    load8(x + i, v);
   } else {
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) v[j] = i + j < numel ? to_float(x[i + j]) : 0.f;
+    for (int j = 0; j < kVec; ++j) v[j] = i + j < numel ? widen(x[i + j]) : 0.f;
   }
 }
 
@@ -84,7 +75,7 @@ __global__ void quantize_blocks_kernel(const T* x, int64_t numel, int64_t block_
   int nonfinite = 0;
   for (int64_t off = int64_t(threadIdx.x) * kVec; off < block_size; off += step) {
     float v[kVec];
-    load8(x, begin + off, numel, aligned, v);
+    load8_or_pad(x, begin + off, numel, aligned, v);
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
       nonfinite |= !isfinite(v[j]);
@@ -97,7 +88,7 @@ __global__ void quantize_blocks_kernel(const T* x, int64_t numel, int64_t block_
 
   for (int64_t off = int64_t(threadIdx.x) * kVec; off < block_size; off += step) {
     float v[kVec];
-    load8(x, begin + off, numel, aligned, v);
+    load8_or_pad(x, begin + off, numel, aligned, v);
     uint32_t code[kVec];
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
@@ -135,17 +126,14 @@ __global__ void dequantize_blocks_kernel(const uint8_t* payload, const float* sc
 #pragma unroll
     for (int j = 0; j < kVec; ++j) v[j] = __fmul_rn(float(int((word >> (4 * j)) & 0xFu) - 8), scale);
   }
+  const bool nan_block = scale != scale;
+  T t[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) t[j] = nan_block ? cpu_nan<T>() : narrow<T>(v[j]);
   if (aligned && i + kVec <= numel) {
-    constexpr int kStores = kVec * sizeof(T) / 16;
-    uint4 raw[kStores];
-    T* t = reinterpret_cast<T*>(raw);
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) t[j] = from_float<T>(v[j]);
-    uint4* dst = reinterpret_cast<uint4*>(out + i);
-#pragma unroll
-    for (int k = 0; k < kStores; ++k) dst[k] = raw[k];
+    store8_raw(out + i, t);
   } else {
-    for (int j = 0; j < kVec && i + j < numel; ++j) out[i + j] = from_float<T>(v[j]);
+    for (int j = 0; j < kVec && i + j < numel; ++j) out[i + j] = t[j];
   }
 }
 

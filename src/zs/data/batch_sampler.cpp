@@ -6,16 +6,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "zs/base/mix64.hpp"
+
 namespace zs {
 namespace {
 
-// splitmix64's finaliser: a strong 64-bit mix, portable and stateless.
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 uint64_t combine(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b)); }
 
 }  // namespace

@@ -9,48 +9,21 @@
 // one 16-byte vector (two for float32).
 #include "zs/models/llama_rope_kernels.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include <type_traits>
+#include "zs/kernels/vec8.cuh"
 
 namespace zs::kernels {
 namespace {
 
-constexpr int kLanes = 8;  // elements per thread
+constexpr int kLanes = kVec8;  // elements per thread
 
 template <typename T>
 struct Lanes {
-  static constexpr int kWords = kLanes * sizeof(T) / 16;  // 16-byte vectors per 8 elements
   float v[kLanes];
 
-  __device__ __forceinline__ void load(const T* p) {
-    uint4 raw[kWords];
-#pragma unroll
-    for (int w = 0; w < kWords; ++w) raw[w] = reinterpret_cast<const uint4*>(p)[w];
-    const T* t = reinterpret_cast<const T*>(raw);
-#pragma unroll
-    for (int j = 0; j < kLanes; ++j) v[j] = widen(t[j]);
-  }
-  __device__ __forceinline__ void store(T* p) const {
-    uint4 raw[kWords];
-    T* t = reinterpret_cast<T*>(raw);
-#pragma unroll
-    for (int j = 0; j < kLanes; ++j) t[j] = narrow(v[j]);
-#pragma unroll
-    for (int w = 0; w < kWords; ++w) reinterpret_cast<uint4*>(p)[w] = raw[w];
-  }
-
-  static __device__ __forceinline__ float widen(float x) { return x; }
-  static __device__ __forceinline__ float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
-  static __device__ __forceinline__ float widen(__half x) { return __half2float(x); }
-  static __device__ __forceinline__ T narrow(float x) {
-    if constexpr (sizeof(T) == 4) return x;
-    else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(x);
-    else return __float2half_rn(x);
-  }
+  __device__ __forceinline__ void load(const T* p) { load8(p, v); }
+  __device__ __forceinline__ void store(T* p) const { store8(p, v); }
   // a * b as the dtype's own multiply gives it: the float product rounded to T.
-  static __device__ __forceinline__ float mul(float a, float b) { return widen(narrow(__fmul_rn(a, b))); }
+  static __device__ __forceinline__ float mul(float a, float b) { return widen(narrow<T>(__fmul_rn(a, b))); }
 };
 
 template <typename T>

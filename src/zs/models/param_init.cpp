@@ -5,17 +5,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 
-namespace zs {
+#include "zs/base/mix64.hpp"
 
-namespace {
-// splitmix64's finaliser.
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-}  // namespace
+namespace zs {
 
 uint64_t draw_init_seed() {
   at::Generator gen = at::detail::getDefaultCPUGenerator();

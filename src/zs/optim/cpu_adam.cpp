@@ -18,6 +18,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "zs/config/env.hpp"
 #include "zs/optim/cpu_adam_kernels.hpp"
 
 namespace zs {
@@ -214,16 +215,8 @@ CpuIsa cpu_adam_isa() {
 int default_cpu_threads() {
   // ZS_CPU_ADAM_THREADS overrides (the CPU step is memory-bound: fewer threads than cores can
   // leave the threads that feed the GPU a core of their own at little cost).
-  if (const char* env = std::getenv("ZS_CPU_ADAM_THREADS"); env && *env) {
-    int n = 0;
-    try {
-      n = std::stoi(env);
-    } catch (const std::exception&) {
-      n = 0;
-    }
-    TORCH_CHECK(n > 0, "ZS_CPU_ADAM_THREADS must be a positive integer, got \"", env, "\"");
-    return n;
-  }
+  // (Clamped to 4096 threads: an int, and more than any host has cores.)
+  if (const auto n = positive_int_from_env("ZS_CPU_ADAM_THREADS")) return static_cast<int>(std::min<int64_t>(*n, 4096));
   int cores = 0;
   cpu_set_t set;
   CPU_ZERO(&set);

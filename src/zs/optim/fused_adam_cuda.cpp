@@ -41,6 +41,8 @@ void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const 
                 (param.scalar_type() == at::kBFloat16 || param.scalar_type() == at::kHalf),
             "the parameter must be a contiguous bf16 or fp16 tensor of the master's size on its device");
   }
+  require(hyper.decoupled || hyper.weight_decay == 0.0,
+          "Adam with L2 weight decay is not fused (its rounding differs from LibTorch's kernel): use LibTorch's");
   require(step.defined() && step.scalar_type() == at::kFloat && step.numel() == 1 && step.device() == master.device(),
           "the step count must be a one-element fp32 tensor on the master's device");
   if (divisor) {

@@ -15,8 +15,7 @@
 // parameter is the new master rounded to nearest (even), as a copy_ into bf16/fp16 rounds it.
 #include "zs/optim/fused_adam_kernels.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "zs/kernels/vec8.cuh"
 
 #include <algorithm>
 #include <type_traits>
@@ -24,43 +23,9 @@
 namespace zs::kernels {
 namespace {
 
-constexpr int kLanes = 8;      // elements per thread and iteration: one 16-byte vector of 16-bit values
+constexpr int kLanes = kVec8;  // elements per thread and iteration: one 16-byte vector of 16-bit values
 constexpr int kThreads = 256;
 constexpr int kBlocksPerSm = 4;  // 48 registers a thread: 5 blocks fit an SM; 4 keep every load in flight
-
-__device__ __forceinline__ float widen(float x) { return x; }
-__device__ __forceinline__ float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float widen(__half x) { return __half2float(x); }
-
-template <typename T>
-__device__ __forceinline__ T narrow(float x) {
-  if constexpr (std::is_same_v<T, float>) return x;
-  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(x);
-  else return __float2half_rn(x);
-}
-
-// kLanes consecutive elements as floats, through 16-byte vectors (the pointer is 16-byte aligned).
-template <typename T>
-__device__ __forceinline__ void load_lanes(const T* p, float (&out)[kLanes]) {
-  constexpr int kWords = kLanes * int(sizeof(T)) / 16;
-  uint4 raw[kWords];
-#pragma unroll
-  for (int w = 0; w < kWords; ++w) raw[w] = reinterpret_cast<const uint4*>(p)[w];
-  const T* t = reinterpret_cast<const T*>(raw);
-#pragma unroll
-  for (int j = 0; j < kLanes; ++j) out[j] = widen(t[j]);
-}
-
-template <typename T>
-__device__ __forceinline__ void store_lanes(T* p, const float (&in)[kLanes]) {
-  constexpr int kWords = kLanes * int(sizeof(T)) / 16;
-  uint4 raw[kWords];
-  T* t = reinterpret_cast<T*>(raw);
-#pragma unroll
-  for (int j = 0; j < kLanes; ++j) t[j] = narrow<T>(in[j]);
-#pragma unroll
-  for (int w = 0; w < kWords; ++w) reinterpret_cast<uint4*>(p)[w] = raw[w];
-}
 
 // What every element of the step shares.
 struct StepConstants {
@@ -129,16 +94,16 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t k = first; k < groups; k += stride) {
     const int64_t i = head + k * kLanes;
     float p[kLanes], m[kLanes], v[kLanes], g[kLanes];
-    load_lanes(master + i, p);
-    load_lanes(exp_avg + i, m);
-    load_lanes(exp_avg_sq + i, v);
-    load_lanes(grad + i, g);
+    load8(master + i, p);
+    load8(exp_avg + i, m);
+    load8(exp_avg_sq + i, v);
+    load8(grad + i, g);
 #pragma unroll
     for (int j = 0; j < kLanes; ++j) adam_update<kDecoupled>(p[j], m[j], v[j], g[j], c);
-    store_lanes(master + i, p);
-    store_lanes(exp_avg + i, m);
-    store_lanes(exp_avg_sq + i, v);
-    if (param) store_lanes(param + i, p);
+    store8(master + i, p);
+    store8(exp_avg + i, m);
+    store8(exp_avg_sq + i, v);
+    if (param) store8(param + i, p);
   }
 }
 

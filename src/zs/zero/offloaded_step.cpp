@@ -1,12 +1,12 @@
 #include "zs/zero/offloaded_step.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
 
+#include "zs/config/env.hpp"
 #include "zs/zero/gradient_ring.hpp"
 #include "zs/zero/zero_optimizer.hpp"
 
@@ -14,15 +14,7 @@ namespace zs {
 
 int64_t offload_piece_elements() {
   constexpr int64_t kDefault = int64_t(4) << 20;
-  const char* env = std::getenv("ZS_OFFLOAD_PIECE_ELEMENTS");
-  if (!env || !*env) return kDefault;
-  int64_t n = 0;
-  try {
-    n = std::stoll(env);
-  } catch (const std::exception&) {
-    n = 0;
-  }
-  TORCH_CHECK(n > 0, "ZS_OFFLOAD_PIECE_ELEMENTS must be a positive integer, got \"", env, "\"");
+  const int64_t n = positive_int_from_env("ZS_OFFLOAD_PIECE_ELEMENTS").value_or(kDefault);
   return (n + 15) / 16 * 16;
 }
 
