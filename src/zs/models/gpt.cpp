@@ -34,8 +34,8 @@ double residual_std(const GPTConfig& config) { return 0.02 / std::sqrt(2.0 * sta
 }  // namespace
 
 GPTTransformerImpl::GPTTransformerImpl(const GPTConfig& config, c10::Device device) {
-  wte = register_module("wte", GPTEmbedding(config.vocab_size, config.n_embd, device));
-  wpe = register_module("wpe", GPTEmbedding(config.block_size, config.n_embd, device));
+  wte = register_module("wte", DeviceEmbedding(config.vocab_size, config.n_embd, device));
+  wpe = register_module("wpe", DeviceEmbedding(config.block_size, config.n_embd, device));
   h = register_module("h", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.n_layer; ++i) h->push_back(Block(config, device));
   ln_f = register_module("ln_f", LayerNorm(config.n_embd, config.bias, device));
@@ -58,22 +58,22 @@ void GPTImpl::init_in_sequence() {
   // values (overwritten below) from the default generator. The same draws, in the same order,
   // keep every seeded host model's values, which references and checkpoints were made with.
   for (const auto& module : modules(/*include_self=*/false)) {
-    if (auto* linear = module->as<GPTLinear>()) {
+    if (auto* linear = module->as<DeviceLinear>()) {
       torch::nn::init::kaiming_uniform_(linear->weight, std::sqrt(5.0));
       if (linear->bias.defined()) {
         const double bound = 1.0 / std::sqrt(static_cast<double>(linear->weight.size(1)));
         torch::nn::init::uniform_(linear->bias, -bound, bound);
       }
-    } else if (auto* embedding = module->as<GPTEmbedding>()) {
+    } else if (auto* embedding = module->as<DeviceEmbedding>()) {
       torch::nn::init::normal_(embedding->weight);
     }
   }
   // nanoGPT's initialisation, module by module.
   for (const auto& module : modules(/*include_self=*/false)) {
-    if (auto* linear = module->as<GPTLinear>()) {
+    if (auto* linear = module->as<DeviceLinear>()) {
       linear->weight.normal_(0.0, 0.02);
       if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* embedding = module->as<GPTEmbedding>()) {
+    } else if (auto* embedding = module->as<DeviceEmbedding>()) {
       embedding->weight.normal_(0.0, 0.02);
     } else if (auto* norm = module->as<LayerNorm>()) {
       norm->weight.fill_(1.0);

@@ -29,8 +29,8 @@ class GPTTransformerImpl : public torch::nn::Module {
  public:
   GPTTransformerImpl(const GPTConfig& config, c10::Device device);
 
-  GPTEmbedding wte{nullptr};  // [vocab_size, n_embd], also the LM head
-  GPTEmbedding wpe{nullptr};  // [block_size, n_embd]
+  DeviceEmbedding wte{nullptr};  // [vocab_size, n_embd], also the LM head
+  DeviceEmbedding wpe{nullptr};  // [block_size, n_embd]
   torch::nn::ModuleList h{nullptr};   // n_layer Blocks
   LayerNorm ln_f{nullptr};
 };

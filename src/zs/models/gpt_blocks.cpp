@@ -1,11 +1,8 @@
 #include "zs/models/gpt_blocks.hpp"
 
 #include <ATen/ops/dropout.h>
-#include <ATen/ops/embedding.h>
-#include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/layer_norm.h>
-#include <ATen/ops/linear.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/zeros.h>
@@ -15,22 +12,6 @@ namespace zs {
 namespace {
 at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
 }  // namespace
-
-GPTLinearImpl::GPTLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, c10::Device device) {
-  weight = register_parameter("weight", at::empty({out_features, in_features}, on(device)));
-  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, on(device)));
-}
-
-// ATen's linear, not the C++ frontend's Linear::forward: on [B, T, C] inputs the latter runs a
-// matmul and then adds the bias in a separate broadcast kernel, where ATen folds the bias into the
-// GEMM (about 8% of a GPT-2 1.5B step on an H200).
-at::Tensor GPTLinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
-
-GPTEmbeddingImpl::GPTEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device) {
-  weight = register_parameter("weight", at::empty({num_embeddings, dim}, on(device)));
-}
-
-at::Tensor GPTEmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
 
 LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias, c10::Device device) {
   weight = register_parameter("weight", at::ones({n_embd}, on(device)));
@@ -44,8 +25,8 @@ at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device)
     : n_head(config.n_head), n_embd(config.n_embd), dropout(config.dropout) {
-  c_attn = register_module("c_attn", GPTLinear(n_embd, 3 * n_embd, config.bias, device));
-  c_proj = register_module("c_proj", GPTLinear(n_embd, n_embd, config.bias, device));
+  c_attn = register_module("c_attn", DeviceLinear(n_embd, 3 * n_embd, config.bias, device));
+  c_proj = register_module("c_proj", DeviceLinear(n_embd, n_embd, config.bias, device));
 }
 
 at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
@@ -63,8 +44,8 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
 MLPImpl::MLPImpl(const GPTConfig& config, c10::Device device)
     : dropout(config.dropout), gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
   const int64_t C = config.n_embd;
-  c_fc = register_module("c_fc", GPTLinear(C, 4 * C, config.bias, device));
-  c_proj = register_module("c_proj", GPTLinear(4 * C, C, config.bias, device));
+  c_fc = register_module("c_fc", DeviceLinear(C, 4 * C, config.bias, device));
+  c_proj = register_module("c_proj", DeviceLinear(4 * C, C, config.bias, device));
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {

@@ -11,32 +11,11 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "zs/models/device_layers.hpp"
 #include "zs/models/gpt_config.hpp"
 #include "zs/zero/unit.hpp"
 
 namespace zs {
-
-// y = x W^T (+ b) with W: [out, in], through ATen's linear (which folds the bias into the GEMM).
-// With bias=false no "bias" parameter exists at all.
-class GPTLinearImpl : public torch::nn::Module {
- public:
-  GPTLinearImpl(int64_t in_features, int64_t out_features, bool bias, c10::Device device);
-  at::Tensor forward(const at::Tensor& x);
-
-  at::Tensor weight;
-  at::Tensor bias;  // undefined when built with bias=false
-};
-TORCH_MODULE(GPTLinear);
-
-// Embedding table [num_embeddings, dim] (tokens or positions).
-class GPTEmbeddingImpl : public torch::nn::Module {
- public:
-  GPTEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device);
-  at::Tensor forward(const at::Tensor& ids);
-
-  at::Tensor weight;
-};
-TORCH_MODULE(GPTEmbedding);
 
 // LayerNorm whose bias is optional: with bias=false no "bias" parameter exists at all.
 class LayerNormImpl : public torch::nn::Module {
@@ -56,8 +35,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);  // x: [B, T, C]
 
-  GPTLinear c_attn{nullptr};  // C -> 3C (query, key, value)
-  GPTLinear c_proj{nullptr};  // C -> C
+  DeviceLinear c_attn{nullptr};  // C -> 3C (query, key, value)
+  DeviceLinear c_proj{nullptr};  // C -> C
   int64_t n_head;
   int64_t n_embd;
   double dropout;
@@ -70,8 +49,8 @@ class MLPImpl : public torch::nn::Module {
   MLPImpl(const GPTConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
 
-  GPTLinear c_fc{nullptr};
-  GPTLinear c_proj{nullptr};
+  DeviceLinear c_fc{nullptr};
+  DeviceLinear c_proj{nullptr};
   double dropout;
   std::string gelu_approximate;   // "none" or "tanh"
 };

@@ -24,7 +24,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 LlamaModelImpl::LlamaModelImpl(const LlamaConfig& config, c10::Device device) : config_(config) {
-  embed_tokens = register_module("embed_tokens", LlamaEmbedding(config.vocab_size, config.hidden_size, device));
+  embed_tokens = register_module("embed_tokens", DeviceEmbedding(config.vocab_size, config.hidden_size, device));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(config, device));
   norm = register_module("norm", LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, device));
@@ -45,7 +45,7 @@ LlamaImpl::LlamaImpl(const LlamaConfig& config, c10::Device device) : config_(co
   init_seed_ = draw_init_seed();
   model = register_module("model", LlamaModel(config_, device));
   if (!config_.tie_word_embeddings)
-    lm_head = register_module("lm_head", LlamaLinear(config_.hidden_size, config_.vocab_size, /*bias=*/false, device));
+    lm_head = register_module("lm_head", DeviceLinear(config_.hidden_size, config_.vocab_size, /*bias=*/false, device));
   if (device.type() != c10::kMeta) reset_parameters();
 }
 

@@ -35,7 +35,7 @@ class LlamaModelImpl : public torch::nn::Module {
   // input_ids: [B, T] int64 -> final hidden states [B, T, hidden] (after the last norm).
   at::Tensor forward(const at::Tensor& input_ids);
 
-  LlamaEmbedding embed_tokens{nullptr};
+  DeviceEmbedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};   // num_hidden_layers LlamaDecoderLayers
   LlamaRMSNorm norm{nullptr};
 
@@ -87,7 +87,7 @@ class LlamaImpl : public torch::nn::Module {
   uint64_t init_seed() const { return init_seed_; }
 
   LlamaModel model{nullptr};
-  LlamaLinear lm_head{nullptr};   // null when tie_word_embeddings: the head is model.embed_tokens.weight
+  DeviceLinear lm_head{nullptr};   // null when tie_word_embeddings: the head is model.embed_tokens.weight
 
  private:
   LlamaConfig config_;

@@ -2,9 +2,7 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/_fused_rms_norm.h>
-#include <ATen/ops/embedding.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/linear.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/silu.h>
@@ -16,19 +14,6 @@ namespace zs {
 namespace {
 at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
 }  // namespace
-
-LlamaLinearImpl::LlamaLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, c10::Device device) {
-  weight = register_parameter("weight", at::empty({out_features, in_features}, on(device)));
-  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, on(device)));
-}
-
-at::Tensor LlamaLinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
-
-LlamaEmbeddingImpl::LlamaEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device) {
-  weight = register_parameter("weight", at::empty({num_embeddings, dim}, on(device)));
-}
-
-at::Tensor LlamaEmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
 
 LlamaRMSNormImpl::LlamaRMSNormImpl(int64_t dim, double eps_, c10::Device device) : eps(eps_) {
   weight = register_parameter("weight", at::empty({dim}, on(device)));
@@ -49,10 +34,10 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, c10::Device de
       head_dim(config.resolved_head_dim()),
       dropout(config.attention_dropout) {
   const int64_t h = config.hidden_size, bias = config.attention_bias;
-  q_proj = register_module("q_proj", LlamaLinear(h, num_heads * head_dim, bias, device));
-  k_proj = register_module("k_proj", LlamaLinear(h, num_kv_heads * head_dim, bias, device));
-  v_proj = register_module("v_proj", LlamaLinear(h, num_kv_heads * head_dim, bias, device));
-  o_proj = register_module("o_proj", LlamaLinear(num_heads * head_dim, h, bias, device));
+  q_proj = register_module("q_proj", DeviceLinear(h, num_heads * head_dim, bias, device));
+  k_proj = register_module("k_proj", DeviceLinear(h, num_kv_heads * head_dim, bias, device));
+  v_proj = register_module("v_proj", DeviceLinear(h, num_kv_heads * head_dim, bias, device));
+  o_proj = register_module("o_proj", DeviceLinear(num_heads * head_dim, h, bias, device));
 }
 
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
@@ -71,9 +56,9 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
 
 LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, c10::Device device) {
   const int64_t h = config.hidden_size, m = config.intermediate_size;
-  gate_proj = register_module("gate_proj", LlamaLinear(h, m, config.mlp_bias, device));
-  up_proj = register_module("up_proj", LlamaLinear(h, m, config.mlp_bias, device));
-  down_proj = register_module("down_proj", LlamaLinear(m, h, config.mlp_bias, device));
+  gate_proj = register_module("gate_proj", DeviceLinear(h, m, config.mlp_bias, device));
+  up_proj = register_module("up_proj", DeviceLinear(h, m, config.mlp_bias, device));
+  down_proj = register_module("down_proj", DeviceLinear(m, h, config.mlp_bias, device));
 }
 
 at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) {

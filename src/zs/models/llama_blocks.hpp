@@ -11,32 +11,11 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "zs/models/device_layers.hpp"
 #include "zs/models/llama_config.hpp"
 #include "zs/zero/unit.hpp"
 
 namespace zs {
-
-// y = x W^T (+ b) with W: [out, in]. Like torch::nn::Linear, but its parameters are created on
-// `device` and left for the model to initialise (torch::nn::Linear initialises on the host).
-class LlamaLinearImpl : public torch::nn::Module {
- public:
-  LlamaLinearImpl(int64_t in_features, int64_t out_features, bool bias, c10::Device device);
-  at::Tensor forward(const at::Tensor& x);
-
-  at::Tensor weight;
-  at::Tensor bias;  // undefined without bias
-};
-TORCH_MODULE(LlamaLinear);
-
-// Token embedding table [vocab, hidden].
-class LlamaEmbeddingImpl : public torch::nn::Module {
- public:
-  LlamaEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device);
-  at::Tensor forward(const at::Tensor& ids);
-
-  at::Tensor weight;
-};
-TORCH_MODULE(LlamaEmbedding);
 
 // weight * x / sqrt(mean(x^2) + eps), normalised in fp32 and scaled in the input's dtype.
 class LlamaRMSNormImpl : public torch::nn::Module {
@@ -57,7 +36,7 @@ class LlamaAttentionImpl : public torch::nn::Module {
   // x: [B, T, hidden]; cos, sin: [T, head_dim] (rope_tables).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
-  LlamaLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  DeviceLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   int64_t num_heads, num_kv_heads, head_dim;
   double dropout;
 };
@@ -69,7 +48,7 @@ class LlamaMLPImpl : public torch::nn::Module {
   LlamaMLPImpl(const LlamaConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
 
-  LlamaLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  DeviceLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(LlamaMLP);
 

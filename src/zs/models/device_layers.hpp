@@ -1,0 +1,34 @@
+#pragma once
+// Linear and embedding layers whose parameters are created on the device the model is built on and
+// left uninitialised for the model to fill (torch::nn::Linear and Embedding initialise on the host).
+// On at::kMeta they take no memory, so an engine can materialise a large model one unit at a time
+// straight into its shards. The GPT and the Llama build on them.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+namespace zs {
+
+// y = x W^T (+ b) with W: [out, in], fp32 parameters. With bias=false no "bias" parameter exists.
+class DeviceLinearImpl : public torch::nn::Module {
+ public:
+  DeviceLinearImpl(int64_t in_features, int64_t out_features, bool bias, c10::Device device);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight;
+  at::Tensor bias;  // undefined when built with bias=false
+};
+TORCH_MODULE(DeviceLinear);
+
+// Embedding table [num_embeddings, dim] (tokens or positions), fp32.
+class DeviceEmbeddingImpl : public torch::nn::Module {
+ public:
+  DeviceEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device);
+  at::Tensor forward(const at::Tensor& ids);
+
+  at::Tensor weight;
+};
+TORCH_MODULE(DeviceEmbedding);
+
+}  // namespace zs
