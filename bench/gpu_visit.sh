@@ -121,6 +121,14 @@ if has profile; then
     --profile "$OUT/trace_fsdp2.json" 2>> "$OUT/torch_profile.err" | tee -a "$results"
   timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model "$m" --stage "${PROFILE_STAGE:-3}" \
     --profile "$OUT/trace_ours.json" 2>> "$OUT/zs_profile.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  if [ "$NGPU" = 1 ]; then
+    # One GPU: the same model at stage 0 and PyTorch single-GPU eager and compiled, for the ratios.
+    $B/bin/bench_gpt --model "$m" --stage 0 2>> "$OUT/zs_profile.err" | grep '^{' | tee -a "$results"
+    for c in "" --compile; do
+      timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model "$m" --strategy single $c \
+        2>> "$OUT/torch_profile.err" | tee -a "$results"
+    done
+  fi
   "$PY" bench/trace_summary.py "$OUT/trace_ours.json" "$OUT/trace_fsdp2.json" | tee "$OUT/profile_summary.txt"
   gzip -f "$OUT"/trace_*.json
 fi
