@@ -3,26 +3,23 @@
 #include <cctype>
 #include <vector>
 
+#include "zs/base/mix64.hpp"
+
 namespace zs {
 namespace {
 
 // splitmix64: tiny, portable, and the same stream everywhere (std:: distributions are not).
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  explicit Rng(uint64_t seed) : stream_(seed) {}
+  uint64_t next() { return stream_.next(); }
   size_t below(size_t n) { return static_cast<size_t>(next() % n); }
   bool chance(int percent) { return below(100) < static_cast<size_t>(percent); }
   template <typename T>
   const T& pick(const std::vector<T>& items) { return items[below(items.size())]; }
 
  private:
-  uint64_t state_;
+  SplitMix64 stream_;
 };
 
 const std::vector<std::string> kDeterminers = {"the", "a", "every", "that", "one", "no"};

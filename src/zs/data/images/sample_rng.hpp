@@ -7,33 +7,22 @@
 #include <cstdint>
 #include <initializer_list>
 
-namespace zs {
+#include "zs/base/mix64.hpp"
 
-inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+namespace zs {
 
 // One key from several integers, order-sensitive.
 inline uint64_t sample_key(std::initializer_list<uint64_t> parts) {
   uint64_t key = 0x5A17C0DEull;
-  for (uint64_t p : parts) key = splitmix64(key ^ splitmix64(p));
+  for (uint64_t p : parts) key = mix64(key ^ mix64(p));
   return key;
 }
 
 class SampleRng {
  public:
-  explicit SampleRng(uint64_t key) : state_(key) {}
+  explicit SampleRng(uint64_t key) : stream_(key) {}
 
-  uint64_t next() {
-    state_ += 0x9E3779B97F4A7C15ull;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return stream_.next(); }
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
@@ -50,7 +39,7 @@ class SampleRng {
   bool coin(double p) { return uniform() < p; }
 
  private:
-  uint64_t state_;
+  SplitMix64 stream_;
 };
 
 }  // namespace zs

@@ -27,7 +27,7 @@ at::Tensor SyntheticImages::image(int64_t index) const {
   at::Tensor out = at::empty({3, height_, width_}, at::kByte);
   uint8_t* p = out.data_ptr<uint8_t>();
   // The class colour: one byte per channel from the label, in 32..223 so the noise fits around it.
-  const uint64_t colour = splitmix64(uint64_t(label(index)) ^ 0xC01005ull);
+  const uint64_t colour = mix64(uint64_t(label(index)) ^ 0xC01005ull);
   SampleRng rng(sample_key({seed_, 0x91C7ull, uint64_t(index)}));
   const int64_t plane = height_ * width_;
   for (int64_t c = 0; c < 3; ++c) {
