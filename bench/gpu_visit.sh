@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
@@ -184,10 +184,10 @@ fi
 if has kernels; then
   # Our fused CUDA kernels against the ATen formulas they replace, on the GPU.
   note "fused kernels vs ATen"
-  for t in test_llama_rope_cuda test_fused_adam_cuda; do
+  for t in test_llama_rope_cuda test_fused_adam_cuda test_cross_entropy_cuda; do
     ( cd $B && timeout 120 ./bin/$t 2>&1 ) > "$OUT/$t.log"
     echo "$t rc=$?" | tee -a "$OUT/gpu_tests.log"
-    grep -E "PASSED|FAILED|tests ran|\[fused adam\]" "$OUT/$t.log" | tail -32
+    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward" "$OUT/$t.log" | tail -32
   done
 fi
 
@@ -209,6 +209,20 @@ if has small; then
   CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 2>> "$OUT/zs_small.err" | grep '^{' | tee -a "$results"
   "$PY" bench/trace_summary.py "$OUT/trace_small.json" | tee "$OUT/small_profile_summary.txt"
   gzip -f "$OUT"/trace_small.json
+fi
+if has ce_ab; then
+  # The fused cross-entropy on and off (ZS_FUSED_CROSS_ENTROPY=0: ATen's on fp32 logits), alternating,
+  # ${CE_AB_ROUNDS:-2} rounds, for each of ${CE_AB_MODELS:-124M 1.5B} at stage ${CE_AB_STAGE:-0} on every GPU.
+  note "cross-entropy A/B: GPT-2 ${CE_AB_MODELS:-124M 1.5B}, stage ${CE_AB_STAGE:-0}, $NGPU GPUs"
+  for model in ${CE_AB_MODELS:-124M 1.5B}; do
+    for _ in $(seq "${CE_AB_ROUNDS:-2}"); do
+      for fused in 0 1; do
+        ZS_FUSED_CROSS_ENTROPY=$fused timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model "$model" \
+          --stage "${CE_AB_STAGE:-0}" --label "fused_cross_entropy=$fused" 2>> "$OUT/zs_ce_ab.err" \
+          | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+      done
+    done
+  done
 fi
 if has startup; then
   # Launch to the end of the first step, GPT-2 1.5B stage 3 on every GPU: the model built on the

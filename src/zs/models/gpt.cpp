@@ -3,7 +3,6 @@
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
 #include <ATen/core/Reduction.h>
-#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/full_like.h>
 #include <ATen/ops/linear.h>
@@ -19,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "zs/models/cross_entropy.hpp"
 #include "zs/models/param_init.hpp"
 
 namespace zs {
@@ -121,9 +121,7 @@ GPTOutput GPTImpl::forward(const at::Tensor& idx, const std::optional<at::Tensor
   GPTOutput out;
   if (targets.has_value() && targets->defined()) {
     out.logits = at::linear(x, head_weight);
-    const int64_t V = out.logits.size(-1);
-    out.loss = at::cross_entropy_loss(out.logits.to(at::kFloat).reshape({-1, V}), targets->reshape({-1}),
-                                      /*weight=*/{}, at::Reduction::Mean, /*ignore_index=*/-1);
+    out.loss = token_cross_entropy(out.logits, *targets, /*ignore_index=*/-1);
   } else {
     out.logits = at::linear(x.slice(/*dim=*/1, T - 1, T), head_weight);
   }

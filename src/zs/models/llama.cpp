@@ -5,11 +5,11 @@
 #include <ATen/core/Reduction.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/cat.h>
-#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/models/cross_entropy.hpp"
 #include "zs/models/llama_rope.hpp"
 #include "zs/models/param_init.hpp"
 
@@ -79,9 +79,7 @@ LlamaOutput LlamaImpl::forward(const at::Tensor& input_ids, const std::optional<
     if (targets->sizes() != input_ids.sizes())
       throw std::invalid_argument("Llama: targets must have the inputs' shape " + c10::str(input_ids.sizes()) + ", got " +
                                   c10::str(targets->sizes()));
-    const int64_t V = out.logits.size(-1);
-    out.loss = at::cross_entropy_loss(out.logits.to(at::kFloat).reshape({-1, V}), targets->reshape({-1}),
-                                      /*weight=*/{}, at::Reduction::Mean, kLlamaIgnoreIndex);
+    out.loss = token_cross_entropy(out.logits, *targets, kLlamaIgnoreIndex);
   }
   return out;
 }
