@@ -147,7 +147,7 @@ int run(int argc, char** argv) {
   zs::TrainerModel m;
   m.module = model.module;
   m.sample_name = "images";
-  m.loss = [&](const zs::BatchRef& r) {
+  m.batch = [&](const zs::BatchRef& r) {
     zs::Split split = r.split;
     int64_t step = r.step;
     if (r.step >= zs::kEvalStream) {
@@ -161,8 +161,10 @@ int run(int argc, char** argv) {
     }
     const zs::ImageBatch b = loader.batch(split, step, split == zs::Split::Val ? 0 : r.micro_step, r.rank,
                                           r.world_size, r.micro_batch);
-    const at::Tensor logits = model.forward(to_device(b.images));
-    return at::cross_entropy_loss(logits.to(at::kFloat), b.labels.to(world.device));
+    return std::vector<at::Tensor>{to_device(b.images), b.labels.to(world.device)};
+  };
+  m.loss = [&](const std::vector<at::Tensor>& b) {
+    return at::cross_entropy_loss(model.forward(b[0]).to(at::kFloat), b[1]);
   };
   m.evaluate = [&]() {
     zs::TopKCounts counts;

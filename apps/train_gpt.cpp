@@ -94,10 +94,11 @@ int run(int argc, char** argv) {
 
   zs::TrainerModel m;
   m.module = model.ptr();
-  m.loss = [&](const zs::BatchRef& r) {
+  m.batch = [&](const zs::BatchRef& r) {
     const zs::Batch b = sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch);
-    return model->forward(b.x.to(world.device), b.y.to(world.device)).loss;
+    return std::vector<at::Tensor>{b.x.to(world.device), b.y.to(world.device)};
   };
+  m.loss = [&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; };
   m.tokens_per_sample = gpt.block_size;
   m.flops_per_token = model->flops_per_token(gpt.block_size);
   m.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };  // nanoGPT: matrices decay

@@ -249,10 +249,11 @@ int run(int argc, char** argv) {
 
   zs::TrainerModel tm;
   tm.module = model.ptr();
-  tm.loss = [&](const zs::BatchRef& r) {
+  tm.batch = [&](const zs::BatchRef& r) {
     const zs::Batch b = sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch);
-    return model->loss(b.x.to(world.device), b.y.to(world.device));
+    return std::vector<at::Tensor>{b.x.to(world.device), b.y.to(world.device)};
   };
+  tm.loss = [&](const std::vector<at::Tensor>& b) { return model->loss(b[0], b[1]); };
   tm.tokens_per_sample = m.block_size;
   tm.flops_per_token = model->flops_per_token(m.block_size);
   tm.decay = [](const std::string&, const at::Tensor& p) { return p.dim() >= 2; };  // norms and biases do not decay

@@ -22,6 +22,7 @@
 #include "zs/dist/communicator.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
+#include "zs/engine/graphed_loss.hpp"
 #include "zs/models/gpt.hpp"
 #include "zs/engine/memory_estimate.hpp"
 #include "zs/monitor/memory.hpp"
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   int stage = 0, warmup = 3, steps = 10;
   int64_t micro = 8, seq = 1024, bucket = 10000000, n_layer = 0, n_embd = 0, n_head = 0, vocab = 0;
   double dropout = 0.0;
-  bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false;
+  bool overlap = true, checkpointing = false, pin_memory = true, overlap_step = false, cuda_graph = false;
   bool quantized_weights = false, quantized_gradients = false;
   int hpz = 1;
   std::string offload_optimizer = "none", offload_param = "none", nvme_path, profile_path, monitors_dir, build_on = "auto";
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--vocab", vocab, "vocabulary size (default: the preset's, 50304)");
   app.add_option("--dropout", dropout, "dropout probability");
   app.add_flag("--activation_checkpointing", checkpointing, "recompute each block in backward");
+  app.add_flag("--cuda_graph", cuda_graph, "replay forward and backward as CUDA graphs (stages 0-2)");
   app.add_option("--offload_optimizer", offload_optimizer, "none, cpu or nvme");
   app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
   app.add_option("--nvme_path", nvme_path, "directory for nvme offload");
@@ -174,12 +176,28 @@ int main(int argc, char** argv) {
     at::Tensor x = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
     at::Tensor y = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
 
+    // --cuda_graph: forward and backward replayed as CUDA graphs (engine/graphed_loss.hpp).
+    std::function<at::Tensor()> loss_of = [&] { return model->forward(x, y).loss; };
+    if (cuda_graph) {
+      const std::string obstacle = engine.cuda_graph_obstacle();
+      if (!obstacle.empty()) throw std::invalid_argument("--cuda_graph: " + obstacle);
+#ifdef ZS_WITH_CUDA
+      std::vector<at::Tensor> params;
+      for (const at::Tensor& p : model->parameters())
+        if (p.requires_grad()) params.push_back(p);
+      auto graphed = std::make_shared<zs::GraphedLoss>(
+          [&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; }, std::move(params),
+          std::vector<at::Tensor>{});
+      loss_of = [&x, &y, graphed] { return (*graphed)({x, y}); };
+#endif
+    }
+
     std::vector<double> times;
     double first_loss = 0, first_step_age = 0;
     for (int i = 0; i < warmup + steps; ++i) {
       synchronize(world.device);
       const double t0 = now_s();
-      engine.backward(model->forward(x, y).loss);
+      engine.backward(loss_of());
       engine.step();
       synchronize(world.device);
       if (i == 0) {
@@ -196,7 +214,7 @@ int main(int argc, char** argv) {
     }
     // One more step, with the peak taken separately for forward+backward and for the step.
     zs::reset_peak_memory(world.device);
-    engine.backward(model->forward(x, y).loss);
+    engine.backward(loss_of());
     synchronize(world.device);
     // Model states as the engine holds them between backward and step (parameters, reduced
     // gradients, fp32 masters and optimizer state; activations are gone), next to its accounting.
@@ -216,7 +234,7 @@ int main(int argc, char** argv) {
       torch::autograd::profiler::prepareProfiler(profiler_config, activities);
       torch::autograd::profiler::enableProfiler(profiler_config, activities);
       for (int i = 0; i < 2; ++i) {
-        engine.backward(model->forward(x, y).loss);
+        engine.backward(loss_of());
         engine.step();
       }
       synchronize(world.device);
@@ -262,6 +280,7 @@ int main(int argc, char** argv) {
                             {"host_peak_gib", double(zs::device_memory(c10::Device(c10::kCPU)).peak_allocated) / gib},
                             {"offload", offload_optimizer + "/" + offload_param + (overlap_step ? " overlap_step" : "")},
                             {"checkpointing", checkpointing},
+                            {"cuda_graph", cuda_graph},
                             {"first_loss", first_loss},
                             {"fwd_bwd_peak_gib", fwd_bwd_peak_gib},
                             {"step_peak_gib", step_peak_gib},

@@ -4,8 +4,9 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab]   (default: build tests shakespeare gpt2;
-#   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama)
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs]   (default: build tests shakespeare gpt2;
+#   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
+#   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
 # Needs .deps/include (nlohmann, CLI11), .deps/googletest and .deps/liburing carried
@@ -210,6 +211,31 @@ if has small; then
   "$PY" bench/trace_summary.py "$OUT/trace_small.json" | tee "$OUT/small_profile_summary.txt"
   gzip -f "$OUT"/trace_small.json
 fi
+if has graphs; then
+  # --cuda_graph: its GPU test (graphed training = eager training), then the small models on ONE GPU,
+  # ours eager and graphed at stage 0 against PyTorch eager and torch.compile in the same call.
+  note "CUDA graphs: test, then small models on 1 GPU, ours eager/graphed vs PyTorch eager/compiled"
+  ( cd $B && timeout 300 ./bin/test_graphed_loss_cuda 2>&1 ) > "$OUT/test_graphed_loss_cuda.log"
+  echo "test_graphed_loss_cuda rc=$?" | tee -a "$OUT/gpu_tests.log"
+  grep -E "PASSED|FAILED|tests ran|stage [0-9], accumulation" "$OUT/test_graphed_loss_cuda.log" | tail -20
+  tiny="--n_layer 6 --n_head 6 --n_embd 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
+  tiny_torch="--model custom --layers 6 --heads 6 --width 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
+  for round in 1 2; do
+    for g in "" --cuda_graph; do
+      CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 50 \
+        --label "shakespeare_char$g" $g 2>> "$OUT/zs_graphs.err" | grep '^{' | tee -a "$results"
+      CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 --label "124M$g" $g \
+        2>> "$OUT/zs_graphs.err" | grep '^{' | tee -a "$results"
+    done
+    [ $round = 2 ] && break
+    for c in "" --compile; do
+      CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py $tiny_torch --strategy single \
+        --warmup 10 --steps 50 $c 2>> "$OUT/torch_small.err" | tee -a "$results"
+      CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model 124M --strategy single \
+        $c 2>> "$OUT/torch_small.err" | tee -a "$results"
+    done
+  done
+fi
 if has ce_ab; then
   # The fused cross-entropy on and off (ZS_FUSED_CROSS_ENTROPY=0: ATen's on fp32 logits), alternating,
   # ${CE_AB_ROUNDS:-2} rounds, for each of ${CE_AB_MODELS:-124M 1.5B} at stage ${CE_AB_STAGE:-0} on every GPU.
@@ -240,7 +266,7 @@ if has shakespeare; then
   CUDA_VISIBLE_DEVICES=0 timeout 900 $B/bin/train_gpt --data $data --n_layer 6 --n_head 6 --n_embd 384 \
     --block_size 256 --batch_size 64 --max_iters 5000 --eval_interval 250 --eval_iters 200 --log_interval 100 \
     --learning_rate 1e-3 --min_lr 1e-4 --beta2 0.99 --warmup_iters 100 --lr_decay_iters 5000 --dropout 0.2 \
-    --dtype bfloat16 > "$OUT/shakespeare.log" 2>&1
+    --dtype bfloat16 ${SHAKESPEARE_FLAGS:-} > "$OUT/shakespeare.log" 2>&1
   echo "rc=$?" >> "$OUT/shakespeare.log"
   tail -25 "$OUT/shakespeare.log"
 fi

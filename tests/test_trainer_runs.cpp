@@ -292,6 +292,7 @@ TEST(TrainerRuns, WrongInputsGetOneMessage) {
       {"--init_from=ckpt.pt", "no such file or folder"},
       {"--n_embd=15", "model:"},
       {"--compile=True", "no torch.compile"},
+      {"--cuda_graph=True", "--cuda_graph=True: CUDA graphs need a GPU; this run is on cpu"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];

@@ -327,6 +327,18 @@ double Engine::last_loss() const { return last_loss_.defined() ? last_loss_.item
 
 double Engine::last_grad_norm() const { return last_grad_norm_.defined() ? last_grad_norm_.item<double>() : 0.0; }
 
+std::string Engine::cuda_graph_obstacle() const {
+  if (!world_.device.is_cuda()) return "CUDA graphs need a GPU; this run is on " + world_.device.str();
+  if (schedule_) return "stage 3 gathers and releases parameters inside the forward; use stage 0, 1 or 2";
+  if (config_.zero.offload_optimizer.overlap_step)
+    return "offload_optimizer.overlap_step waits for each unit's update inside the forward; leave it off";
+  for (const auto& unit : units_)
+    if (unit.first->activation_checkpointing())
+      return "activation checkpointing recomputes units in backward with the forward's random state; leave it off";
+  if (flops_profiler_) return "the flops profiler counts operations as the forward runs; leave it off";
+  return "";
+}
+
 bool Engine::is_gradient_accumulation_boundary() const {
   return (micro_steps_ + 1) % config_.gradient_accumulation_steps == 0;
 }

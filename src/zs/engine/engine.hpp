@@ -142,6 +142,11 @@ class Engine {
   // waits by itself; call this before reading stage 1-2 parameters directly after step().
   // Collective with overlap_step (it gathers what the forward has not).
   void synchronize();
+  // Why the model's forward and backward cannot be captured as CUDA graphs under this engine
+  // (GraphedLoss, trainers' --cuda_graph), or "" when they can: on a GPU, with nothing of the
+  // engine's running inside the forward (stage 3's gathers, overlap_step's waits, activation
+  // checkpointing's recomputation, the flops profiler's counting).
+  std::string cuda_graph_obstacle() const;
   torch::nn::Module& module() { return model_; }
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.

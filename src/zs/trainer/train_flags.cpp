@@ -47,6 +47,9 @@ void add_train_flags(FlagSet& flags, TrainFlags& f) {
   flags.add("dtype", f.dtype, "auto: bfloat16 on GPUs, float32 on CPUs",
             {"auto", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16"});
   flags.add("compile", f.compile, "only False: LibTorch has no torch.compile");
+  flags.add("cuda_graph", f.cuda_graph,
+            "replay each micro-step's forward and backward as CUDA graphs (GPUs, stages 0-2, fixed batch shapes): "
+            "for small models, whose steps wait on kernel launches");
   flags.add("seed", f.seed, "");
   // ZeroShard's own.
   flags.add("deepspeed_config", f.deepspeed_config, "DeepSpeed JSON config; its \"auto\" values come from these flags");
@@ -95,7 +98,8 @@ void check_train_flags(const FlagSet& flags, TrainFlags& f) {
           "memory (set wandb_log to False; --wandb_log=False overrides a config file)");
   require(!f.compile, flags, "compile",
           "LibTorch has no torch.compile: ZeroShard runs the model eagerly (set compile to False or leave it out; "
-          "--compile=False overrides a config file)");
+          "--compile=False overrides a config file); --cuda_graph=True takes the launches out of small models' "
+          "steps, as torch.compile's reduce-overhead mode does");
   require(f.backend == "auto" || f.backend == "nccl" || f.backend == "mpi", flags, "backend",
           "ZeroShard's ranks talk over NCCL on GPUs and MPI on CPUs; there is no gloo backend");
   if (f.device != "auto" && f.device != "cpu" && f.device != "cuda") {

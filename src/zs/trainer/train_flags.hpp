@@ -44,6 +44,7 @@ struct TrainFlags {
   std::string device = "auto";
   std::string dtype = "auto";                // bfloat16 on GPUs, float32 on CPUs
   bool compile = false;                      // refused when True: LibTorch has no torch.compile
+  bool cuda_graph = false;                   // capture the training forward and backward as CUDA graphs
   int64_t seed = 1337;
   // ZeroShard
   std::string deepspeed_config;

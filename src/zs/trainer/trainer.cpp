@@ -19,6 +19,7 @@
 #include "zs/dist/communicator.hpp"
 #include "zs/dist/test_faults.hpp"
 #include "zs/engine/engine.hpp"
+#include "zs/engine/graphed_loss.hpp"
 #include "zs/monitor/format.hpp"
 #include "zs/trainer/flag_set.hpp"
 
@@ -321,7 +322,7 @@ std::pair<double, double> Trainer::estimate_loss(TrainerModel& m) {
     at::Tensor total = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(world_.device));
     for (int64_t k = 0; k < f_.eval_iters; ++k) {
       const BatchRef ref{split, kEvalStream + k, 0, world_.rank(), world_.size(), config_.train_micro_batch_size_per_gpu};
-      total += m.loss(ref).to(at::kFloat);
+      total += m.loss(m.batch(ref)).to(at::kFloat);
     }
     total /= double(f_.eval_iters);
     world_.comm->all_reduce(total, ReduceOp::avg)->wait();
@@ -342,6 +343,22 @@ void Trainer::save(int64_t iter, const TrainerModel& m) {
         (f_.keep_last > 0 ? " (keeping the newest " + std::to_string(f_.keep_last) + ")" : ""));
 }
 
+void Trainer::make_graphed_loss(TrainerModel& m) {
+  const std::string obstacle = engine_->cuda_graph_obstacle();
+  if (!obstacle.empty()) throw ConfigError(flags_.describe("cuda_graph") + ": " + obstacle);
+#ifdef ZS_WITH_CUDA
+  std::vector<at::Tensor> params, buffers;
+  for (const at::Tensor& p : module_->parameters(/*recurse=*/true))
+    if (p.requires_grad()) params.push_back(p);
+  for (const at::Tensor& b : module_->buffers(/*recurse=*/true)) buffers.push_back(b);
+  auto graphed = std::make_shared<GraphedLoss>(m.loss, std::move(params), std::move(buffers));
+  train_loss_ = [graphed](const std::vector<at::Tensor>& batch) { return (*graphed)(batch); };
+  print("cuda graph: each micro-step's forward and backward replay as two CUDA graphs (captured at the first)");
+#else
+  throw ConfigError(flags_.describe("cuda_graph") + ": this build of ZeroShard has no CUDA");
+#endif
+}
+
 void Trainer::run(TrainerModel& m) {
   std::vector<std::string> notes;
   config_ = make_train_config(flags_, f_, world_, m.autos, notes);
@@ -356,7 +373,7 @@ void Trainer::run(TrainerModel& m) {
   options.activation_checkpointing = f_.activation_checkpointing;
   options.meta_init = m.meta_init;
   options.metrics_jsonl = f_.log_jsonl;
-  if (!m.module || !m.loss) throw std::logic_error("TrainerModel needs a module and a loss");
+  if (!m.module || !m.batch || !m.loss) throw std::logic_error("TrainerModel needs a module, a batch and a loss");
   module_ = m.module;
   engine_ = std::make_unique<Engine>(*module_, config_, world_, options);
   if (!config_.scheduler) {
@@ -371,6 +388,8 @@ void Trainer::run(TrainerModel& m) {
     }
     print("initialized from the Hugging Face folder " + hf_folder);
   }
+  train_loss_ = m.loss;
+  if (f_.cuda_graph) make_graphed_loss(m);
   torch::manual_seed(uint64_t(f_.seed + world_.rank()));  // dropout differs per rank, as in nanoGPT
   const int64_t start = f_.init_from == "resume" ? resume(m) : 0;
 
@@ -413,7 +432,7 @@ void Trainer::run(TrainerModel& m) {
     inject_test_fault(world_, iter);
     for (int64_t k = 0; k < config_.gradient_accumulation_steps; ++k) {
       const BatchRef ref{Split::Train, iter, k, world_.rank(), world_.size(), micro};
-      engine_->backward(m.loss(ref));
+      engine_->backward(train_loss_(m.batch(ref)));
       engine_->step();
     }
     if (f_.save_interval > 0 && (iter + 1) % f_.save_interval == 0) save(iter + 1, m);

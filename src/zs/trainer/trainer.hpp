@@ -55,8 +55,11 @@ inline constexpr int64_t kEvalStream = 1000000000;
 struct TrainerModel {
   // Built on the host, the same on every rank. The trainer keeps it alive for its engine.
   std::shared_ptr<torch::nn::Module> module;
-  // Forward of one micro batch on this rank: its mean loss (a 0-dim tensor on the world's device).
-  std::function<at::Tensor(const BatchRef&)> loss;
+  // One micro batch of this rank as tensors on the world's device ({tokens, targets}, {images,
+  // labels}), and the forward of such a batch: its mean loss (a 0-dim tensor on that device). Every
+  // training batch has the same shapes (--cuda_graph captures the loss of one and replays it).
+  std::function<std::vector<at::Tensor>(const BatchRef&)> batch;
+  std::function<at::Tensor(const std::vector<at::Tensor>& batch)> loss;
   int64_t tokens_per_sample = 0;           // sequence length; 0 for models without tokens (samples/s only)
   std::string sample_name = "samples";     // what the step lines count then ("images")
   double flops_per_token = 0;              // for MFU; 0: none
@@ -118,6 +121,9 @@ class Trainer {
 
  private:
   std::pair<double, double> estimate_loss(TrainerModel& m);
+  // --cuda_graph: the training forward and backward as graphs (engine/graphed_loss.hpp) in
+  // train_loss_, or a ConfigError saying why this run cannot have them.
+  void make_graphed_loss(TrainerModel& m);
   void save(int64_t iter, const TrainerModel& m);
   // Loads --init_from's weights file into the module; returns the Hugging Face folder to load
   // into the engine once it exists ("" when there is none).
@@ -130,6 +136,8 @@ class Trainer {
   Config config_;
   std::shared_ptr<torch::nn::Module> module_;   // outlives engine_, which refers to it
   std::unique_ptr<Engine> engine_;
+  // The training micro-step's loss: the model's, or its CUDA-graph replay (--cuda_graph).
+  std::function<at::Tensor(const std::vector<at::Tensor>&)> train_loss_;
   std::string resume_tag_;          // chosen by resume_state()
   nlohmann::json resume_client_;
   double best_val_;
