@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
 #   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
 #
@@ -185,10 +185,10 @@ fi
 if has kernels; then
   # Our fused CUDA kernels against the ATen formulas they replace, on the GPU.
   note "fused kernels vs ATen"
-  for t in test_llama_rope_cuda test_fused_adam_cuda test_cross_entropy_cuda; do
+  for t in ${KERNEL_TESTS:-test_llama_rope_cuda test_fused_adam_cuda test_cross_entropy_cuda test_norm_bias_cuda}; do
     ( cd $B && timeout 120 ./bin/$t 2>&1 ) > "$OUT/$t.log"
     echo "$t rc=$?" | tee -a "$OUT/gpu_tests.log"
-    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward" "$OUT/$t.log" | tail -32
+    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward|\[norm bias\]" "$OUT/$t.log" | tail -32
   done
 fi
 
@@ -212,27 +212,42 @@ if has small; then
   gzip -f "$OUT"/trace_small.json
 fi
 if has graphs; then
-  # --cuda_graph: its GPU test (graphed training = eager training), then the small models on ONE GPU,
-  # ours eager and graphed at stage 0 against PyTorch eager and torch.compile in the same call.
-  note "CUDA graphs: test, then small models on 1 GPU, ours eager/graphed vs PyTorch eager/compiled"
+  # --cuda_graph: its GPU test (graphed training = eager training), then the small models on ONE GPU:
+  # ours graphed with our column-sum gradients on and off (ZS_FUSED_NORM_BIAS), alternating, ours
+  # eager, and PyTorch eager and torch.compile'd, all in this call.
+  note "CUDA graphs: test, then small models on 1 GPU, ours graphed (norm/bias sums on/off), eager, PyTorch eager/compiled"
   ( cd $B && timeout 300 ./bin/test_graphed_loss_cuda 2>&1 ) > "$OUT/test_graphed_loss_cuda.log"
   echo "test_graphed_loss_cuda rc=$?" | tee -a "$OUT/gpu_tests.log"
   grep -E "PASSED|FAILED|tests ran|stage [0-9], accumulation" "$OUT/test_graphed_loss_cuda.log" | tail -20
   tiny="--n_layer 6 --n_head 6 --n_embd 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
   tiny_torch="--model custom --layers 6 --heads 6 --width 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
-  for round in 1 2; do
-    for g in "" --cuda_graph; do
-      CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 50 \
-        --label "shakespeare_char$g" $g 2>> "$OUT/zs_graphs.err" | grep '^{' | tee -a "$results"
-      CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 --label "124M$g" $g \
-        2>> "$OUT/zs_graphs.err" | grep '^{' | tee -a "$results"
+  small_run() {  # label, then bench_gpt flags
+    local label=$1; shift
+    CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt "$@" --stage 0 --label "$label" 2>> "$OUT/zs_graphs.err" \
+      | grep '^{' | tee -a "$results"
+  }
+  for _ in 1 2; do
+    for nb in 0 1; do
+      ZS_FUSED_NORM_BIAS=$nb small_run "shakespeare_char graphed norm_bias=$nb" --model custom $tiny --warmup 10 --steps 50 --cuda_graph
+      ZS_FUSED_NORM_BIAS=$nb small_run "124M graphed norm_bias=$nb" --model 124M --cuda_graph
     done
-    [ $round = 2 ] && break
-    for c in "" --compile; do
-      CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py $tiny_torch --strategy single \
-        --warmup 10 --steps 50 $c 2>> "$OUT/torch_small.err" | tee -a "$results"
-      CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model 124M --strategy single \
-        $c 2>> "$OUT/torch_small.err" | tee -a "$results"
+  done
+  small_run "shakespeare_char eager" --model custom $tiny --warmup 10 --steps 50
+  small_run "124M eager" --model 124M
+  for c in "" --compile; do
+    CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py $tiny_torch --strategy single \
+      --warmup 10 --steps 50 $c 2>> "$OUT/torch_small.err" | tee -a "$results"
+  done
+  CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model 124M --strategy single \
+    --compile 2>> "$OUT/torch_small.err" | tee -a "$results"
+fi
+if has big_ab; then
+  # GPT-2 1.5B on ONE GPU, stage 0: our column-sum gradients off and on, alternating.
+  note "GPT-2 1.5B, 1 GPU, stage 0: ZS_FUSED_NORM_BIAS 0/1"
+  for _ in 1 2; do
+    for nb in 0 1; do
+      ZS_FUSED_NORM_BIAS=$nb CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 1.5B --stage 0 \
+        --label "1.5B norm_bias=$nb" 2>> "$OUT/zs_big_ab.err" | grep '^{' | tee -a "$results"
     done
   done
 fi

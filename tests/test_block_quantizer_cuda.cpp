@@ -19,9 +19,12 @@
 #include <ATen/ops/sin.h>
 
 #include "support/run_ranks.hpp"
+#include "support/tensor_compare.hpp"
 #include "zs/comm_codec/block_quantizer.hpp"
 
 namespace {
+
+using zs::testing::same_bits;
 
 at::Tensor mixed_data(int64_t numel, int64_t block) {
   auto i = at::arange(numel, at::kDouble);
@@ -29,11 +32,6 @@ at::Tensor mixed_data(int64_t numel, int64_t block) {
 }
 
 // Equal bits, NaN included (a non-finite block restores as NaN on both sides).
-bool same_bits(const at::Tensor& a, const at::Tensor& b) {
-  auto x = a.cpu().contiguous(), y = b.cpu().contiguous();
-  return x.sizes() == y.sizes() && x.scalar_type() == y.scalar_type() &&
-         std::memcmp(x.const_data_ptr(), y.const_data_ptr(), x.nbytes()) == 0;
-}
 
 using Case = std::tuple<int, int64_t, c10::ScalarType, int64_t>;  // bits, block, dtype, numel
 class QuantizerCuda : public ::testing::TestWithParam<Case> {};

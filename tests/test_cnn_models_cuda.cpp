@@ -18,6 +18,7 @@
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
+#include "support/tensor_compare.hpp"
 #include "zs/ckpt/file_io.hpp"
 #include "zs/ckpt/module_weights.hpp"
 #include "zs/ckpt/safetensors.hpp"
@@ -36,10 +37,6 @@ std::string references() {
   return dir ? dir : "";
 }
 
-double relative_max_diff(const at::Tensor& a, const at::Tensor& b) {
-  const double scale = b.abs().max().item<double>();
-  return (a.to(at::kFloat) - b).abs().max().item<double>() / std::max(scale, 1e-12);
-}
 
 class CnnOnGpu : public ::testing::TestWithParam<std::string> {};
 
@@ -59,8 +56,8 @@ TEST_P(CnnOnGpu, GivesTorchvisionsLogitsOnTheSameGpu) {
     const at::Tensor input = ref.read("input").to(at::Device(at::kCUDA, 0), dtype);
     const at::Tensor expected = ref.read("logits_eval");
     c10::NoGradGuard no_grad;
-    const double diff = relative_max_diff(model.forward(input).cpu(), expected);
-    const double diff_cl = relative_max_diff(model.forward(input.contiguous(at::MemoryFormat::ChannelsLast)).cpu(), expected);
+    const double diff = zs::testing::relative_diff(model.forward(input).cpu(), expected);
+    const double diff_cl = zs::testing::relative_diff(model.forward(input.contiguous(at::MemoryFormat::ChannelsLast)).cpu(), expected);
     std::cout << "[cnn cuda] " << type << " " << precision << " eval: max |ours - torchvision| / max |torchvision| = "
               << diff << " (channels-last " << diff_cl << "; tolerance " << tolerance << ")\n";
     EXPECT_LE(diff, tolerance) << type << " " << precision;

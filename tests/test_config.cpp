@@ -483,3 +483,19 @@ TEST(ConfigEnv, PositiveIntegersOnly) {
             std::string::npos);
   unsetenv(name);
 }
+
+TEST(ConfigEnv, SwitchesAreZeroOrOne) {
+  const char* name = "ZS_TEST_SWITCH";
+  unsetenv(name);
+  EXPECT_TRUE(zs::switch_from_env(name));
+  setenv(name, "", 1);
+  EXPECT_TRUE(zs::switch_from_env(name));
+  setenv(name, "1", 1);
+  EXPECT_TRUE(zs::switch_from_env(name));
+  setenv(name, "0", 1);
+  EXPECT_FALSE(zs::switch_from_env(name));
+  setenv(name, "off", 1);
+  EXPECT_NE(zs::testing::error_of([&] { zs::switch_from_env(name); }).find("ZS_TEST_SWITCH must be 0 (off) or 1 (on), got \"off\""),
+            std::string::npos);
+  unsetenv(name);
+}

@@ -20,22 +20,17 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "support/tensor_compare.hpp"
 #include "zs/models/cross_entropy_cuda.hpp"
 
 namespace {
 
+using zs::testing::same_bits;
+using zs::testing::relative_diff;
+
 constexpr int64_t kIgnore = -1;
 
-bool same_bits(const at::Tensor& a, const at::Tensor& b) {
-  auto x = a.cpu().contiguous(), y = b.cpu().contiguous();
-  return x.sizes() == y.sizes() && x.scalar_type() == y.scalar_type() &&
-         std::memcmp(x.const_data_ptr(), y.const_data_ptr(), x.nbytes()) == 0;
-}
 
-double rel_diff(const at::Tensor& a, const at::Tensor& b) {
-  const auto fa = a.to(at::kFloat), fb = b.to(at::kFloat);
-  return (fa - fb).abs().max().item<double>() / (fb.abs().max().item<double>() + 1e-30);
-}
 
 std::pair<at::Tensor, at::Tensor> loss_and_grad(const at::Tensor& logits0, const at::Tensor& targets, bool fused) {
   const at::Tensor logits = logits0.clone().requires_grad_(true);
@@ -63,7 +58,7 @@ TEST_P(CrossEntropyCuda, MatchesAtenWithinRounding) {
   if (rows > 4) targets.slice(0, 0, rows, 5).fill_(kIgnore);  // every fifth row ignored
   const auto [loss, grad] = loss_and_grad(logits, targets, true);
   const auto [ref_loss, ref_grad] = loss_and_grad(logits, targets, false);
-  const double dl = rel_diff(loss, ref_loss), dg = rel_diff(grad, ref_grad);
+  const double dl = relative_diff(loss, ref_loss), dg = relative_diff(grad, ref_grad);
   EXPECT_LT(dl, 1e-5);
   EXPECT_LT(dg, dtype == at::kFloat ? 1e-5 : dtype == at::kHalf ? 2e-3 : 1e-2);
   const auto [loss2, grad2] = loss_and_grad(logits, targets, true);

@@ -11,17 +11,15 @@
 #include <ATen/ops/randn.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "support/tensor_compare.hpp"
 #include "zs/models/llama_config.hpp"
 #include "zs/models/llama_rope.hpp"
 #include "zs/models/llama_rope_cuda.hpp"
 
 namespace {
 
-bool same_bits(const at::Tensor& a, const at::Tensor& b) {
-  auto x = a.cpu().contiguous(), y = b.cpu().contiguous();
-  return x.sizes() == y.sizes() && x.scalar_type() == y.scalar_type() &&
-         std::memcmp(x.const_data_ptr(), y.const_data_ptr(), x.nbytes()) == 0;
-}
+using zs::testing::same_bits;
+
 
 using Case = std::tuple<c10::ScalarType, int64_t, int64_t, bool>;  // dtype, heads, head_dim, llama3 scaling
 class RopeCuda : public ::testing::TestWithParam<Case> {};

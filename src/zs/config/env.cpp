@@ -18,4 +18,12 @@ std::optional<int64_t> positive_int_from_env(const char* name) {
   return static_cast<int64_t>(n);
 }
 
+bool switch_from_env(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return true;
+  const std::string v = value;
+  if (v == "0" || v == "1") return v == "1";
+  throw std::invalid_argument(std::string(name) + " must be 0 (off) or 1 (on), got \"" + v + "\"");
+}
+
 }  // namespace zs

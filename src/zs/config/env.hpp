@@ -12,4 +12,9 @@ namespace zs {
 // trailing characters included.
 std::optional<int64_t> positive_int_from_env(const char* name);
 
+// An on/off switch for a feature that is on by default (ZS_FUSED_CROSS_ENTROPY=0 turns a kernel
+// off for comparisons): false for "0", true for "1", unset or empty. Throws std::invalid_argument
+// for anything else.
+bool switch_from_env(const char* name);
+
 }  // namespace zs

@@ -3,8 +3,6 @@
 // (one kernel). GPU builds only.
 #include "zs/models/cross_entropy_cuda.hpp"
 
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -18,16 +16,14 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "zs/config/env.hpp"
 #include "zs/models/cross_entropy_kernels.hpp"
 
 namespace zs {
 namespace {
 
 bool fused_cross_entropy_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("ZS_FUSED_CROSS_ENTROPY");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool on = switch_from_env("ZS_FUSED_CROSS_ENTROPY");
   return on;
 }
 

@@ -7,6 +7,10 @@
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/zeros.h>
 
+#ifdef ZS_WITH_CUDA
+#include "zs/models/norm_bias_cuda.hpp"
+#endif
+
 namespace zs {
 
 namespace {
@@ -19,7 +23,11 @@ LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias, c10::Device device)
 }
 
 at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
-  // An undefined bias tensor tells layer_norm there is none.
+  // An undefined bias tensor tells layer_norm there is none. On GPUs in training the weight and
+  // bias gradients come from our column-sum kernel (norm_bias_cuda.hpp).
+#ifdef ZS_WITH_CUDA
+  if (fused_norm_bias_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, 1e-5);
+#endif
   return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
 }
 

@@ -1,0 +1,141 @@
+// Linear-with-bias and LayerNorm with our column-sum gradients (GPU build only) against ATen's
+// autograd on the GPU: the outputs and the input gradients bit for bit where ATen computes them the
+// same way, the parameter gradients within fp32 rounding of the sums' order (then rounded to the
+// parameter's dtype), in float32, bfloat16 and float16, at GPT shapes and odd row counts; the same
+// bits run after run; and one timing line per shape.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <tuple>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/randn.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "support/tensor_compare.hpp"
+#include "zs/models/norm_bias_cuda.hpp"
+
+namespace {
+
+using zs::testing::relative_diff;
+using zs::testing::same_bits;
+
+// Parameter gradients: fp32 sums in another order, rounded once to the dtype.
+double tolerance(c10::ScalarType dtype) { return dtype == at::kFloat ? 1e-5 : dtype == at::kHalf ? 2e-3 : 1e-2; }
+
+struct Grads {
+  at::Tensor out, dx, dweight, dbias;
+};
+
+// rows x features input, an incoming gradient `dy`; `fused` picks our function or ATen's.
+Grads linear_grads(const at::Tensor& x0, const at::Tensor& w0, const at::Tensor& b0, const at::Tensor& dy, bool fused) {
+  const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true),
+                   b = b0.clone().requires_grad_(true);
+  if (fused) EXPECT_TRUE(zs::fused_norm_bias_applies(x, w));
+  const at::Tensor out = fused ? zs::linear_fused_bias_grad(x, w, b) : at::linear(x, w, b);
+  const auto g = torch::autograd::grad({out}, {x, w, b}, {dy});
+  return {out.detach(), g[0], g[1], g[2]};
+}
+
+Grads layer_norm_grads(const at::Tensor& x0, const at::Tensor& w0, const at::Tensor& b0, const at::Tensor& dy, bool fused) {
+  const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+  const at::Tensor b = b0.defined() ? b0.clone().requires_grad_(true) : at::Tensor();
+  const at::Tensor out = fused ? zs::layer_norm_fused_param_grads(x, w, b, 1e-5) : at::layer_norm(x, {w.size(0)}, w, b, 1e-5);
+  std::vector<at::Tensor> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  const auto g = torch::autograd::grad({out}, inputs, {dy});
+  return {out.detach(), g[0], g[1], b.defined() ? g[2] : at::Tensor()};
+}
+
+using Case = std::tuple<c10::ScalarType, int64_t, int64_t, int64_t>;  // dtype, batch, seq, features
+class NormBiasCuda : public ::testing::TestWithParam<Case> {};
+
+TEST_P(NormBiasCuda, LinearBiasGradientMatchesAten) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, in] = GetParam();
+  const int64_t out = 3 * in;
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x = at::randn({batch, seq, in}, o), w = at::randn({out, in}, o) * 0.05, b = at::randn({out}, o);
+  const at::Tensor dy = at::randn({batch, seq, out}, o);
+  const Grads ours = linear_grads(x, w, b, dy, true), aten = linear_grads(x, w, b, dy, false);
+  EXPECT_TRUE(same_bits(ours.out, aten.out));
+  const double ddx = relative_diff(ours.dx, aten.dx), ddw = relative_diff(ours.dweight, aten.dweight),
+               ddb = relative_diff(ours.dbias, aten.dbias);
+  std::printf("[norm bias] linear %s [%lld x %lld] -> %lld: relative differences dx %.1e, dweight %.1e, dbias %.1e\n",
+              c10::toString(dtype), (long long)(batch * seq), (long long)in, (long long)out, ddx, ddw, ddb);
+  EXPECT_LE(ddx, tolerance(dtype));
+  EXPECT_LE(ddw, tolerance(dtype));
+  EXPECT_LE(ddb, tolerance(dtype));
+  EXPECT_TRUE(same_bits(ours.dbias, linear_grads(x, w, b, dy, true).dbias)) << "not the same bits run after run";
+}
+
+TEST_P(NormBiasCuda, LayerNormParameterGradientsMatchAten) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, c] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x = at::randn({batch, seq, c}, o) * 3 + 1, w = at::randn({c}, o), b = at::randn({c}, o);
+  const at::Tensor dy = at::randn({batch, seq, c}, o);
+  for (const bool with_bias : {true, false}) {
+    const at::Tensor bias = with_bias ? b : at::Tensor();
+    const Grads ours = layer_norm_grads(x, w, bias, dy, true), aten = layer_norm_grads(x, w, bias, dy, false);
+    EXPECT_TRUE(same_bits(ours.out, aten.out));
+    EXPECT_TRUE(same_bits(ours.dx, aten.dx));
+    const double ddw = relative_diff(ours.dweight, aten.dweight);
+    const double ddb = with_bias ? relative_diff(ours.dbias, aten.dbias) : 0.0;
+    std::printf("[norm bias] layer norm %s [%lld x %lld]%s: relative differences dweight %.1e, dbias %.1e\n",
+                c10::toString(dtype), (long long)(batch * seq), (long long)c, with_bias ? "" : " (no bias)", ddw, ddb);
+    EXPECT_LE(ddw, tolerance(dtype));
+    EXPECT_LE(ddb, tolerance(dtype));
+    EXPECT_EQ(ours.dbias.defined(), with_bias);
+    EXPECT_TRUE(same_bits(ours.dweight, layer_norm_grads(x, w, bias, dy, true).dweight)) << "not the same bits run after run";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, NormBiasCuda,
+                         ::testing::Values(Case{at::kBFloat16, 64, 256, 384},   // shakespeare_char
+                                           Case{at::kBFloat16, 8, 1024, 768},   // GPT-2 124M
+                                           Case{at::kBFloat16, 3, 37, 1600},    // odd rows, GPT-2 1.5B width
+                                           Case{at::kHalf, 4, 100, 512}, Case{at::kFloat, 2, 129, 256},
+                                           Case{at::kFloat, 1, 5, 8}));
+
+// Not a timed test: one line per shape with both ways' backward time (bias gradient alone, and
+// LayerNorm's parameter gradients alone).
+TEST(NormBiasCudaTiming, PrintsBothPaths) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{16384, 384}, {16384, 1536}, {8192, 768}, {8192, 6400}}) {
+    const at::Tensor dy = at::randn({rows, cols}, o), x = at::randn({rows, cols}, o), w = at::randn({cols}, o);
+    const auto time_ms = [&](const std::function<void()>& fn) {
+      fn();
+      c10::cuda::device_synchronize();
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < 20; ++i) fn();
+      c10::cuda::device_synchronize();
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 20;
+    };
+    // A linear [rows, 64] -> cols whose bias alone wants a gradient: the forward GEMM and the sums.
+    const at::Tensor xs = at::randn({rows, 64}, o), ws = at::randn({cols, 64}, o), bs = w.clone().requires_grad_(true);
+    const double aten_bias = time_ms([&] { (void)torch::autograd::grad({at::linear(xs, ws, bs)}, {bs}, {dy}); });
+    const double ours_bias = time_ms([&] { (void)torch::autograd::grad({zs::linear_fused_bias_grad(xs, ws, bs)}, {bs}, {dy}); });
+    const at::Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
+    const double aten_ln = time_ms([&] {
+      const at::Tensor y = at::layer_norm(xr, {cols}, wr, wr, 1e-5);
+      (void)torch::autograd::grad({y}, {wr}, {dy});
+    });
+    const double ours_ln = time_ms([&] {
+      const at::Tensor y = zs::layer_norm_fused_param_grads(xr, wr, wr, 1e-5);
+      (void)torch::autograd::grad({y}, {wr}, {dy});
+    });
+    std::printf("[norm bias] [%lld x %lld] bf16: small linear + bias gradient: ATen %.1f us, ours %.1f us (%.2fx) | "
+                "layer norm forward + weight/bias gradients: ATen %.1f us, ours %.1f us (%.2fx)\n",
+                (long long)rows, (long long)cols, aten_bias * 1e3, ours_bias * 1e3, aten_bias / ours_bias, aten_ln * 1e3,
+                ours_ln * 1e3, aten_ln / ours_ln);
+  }
+}
+
+}  // namespace
