@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
 #   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
 #
@@ -240,6 +240,27 @@ if has graphs; then
   done
   CUDA_VISIBLE_DEVICES=0 timeout 300 torchrun --nproc_per_node 1 bench/torch_gpt.py --model 124M --strategy single \
     --compile 2>> "$OUT/torch_small.err" | tee -a "$results"
+fi
+if has ln_ab; then
+  # Our LayerNorm forward kernel off and on (ZS_FUSED_LAYER_NORM), alternating, graphed, ONE GPU; then
+  # two traced eager steps of the shakespeare_char shape with every kernel on, and where the time goes.
+  note "LayerNorm forward kernel A/B (graphed, 1 GPU), then a traced shakespeare_char-shape run"
+  tiny="--n_layer 6 --n_head 6 --n_embd 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
+  for _ in 1 2; do
+    for ln in 0 1; do
+      ZS_FUSED_LAYER_NORM=$ln CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 \
+        --warmup 10 --steps 50 --cuda_graph --label "shakespeare_char graphed layer_norm=$ln" 2>> "$OUT/zs_ln_ab.err" \
+        | grep '^{' | tee -a "$results"
+    done
+  done
+  for ln in 0 1; do
+    ZS_FUSED_LAYER_NORM=$ln CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 --cuda_graph \
+      --label "124M graphed layer_norm=$ln" 2>> "$OUT/zs_ln_ab.err" | grep '^{' | tee -a "$results"
+  done
+  CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 20 \
+    --label "shakespeare_char traced" --profile "$OUT/trace_small.json" 2>> "$OUT/zs_ln_ab.err" | grep '^{' | tee -a "$results"
+  TOP_KERNELS=40 "$PY" bench/trace_summary.py "$OUT/trace_small.json" | tee "$OUT/small_profile_summary.txt"
+  gzip -f "$OUT"/trace_small.json
 fi
 if has big_ab; then
   # GPT-2 1.5B on ONE GPU, stage 0: our column-sum gradients off and on, alternating.

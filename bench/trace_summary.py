@@ -4,10 +4,13 @@
 # step, the GPU kernel time by kind, how much of the collectives ran under compute, and how long
 # the compute streams sat idle.
 #
-#   python3 bench/trace_summary.py ours.json fsdp2.json
+#   python3 bench/trace_summary.py ours.json fsdp2.json     (TOP_KERNELS=40: list 40 kernels, not 12)
 import json
+import os
 import re
 import sys
+
+TOP_KERNELS = int(os.environ.get("TOP_KERNELS", "12"))
 
 KINDS = [  # first match wins
     ("nccl", r"nccl"),
@@ -93,7 +96,7 @@ def summarize(path, steps=2):
     for e in kernels:
         top[e["name"]] = top.get(e["name"], 0.0) + e["dur"]
     print("  top kernels:")
-    for name, us in sorted(top.items(), key=lambda kv: -kv[1])[:12]:
+    for name, us in sorted(top.items(), key=lambda kv: -kv[1])[:TOP_KERNELS]:
         print(f"    {us / steps / 1e3:7.2f}  {name[:110]}")
 
 

@@ -8,14 +8,10 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include "zs/comm_codec/block_quantizer_kernels.hpp"
+#include "zs/kernels/check_launch.hpp"
 
 namespace zs {
 namespace {
-
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
 
 // The kernels move codes as 32-bit words.
 void check_payload_alignment(const at::Tensor& payload) {
@@ -32,7 +28,7 @@ void quantize_blocks_cuda(const at::Tensor& x, int bits, int64_t block_size, con
   kernels::launch_quantize_blocks(x.const_data_ptr(), kernels::float_kind(x.scalar_type()), x.numel(), bits, block_size,
                                   payload.data_ptr<uint8_t>(), scales.data_ptr<float>(),
                                   c10::cuda::getCurrentCUDAStream().stream());
-  check_launch("block quantize kernel");
+  kernels::check_launch("block quantize kernel");
 }
 
 void dequantize_blocks_cuda(const at::Tensor& payload, const at::Tensor& scales, int bits, int64_t block_size,
@@ -42,7 +38,7 @@ void dequantize_blocks_cuda(const at::Tensor& payload, const at::Tensor& scales,
   kernels::launch_dequantize_blocks(payload.const_data_ptr<uint8_t>(), scales.const_data_ptr<float>(), bits,
                                     block_size, out.numel(), out.data_ptr(), kernels::float_kind(out.scalar_type()),
                                     c10::cuda::getCurrentCUDAStream().stream());
-  check_launch("block dequantize kernel");
+  kernels::check_launch("block dequantize kernel");
 }
 
 }  // namespace zs

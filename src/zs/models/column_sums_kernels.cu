@@ -1,7 +1,8 @@
 // Column sums in two passes: blocks of 256 threads each own a 128-column tile and a range of rows,
 // every thread summing 8 adjacent columns (16-byte loads) over every 16th row of the range; the
 // block folds its 16 row lanes in shared memory into one row of partial sums. A second kernel adds
-// the partial rows per column and rounds once. The split depends only on the shape, so the result
+// the partial rows per column and rounds once (also for LayerNorm's fused backward,
+// layer_norm_kernels.cu, which writes the same partial rows). The split depends only on the shape, so the result
 // is the same bits run after run. ATen reduces the bias gradient with a generic reduction and the
 // LayerNorm weight gradient with a kernel tuned for few, long rows; at nanoGPT's shakespeare_char
 // shape (16,384 rows of 384) those took 27 and 53 us per call, for 12.6 MB each.
@@ -64,17 +65,32 @@ __global__ void __launch_bounds__(kThreads) partial_column_sums(const T* __restr
   }
 }
 
-// out[which][c] = sum over the row blocks of partial[which][b][c], rounded to TOut.
+// out[which][c] = sum over the row blocks of partial[which][b][c], rounded to TOut. A block takes 32
+// columns; its 8 row lanes sum every 8th partial row, then lane 0 adds the 8 in a fixed order.
+constexpr int kFinishLanes = 8;
+
 template <typename TOut>
-__global__ void finish_column_sums(const float* __restrict__ partial, int row_blocks, int64_t cols,
-                                   TOut* __restrict__ sum_dy, TOut* __restrict__ sum_dy_xhat) {
-  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+__global__ void __launch_bounds__(32 * kFinishLanes) finish_column_sums(const float* __restrict__ partial,
+                                                                        int row_blocks, int64_t cols,
+                                                                        TOut* __restrict__ sum_dy,
+                                                                        TOut* __restrict__ sum_dy_xhat) {
+  const int tx = threadIdx.x % 32, ty = threadIdx.x / 32;
+  const int64_t c = int64_t(blockIdx.x) * 32 + tx;
   const int which = blockIdx.y;
-  if (c >= cols) return;
-  const float* p = partial + int64_t(which) * row_blocks * cols + c;
   float total = 0.f;
-  for (int b = 0; b < row_blocks; ++b) total += p[int64_t(b) * cols];
-  (which == 0 ? sum_dy : sum_dy_xhat)[c] = narrow<TOut>(total);
+  if (c < cols) {
+    const float* p = partial + int64_t(which) * row_blocks * cols + c;
+    for (int b = ty; b < row_blocks; b += kFinishLanes) total += p[int64_t(b) * cols];
+  }
+  __shared__ float lanes[kFinishLanes][32];
+  lanes[ty][tx] = total;
+  __syncthreads();
+  if (ty == 0 && c < cols) {
+    float sum = 0.f;
+#pragma unroll
+    for (int l = 0; l < kFinishLanes; ++l) sum += lanes[l][tx];
+    (which == 0 ? sum_dy : sum_dy_xhat)[c] = narrow<TOut>(sum);
+  }
 }
 
 template <typename T>
@@ -93,9 +109,10 @@ void launch_partial(const void* dy, const void* x, const float* mean, const floa
 template <typename TOut>
 void launch_finish(const float* workspace, int row_blocks, int64_t cols, int sums, void* sum_dy, void* sum_dy_xhat,
                    cudaStream_t stream) {
-  const dim3 grid(unsigned((cols + 255) / 256), unsigned(sums));
-  finish_column_sums<TOut><<<grid, 256, 0, stream>>>(workspace, row_blocks, cols, static_cast<TOut*>(sum_dy),
-                                                     static_cast<TOut*>(sum_dy_xhat));
+  const dim3 grid(unsigned((cols + 31) / 32), unsigned(sums));
+  finish_column_sums<TOut><<<grid, 32 * kFinishLanes, 0, stream>>>(workspace, row_blocks, cols,
+                                                                   static_cast<TOut*>(sum_dy),
+                                                                   static_cast<TOut*>(sum_dy_xhat));
 }
 
 }  // namespace
@@ -116,7 +133,11 @@ void launch_column_sums(const void* dy, const void* x, const float* mean, const 
     case FloatKind::bf16: launch_partial<__nv_bfloat16>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, stream); break;
     case FloatKind::f16: launch_partial<__half>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, stream); break;
   }
-  const int sums = x ? 2 : 1;
+  launch_finish_column_sums(workspace, row_blocks, cols, x ? 2 : 1, out_kind, sum_dy, sum_dy_xhat, stream);
+}
+
+void launch_finish_column_sums(const float* workspace, int row_blocks, int64_t cols, int sums, FloatKind out_kind,
+                               void* sum_dy, void* sum_dy_xhat, cudaStream_t stream) {
   switch (out_kind) {
     case FloatKind::f32: launch_finish<float>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
     case FloatKind::bf16: launch_finish<__nv_bfloat16>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;

@@ -18,6 +18,7 @@
 
 #include "zs/config/env.hpp"
 #include "zs/models/cross_entropy_kernels.hpp"
+#include "zs/kernels/check_launch.hpp"
 
 namespace zs {
 namespace {
@@ -25,11 +26,6 @@ namespace {
 bool fused_cross_entropy_enabled() {
   static const bool on = switch_from_env("ZS_FUSED_CROSS_ENTROPY");
   return on;
-}
-
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
 
 struct FusedCrossEntropy : torch::autograd::Function<FusedCrossEntropy> {
@@ -43,7 +39,7 @@ struct FusedCrossEntropy : torch::autograd::Function<FusedCrossEntropy> {
                                           ignore_index, kernels::float_kind(logits.scalar_type()),
                                           losses.data_ptr<float>(), lse.data_ptr<float>(),
                                           c10::cuda::getCurrentCUDAStream().stream());
-    check_launch("cross-entropy forward kernel");
+    kernels::check_launch("cross-entropy forward kernel");
     const at::Tensor count = at::ne(targets, ignore_index).sum().to(at::kFloat);
     ctx->save_for_backward({logits, targets, lse, count});
     ctx->saved_data["ignore_index"] = ignore_index;
@@ -66,7 +62,7 @@ struct FusedCrossEntropy : torch::autograd::Function<FusedCrossEntropy> {
                                            count.const_data_ptr<float>(), logits.size(0), logits.size(1), ignore_index,
                                            kernels::float_kind(logits.scalar_type()), dlogits.data_ptr(),
                                            c10::cuda::getCurrentCUDAStream().stream());
-    check_launch("cross-entropy backward kernel");
+    kernels::check_launch("cross-entropy backward kernel");
     return {dlogits, at::Tensor(), at::Tensor()};
   }
 };

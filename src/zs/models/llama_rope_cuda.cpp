@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "zs/kernels/check_launch.hpp"
 #include "zs/models/llama_rope_kernels.hpp"
 
 namespace zs {
@@ -33,8 +34,7 @@ at::Tensor run_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   c10::cuda::CUDAGuard guard(x.device());
   kernels::launch_rotary(input.const_data_ptr(), used, cos.const_data_ptr(), sin.const_data_ptr(), out.data_ptr(),
                          kernels::float_kind(x.scalar_type()), backward, c10::cuda::getCurrentCUDAStream().stream());
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw std::runtime_error(std::string("rotary embedding kernel: ") + cudaGetErrorString(err));
+  kernels::check_launch("rotary embedding kernel");
   return out;
 }
 

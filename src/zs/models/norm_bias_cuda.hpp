@@ -1,8 +1,10 @@
-// Linear-with-bias and LayerNorm on GPUs with their parameter gradients from our column-sum kernels
-// (column_sums_kernels.cu): the forward and the input's gradient stay ATen's, the bias gradient and
-// LayerNorm's weight and bias gradients are summed over the rows in one pass each. The same values
-// as ATen within fp32 rounding (the sums go in another order); the same bits run after run. GPU
-// builds only.
+// Linear-with-bias and LayerNorm on GPUs with our kernels where ATen's are slow for GPT shapes:
+// the bias gradient and LayerNorm's weight and bias gradients summed over the rows in one pass
+// (column_sums_kernels.cu), LayerNorm's forward (rows of up to 2,048 features) and its backward
+// (up to 768: input gradient and parameter sums in one pass over dy and x; layer_norm_kernels.cu).
+// The linear's forward and input gradient stay ATen's. Values within fp32 rounding of ATen's (the
+// sums go in another order); the same bits run after run. ZS_FUSED_NORM_BIAS=0 turns all of it
+// off, ZS_FUSED_LAYER_NORM=0 the LayerNorm kernels only. GPU builds only.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -10,7 +12,7 @@
 namespace zs {
 
 // Training on a GPU (gradients wanted) in float32, bfloat16 or float16, a last dimension that is a
-// multiple of 8, and ZS_FUSED_NORM_BIAS not "0" (which leaves it all to ATen, for comparisons).
+// multiple of 8, and ZS_FUSED_NORM_BIAS not "0".
 bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight);
 
 // at::linear(x, weight, bias) with bias defined.

@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "zs/kernels/check_launch.hpp"
 #include "zs/optim/fused_adam_kernels.hpp"
 
 namespace zs {
@@ -60,8 +61,7 @@ void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const 
   kernels::launch_fused_adam(slot, kernels::float_kind(grad_type), param_kind, h, step.const_data_ptr<float>(),
                              divisor ? divisor->const_data_ptr<float>() : nullptr,
                              c10::cuda::getCurrentCUDAStream().stream());
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw std::runtime_error(std::string("fused Adam kernel: ") + cudaGetErrorString(err));
+  kernels::check_launch("fused Adam kernel");
 }
 
 }  // namespace zs
