@@ -39,3 +39,4 @@ beta2 = 0.99  # few tokens per iteration: average the second moment longer
 warmup_iters = 100
 
 # on a CPU: --device=cpu (ZeroShard runs eagerly; there is no compile step to turn off)
+# on a GPU: --cuda_graph=True replays each step's forward and backward as CUDA graphs (faster)
