@@ -581,23 +581,4 @@ void Engine::drop_secondary_partitions() {
   for (const auto& g : groups_) g->drop_secondary();
 }
 
-void Engine::print_summary() const {
-  const Config& c = config_;
-  for (const auto& w : c.warnings) std::fprintf(stderr, "[zeroshard] warning: %s\n", w.c_str());
-  std::fputs(describe_config(c, "[zeroshard] ").c_str(), stdout);  // as DeepSpeed's engine prints its config
-  std::printf("[zeroshard] ZeRO stage %d | %s | %d rank(s) on %s (%s) | %.2fM trainable parameters\n", c.zero.stage,
-              precision_name(c.precision), world_.size(), world_.device.str().c_str(), world_.comm->backend().c_str(),
-              num_params_ / 1e6);
-  std::printf("[zeroshard] batch %lld = micro %lld x accumulation %lld x %d ranks | optimizer %s lr %g | clip %g\n",
-              (long long)c.train_batch_size, (long long)c.train_micro_batch_size_per_gpu,
-              (long long)c.gradient_accumulation_steps, world_.size(), optimizer_ ? c.optimizer.type.c_str() : "?",
-              c.optimizer.lr, c.gradient_clipping);
-  if (optimizer_ && !optimizer_->offload_summary().empty())
-    std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
-  if (param_swapper_) std::printf("[zeroshard] %s\n", param_swapper_->describe().c_str());
-  if (codec_) std::printf("[zeroshard] %s\n", codec_->describe().c_str());
-  for (const std::string& sink : sinks_->descriptions()) std::printf("[zeroshard] metrics to %s\n", sink.c_str());
-  std::fflush(stdout);
-}
-
 }  // namespace zs

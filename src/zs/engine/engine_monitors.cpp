@@ -1,9 +1,14 @@
-// The engine's monitors: setting up the metric sinks and the flops profiler, and the rates each
-// step reports to the sinks. (The calls into them sit where the engine's work happens, engine.cpp.)
+// The engine's monitors: setting up the metric sinks and the flops profiler, the rates each step
+// reports to the sinks, and the summary printed at start. (The calls into them sit where the engine's work happens, engine.cpp.)
+#include <cstdio>
+
 #include <ATen/ops/full.h>
 
 #include "zs/dist/communicator.hpp"
 #include "zs/engine/engine.hpp"
+#include "zs/zero/param_swapper.hpp"
+#include "zs/zero/unit_codec.hpp"
+#include "zs/zero/zero_optimizer.hpp"
 #include "zs/monitor/flops_profiler.hpp"
 #include "zs/monitor/metric_sinks.hpp"
 #include "zs/monitor/step_logger.hpp"
@@ -51,6 +56,25 @@ void Engine::add_throughput(StepStats& stats) const {
   stats.extras.emplace_back("tokens_per_second_per_device", per_device);
   const double peak = peak_flops();
   if (peak > 0 && options_.flops_per_token > 0) stats.extras.emplace_back("mfu", per_device * options_.flops_per_token / peak);
+}
+
+void Engine::print_summary() const {
+  const Config& c = config_;
+  for (const auto& w : c.warnings) std::fprintf(stderr, "[zeroshard] warning: %s\n", w.c_str());
+  std::fputs(describe_config(c, "[zeroshard] ").c_str(), stdout);  // as DeepSpeed's engine prints its config
+  std::printf("[zeroshard] ZeRO stage %d | %s | %d rank(s) on %s (%s) | %.2fM trainable parameters\n", c.zero.stage,
+              precision_name(c.precision), world_.size(), world_.device.str().c_str(), world_.comm->backend().c_str(),
+              num_params_ / 1e6);
+  std::printf("[zeroshard] batch %lld = micro %lld x accumulation %lld x %d ranks | optimizer %s lr %g | clip %g\n",
+              (long long)c.train_batch_size, (long long)c.train_micro_batch_size_per_gpu,
+              (long long)c.gradient_accumulation_steps, world_.size(), optimizer_ ? c.optimizer.type.c_str() : "?",
+              c.optimizer.lr, c.gradient_clipping);
+  if (optimizer_ && !optimizer_->offload_summary().empty())
+    std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
+  if (param_swapper_) std::printf("[zeroshard] %s\n", param_swapper_->describe().c_str());
+  if (codec_) std::printf("[zeroshard] %s\n", codec_->describe().c_str());
+  for (const std::string& sink : sinks_->descriptions()) std::printf("[zeroshard] metrics to %s\n", sink.c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace zs
