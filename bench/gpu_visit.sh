@@ -313,13 +313,15 @@ if has shakespeare || has shakespeare_torch; then
 fi
 
 if has gpt2; then
-  note "GPT-2 124M/350M/1.5B, seq 1024, micro 8, bf16, $NGPU GPUs: PyTorch DDP vs ZeRO stages 0/1/2 (buckets of 1e7)"
-  for model in 124M 350M 1.5B; do
-    timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy ddp \
+  # GPT2_MODELS (default 124M 350M 1.5B); GPT2_TORCH_FLAGS go to PyTorch DDP (e.g. --compile),
+  # GPT2_ZS_FLAGS to ours (e.g. --cuda_graph).
+  note "GPT-2 ${GPT2_MODELS:-124M 350M 1.5B}, seq 1024, micro 8, bf16, $NGPU GPUs: PyTorch DDP vs ZeRO stages 0/1/2 (buckets of 1e7)"
+  for model in ${GPT2_MODELS:-124M 350M 1.5B}; do
+    timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model $model --strategy ddp ${GPT2_TORCH_FLAGS:-} \
       2>> "$OUT/torch_gpt2.err" | tee -a "$results"
     for stage in 0 1 2; do
-      timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage $stage 2>> "$OUT/zs_gpt2.err" \
-        | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+      timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model $model --stage $stage ${GPT2_ZS_FLAGS:-} \
+        2>> "$OUT/zs_gpt2.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
     done
   done
 fi
