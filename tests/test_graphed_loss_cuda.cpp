@@ -4,6 +4,7 @@
 // reason. Built only with CUDA; run by bench/gpu_visit.sh.
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/Context.h>
@@ -39,6 +40,30 @@ zs::Config config_for(int stage, int accumulation) {
                           1);
 }
 
+zs::EngineOptions quiet(bool activation_checkpointing = false) {
+  zs::EngineOptions options;
+  options.log = false;
+  options.activation_checkpointing = activation_checkpointing;
+  return options;
+}
+
+// A small GPT (seed 0) under an engine, and its loss as graphs (captured at the first call).
+struct GraphedGpt {
+  GraphedGpt(zs::World& world, double dropout, int stage, int accumulation)
+      : model((torch::manual_seed(0), small_gpt(dropout))),
+        engine(model, config_for(stage, accumulation), world, quiet()),
+        graph([this](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; }, model->parameters(),
+              {}) {}
+  zs::GPT model;
+  zs::Engine engine;
+  zs::GraphedLoss graph;
+};
+
+std::vector<at::Tensor> random_batch(const zs::World& world, int64_t rows) {
+  const auto o = at::TensorOptions().dtype(at::kLong).device(world.device);
+  return {at::randint(65, {rows, 32}, o), at::randint(65, {rows, 32}, o)};
+}
+
 struct TrainedRun {
   std::vector<double> losses;
   std::vector<at::Tensor> params;
@@ -46,30 +71,20 @@ struct TrainedRun {
 
 // `steps` optimizer steps on fixed random batches, eagerly or through a GraphedLoss.
 TrainedRun train(zs::World& world, int stage, int accumulation, bool graphed, int steps) {
-  torch::manual_seed(0);
-  zs::GPT model(small_gpt(0.0));
-  zs::EngineOptions options;
-  options.log = false;
-  zs::Engine engine(model, config_for(stage, accumulation), world, options);
-  EXPECT_EQ(engine.cuda_graph_obstacle(), "");
-  std::vector<at::Tensor> params;
-  for (const at::Tensor& p : model->parameters()) params.push_back(p);
-  zs::GraphedLoss graph([&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; }, params, {});
+  GraphedGpt g(world, 0.0, stage, accumulation);
+  EXPECT_EQ(g.engine.cuda_graph_obstacle(), "");
   // The same micro batches every step: the loss must fall as the model learns them.
   std::vector<std::vector<at::Tensor>> batches;
-  for (int k = 0; k < accumulation; ++k) {
-    const auto o = at::TensorOptions().dtype(at::kLong).device(world.device);
-    batches.push_back({at::randint(65, {4, 32}, o), at::randint(65, {4, 32}, o)});
-  }
+  for (int k = 0; k < accumulation; ++k) batches.push_back(random_batch(world, 4));
   TrainedRun run;
   for (int s = 0; s < steps; ++s) {
     for (const auto& b : batches) {
-      engine.backward(graphed ? graph(b) : model->forward(b[0], b[1]).loss);
-      engine.step();
+      g.engine.backward(graphed ? g.graph(b) : g.model->forward(b[0], b[1]).loss);
+      g.engine.step();
     }
-    run.losses.push_back(engine.last_loss());
+    run.losses.push_back(g.engine.last_loss());
   }
-  for (const at::Tensor& p : model->parameters()) run.params.push_back(p.detach().to(at::kFloat).cpu());
+  for (const at::Tensor& p : g.model->parameters()) run.params.push_back(p.detach().to(at::kFloat).cpu());
   return run;
 }
 
@@ -104,22 +119,15 @@ INSTANTIATE_TEST_SUITE_P(Stages, GraphedTraining,
 TEST(GraphedLoss, DropoutDrawsAnewOnEveryReplay) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   zs::World world = zs::init_distributed(zs::DevicePreference::cuda);
-  torch::manual_seed(0);
-  zs::GPT model(small_gpt(0.3));
-  zs::EngineOptions options;
-  options.log = false;
-  zs::Engine engine(model, config_for(2, 1), world, options);
-  zs::GraphedLoss graph([&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; },
-                        model->parameters(), {});
-  at::Tensor x = at::randint(65, {4, 32}, at::TensorOptions().dtype(at::kLong).device(world.device));
-  at::Tensor y = at::randint(65, {4, 32}, at::TensorOptions().dtype(at::kLong).device(world.device));
+  GraphedGpt g(world, 0.3, 2, 1);
+  const std::vector<at::Tensor> batch = random_batch(world, 4);
   std::vector<double> losses;
   for (int i = 0; i < 3; ++i) {
-    at::Tensor loss = graph({x, y});
+    at::Tensor loss = g.graph(batch);
     losses.push_back(loss.item<double>());
-    engine.backward(loss);
-    engine.step();
-    EXPECT_TRUE(std::isfinite(engine.last_grad_norm()));
+    g.engine.backward(loss);
+    g.engine.step();
+    EXPECT_TRUE(std::isfinite(g.engine.last_grad_norm()));
   }
   // The weights changed too, but by little at lr 1e-3; dropout's masks change the loss by more.
   EXPECT_NE(losses[0], losses[1]);
@@ -129,20 +137,11 @@ TEST(GraphedLoss, DropoutDrawsAnewOnEveryReplay) {
 TEST(GraphedLoss, RefusesAnotherBatchShape) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   zs::World world = zs::init_distributed(zs::DevicePreference::cuda);
-  zs::GPT model(small_gpt(0.0));
-  zs::EngineOptions options;
-  options.log = false;
-  zs::Engine engine(model, config_for(0, 1), world, options);
-  zs::GraphedLoss graph([&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; },
-                        model->parameters(), {});
-  auto batch = [&](int64_t rows) {
-    auto o = at::TensorOptions().dtype(at::kLong).device(world.device);
-    return std::vector<at::Tensor>{at::randint(65, {rows, 32}, o), at::randint(65, {rows, 32}, o)};
-  };
-  engine.backward(graph(batch(4)));
-  engine.step();
+  GraphedGpt g(world, 0.0, 0, 1);
+  g.engine.backward(g.graph(random_batch(world, 4)));
+  g.engine.step();
   try {
-    graph(batch(3));
+    g.graph(random_batch(world, 3));
     FAIL() << "a batch of another shape was replayed";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("fixed shapes"), std::string::npos) << e.what();
@@ -152,21 +151,11 @@ TEST(GraphedLoss, RefusesAnotherBatchShape) {
 TEST(GraphedLoss, EngineSaysWhatCannotBeCaptured) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   zs::World world = zs::init_distributed(zs::DevicePreference::cuda);
-  {
+  for (const auto& [stage, checkpointing, reason] :
+       {std::tuple<int, bool, std::string>{3, false, "stage 3"}, {1, true, "activation checkpointing"}}) {
     zs::GPT model(small_gpt(0.0));
-    zs::EngineOptions options;
-    options.log = false;
-    zs::Engine engine(model, config_for(3, 1), world, options);
-    EXPECT_NE(engine.cuda_graph_obstacle().find("stage 3"), std::string::npos) << engine.cuda_graph_obstacle();
-  }
-  {
-    zs::GPT model(small_gpt(0.0));
-    zs::EngineOptions options;
-    options.log = false;
-    options.activation_checkpointing = true;
-    zs::Engine engine(model, config_for(1, 1), world, options);
-    EXPECT_NE(engine.cuda_graph_obstacle().find("activation checkpointing"), std::string::npos)
-        << engine.cuda_graph_obstacle();
+    zs::Engine engine(model, config_for(stage, 1), world, quiet(checkpointing));
+    EXPECT_NE(engine.cuda_graph_obstacle().find(reason), std::string::npos) << engine.cuda_graph_obstacle();
   }
 }
 
