@@ -32,6 +32,11 @@ struct GraphedLoss::Capture {
 
 namespace {
 
+// What a failed capture means, for its message.
+constexpr const char* kCannotCapture =
+    "work that waits for the GPU or reads a value back to the host (a .item(), a data-dependent shape, a "
+    "synchronisation) cannot be captured; run without --cuda_graph. The error: ";
+
 std::string shape_of(const at::Tensor& t) {
   std::string s = "[";
   for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
@@ -100,16 +105,24 @@ void GraphedLoss::capture(const std::vector<at::Tensor>& batch) {
     side.synchronize();
     // Thread-local capture mode: the engine's other threads (communicators, offload) keep working;
     // the autograd thread's launches into the side stream are captured all the same.
-    cap->forward.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-    cap->loss = loss_(cap->batch);
-    cap->forward.capture_end();
+    try {
+      cap->forward.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      cap->loss = loss_(cap->batch);
+      cap->forward.capture_end();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("cuda graph: capturing the forward failed: ") + kCannotCapture + e.what());
+    }
     if (cap->loss.numel() != 1 || !cap->loss.requires_grad())
       throw std::invalid_argument("cuda graph: the forward must return a scalar loss that needs a gradient");
     cap->grad_loss = at::ones_like(cap->loss);
-    cap->backward.capture_begin(cap->forward.pool(), cudaStreamCaptureModeThreadLocal);
-    cap->grads = torch::autograd::grad({cap->loss}, params_, {cap->grad_loss}, /*retain_graph=*/false,
-                                       /*create_graph=*/false, /*allow_unused=*/true);
-    cap->backward.capture_end();
+    try {
+      cap->backward.capture_begin(cap->forward.pool(), cudaStreamCaptureModeThreadLocal);
+      cap->grads = torch::autograd::grad({cap->loss}, params_, {cap->grad_loss}, /*retain_graph=*/false,
+                                         /*create_graph=*/false, /*allow_unused=*/true);
+      cap->backward.capture_end();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("cuda graph: capturing the backward failed: ") + kCannotCapture + e.what());
+    }
     cap->loss = cap->loss.detach();
   }
   at::cuda::CUDAEvent captured;
