@@ -177,20 +177,15 @@ int main(int argc, char** argv) {
     at::Tensor y = at::randint(gpt.vocab_size, {micro, seq}, gen, at::kLong).to(world.device);
 
     // --cuda_graph: forward and backward replayed as CUDA graphs (engine/graphed_loss.hpp).
-    std::function<at::Tensor()> loss_of = [&] { return model->forward(x, y).loss; };
+    zs::GraphedLoss::LossFn loss = [&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; };
     if (cuda_graph) {
-      const std::string obstacle = engine.cuda_graph_obstacle();
-      if (!obstacle.empty()) throw std::invalid_argument("--cuda_graph: " + obstacle);
-#ifdef ZS_WITH_CUDA
-      std::vector<at::Tensor> params;
-      for (const at::Tensor& p : model->parameters())
-        if (p.requires_grad()) params.push_back(p);
-      auto graphed = std::make_shared<zs::GraphedLoss>(
-          [&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; }, std::move(params),
-          std::vector<at::Tensor>{});
-      loss_of = [&x, &y, graphed] { return (*graphed)({x, y}); };
-#endif
+      try {
+        loss = zs::make_graphed_loss(engine, *model, loss);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--cuda_graph: ") + e.what());
+      }
     }
+    auto loss_of = [&] { return loss({x, y}); };
 
     std::vector<double> times;
     double first_loss = 0, first_step_age = 0;

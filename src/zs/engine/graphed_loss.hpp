@@ -18,8 +18,11 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
 
 namespace zs {
+
+class Engine;
 
 class GraphedLoss {
  public:
@@ -45,5 +48,11 @@ class GraphedLoss {
   std::vector<at::Tensor> params_, buffers_;
   std::unique_ptr<Capture> capture_;
 };
+
+// What a program with a --cuda_graph switch calls: `loss` as a GraphedLoss over `module`'s
+// parameters that want gradients (its buffers restored after the warm-up). Throws
+// std::invalid_argument saying why when `engine` cannot run under graphs
+// (Engine::cuda_graph_obstacle) or the build has no CUDA. Defined in every build.
+GraphedLoss::LossFn make_graphed_loss(const Engine& engine, torch::nn::Module& module, GraphedLoss::LossFn loss);
 
 }  // namespace zs

@@ -343,22 +343,6 @@ void Trainer::save(int64_t iter, const TrainerModel& m) {
         (f_.keep_last > 0 ? " (keeping the newest " + std::to_string(f_.keep_last) + ")" : ""));
 }
 
-void Trainer::make_graphed_loss(TrainerModel& m) {
-  const std::string obstacle = engine_->cuda_graph_obstacle();
-  if (!obstacle.empty()) throw ConfigError(flags_.describe("cuda_graph") + ": " + obstacle);
-#ifdef ZS_WITH_CUDA
-  std::vector<at::Tensor> params, buffers;
-  for (const at::Tensor& p : module_->parameters(/*recurse=*/true))
-    if (p.requires_grad()) params.push_back(p);
-  for (const at::Tensor& b : module_->buffers(/*recurse=*/true)) buffers.push_back(b);
-  auto graphed = std::make_shared<GraphedLoss>(m.loss, std::move(params), std::move(buffers));
-  train_loss_ = [graphed](const std::vector<at::Tensor>& batch) { return (*graphed)(batch); };
-  print("cuda graph: each micro-step's forward and backward replay as two CUDA graphs (captured at the first)");
-#else
-  throw ConfigError(flags_.describe("cuda_graph") + ": this build of ZeroShard has no CUDA");
-#endif
-}
-
 void Trainer::run(TrainerModel& m) {
   std::vector<std::string> notes;
   config_ = make_train_config(flags_, f_, world_, m.autos, notes);
@@ -389,7 +373,14 @@ void Trainer::run(TrainerModel& m) {
     print("initialized from the Hugging Face folder " + hf_folder);
   }
   train_loss_ = m.loss;
-  if (f_.cuda_graph) make_graphed_loss(m);
+  if (f_.cuda_graph) {
+    try {
+      train_loss_ = make_graphed_loss(*engine_, *module_, m.loss);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(flags_.describe("cuda_graph") + ": " + e.what());
+    }
+    print("cuda graph: each micro-step's forward and backward replay as two CUDA graphs (captured at the first)");
+  }
   torch::manual_seed(uint64_t(f_.seed + world_.rank()));  // dropout differs per rank, as in nanoGPT
   const int64_t start = f_.init_from == "resume" ? resume(m) : 0;
 

@@ -121,9 +121,6 @@ class Trainer {
 
  private:
   std::pair<double, double> estimate_loss(TrainerModel& m);
-  // --cuda_graph: the training forward and backward as graphs (engine/graphed_loss.hpp) in
-  // train_loss_, or a ConfigError saying why this run cannot have them.
-  void make_graphed_loss(TrainerModel& m);
   void save(int64_t iter, const TrainerModel& m);
   // Loads --init_from's weights file into the module; returns the Hugging Face folder to load
   // into the engine once it exists ("" when there is none).
@@ -136,7 +133,8 @@ class Trainer {
   Config config_;
   std::shared_ptr<torch::nn::Module> module_;   // outlives engine_, which refers to it
   std::unique_ptr<Engine> engine_;
-  // The training micro-step's loss: the model's, or its CUDA-graph replay (--cuda_graph).
+  // The training micro-step's loss: the model's, or its CUDA-graph replay (--cuda_graph,
+  // engine/graphed_loss.hpp).
   std::function<at::Tensor(const std::vector<at::Tensor>&)> train_loss_;
   std::string resume_tag_;          // chosen by resume_state()
   nlohmann::json resume_client_;
