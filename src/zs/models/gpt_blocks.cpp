@@ -9,6 +9,7 @@
 
 #ifdef ZS_WITH_CUDA
 #include "zs/models/norm_bias_cuda.hpp"
+#include "zs/models/residual_norm_cuda.hpp"
 #endif
 
 namespace zs {
@@ -26,9 +27,9 @@ at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
   // An undefined bias tensor tells layer_norm there is none. On GPUs in training the weight and
   // bias gradients come from our column-sum kernel (norm_bias_cuda.hpp).
 #ifdef ZS_WITH_CUDA
-  if (fused_norm_bias_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, 1e-5);
+  if (fused_norm_bias_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, kEps);
 #endif
-  return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, kEps);
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device)
@@ -46,21 +47,25 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   auto y = at::scaled_dot_product_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), /*attn_mask=*/{},
                                             /*dropout_p=*/p, /*is_causal=*/true);
   y = y.transpose(1, 2).contiguous().view({B, T, C});
-  return at::dropout(c_proj->forward(y), dropout, is_training());
+  return c_proj->forward(y);
 }
 
 MLPImpl::MLPImpl(const GPTConfig& config, c10::Device device)
-    : dropout(config.dropout), gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
+    : gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
   const int64_t C = config.n_embd;
   c_fc = register_module("c_fc", DeviceLinear(C, 4 * C, config.bias, device));
   c_proj = register_module("c_proj", DeviceLinear(4 * C, C, config.bias, device));
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
-  return at::dropout(c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate)), dropout, is_training());
+#ifdef ZS_WITH_CUDA
+  if (c_fc->bias.defined() && fused_gelu_applies(x, c_fc->weight))
+    return c_proj->forward(linear_gelu_fused_bias_grad(x, c_fc->weight, c_fc->bias, gelu_approximate));
+#endif
+  return c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate));
 }
 
-BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
+BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) : dropout(config.dropout) {
   ln_1 = register_module("ln_1", LayerNorm(config.n_embd, config.bias, device));
   attn = register_module("attn", CausalSelfAttention(config, device));
   ln_2 = register_module("ln_2", LayerNorm(config.n_embd, config.bias, device));
@@ -68,8 +73,17 @@ BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {
-  auto h = x + attn->forward(ln_1->forward(x));
-  return h + mlp->forward(ln_2->forward(h));
+  const at::Tensor attended = attn->forward(ln_1->forward(x));
+  const double p = is_training() ? dropout : 0.0;
+#ifdef ZS_WITH_CUDA
+  // The two residual adds with their dropouts, and ln_2 on the first, in our kernels' passes.
+  if (fused_residual_applies(x, attended, ln_2->weight)) {
+    auto [h, normed] = dropout_add_layer_norm(x, attended, p, ln_2->weight, ln_2->bias, LayerNormImpl::kEps);
+    return dropout_add(h, mlp->forward(normed), p);
+  }
+#endif
+  const at::Tensor h = x + at::dropout(attended, p, is_training());
+  return h + at::dropout(mlp->forward(ln_2->forward(h)), p, is_training());
 }
 
 }  // namespace zs

@@ -1,28 +1,26 @@
-// Linear-with-bias and LayerNorm as autograd functions on our kernels (norm_bias_cuda.hpp). GPU
-// builds only.
+// Linear-with-bias and LayerNorm as autograd functions on our kernels (norm_bias_cuda.hpp; the
+// LayerNorm launches are layer_norm_cuda.cpp's). GPU builds only.
 #include "zs/models/norm_bias_cuda.hpp"
 
-#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
-#include <vector>
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
-#include <ATen/ops/native_layer_norm.h>
 #include <ATen/ops/native_layer_norm_backward.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "zs/config/env.hpp"
-#include "zs/models/column_sums_kernels.hpp"
-#include "zs/models/layer_norm_kernels.hpp"
 #include "zs/kernels/check_launch.hpp"
+#include "zs/models/column_sums_kernels.hpp"
+#include "zs/models/layer_norm_cuda.hpp"
 
 namespace zs {
 namespace {
@@ -32,6 +30,11 @@ using torch::autograd::tensor_list;
 
 bool fused_norm_bias_enabled() {
   static const bool on = switch_from_env("ZS_FUSED_NORM_BIAS");
+  return on;
+}
+
+bool fused_gelu_enabled() {
+  static const bool on = switch_from_env("ZS_FUSED_GELU");
   return on;
 }
 
@@ -58,13 +61,6 @@ std::pair<at::Tensor, at::Tensor> column_sums(const at::Tensor& dy, const at::Te
   return {sum_dy, sum_dy_xhat};
 }
 
-// rows x features, contiguous and 16-byte aligned for the kernels' vector loads (a copy only when
-// the tensor arrives strided or at an odd offset).
-at::Tensor as_rows(const at::Tensor& t) {
-  at::Tensor rows = t.reshape({-1, t.size(-1)}).contiguous();
-  return reinterpret_cast<uintptr_t>(rows.const_data_ptr()) % 16 == 0 ? rows : rows.clone();
-}
-
 struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
     ctx->save_for_backward({x, weight});
@@ -84,62 +80,38 @@ struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
   }
 };
 
-bool fused_layer_norm_enabled() {
-  static const bool on = switch_from_env("ZS_FUSED_LAYER_NORM");
-  return on;
-}
+// gelu(x W^T + b): the bias gradient summed by the GELU backward's own pass.
+struct LinearGeluBiasGrad : torch::autograd::Function<LinearGeluBiasGrad> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            bool tanh_approximation) {
+    const at::Tensor pre = at::linear(x, weight, bias);
+    ctx->save_for_backward({x, weight, pre});
+    ctx->saved_data["tanh"] = tanh_approximation;
+    return at::gelu(pre, tanh_approximation ? "tanh" : "none");
+  }
 
-// {y, mean, rstd} as at::native_layer_norm returns them: ours for rows of up to 2,048 features in
-// the weight's dtype, else ATen's. ZS_FUSED_LAYER_NORM=0 leaves forward and backward to ATen (with
-// our column sums for the weight and bias gradients).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward(const at::Tensor& x, const at::Tensor& weight,
-                                                                  const std::optional<at::Tensor>& bias, double eps) {
-  const int64_t cols = weight.size(0);
-  const bool ours = fused_layer_norm_enabled() && cols <= kernels::kLayerNormMaxCols &&
-                    weight.is_contiguous() && (!bias || (bias->scalar_type() == x.scalar_type() && bias->is_contiguous()));
-  if (!ours) return at::native_layer_norm(x, {cols}, weight, bias, eps);
-  const at::Tensor rows = as_rows(x), w = as_rows(weight.view({1, cols}));
-  const at::Tensor b = bias ? as_rows(bias->view({1, cols})) : at::Tensor();
-  at::Tensor y = at::empty_like(rows);
-  std::vector<int64_t> stat_shape(x.sizes().begin(), x.sizes().end() - 1);
-  stat_shape.push_back(1);
-  const auto f32 = x.options().dtype(at::kFloat);
-  at::Tensor mean = at::empty(stat_shape, f32), rstd = at::empty(stat_shape, f32);
-  const c10::cuda::CUDAGuard guard(x.device());
-  kernels::launch_layer_norm_forward(rows.const_data_ptr(), w.const_data_ptr(), b.defined() ? b.const_data_ptr() : nullptr,
-                                     rows.size(0), cols, float(eps), kernels::float_kind(x.scalar_type()),
-                                     y.data_ptr(), mean.data_ptr<float>(), rstd.data_ptr<float>(),
-                                     c10::cuda::getCurrentCUDAStream().stream());
-  kernels::check_launch("layer norm forward kernel");
-  return {y.view(x.sizes()), mean, rstd};
-}
-
-// {dx (when wanted), dweight, dbias} from our one-pass backward (rows of up to 768 features).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward(const at::Tensor& dy, const at::Tensor& x,
-                                                                   const at::Tensor& weight, const at::Tensor& mean,
-                                                                   const at::Tensor& rstd, bool want_dx) {
-  const int64_t cols = weight.size(0);
-  const at::Tensor dy_rows = as_rows(dy), x_rows = as_rows(x), w = as_rows(weight.view({1, cols}));
-  const at::Tensor mean_rows = mean.reshape({-1}).contiguous(), rstd_rows = rstd.reshape({-1}).contiguous();
-  const int64_t rows = x_rows.size(0);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const int row_blocks =
-      kernels::layer_norm_backward_row_blocks(rows, at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
-  at::Tensor partial = at::empty({2, row_blocks, cols}, x.options().dtype(at::kFloat));
-  at::Tensor dx = want_dx ? at::empty_like(x_rows) : at::Tensor();
-  at::Tensor dweight = at::empty({cols}, weight.options()), dbias = at::empty({cols}, weight.options());
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
-  kernels::launch_layer_norm_backward(dy_rows.const_data_ptr(), x_rows.const_data_ptr(), mean_rows.const_data_ptr<float>(),
-                                      rstd_rows.const_data_ptr<float>(), w.const_data_ptr(), rows, cols,
-                                      kernels::float_kind(x.scalar_type()), row_blocks,
-                                      want_dx ? dx.data_ptr() : nullptr, partial.data_ptr<float>(), stream);
-  kernels::check_launch("layer norm backward kernel");
-  kernels::launch_finish_column_sums(partial.data_ptr<float>(), row_blocks, cols, 2,
-                                     kernels::float_kind(weight.scalar_type()), dbias.data_ptr(), dweight.data_ptr(),
-                                     stream);
-  kernels::check_launch("column-sum kernels");
-  return {want_dx ? dx.view(x.sizes()) : at::Tensor(), dweight, dbias};
-}
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &weight = saved[1];
+    const at::Tensor dy = as_rows(grads[0]), pre = as_rows(saved[2]);
+    const int64_t rows = dy.size(0), cols = dy.size(1);
+    const c10::cuda::CUDAGuard guard(dy.device());
+    const int row_blocks =
+        kernels::column_sums_row_blocks(rows, cols, at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+    at::Tensor workspace = at::empty({row_blocks, cols}, dy.options().dtype(at::kFloat));
+    at::Tensor dpre = at::empty_like(pre), dbias = at::empty({cols}, weight.options());
+    kernels::launch_gelu_backward_column_sums(dy.const_data_ptr(), pre.const_data_ptr(), rows, cols,
+                                              kernels::float_kind(dy.scalar_type()),
+                                              ctx->saved_data["tanh"].toBool(), row_blocks, workspace.data_ptr<float>(),
+                                              dpre.data_ptr(), kernels::float_kind(weight.scalar_type()),
+                                              dbias.data_ptr(), c10::cuda::getCurrentCUDAStream().stream());
+    kernels::check_launch("gelu backward column-sum kernel");
+    at::Tensor dx;
+    if (ctx->needs_input_grad(0)) dx = dpre.mm(weight).view(x.sizes());
+    const at::Tensor dweight = dpre.t().mm(as_rows(x));
+    return {dx, dweight, dbias, at::Tensor()};
+  }
+};
 
 // The bias is optional: an autograd function's inputs may not be undefined tensors.
 struct LayerNormParamGrads : torch::autograd::Function<LayerNormParamGrads> {
@@ -186,8 +158,19 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
          weight.size(0) % 8 == 0 && x.is_contiguous();
 }
 
+bool fused_gelu_applies(const at::Tensor& x, const at::Tensor& weight) {
+  return fused_gelu_enabled() && fused_norm_bias_applies(x, weight);
+}
+
 at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   return LinearBiasGrad::apply(x, weight, bias);
+}
+
+at::Tensor linear_gelu_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                       const std::string& approximate) {
+  if (approximate != "none" && approximate != "tanh")
+    throw std::invalid_argument("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+  return LinearGeluBiasGrad::apply(x, weight, bias, approximate == "tanh");
 }
 
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
