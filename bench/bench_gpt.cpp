@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <ATen/Context.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/utils.h>
 
@@ -74,6 +75,9 @@ int main(int argc, char** argv) {
                  "host on the CPU)")
       ->check(CLI::IsMember({"auto", "meta", "host"}));
   app.add_option("--label", label, "free text carried into the JSON line");
+  bool cudnn_attention = true;
+  app.add_option("--cudnn_attention", cudnn_attention,
+                 "let scaled_dot_product_attention pick cuDNN's kernels (false: flash or memory-efficient)");
   app.add_flag("--quantized_weights", quantized_weights, "ZeRO++ qwZ: zero_quantized_weights (stage 3)");
   app.add_flag("--quantized_gradients", quantized_gradients, "ZeRO++ qgZ: zero_quantized_gradients (stage 3)");
   app.add_option("--hpz", hpz, "ZeRO++ hpZ: zero_hpz_partition_size (stage 3; 1: off)");
@@ -85,6 +89,7 @@ int main(int argc, char** argv) {
                  "last warm-up step, flops_profile.txt). memory_breakdown resets the peak at each phase, so this "
                  "run's peak_gib fields are per phase");
   CLI11_PARSE(app, argc, argv);
+  at::globalContext().setSDPUseCuDNN(cudnn_attention);
 
   try {
     zs::World world = zs::init_distributed();

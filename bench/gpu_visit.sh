@@ -263,18 +263,21 @@ if has ln_ab; then
   gzip -f "$OUT"/trace_small.json
 fi
 if has fusion_ab; then
-  # Our residual-stream kernels (ZS_FUSED_RESIDUAL: dropout + add + LayerNorm) and the GELU backward
-  # with the bias sum (ZS_FUSED_GELU) each off, and everything on, alternating, graphed, ONE GPU, at
-  # the shakespeare_char shape and GPT-2 124M; then a traced run of the shakespeare_char shape.
-  note "residual / GELU fusion A/B (graphed, 1 GPU), then a traced shakespeare_char-shape run"
+  # Our residual-stream kernels off (ZS_FUSED_RESIDUAL=0: ATen's dropout, add and autograd's gradient
+  # sums around our LayerNorm), attention without cuDNN's kernels (--cudnn_attention false), and
+  # both as they ship, alternating, graphed, ONE GPU, at the shakespeare_char shape and GPT-2 124M;
+  # then a traced run of the shakespeare_char shape.
+  note "residual fusion / attention backend A/B (graphed, 1 GPU), then a traced shakespeare_char-shape run"
   tiny="--n_layer 6 --n_head 6 --n_embd 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
   for _ in 1 2; do
-    for off in "" ZS_FUSED_RESIDUAL=0 ZS_FUSED_GELU=0; do
-      env $off CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 \
-        --steps 50 --cuda_graph --label "shakespeare_char graphed ${off:-all fused}" 2>> "$OUT/zs_fusion_ab.err" \
+    for variant in "as shipped" "ZS_FUSED_RESIDUAL=0" "--cudnn_attention false"; do
+      envs=(); flags=()
+      case $variant in ZS_*) envs=($variant) ;; --*) flags=($variant) ;; esac
+      env "${envs[@]}" CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 \
+        --steps 50 --cuda_graph "${flags[@]}" --label "shakespeare_char graphed, $variant" 2>> "$OUT/zs_fusion_ab.err" \
         | grep '^{' | tee -a "$results"
-      env $off CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 --cuda_graph \
-        --label "124M graphed ${off:-all fused}" 2>> "$OUT/zs_fusion_ab.err" | grep '^{' | tee -a "$results"
+      env "${envs[@]}" CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 --cuda_graph \
+        "${flags[@]}" --label "124M graphed, $variant" 2>> "$OUT/zs_fusion_ab.err" | grep '^{' | tee -a "$results"
     done
   done
   CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 20 \

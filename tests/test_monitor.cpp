@@ -54,14 +54,14 @@ TEST(Monitor, StepLineFormat) {
   auto line = zs::format_step_line(step_stats(100, 0.5), 5000, zs::compute_throughput(w, 2, 1e9, 1e14), mem);
   EXPECT_EQ(line,
             "step 100/5000 | loss 1.2346 | lr 6.00e-04 | scale 65536 | grad norm 0.514 | 65.5k tok/s | "
-            "128.0 samples/s | MFU 65.5% | mem 1.23 GiB (peak 2.34) | 500.0 ms/step");
+            "128.0 samples/s | MFU 65.5% | mem 1.23 GiB (peak 2.34) | 500.00 ms/step");
 
   // No loss scale at 1, no grad norm when unknown, MFU "-" without a peak, no memory column without stats.
   auto s = step_stats(7, 0.5);
   s.loss_scale = 1.0;
   s.grad_norm = -1.0;
   line = zs::format_step_line(s, 0, zs::compute_throughput(w, 2, 1e9, 0.0), std::nullopt, 2);
-  EXPECT_EQ(line, "step 7 | loss 1.2346 | lr 6.00e-04 | 65.5k tok/s | 128.0 samples/s | MFU - | 500.0 ms/step | "
+  EXPECT_EQ(line, "step 7 | loss 1.2346 | lr 6.00e-04 | 65.5k tok/s | 128.0 samples/s | MFU - | 500.00 ms/step | "
                   "2 skipped (overflow)");
 }
 
@@ -78,11 +78,11 @@ TEST(Monitor, LoggerAveragesWindowsAndSkipsWarmup) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(contains(lines[0], "step 5/10 |")) << lines[0];
   EXPECT_TRUE(contains(lines[0], "| 65.5k tok/s | 128.0 samples/s | MFU 65.5% |")) << lines[0];
-  EXPECT_TRUE(contains(lines[0], "| 500.0 ms/step")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], "| 500.00 ms/step")) << lines[0];
   EXPECT_TRUE(contains(lines[0], "| mem ")) << lines[0];
   EXPECT_TRUE(contains(lines[1], "step 10/10 |")) << lines[1];
   EXPECT_TRUE(contains(lines[1], "| 131.1k tok/s | 256.0 samples/s | MFU 131.1% |")) << lines[1];
-  EXPECT_TRUE(contains(lines[1], "| 250.0 ms/step")) << lines[1];
+  EXPECT_TRUE(contains(lines[1], "| 250.00 ms/step")) << lines[1];
   // Header once, then the two lines.
   const std::string text = out.str();
   EXPECT_TRUE(contains(text, "training on 2 ranks (cpu): tok/s and MFU are per rank")) << text;

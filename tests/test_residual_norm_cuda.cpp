@@ -1,7 +1,8 @@
 // The residual stream's fused kernels (GPU build only) against ATen on the GPU: h = x +
 // dropout(branch) bit for bit against ATen's add of its masked scale given our mask, LayerNorm(h)
-// and every gradient within the rounding of the norm's sums, in float32, bfloat16 and float16;
-// masks that keep about 1 - p, differ call to call and repeat under the same seed.
+// and every gradient within the rounding of the norm's sums, in float32, bfloat16 and float16; a
+// norm that hands its input on, with that input's later gradient added in its backward; masks
+// that keep about 1 - p, differ call to call and repeat under the same seed.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -46,7 +47,7 @@ Result ours(const Inputs& in, double p, uint64_t seed) {
   const at::Tensor x = in.x.clone().requires_grad_(true), branch = in.branch.clone().requires_grad_(true),
                    w = in.weight.clone().requires_grad_(true);
   const at::Tensor b = in.bias.defined() ? in.bias.clone().requires_grad_(true) : at::Tensor();
-  EXPECT_TRUE(zs::fused_residual_applies(x, branch, w));
+  EXPECT_TRUE(zs::fused_residual_applies(x, w));
   torch::manual_seed(seed);
   auto [h, normed] = zs::dropout_add_layer_norm(x, branch, p, w, b, 1e-5);
   std::vector<at::Tensor> wrt{x, branch, w};
@@ -103,6 +104,44 @@ TEST_P(ResidualNormCuda, MatchesAtenGivenTheMask) {
     EXPECT_NEAR(kept, 1 - p, 0.02) << "fraction kept";
     const Result again = ours(in, p, 17);
     EXPECT_TRUE(same_bits(again.h, a.h) && same_bits(again.dbranch, a.dbranch)) << "same seed, other draws";
+  }
+}
+
+// {x, LayerNorm(x)}: x handed on unchanged, and its gradient from later uses added in the norm's
+// backward as autograd would add it.
+TEST_P(ResidualNormCuda, KeepingInputAddsItsGradient) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, features, with_bias, p] = GetParam();
+  (void)p;
+  const Inputs in = inputs(dtype, batch, seq, features, with_bias);
+  auto run = [&](bool fused) {
+    const at::Tensor x = in.x.clone().requires_grad_(true), w = in.weight.clone().requires_grad_(true);
+    const at::Tensor b = in.bias.defined() ? in.bias.clone().requires_grad_(true) : at::Tensor();
+    std::vector<at::Tensor> wrt{x, w};
+    if (b.defined()) wrt.push_back(b);
+    Result r;
+    if (fused) {
+      auto [kept, normed] = zs::layer_norm_keeping_input(x, w, b, 1e-5);
+      const auto g = torch::autograd::grad({kept, normed}, wrt, {in.dh, in.dnormed});
+      r = {kept.detach(), normed.detach(), g[0], {}, g[1], b.defined() ? g[2] : at::Tensor(), {}};
+    } else {
+      const at::Tensor normed = at::layer_norm(x, {w.size(0)}, w, b, 1e-5);
+      const auto g = torch::autograd::grad({normed}, wrt, {in.dnormed});
+      r = {x.detach(), normed.detach(), g[0] + in.dh, {}, g[1], b.defined() ? g[2] : at::Tensor(), {}};
+    }
+    return r;
+  };
+  const Result a = run(true), b = run(false);
+  EXPECT_TRUE(same_bits(a.h, in.x)) << "the input must come out unchanged";
+  const double dn = relative_diff(a.normed, b.normed), ddx = relative_diff(a.dx, b.dx),
+               ddw = relative_diff(a.dweight, b.dweight);
+  std::printf("[residual norm] keeping input %s [%lld x %lld]: relative differences normed %.1e, dx %.1e, dweight %.1e\n",
+              c10::toString(dtype), (long long)(batch * seq), (long long)features, dn, ddx, ddw);
+  EXPECT_LE(dn, tolerance(dtype));
+  EXPECT_LE(ddx, tolerance(dtype));
+  EXPECT_LE(ddw, tolerance(dtype));
+  if (with_bias) {
+    EXPECT_LE(relative_diff(a.dbias, b.dbias), tolerance(dtype));
   }
 }
 

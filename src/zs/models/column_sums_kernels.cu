@@ -6,10 +6,6 @@
 // is the same bits run after run. ATen reduces the bias gradient with a generic reduction and the
 // LayerNorm weight gradient with a kernel tuned for few, long rows; at nanoGPT's shakespeare_char
 // shape (16,384 rows of 384) those took 27 and 53 us per call, for 12.6 MB each.
-//
-// The GELU backward variant forms each element of the gradient it sums, dy * gelu'(pre), writes it
-// (the linear before the GELU needs it for its weight and input gradients) and sums it in the same
-// pass, where ATen's GELU backward writes it and the bias sum reads it back.
 #include "zs/models/column_sums_kernels.hpp"
 
 #include <algorithm>
@@ -24,31 +20,12 @@ constexpr int kTy = 16;             // row lanes
 constexpr int kTile = kTx * kVec8;  // columns per block
 constexpr int kThreads = kTx * kTy;
 
-// What the kernel sums: dy; dy and dy * xhat (LayerNorm); dy * gelu'(x), exact or tanh-approximated.
-enum class Sums { dy, dy_and_dy_xhat, gelu_grad, gelu_tanh_grad };
-
-// gelu(x) = x * Phi(x), so gelu'(x) = Phi(x) + x * phi(x) (Phi, phi: the normal cdf and pdf).
-__device__ __forceinline__ float gelu_derivative(float x) {
-  const float cdf = 0.5f * (1.f + erff(x * 0.70710678118654752f));
-  const float pdf = expf(-0.5f * x * x) * 0.39894228040143268f;
-  return cdf + x * pdf;
-}
-
-// gelu(x) ~ 0.5 x (1 + tanh(u)), u = sqrt(2 / pi) (x + 0.044715 x^3).
-__device__ __forceinline__ float gelu_tanh_derivative(float x) {
-  constexpr float kSqrt2OverPi = 0.79788456080286536f, kCubic = 0.044715f;
-  const float t = tanhf(kSqrt2OverPi * (x + kCubic * x * x * x));
-  return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * kCubic * x * x);
-}
-
-template <typename T, Sums kSums>
+template <typename T, bool kNorm>
 __global__ void __launch_bounds__(kThreads) partial_column_sums(const T* __restrict__ dy, const T* __restrict__ x,
                                                                  const float* __restrict__ mean,
                                                                  const float* __restrict__ rstd, int64_t rows,
                                                                  int64_t cols, int64_t rows_per_block,
-                                                                 float* __restrict__ partial, T* __restrict__ grad_out) {
-  constexpr bool kNorm = kSums == Sums::dy_and_dy_xhat;
-  constexpr bool kGelu = kSums == Sums::gelu_grad || kSums == Sums::gelu_tanh_grad;
+                                                                 float* __restrict__ partial) {
   const int tx = threadIdx.x % kTx, ty = threadIdx.x / kTx;
   const int64_t c0 = int64_t(blockIdx.x) * kTile + int64_t(tx) * kVec8;
   const int64_t r_begin = int64_t(blockIdx.y) * rows_per_block;
@@ -59,16 +36,6 @@ __global__ void __launch_bounds__(kThreads) partial_column_sums(const T* __restr
     for (int64_t r = r_begin + ty; r < r_end; r += kTy) {
       float d[kVec8];
       load8(dy + r * cols + c0, d);
-      if constexpr (kGelu) {
-        float pre[kVec8];
-        load8(x + r * cols + c0, pre);
-#pragma unroll
-        for (int j = 0; j < kVec8; ++j) {
-          const float dg = kSums == Sums::gelu_grad ? gelu_derivative(pre[j]) : gelu_tanh_derivative(pre[j]);
-          d[j] = widen(narrow<T>(d[j] * dg));  // summed as written
-        }
-        store8(grad_out + r * cols + c0, d);
-      }
 #pragma unroll
       for (int j = 0; j < kVec8; ++j) s[j] += d[j];
       if constexpr (kNorm) {
@@ -126,25 +93,17 @@ __global__ void __launch_bounds__(32 * kFinishLanes) finish_column_sums(const fl
   }
 }
 
-template <typename T, Sums kSums>
+template <typename T>
 void launch_partial(const void* dy, const void* x, const float* mean, const float* rstd, int64_t rows, int64_t cols,
-                    int row_blocks, float* workspace, void* grad_out, cudaStream_t stream) {
+                    int row_blocks, float* workspace, cudaStream_t stream) {
   const dim3 grid(unsigned((cols + kTile - 1) / kTile), unsigned(row_blocks));
   const int64_t rows_per_block = (rows + row_blocks - 1) / row_blocks;
-  partial_column_sums<T, kSums><<<grid, kThreads, 0, stream>>>(static_cast<const T*>(dy), static_cast<const T*>(x),
-                                                               mean, rstd, rows, cols, rows_per_block, workspace,
-                                                               static_cast<T*>(grad_out));
-}
-
-template <Sums kSums>
-void launch_partial_of(FloatKind kind, const void* dy, const void* x, const float* mean, const float* rstd,
-                       int64_t rows, int64_t cols, int row_blocks, float* workspace, void* grad_out,
-                       cudaStream_t stream) {
-  switch (kind) {
-    case FloatKind::f32: launch_partial<float, kSums>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, grad_out, stream); break;
-    case FloatKind::bf16: launch_partial<__nv_bfloat16, kSums>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, grad_out, stream); break;
-    case FloatKind::f16: launch_partial<__half, kSums>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, grad_out, stream); break;
-  }
+  if (x)
+    partial_column_sums<T, true><<<grid, kThreads, 0, stream>>>(static_cast<const T*>(dy), static_cast<const T*>(x),
+                                                                 mean, rstd, rows, cols, rows_per_block, workspace);
+  else
+    partial_column_sums<T, false><<<grid, kThreads, 0, stream>>>(static_cast<const T*>(dy), nullptr, nullptr,
+                                                                  nullptr, rows, cols, rows_per_block, workspace);
 }
 
 template <typename TOut>
@@ -169,21 +128,12 @@ int column_sums_row_blocks(int64_t rows, int64_t cols, int multiprocessors) {
 void launch_column_sums(const void* dy, const void* x, const float* mean, const float* rstd, int64_t rows,
                         int64_t cols, FloatKind in_kind, int row_blocks, float* workspace, FloatKind out_kind,
                         void* sum_dy, void* sum_dy_xhat, cudaStream_t stream) {
-  if (x)
-    launch_partial_of<Sums::dy_and_dy_xhat>(in_kind, dy, x, mean, rstd, rows, cols, row_blocks, workspace, nullptr, stream);
-  else
-    launch_partial_of<Sums::dy>(in_kind, dy, nullptr, nullptr, nullptr, rows, cols, row_blocks, workspace, nullptr, stream);
+  switch (in_kind) {
+    case FloatKind::f32: launch_partial<float>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, stream); break;
+    case FloatKind::bf16: launch_partial<__nv_bfloat16>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, stream); break;
+    case FloatKind::f16: launch_partial<__half>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, stream); break;
+  }
   launch_finish_column_sums(workspace, row_blocks, cols, x ? 2 : 1, out_kind, sum_dy, sum_dy_xhat, stream);
-}
-
-void launch_gelu_backward_column_sums(const void* dy, const void* pre, int64_t rows, int64_t cols, FloatKind kind,
-                                      bool tanh_approximation, int row_blocks, float* workspace, void* dpre,
-                                      FloatKind out_kind, void* sum_dpre, cudaStream_t stream) {
-  if (tanh_approximation)
-    launch_partial_of<Sums::gelu_tanh_grad>(kind, dy, pre, nullptr, nullptr, rows, cols, row_blocks, workspace, dpre, stream);
-  else
-    launch_partial_of<Sums::gelu_grad>(kind, dy, pre, nullptr, nullptr, rows, cols, row_blocks, workspace, dpre, stream);
-  launch_finish_column_sums(workspace, row_blocks, cols, 1, out_kind, sum_dpre, nullptr, stream);
 }
 
 void launch_finish_column_sums(const float* workspace, int row_blocks, int64_t cols, int sums, FloatKind out_kind,

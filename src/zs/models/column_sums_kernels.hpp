@@ -1,5 +1,5 @@
-// Column sums of a [rows, cols] gradient (column_sums_kernels.cu): a Linear's bias gradient (also
-// straight out of a GELU's backward), and a LayerNorm's weight and bias gradients. On raw pointers so that nvcc compiles them without
+// Column sums of a [rows, cols] gradient (column_sums_kernels.cu): a Linear's bias gradient, and a
+// LayerNorm's weight and bias gradients. On raw pointers so that nvcc compiles them without
 // LibTorch's headers; norm_bias_cuda.cpp checks the tensors and calls them. GPU builds only.
 #pragma once
 
@@ -23,14 +23,6 @@ int column_sums_row_blocks(int64_t rows, int64_t cols, int multiprocessors);
 void launch_column_sums(const void* dy, const void* x, const float* mean, const float* rstd, int64_t rows,
                         int64_t cols, FloatKind in_kind, int row_blocks, float* workspace, FloatKind out_kind,
                         void* sum_dy, void* sum_dy_xhat, cudaStream_t stream);
-
-// The backward of y = gelu(pre) (exact, or tanh-approximated) feeding into a bias's gradient:
-// dpre = dy * gelu'(pre), rounded to `kind` and written (rows x cols, like dy and pre), and its
-// column sums (as launch_column_sums's sum_dy, over the rounded values) written in `out_kind`.
-// workspace: row_blocks * cols floats.
-void launch_gelu_backward_column_sums(const void* dy, const void* pre, int64_t rows, int64_t cols, FloatKind kind,
-                                      bool tanh_approximation, int row_blocks, float* workspace, void* dpre,
-                                      FloatKind out_kind, void* sum_dpre, cudaStream_t stream);
 
 // The second pass alone, for kernels that write the partial rows themselves: workspace holds
 // `sums` blocks of row_blocks x cols fp32 partial sums (sum_dy's, then sum_dy_xhat's); each column's

@@ -58,10 +58,6 @@ MLPImpl::MLPImpl(const GPTConfig& config, c10::Device device)
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
-#ifdef ZS_WITH_CUDA
-  if (c_fc->bias.defined() && fused_gelu_applies(x, c_fc->weight))
-    return c_proj->forward(linear_gelu_fused_bias_grad(x, c_fc->weight, c_fc->bias, gelu_approximate));
-#endif
   return c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate));
 }
 
@@ -73,16 +69,18 @@ BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) : dropout(conf
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {
-  const at::Tensor attended = attn->forward(ln_1->forward(x));
   const double p = is_training() ? dropout : 0.0;
 #ifdef ZS_WITH_CUDA
-  // The two residual adds with their dropouts, and ln_2 on the first, in our kernels' passes.
-  if (fused_residual_applies(x, attended, ln_2->weight)) {
-    auto [h, normed] = dropout_add_layer_norm(x, attended, p, ln_2->weight, ln_2->bias, LayerNormImpl::kEps);
-    return dropout_add(h, mlp->forward(normed), p);
+  // On GPUs the residual adds, their dropouts and both norms go through our fused residual
+  // kernels, which also add each residual's gradient inside the norms' backward passes.
+  if (fused_residual_applies(x, ln_1->weight)) {
+    auto [input, normed] = layer_norm_keeping_input(x, ln_1->weight, ln_1->bias, LayerNormImpl::kEps);
+    auto [h, normed_h] =
+        dropout_add_layer_norm(input, attn->forward(normed), p, ln_2->weight, ln_2->bias, LayerNormImpl::kEps);
+    return dropout_add(h, mlp->forward(normed_h), p);
   }
 #endif
-  const at::Tensor h = x + at::dropout(attended, p, is_training());
+  const at::Tensor h = x + at::dropout(attn->forward(ln_1->forward(x)), p, is_training());
   return h + at::dropout(mlp->forward(ln_2->forward(h)), p, is_training());
 }
 

@@ -83,14 +83,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward(const at::Tens
 ResidualNormed residual_layer_norm_forward(const at::Tensor& x, const at::Tensor& branch, double p,
                                            const at::Tensor& weight, const std::optional<at::Tensor>& bias, double eps) {
   const int64_t cols = x.size(-1);
-  if (branch.sizes() != x.sizes() || branch.scalar_type() != x.scalar_type() || cols % 8 != 0 ||
-      cols > kernels::kLayerNormMaxCols || (weight.defined() && weight.numel() != cols) || !(p >= 0 && p < 1))
-    throw std::invalid_argument("residual layer norm: x and branch must match, with up to 2,048 features (a multiple "
-                                "of 8), the weight one per feature and 0 <= p < 1");
+  const bool branch_matches =
+      branch.sizes() == x.sizes() && branch.scalar_type() == x.scalar_type() && branch.device() == x.device();
+  if (!branch_matches || cols % 8 != 0 || cols > kernels::kLayerNormMaxCols ||
+      (weight.defined() && weight.numel() != cols) || !(p >= 0 && p < 1))
+    throw std::invalid_argument("residual layer norm: x and branch must match (shape, dtype, device), with up to 2,048 "
+                                "features (a multiple of 8), the weight one per feature and 0 <= p < 1");
   const at::Tensor rows = as_rows(x), branch_rows = as_rows(branch);
   ResidualNormed out;
   out.h = at::empty_like(rows);
-  if (p > 0) out.keep_mask = at::empty(rows.sizes(), rows.options().dtype(at::kBool));
+  if (p > 0) out.keep_mask = at::empty(rows.sizes(), rows.options().dtype(at::kByte));
   kernels::ResidualAdd residual;
   residual.branch = branch_rows.const_data_ptr();
   residual.sum = out.h.data_ptr();

@@ -25,7 +25,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward(const at::Tens
                                                                   const std::optional<at::Tensor>& bias, double eps);
 
 // h = x + dropout(branch, p) and, with a weight, y = LayerNorm(h) with its mean and rstd (our
-// kernel: rows of up to 2,048 features, x and branch alike). keep_mask: 1 kept / 0 dropped (bool),
+// kernel: rows of up to 2,048 features, x and branch alike). keep_mask: 1 kept / 0 dropped (uint8,
+// as at::_masked_scale takes it),
 // undefined when p is 0.
 struct ResidualNormed {
   at::Tensor h, y, mean, rstd, keep_mask;

@@ -43,6 +43,10 @@ __device__ __forceinline__ void add_residual(float (&v)[kChunks][kVec8], const R
     curand_init(seed, uint64_t(row) * 32 + lane, offset, &state);
   }
   const float scale = 1.f / r.keep;
+  float brs[kChunks][kVec8];  // every load in flight before the draws
+#pragma unroll
+  for (int k = 0; k < kChunks; ++k)
+    if (lane + 32 * k < vectors) load8(branch + (lane + 32 * k) * kVec8, brs[k]);
 #pragma unroll
   for (int k = 0; k < kChunks; ++k) {
     const int j = lane + 32 * k;
@@ -52,8 +56,7 @@ __device__ __forceinline__ void add_residual(float (&v)[kChunks][kVec8], const R
       u[0] = a.x, u[1] = a.y, u[2] = a.z, u[3] = a.w, u[4] = b.x, u[5] = b.y, u[6] = b.z, u[7] = b.w;
     }
     if (j >= vectors) continue;
-    float br[kVec8];
-    load8(branch + j * kVec8, br);
+    float (&br)[kVec8] = brs[k];
     if (r.keep_mask) {
       uint8_t m[kVec8];
 #pragma unroll
@@ -150,8 +153,10 @@ void launch_for(const void* x, const void* weight, const void* bias, int64_t row
 //   dx = rstd * (dy * w - mean(dy * w) - xhat * mean(dy * w * xhat)),   xhat = (x - mean) * rstd,
 // and, summed over the warp's rows in registers, each column's dy and dy * xhat; the block folds its
 // warps in a fixed order into one partial row per sum (column_sums_kernels.hpp's layout).
+// Up to 512 features, two blocks per multiprocessor (registers capped at 128, which these rows
+// fit without spilling): with one, too few rows are in flight to keep the memory busy.
 template <typename T, int kChunks>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kChunks <= 2 ? 2 : 1)
     layer_norm_backward(const T* __restrict__ dy, const T* __restrict__ x, const float* __restrict__ mean,
                         const float* __restrict__ rstd, const T* __restrict__ weight, int64_t rows, int cols,
                         T* __restrict__ dx, float* __restrict__ partial, const ResidualGrad residual) {

@@ -10,8 +10,6 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/empty_like.h>
-#include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/native_layer_norm_backward.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -30,11 +28,6 @@ using torch::autograd::tensor_list;
 
 bool fused_norm_bias_enabled() {
   static const bool on = switch_from_env("ZS_FUSED_NORM_BIAS");
-  return on;
-}
-
-bool fused_gelu_enabled() {
-  static const bool on = switch_from_env("ZS_FUSED_GELU");
   return on;
 }
 
@@ -77,39 +70,6 @@ struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
     if (ctx->needs_input_grad(1)) dweight = dy.t().mm(as_rows(x));
     if (ctx->needs_input_grad(2)) dbias = column_sums(dy, {}, {}, {}, weight.scalar_type()).first;
     return {dx, dweight, dbias};
-  }
-};
-
-// gelu(x W^T + b): the bias gradient summed by the GELU backward's own pass.
-struct LinearGeluBiasGrad : torch::autograd::Function<LinearGeluBiasGrad> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                            bool tanh_approximation) {
-    const at::Tensor pre = at::linear(x, weight, bias);
-    ctx->save_for_backward({x, weight, pre});
-    ctx->saved_data["tanh"] = tanh_approximation;
-    return at::gelu(pre, tanh_approximation ? "tanh" : "none");
-  }
-
-  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1];
-    const at::Tensor dy = as_rows(grads[0]), pre = as_rows(saved[2]);
-    const int64_t rows = dy.size(0), cols = dy.size(1);
-    const c10::cuda::CUDAGuard guard(dy.device());
-    const int row_blocks =
-        kernels::column_sums_row_blocks(rows, cols, at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
-    at::Tensor workspace = at::empty({row_blocks, cols}, dy.options().dtype(at::kFloat));
-    at::Tensor dpre = at::empty_like(pre), dbias = at::empty({cols}, weight.options());
-    kernels::launch_gelu_backward_column_sums(dy.const_data_ptr(), pre.const_data_ptr(), rows, cols,
-                                              kernels::float_kind(dy.scalar_type()),
-                                              ctx->saved_data["tanh"].toBool(), row_blocks, workspace.data_ptr<float>(),
-                                              dpre.data_ptr(), kernels::float_kind(weight.scalar_type()),
-                                              dbias.data_ptr(), c10::cuda::getCurrentCUDAStream().stream());
-    kernels::check_launch("gelu backward column-sum kernel");
-    at::Tensor dx;
-    if (ctx->needs_input_grad(0)) dx = dpre.mm(weight).view(x.sizes());
-    const at::Tensor dweight = dpre.t().mm(as_rows(x));
-    return {dx, dweight, dbias, at::Tensor()};
   }
 };
 
@@ -158,19 +118,8 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
          weight.size(0) % 8 == 0 && x.is_contiguous();
 }
 
-bool fused_gelu_applies(const at::Tensor& x, const at::Tensor& weight) {
-  return fused_gelu_enabled() && fused_norm_bias_applies(x, weight);
-}
-
 at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   return LinearBiasGrad::apply(x, weight, bias);
-}
-
-at::Tensor linear_gelu_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                                       const std::string& approximate) {
-  if (approximate != "none" && approximate != "tanh")
-    throw std::invalid_argument("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
-  return LinearGeluBiasGrad::apply(x, weight, bias, approximate == "tanh");
 }
 
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

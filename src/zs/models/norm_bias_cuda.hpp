@@ -1,14 +1,11 @@
 // Linear-with-bias and LayerNorm on GPUs with our kernels where ATen's are slow for GPT shapes:
-// the bias gradient (after a GELU, summed in the GELU backward's own pass) and LayerNorm's weight
-// and bias gradients summed over the rows in one pass (column_sums_kernels.cu), LayerNorm's forward
-// (rows of up to 2,048 features) and its backward (up to 768: input gradient and parameter sums in
-// one pass over dy and x; layer_norm_kernels.cu). The linear's forward and input gradient stay
-// ATen's. Values within fp32 rounding of ATen's (the sums go in another order); the same bits run
-// after run. ZS_FUSED_NORM_BIAS=0 turns all of it off, ZS_FUSED_LAYER_NORM=0 the LayerNorm kernels
-// only, ZS_FUSED_GELU=0 the GELU's pass only. GPU builds only.
+// the bias gradient and LayerNorm's weight and bias gradients summed over the rows in one pass
+// (column_sums_kernels.cu), LayerNorm's forward (rows of up to 2,048 features) and its backward
+// (up to 768: input gradient and parameter sums in one pass over dy and x; layer_norm_kernels.cu).
+// The linear's forward and input gradient stay ATen's. Values within fp32 rounding of ATen's (the
+// sums go in another order); the same bits run after run. ZS_FUSED_NORM_BIAS=0 turns all of it
+// off, ZS_FUSED_LAYER_NORM=0 the LayerNorm kernels only. GPU builds only.
 #pragma once
-
-#include <string>
 
 #include <ATen/core/Tensor.h>
 
@@ -20,14 +17,6 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight);
 
 // at::linear(x, weight, bias) with bias defined.
 at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
-
-// fused_norm_bias_applies, and ZS_FUSED_GELU not "0".
-bool fused_gelu_applies(const at::Tensor& x, const at::Tensor& weight);
-
-// at::gelu(at::linear(x, weight, bias), approximate) with bias defined, approximate "none" or
-// "tanh": the GELU's backward and the bias gradient's sum in one pass.
-at::Tensor linear_gelu_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                                       const std::string& approximate);
 
 // at::layer_norm(x, {weight.size(0)}, weight, bias, eps); bias may be undefined.
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -27,13 +27,21 @@ bool fused_residual_enabled() {
   return on;
 }
 
-// {h, normed}. Backward: h's whole gradient is its own plus what the norm hands back, and that is
-// x's; the branch gets it through the mask.
+// {h, normed}, h = x + dropout(branch), or x itself without a branch. Backward: h's whole gradient
+// is its own plus what the norm hands back, and that is x's; the branch gets it through the mask.
+// (Inputs are never undefined tensors, so the branch is optional.)
 struct DropoutAddLayerNorm : torch::autograd::Function<DropoutAddLayerNorm> {
-  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& branch,
+  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const std::optional<at::Tensor>& branch,
                              const at::Tensor& weight, const std::optional<at::Tensor>& bias, double p, double eps) {
-    ResidualNormed out = residual_layer_norm_forward(x, branch, p, weight, bias, eps);
+    ResidualNormed out;
+    if (branch) {
+      out = residual_layer_norm_forward(x, *branch, p, weight, bias, eps);
+    } else {
+      out.h = x;
+      std::tie(out.y, out.mean, out.rstd) = layer_norm_forward(x, weight, bias, eps);
+    }
     ctx->save_for_backward({out.h, weight, out.mean, out.rstd, out.keep_mask});
+    ctx->saved_data["has_branch"] = branch.has_value();
     ctx->saved_data["has_bias"] = bias.has_value();
     ctx->saved_data["p"] = p;
     return {out.h, out.y};
@@ -55,7 +63,7 @@ struct DropoutAddLayerNorm : torch::autograd::Function<DropoutAddLayerNorm> {
       residual.dbranch = dbranch.data_ptr();
     }
     auto [dx, dweight, dbias] = layer_norm_backward(dnormed, h, weight, mean, rstd, /*want_dx=*/true, residual);
-    if (p == 0) dbranch = dx;
+    if (p == 0 && ctx->saved_data["has_branch"].toBool()) dbranch = dx;
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
     return {dx, dbranch, dweight, has_bias ? dbias : at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -78,16 +86,24 @@ struct DropoutAdd : torch::autograd::Function<DropoutAdd> {
 
 }  // namespace
 
-bool fused_residual_applies(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& norm_weight) {
+bool fused_residual_applies(const at::Tensor& x, const at::Tensor& norm_weight) {
   return fused_residual_enabled() && fused_layer_norm_enabled() && fused_norm_bias_applies(x, norm_weight) &&
-         x.size(-1) <= kernels::kLayerNormBackwardMaxCols && branch.sizes() == x.sizes() &&
-         branch.scalar_type() == x.scalar_type() && branch.is_contiguous();
+         x.size(-1) <= kernels::kLayerNormBackwardMaxCols;
 }
+
+namespace {
+std::optional<at::Tensor> if_defined(const at::Tensor& t) { return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt; }
+}  // namespace
 
 std::pair<at::Tensor, at::Tensor> dropout_add_layer_norm(const at::Tensor& x, const at::Tensor& branch, double p,
                                                          const at::Tensor& weight, const at::Tensor& bias, double eps) {
-  const tensor_list out = DropoutAddLayerNorm::apply(
-      x, branch, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, p, eps);
+  const tensor_list out = DropoutAddLayerNorm::apply(x, branch, weight, if_defined(bias), p, eps);
+  return {out[0], out[1]};
+}
+
+std::pair<at::Tensor, at::Tensor> layer_norm_keeping_input(const at::Tensor& x, const at::Tensor& weight,
+                                                           const at::Tensor& bias, double eps) {
+  const tensor_list out = DropoutAddLayerNorm::apply(x, std::nullopt, weight, if_defined(bias), 0.0, eps);
   return {out[0], out[1]};
 }
 

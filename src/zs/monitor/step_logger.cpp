@@ -50,7 +50,7 @@ std::string format_step_line(const StepStats& last, int64_t total_steps, const T
     line += printf_string(" | mem %.2f GiB (peak %.2f)", static_cast<double>(memory->allocated) / (1 << 30),
                           static_cast<double>(memory->peak_allocated) / (1 << 30));
   }
-  line += rates.valid ? printf_string(" | %.1f ms/step", rates.ms_per_step) : std::string(" | - ms/step");
+  line += rates.valid ? printf_string(" | %.2f ms/step", rates.ms_per_step) : std::string(" | - ms/step");
   if (skipped_in_window > 0)
     line += printf_string(" | %lld skipped (overflow)", static_cast<long long>(skipped_in_window));
   return line;

@@ -1,7 +1,7 @@
 #pragma once
 // The per-step training log on rank 0: every steps_per_print steps one line such as
 //   step 100/5000 | loss 1.2345 | lr 6.00e-04 | scale 65536 | grad norm 0.51 | 123.4k tok/s |
-//   45.6 samples/s | MFU 12.3% | mem 1.23 GiB (peak 2.34) | 12.3 ms/step
+//   45.6 samples/s | MFU 12.3% | mem 1.23 GiB (peak 2.34) | 12.34 ms/step
 // Rates are averages over the steps since the previous line; the very first step (warm-up: allocator,
 // kernel selection, communicator setup) is left out of the timing. tok/s and MFU are per GPU (per
 // rank on CPUs), samples/s is the whole job's rate; a header line says so once. Steps without
