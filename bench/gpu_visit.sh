@@ -4,7 +4,7 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab] [fusion_ab]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
 #   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
 #
@@ -185,10 +185,10 @@ fi
 if has kernels; then
   # Our fused CUDA kernels against the ATen formulas they replace, on the GPU.
   note "fused kernels vs ATen"
-  for t in ${KERNEL_TESTS:-test_llama_rope_cuda test_fused_adam_cuda test_cross_entropy_cuda test_norm_bias_cuda test_residual_norm_cuda}; do
+  for t in ${KERNEL_TESTS:-test_llama_rope_cuda test_fused_adam_cuda test_cross_entropy_cuda test_norm_bias_cuda}; do
     ( cd $B && timeout 120 ./bin/$t 2>&1 ) > "$OUT/$t.log"
     echo "$t rc=$?" | tee -a "$OUT/gpu_tests.log"
-    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward|\[norm bias\]|\[residual norm\]" "$OUT/$t.log" | tail -32
+    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward|\[norm bias\]" "$OUT/$t.log" | tail -32
   done
 fi
 
@@ -259,29 +259,6 @@ if has ln_ab; then
   done
   CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 20 \
     --label "shakespeare_char traced" --profile "$OUT/trace_small.json" 2>> "$OUT/zs_ln_ab.err" | grep '^{' | tee -a "$results"
-  TOP_KERNELS=40 "$PY" bench/trace_summary.py "$OUT/trace_small.json" | tee "$OUT/small_profile_summary.txt"
-  gzip -f "$OUT"/trace_small.json
-fi
-if has fusion_ab; then
-  # Our residual-stream kernels off (ZS_FUSED_RESIDUAL=0: ATen's dropout, add and autograd's gradient
-  # sums around our LayerNorm), attention without cuDNN's kernels (--cudnn_attention false), and
-  # both as they ship, alternating, graphed, ONE GPU, at the shakespeare_char shape and GPT-2 124M;
-  # then a traced run of the shakespeare_char shape.
-  note "residual fusion / attention backend A/B (graphed, 1 GPU), then a traced shakespeare_char-shape run"
-  tiny="--n_layer 6 --n_head 6 --n_embd 384 --vocab 65 --dropout 0.2 --micro 64 --seq 256"
-  for _ in 1 2; do
-    for variant in "as shipped" "ZS_FUSED_RESIDUAL=0" "--cudnn_attention false"; do
-      envs=(); flags=()
-      case $variant in ZS_*) envs=($variant) ;; --*) flags=($variant) ;; esac
-      env "${envs[@]}" CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 \
-        --steps 50 --cuda_graph "${flags[@]}" --label "shakespeare_char graphed, $variant" 2>> "$OUT/zs_fusion_ab.err" \
-        | grep '^{' | tee -a "$results"
-      env "${envs[@]}" CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model 124M --stage 0 --cuda_graph \
-        "${flags[@]}" --label "124M graphed, $variant" 2>> "$OUT/zs_fusion_ab.err" | grep '^{' | tee -a "$results"
-    done
-  done
-  CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_gpt --model custom $tiny --stage 0 --warmup 10 --steps 20 \
-    --label "shakespeare_char traced" --profile "$OUT/trace_small.json" 2>> "$OUT/zs_fusion_ab.err" | grep '^{' | tee -a "$results"
   TOP_KERNELS=40 "$PY" bench/trace_summary.py "$OUT/trace_small.json" | tee "$OUT/small_profile_summary.txt"
   gzip -f "$OUT"/trace_small.json
 fi

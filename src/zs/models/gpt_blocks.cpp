@@ -9,7 +9,6 @@
 
 #ifdef ZS_WITH_CUDA
 #include "zs/models/norm_bias_cuda.hpp"
-#include "zs/models/residual_norm_cuda.hpp"
 #endif
 
 namespace zs {
@@ -27,9 +26,9 @@ at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
   // An undefined bias tensor tells layer_norm there is none. On GPUs in training the weight and
   // bias gradients come from our column-sum kernel (norm_bias_cuda.hpp).
 #ifdef ZS_WITH_CUDA
-  if (fused_norm_bias_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, kEps);
+  if (fused_norm_bias_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, 1e-5);
 #endif
-  return at::layer_norm(x, {weight.size(0)}, weight, bias, kEps);
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device)
@@ -47,21 +46,21 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   auto y = at::scaled_dot_product_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), /*attn_mask=*/{},
                                             /*dropout_p=*/p, /*is_causal=*/true);
   y = y.transpose(1, 2).contiguous().view({B, T, C});
-  return c_proj->forward(y);
+  return at::dropout(c_proj->forward(y), dropout, is_training());
 }
 
 MLPImpl::MLPImpl(const GPTConfig& config, c10::Device device)
-    : gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
+    : dropout(config.dropout), gelu_approximate(config.activation == "gelu_tanh" ? "tanh" : "none") {
   const int64_t C = config.n_embd;
   c_fc = register_module("c_fc", DeviceLinear(C, 4 * C, config.bias, device));
   c_proj = register_module("c_proj", DeviceLinear(4 * C, C, config.bias, device));
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
-  return c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate));
+  return at::dropout(c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate)), dropout, is_training());
 }
 
-BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) : dropout(config.dropout) {
+BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
   ln_1 = register_module("ln_1", LayerNorm(config.n_embd, config.bias, device));
   attn = register_module("attn", CausalSelfAttention(config, device));
   ln_2 = register_module("ln_2", LayerNorm(config.n_embd, config.bias, device));
@@ -69,19 +68,8 @@ BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) : dropout(conf
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {
-  const double p = is_training() ? dropout : 0.0;
-#ifdef ZS_WITH_CUDA
-  // On GPUs the residual adds, their dropouts and both norms go through our fused residual
-  // kernels, which also add each residual's gradient inside the norms' backward passes.
-  if (fused_residual_applies(x, ln_1->weight)) {
-    auto [input, normed] = layer_norm_keeping_input(x, ln_1->weight, ln_1->bias, LayerNormImpl::kEps);
-    auto [h, normed_h] =
-        dropout_add_layer_norm(input, attn->forward(normed), p, ln_2->weight, ln_2->bias, LayerNormImpl::kEps);
-    return dropout_add(h, mlp->forward(normed_h), p);
-  }
-#endif
-  const at::Tensor h = x + at::dropout(attn->forward(ln_1->forward(x)), p, is_training());
-  return h + at::dropout(mlp->forward(ln_2->forward(h)), p, is_training());
+  auto h = x + attn->forward(ln_1->forward(x));
+  return h + mlp->forward(ln_2->forward(h));
 }
 
 }  // namespace zs

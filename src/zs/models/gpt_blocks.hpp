@@ -23,15 +23,13 @@ class LayerNormImpl : public torch::nn::Module {
   LayerNormImpl(int64_t n_embd, bool bias, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
 
-  static constexpr double kEps = 1e-5;
   at::Tensor weight;
   at::Tensor bias;  // undefined when built with bias=false
 };
 TORCH_MODULE(LayerNorm);
 
 // Multi-head causal self-attention through at::scaled_dot_product_attention (flash/efficient kernels
-// where the device has them); dropout on the attention weights. The output's (residual) dropout is
-// the block's.
+// where the device has them).
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device);
@@ -46,7 +44,6 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
 TORCH_MODULE(CausalSelfAttention);
 
 // Position-wise feed-forward: C -> 4C -> GELU (exact, or tanh-approximated: GPTConfig::activation) -> C.
-// The output's (residual) dropout is the block's.
 class MLPImpl : public torch::nn::Module {
  public:
   MLPImpl(const GPTConfig& config, c10::Device device);
@@ -54,14 +51,13 @@ class MLPImpl : public torch::nn::Module {
 
   DeviceLinear c_fc{nullptr};
   DeviceLinear c_proj{nullptr};
+  double dropout;
   std::string gelu_approximate;   // "none" or "tanh"
 };
 TORCH_MODULE(MLP);
 
-// Pre-norm residual block: h = x + dropout(attn(ln_1(x))), then h + dropout(mlp(ln_2(h))); on GPUs
-// the adds, their dropouts and ln_2 go through our fused residual kernels (residual_norm_cuda.hpp).
-// Marked as a ZeRO-3 unit (its parameters are gathered and released as a whole): call it through
-// the Block holder.
+// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). Marked as a ZeRO-3 unit (its
+// parameters are gathered and released as a whole): call it through the Block holder.
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const GPTConfig& config, c10::Device device);
@@ -71,7 +67,6 @@ class BlockImpl : public torch::nn::Module {
   CausalSelfAttention attn{nullptr};
   LayerNorm ln_2{nullptr};
   MLP mlp{nullptr};
-  double dropout;  // on each branch's output, before its residual add
 };
 ZS_UNIT_MODULE(Block);
 

@@ -4,15 +4,9 @@
 // nanoGPT's shakespeare_char shape (16,384 rows of 384 bf16), about a third of the memory's speed.
 // Backward (rows of up to 768 features): the input's gradient and the weight's and bias's partial
 // column sums in one pass over dy and x, where ATen reads them once for each.
-// With a residual the forward first forms h = x + dropout(branch) in those registers (one Philox
-// state per lane, 8 draws per 16-byte vector), writes h and the mask, and normalises h; the
-// backward adds h's other gradient to dx and writes the branch's through the mask, where a
-// separate dropout, add and LayerNorm would each read and write the whole activation again.
 #include "zs/models/layer_norm_kernels.hpp"
 
 #include <algorithm>
-
-#include <curand_kernel.h>
 
 #include "zs/kernels/vec8.cuh"
 
@@ -28,72 +22,26 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // kChunks: 16-byte vectors per lane (a row of cols features has cols / 8 of them, dealt round-robin).
-// v += dropout(branch), rounded to T as the separate ops would round; written to h, the mask to
-// keep_mask. Every lane draws for all its kChunks vectors, so the draws per thread are fixed.
-template <typename T, int kChunks>
-__device__ __forceinline__ void add_residual(float (&v)[kChunks][kVec8], const ResidualAdd& r, int64_t row, int lane,
-                                             int cols) {
-  const int vectors = cols / kVec8;
-  const T* branch = static_cast<const T*>(r.branch) + row * cols;
-  T* h = static_cast<T*>(r.sum) + row * cols;
-  curandStatePhilox4_32_10_t state;
-  if (r.keep_mask) {
-    uint64_t seed, offset;
-    seed_and_offset(r.draws, seed, offset);
-    curand_init(seed, uint64_t(row) * 32 + lane, offset, &state);
-  }
-  const float scale = 1.f / r.keep;
-  float brs[kChunks][kVec8];  // every load in flight before the draws
-#pragma unroll
-  for (int k = 0; k < kChunks; ++k)
-    if (lane + 32 * k < vectors) load8(branch + (lane + 32 * k) * kVec8, brs[k]);
-#pragma unroll
-  for (int k = 0; k < kChunks; ++k) {
-    const int j = lane + 32 * k;
-    float u[kVec8];
-    if (r.keep_mask) {
-      const float4 a = curand_uniform4(&state), b = curand_uniform4(&state);
-      u[0] = a.x, u[1] = a.y, u[2] = a.z, u[3] = a.w, u[4] = b.x, u[5] = b.y, u[6] = b.z, u[7] = b.w;
-    }
-    if (j >= vectors) continue;
-    float (&br)[kVec8] = brs[k];
-    if (r.keep_mask) {
-      uint8_t m[kVec8];
-#pragma unroll
-      for (int i = 0; i < kVec8; ++i) {
-        m[i] = u[i] < r.keep;
-        br[i] = m[i] ? widen(narrow<T>(br[i] * scale)) : 0.f;
-      }
-      *reinterpret_cast<uint2*>(r.keep_mask + row * cols + j * kVec8) = *reinterpret_cast<const uint2*>(m);
-    }
-#pragma unroll
-    for (int i = 0; i < kVec8; ++i) v[k][i] = widen(narrow<T>(v[k][i] + br[i]));
-    store8(h + j * kVec8, v[k]);
-  }
-}
-
 template <typename T, int kChunks>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     layer_norm_forward(const T* __restrict__ x, const T* __restrict__ weight, const T* __restrict__ bias, int64_t rows,
-                       int cols, float eps, T* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd,
-                       const ResidualAdd residual) {
+                       int cols, float eps, T* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd) {
   const int lane = threadIdx.x % 32;
   const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (row >= rows) return;
   const int vectors = cols / kVec8;
   const T* xr = x + row * cols;
   float v[kChunks][kVec8];
-#pragma unroll
-  for (int k = 0; k < kChunks; ++k)
-    if (lane + 32 * k < vectors) load8(xr + (lane + 32 * k) * kVec8, v[k]);
-  if (residual.branch) add_residual<T, kChunks>(v, residual, row, lane, cols);
-  if (!weight) return;
   float sum = 0.f;
 #pragma unroll
-  for (int k = 0; k < kChunks; ++k)
-    if (lane + 32 * k < vectors)
+  for (int k = 0; k < kChunks; ++k) {
+    const int j = lane + 32 * k;
+    if (j < vectors) {
+      load8(xr + j * kVec8, v[k]);
 #pragma unroll
       for (int i = 0; i < kVec8; ++i) sum += v[k][i];
+    }
+  }
   const float m = warp_sum(sum) / float(cols);
   float squares = 0.f;
 #pragma unroll
@@ -124,17 +72,15 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   }
 }
 
-int forward_chunks(int64_t cols) { return int((cols / kVec8 + 31) / 32); }
-
 template <typename T>
 void launch_for(const void* x, const void* weight, const void* bias, int64_t rows, int64_t cols, float eps, void* y,
-                float* mean, float* rstd, cudaStream_t stream, const ResidualAdd& residual) {
+                float* mean, float* rstd, cudaStream_t stream) {
   const dim3 grid(unsigned((rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
-  const int chunks = forward_chunks(cols);
+  const int chunks = int((cols / kVec8 + 31) / 32);
   auto args = [&](auto kernel) {
     kernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(weight),
                                                      static_cast<const T*>(bias), rows, int(cols), eps,
-                                                     static_cast<T*>(y), mean, rstd, residual);
+                                                     static_cast<T*>(y), mean, rstd);
   };
   switch (chunks) {
     case 1: args(layer_norm_forward<T, 1>); break;
@@ -153,13 +99,11 @@ void launch_for(const void* x, const void* weight, const void* bias, int64_t row
 //   dx = rstd * (dy * w - mean(dy * w) - xhat * mean(dy * w * xhat)),   xhat = (x - mean) * rstd,
 // and, summed over the warp's rows in registers, each column's dy and dy * xhat; the block folds its
 // warps in a fixed order into one partial row per sum (column_sums_kernels.hpp's layout).
-// Up to 512 features, two blocks per multiprocessor (registers capped at 128, which these rows
-// fit without spilling): with one, too few rows are in flight to keep the memory busy.
 template <typename T, int kChunks>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32, kChunks <= 2 ? 2 : 1)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
     layer_norm_backward(const T* __restrict__ dy, const T* __restrict__ x, const float* __restrict__ mean,
                         const float* __restrict__ rstd, const T* __restrict__ weight, int64_t rows, int cols,
-                        T* __restrict__ dx, float* __restrict__ partial, const ResidualGrad residual) {
+                        T* __restrict__ dx, float* __restrict__ partial) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int vectors = cols / kVec8;
   float w[kChunks][kVec8], sum_dy[kChunks][kVec8] = {}, sum_dy_xhat[kChunks][kVec8] = {};
@@ -198,21 +142,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kChunks <= 2 ? 2 : 1)
         float out[kVec8];
 #pragma unroll
         for (int i = 0; i < kVec8; ++i) out[i] = rs * (g[k][i] * w[k][i] - a - xhat[k][i] * b);
-        if (residual.dh_other) {
-          float other[kVec8];
-          load8(static_cast<const T*>(residual.dh_other) + row * cols + j * kVec8, other);
-#pragma unroll
-          for (int i = 0; i < kVec8; ++i) out[i] = widen(narrow<T>(widen(narrow<T>(out[i])) + other[i]));
-        }
         store8(dx + row * cols + j * kVec8, out);
-        if (residual.keep_mask) {
-          uint8_t m[kVec8];
-          *reinterpret_cast<uint2*>(m) = *reinterpret_cast<const uint2*>(residual.keep_mask + row * cols + j * kVec8);
-          const float scale = 1.f / residual.keep;
-#pragma unroll
-          for (int i = 0; i < kVec8; ++i) out[i] = m[i] ? widen(narrow<T>(out[i])) * scale : 0.f;
-          store8(static_cast<T*>(residual.dbranch) + row * cols + j * kVec8, out);
-        }
       }
     }
   }
@@ -241,13 +171,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kChunks <= 2 ? 2 : 1)
 
 template <typename T>
 void launch_backward_for(const void* dy, const void* x, const float* mean, const float* rstd, const void* weight,
-                         int64_t rows, int64_t cols, int row_blocks, void* dx, float* partial, cudaStream_t stream,
-                         const ResidualGrad& residual) {
+                         int64_t rows, int64_t cols, int row_blocks, void* dx, float* partial, cudaStream_t stream) {
   const size_t shared = size_t(2 * cols) * sizeof(float);
   auto args = [&](auto kernel) {
     kernel<<<row_blocks, kWarpsPerBlock * 32, shared, stream>>>(
         static_cast<const T*>(dy), static_cast<const T*>(x), mean, rstd, static_cast<const T*>(weight), rows,
-        int(cols), static_cast<T*>(dx), partial, residual);
+        int(cols), static_cast<T*>(dx), partial);
   };
   switch (int((cols / kVec8 + 31) / 32)) {
     case 1: args(layer_norm_backward<T, 1>); break;
@@ -265,32 +194,21 @@ int layer_norm_backward_row_blocks(int64_t rows, int multiprocessors) {
 
 void launch_layer_norm_backward(const void* dy, const void* x, const float* mean, const float* rstd,
                                 const void* weight, int64_t rows, int64_t cols, FloatKind kind, int row_blocks,
-                                void* dx, float* partial, cudaStream_t stream, const ResidualGrad& residual) {
-  auto go = [&](auto element) {
-    using T = decltype(element);
-    launch_backward_for<T>(dy, x, mean, rstd, weight, rows, cols, row_blocks, dx, partial, stream, residual);
-  };
+                                void* dx, float* partial, cudaStream_t stream) {
   switch (kind) {
-    case FloatKind::f32: go(float{}); break;
-    case FloatKind::bf16: go(__nv_bfloat16{}); break;
-    case FloatKind::f16: go(__half{}); break;
+    case FloatKind::f32: launch_backward_for<float>(dy, x, mean, rstd, weight, rows, cols, row_blocks, dx, partial, stream); break;
+    case FloatKind::bf16: launch_backward_for<__nv_bfloat16>(dy, x, mean, rstd, weight, rows, cols, row_blocks, dx, partial, stream); break;
+    case FloatKind::f16: launch_backward_for<__half>(dy, x, mean, rstd, weight, rows, cols, row_blocks, dx, partial, stream); break;
   }
 }
 
 void launch_layer_norm_forward(const void* x, const void* weight, const void* bias, int64_t rows, int64_t cols,
-                               float eps, FloatKind kind, void* y, float* mean, float* rstd, cudaStream_t stream,
-                               const ResidualAdd& residual) {
-  auto go = [&](auto element) {
-    using T = decltype(element);
-    launch_for<T>(x, weight, bias, rows, cols, eps, y, mean, rstd, stream, residual);
-  };
+                               float eps, FloatKind kind, void* y, float* mean, float* rstd, cudaStream_t stream) {
   switch (kind) {
-    case FloatKind::f32: go(float{}); break;
-    case FloatKind::bf16: go(__nv_bfloat16{}); break;
-    case FloatKind::f16: go(__half{}); break;
+    case FloatKind::f32: launch_for<float>(x, weight, bias, rows, cols, eps, y, mean, rstd, stream); break;
+    case FloatKind::bf16: launch_for<__nv_bfloat16>(x, weight, bias, rows, cols, eps, y, mean, rstd, stream); break;
+    case FloatKind::f16: launch_for<__half>(x, weight, bias, rows, cols, eps, y, mean, rstd, stream); break;
   }
 }
-
-uint64_t layer_norm_draws_per_thread(int64_t cols) { return uint64_t(kVec8) * uint64_t(forward_chunks(cols)); }
 
 }  // namespace zs::kernels

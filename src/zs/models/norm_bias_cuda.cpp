@@ -1,24 +1,28 @@
-// Linear-with-bias and LayerNorm as autograd functions on our kernels (norm_bias_cuda.hpp; the
-// LayerNorm launches are layer_norm_cuda.cpp's). GPU builds only.
+// Linear-with-bias and LayerNorm as autograd functions on our kernels (norm_bias_cuda.hpp). GPU
+// builds only.
 #include "zs/models/norm_bias_cuda.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <ATen/ops/linear.h>
+#include <ATen/ops/native_layer_norm.h>
 #include <ATen/ops/native_layer_norm_backward.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "zs/config/env.hpp"
-#include "zs/kernels/check_launch.hpp"
 #include "zs/models/column_sums_kernels.hpp"
-#include "zs/models/layer_norm_cuda.hpp"
+#include "zs/models/layer_norm_kernels.hpp"
+#include "zs/kernels/check_launch.hpp"
 
 namespace zs {
 namespace {
@@ -54,6 +58,13 @@ std::pair<at::Tensor, at::Tensor> column_sums(const at::Tensor& dy, const at::Te
   return {sum_dy, sum_dy_xhat};
 }
 
+// rows x features, contiguous and 16-byte aligned for the kernels' vector loads (a copy only when
+// the tensor arrives strided or at an odd offset).
+at::Tensor as_rows(const at::Tensor& t) {
+  at::Tensor rows = t.reshape({-1, t.size(-1)}).contiguous();
+  return reinterpret_cast<uintptr_t>(rows.const_data_ptr()) % 16 == 0 ? rows : rows.clone();
+}
+
 struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
     ctx->save_for_backward({x, weight});
@@ -72,6 +83,63 @@ struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
     return {dx, dweight, dbias};
   }
 };
+
+bool fused_layer_norm_enabled() {
+  static const bool on = switch_from_env("ZS_FUSED_LAYER_NORM");
+  return on;
+}
+
+// {y, mean, rstd} as at::native_layer_norm returns them: ours for rows of up to 2,048 features in
+// the weight's dtype, else ATen's. ZS_FUSED_LAYER_NORM=0 leaves forward and backward to ATen (with
+// our column sums for the weight and bias gradients).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward(const at::Tensor& x, const at::Tensor& weight,
+                                                                  const std::optional<at::Tensor>& bias, double eps) {
+  const int64_t cols = weight.size(0);
+  const bool ours = fused_layer_norm_enabled() && cols <= kernels::kLayerNormMaxCols &&
+                    weight.is_contiguous() && (!bias || (bias->scalar_type() == x.scalar_type() && bias->is_contiguous()));
+  if (!ours) return at::native_layer_norm(x, {cols}, weight, bias, eps);
+  const at::Tensor rows = as_rows(x), w = as_rows(weight.view({1, cols}));
+  const at::Tensor b = bias ? as_rows(bias->view({1, cols})) : at::Tensor();
+  at::Tensor y = at::empty_like(rows);
+  std::vector<int64_t> stat_shape(x.sizes().begin(), x.sizes().end() - 1);
+  stat_shape.push_back(1);
+  const auto f32 = x.options().dtype(at::kFloat);
+  at::Tensor mean = at::empty(stat_shape, f32), rstd = at::empty(stat_shape, f32);
+  const c10::cuda::CUDAGuard guard(x.device());
+  kernels::launch_layer_norm_forward(rows.const_data_ptr(), w.const_data_ptr(), b.defined() ? b.const_data_ptr() : nullptr,
+                                     rows.size(0), cols, float(eps), kernels::float_kind(x.scalar_type()),
+                                     y.data_ptr(), mean.data_ptr<float>(), rstd.data_ptr<float>(),
+                                     c10::cuda::getCurrentCUDAStream().stream());
+  kernels::check_launch("layer norm forward kernel");
+  return {y.view(x.sizes()), mean, rstd};
+}
+
+// {dx (when wanted), dweight, dbias} from our one-pass backward (rows of up to 768 features).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward(const at::Tensor& dy, const at::Tensor& x,
+                                                                   const at::Tensor& weight, const at::Tensor& mean,
+                                                                   const at::Tensor& rstd, bool want_dx) {
+  const int64_t cols = weight.size(0);
+  const at::Tensor dy_rows = as_rows(dy), x_rows = as_rows(x), w = as_rows(weight.view({1, cols}));
+  const at::Tensor mean_rows = mean.reshape({-1}).contiguous(), rstd_rows = rstd.reshape({-1}).contiguous();
+  const int64_t rows = x_rows.size(0);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int row_blocks =
+      kernels::layer_norm_backward_row_blocks(rows, at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+  at::Tensor partial = at::empty({2, row_blocks, cols}, x.options().dtype(at::kFloat));
+  at::Tensor dx = want_dx ? at::empty_like(x_rows) : at::Tensor();
+  at::Tensor dweight = at::empty({cols}, weight.options()), dbias = at::empty({cols}, weight.options());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+  kernels::launch_layer_norm_backward(dy_rows.const_data_ptr(), x_rows.const_data_ptr(), mean_rows.const_data_ptr<float>(),
+                                      rstd_rows.const_data_ptr<float>(), w.const_data_ptr(), rows, cols,
+                                      kernels::float_kind(x.scalar_type()), row_blocks,
+                                      want_dx ? dx.data_ptr() : nullptr, partial.data_ptr<float>(), stream);
+  kernels::check_launch("layer norm backward kernel");
+  kernels::launch_finish_column_sums(partial.data_ptr<float>(), row_blocks, cols, 2,
+                                     kernels::float_kind(weight.scalar_type()), dbias.data_ptr(), dweight.data_ptr(),
+                                     stream);
+  kernels::check_launch("column-sum kernels");
+  return {want_dx ? dx.view(x.sizes()) : at::Tensor(), dweight, dbias};
+}
 
 // The bias is optional: an autograd function's inputs may not be undefined tensors.
 struct LayerNormParamGrads : torch::autograd::Function<LayerNormParamGrads> {
