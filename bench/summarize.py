@@ -51,11 +51,14 @@ def gpt2(rows):
     print("|---|---|---|---|---|---|---|")
     mem_lines = []
     for m in models:
-        ddp = next((r for r in rows if r.get("bench") == "torch_ddp" and r["model"] == m), None)
+        # PyTorch DDP as run (eager, or "+compile" with GPT2_TORCH_FLAGS=--compile)
+        ddp = next((r for r in rows if r.get("bench", "").startswith("torch_ddp") and not r["bench"].endswith("_cnn")
+                    and r["model"] == m), None)
         ours = {r["stage"]: r for r in rows if r.get("bench") == "zeroshard" and r["model"] == m}
         cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({100 * r['mfu']:.1f}%, {r['peak_gib']:.1f})" if r else "-"
         ratio = lambda a, b: f"{a['tok_s_per_gpu'] / b['tok_s_per_gpu']:.3f}" if a and b else "-"
-        print(f"| {m} | {cell(ddp)} | {cell(ours.get(0))} | {cell(ours.get(1))} | {cell(ours.get(2))} | "
+        label = m + (" (DDP + torch.compile)" if ddp and ddp["bench"].endswith("+compile") else "")
+        print(f"| {label} | {cell(ddp)} | {cell(ours.get(0))} | {cell(ours.get(1))} | {cell(ours.get(2))} | "
               f"{ratio(ours.get(0), ddp)} | {ratio(ours.get(2), ours.get(0))} |")
         if all(s in ours for s in (0, 1, 2)):
             psi, n = ours[0]["params"], ours[0]["world"]
