@@ -8,7 +8,8 @@
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
 #   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
 #
-# ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything).
+# ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything); a step needs
+# the programs it runs among them (zsrun for every multi-GPU step, bench_gpt, train_gpt, tests...).
 # Needs .deps/include (nlohmann, CLI11), .deps/googletest and .deps/liburing carried
 # along: scripts/prepare_gpu_carry.sh makes them. Logs and JSON results go to $OUT.
 set -uo pipefail
@@ -47,7 +48,10 @@ if has build; then
   note "build rc=$rc in $(( $(date +%s) - t0 )) s"
   # A target that fails to build is shown; the visit goes on while the programs it runs exist.
   if [ $rc != 0 ]; then grep -E "error|Error" -A5 "$OUT/build.log" | head -60; fi
-  [ -x $B/bin/zsrun ] && [ -x $B/bin/bench_gpt ] && [ -x $B/bin/bench_llama ] || exit 1
+  # The programs the steps run must exist: those named in ZS_TARGETS, else the launcher and benches.
+  for t in ${ZS_TARGETS:-zsrun bench_gpt bench_llama}; do
+    [ -n "$(find $B/bin -maxdepth 2 -name "$t" -type f -perm -u+x)" ] || { note "build: $t was not built"; exit 1; }
+  done
 fi
 
 if has host; then

@@ -104,7 +104,11 @@ TEST(CnnEquivalence, StagesAgreeAtWorldSizeTwo) {
 }
 
 // With SyncBatchNorm the statistics are those of the global micro batch: world 2 (stage 3) is world
-// 1. Without it each rank normalises with its own half, and the running statistics show it.
+// 1. Without it each rank normalises with its own half, and the running statistics show it. The two
+// world sizes convolve micro batches of 8 and 4 images, which the CPU convolution kernels may
+// round differently, and the ReLU flips described above carry that into the second step (on an
+// AVX2 host: losses 2.2e-5 apart, weights 8e-6, running statistics 5e-5), so the bound is 1e-4,
+// far below the 1e-2 that unsynchronised statistics make.
 TEST(CnnEquivalence, SyncBatchNormMakesWorldTwoEqualWorldOne) {
   const CnnRun one = train_cnn_run(0, 1, true);
   const CnnRun two = train_cnn_run(3, 2, true);
@@ -115,9 +119,9 @@ TEST(CnnEquivalence, SyncBatchNormMakesWorldTwoEqualWorldOne) {
   const Differences d = compare(two, one);
   std::printf("[cnn sync bn] world 2 stage 3 vs world 1: loss %.2e, weights %.2e, running stats %.2e\n", d.loss,
               d.params, d.buffers);
-  EXPECT_LT(d.loss, 1e-5);
-  EXPECT_LT(d.params, 1e-5);
-  EXPECT_LT(d.buffers, 1e-5);
+  EXPECT_LT(d.loss, 1e-4);
+  EXPECT_LT(d.params, 1e-4);
+  EXPECT_LT(d.buffers, 1e-4);
   const Differences apart = compare(unsynced, one);
   std::printf("[cnn sync bn] without it: loss %.2e, running stats %.2e\n", apart.loss, apart.buffers);
   EXPECT_GT(apart.buffers, 1e-3);
