@@ -51,9 +51,8 @@ def gpt2(rows):
     print("|---|---|---|---|---|---|---|")
     mem_lines = []
     for m in models:
-        # PyTorch DDP as run (eager, or "+compile" with GPT2_TORCH_FLAGS=--compile)
-        ddp = next((r for r in rows if r.get("bench", "").startswith("torch_ddp") and not r["bench"].endswith("_cnn")
-                    and r["model"] == m), None)
+        # PyTorch DDP as run: eager, or compiled (GPT2_TORCH_FLAGS=--compile)
+        ddp = next((r for r in rows if r.get("bench") in ("torch_ddp", "torch_ddp+compile") and r["model"] == m), None)
         ours = {r["stage"]: r for r in rows if r.get("bench") == "zeroshard" and r["model"] == m}
         cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({100 * r['mfu']:.1f}%, {r['peak_gib']:.1f})" if r else "-"
         ratio = lambda a, b: f"{a['tok_s_per_gpu'] / b['tok_s_per_gpu']:.3f}" if a and b else "-"
