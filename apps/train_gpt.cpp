@@ -95,8 +95,7 @@ int run(int argc, char** argv) {
   zs::TrainerModel m;
   m.module = model.ptr();
   m.batch = [&](const zs::BatchRef& r) {
-    const zs::Batch b = sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch);
-    return std::vector<at::Tensor>{b.x.to(world.device), b.y.to(world.device)};
+    return sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch).on_device(world.device);
   };
   m.loss = [&](const std::vector<at::Tensor>& b) { return model->forward(b[0], b[1]).loss; };
   m.tokens_per_sample = gpt.block_size;

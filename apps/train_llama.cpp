@@ -250,8 +250,7 @@ int run(int argc, char** argv) {
   zs::TrainerModel tm;
   tm.module = model.ptr();
   tm.batch = [&](const zs::BatchRef& r) {
-    const zs::Batch b = sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch);
-    return std::vector<at::Tensor>{b.x.to(world.device), b.y.to(world.device)};
+    return sampler.batch(r.split, r.step, r.micro_step, r.rank, r.world_size, r.micro_batch).on_device(world.device);
   };
   tm.loss = [&](const std::vector<at::Tensor>& b) { return model->loss(b[0], b[1]); };
   tm.tokens_per_sample = m.block_size;

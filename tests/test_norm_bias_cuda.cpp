@@ -1,5 +1,5 @@
-// Linear-with-bias and LayerNorm with our column-sum gradients and LayerNorm forward kernel (GPU
-// build only) against ATen's autograd on the GPU: the linear's output and input gradient bit for
+// Linear-with-bias, LayerNorm and the residual add + LayerNorm with our column-sum gradients and
+// LayerNorm kernels (GPU build only) against ATen's autograd on the GPU: the linear's output and input gradient bit for
 // bit, the rest within fp32 rounding of the sums' order (then rounded to the dtype), in float32, bfloat16 and float16, at GPT shapes and odd row counts; the same
 // bits run after run; and one timing line per shape.
 #include <gtest/gtest.h>
@@ -99,6 +99,42 @@ TEST_P(NormBiasCuda, LayerNormParameterGradientsMatchAten) {
   }
 }
 
+// h = x + y and z = LayerNorm(h) as one node against ATen's add and layer_norm: h bit for bit (the
+// sum rounded once either way), z and every gradient within the tolerances above (x's and y's
+// gradient is one tensor: the norm's part and h's own gradient added before one rounding).
+TEST_P(NormBiasCuda, AddLayerNormMatchesAten) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, c] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x0 = at::randn({batch, seq, c}, o) * 3 + 1, y0 = at::randn({batch, seq, c}, o);
+  const at::Tensor w0 = at::randn({c}, o), b0 = at::randn({c}, o);
+  const at::Tensor dh = at::randn({batch, seq, c}, o), dz = at::randn({batch, seq, c}, o);
+  auto run = [&](bool fused) {
+    const at::Tensor x = x0.clone().requires_grad_(true), y = y0.clone().requires_grad_(true),
+                     w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+    at::Tensor h, z;
+    if (fused) {
+      EXPECT_TRUE(zs::fused_norm_bias_applies(x, w));
+      std::tie(h, z) = zs::add_layer_norm_fused(x, y, w, b, 1e-5);
+    } else {
+      h = x + y;
+      z = at::layer_norm(h, {c}, w, b, 1e-5);
+    }
+    const auto g = torch::autograd::grad({h, z}, {x, y, w, b}, {dh, dz});
+    return std::vector<at::Tensor>{h.detach(), z.detach(), g[0], g[1], g[2], g[3]};
+  };
+  const auto ours = run(true), aten = run(false);
+  EXPECT_TRUE(same_bits(ours[0], aten[0])) << "h = x + y";
+  const char* names[] = {"h", "z", "dx", "dy", "dweight", "dbias"};
+  for (size_t i = 1; i < ours.size(); ++i) {
+    const double d = relative_diff(ours[i], aten[i]);
+    std::printf("[norm bias] add + layer norm %s [%lld x %lld]: relative difference %s %.1e\n", c10::toString(dtype),
+                (long long)(batch * seq), (long long)c, names[i], d);
+    EXPECT_LE(d, tolerance(dtype)) << names[i];
+  }
+  EXPECT_TRUE(same_bits(ours[2], ours[3])) << "x and y share h's gradient";
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, NormBiasCuda,
                          ::testing::Values(Case{at::kBFloat16, 64, 256, 384},   // shakespeare_char
                                            Case{at::kBFloat16, 8, 1024, 768},   // GPT-2 124M
@@ -108,7 +144,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, NormBiasCuda,
                                            Case{at::kBFloat16, 2, 16, 4096}));  // past our LayerNorm kernel: ATen's forward
 
 // Not a timed test: one line per shape with both ways' backward time (bias gradient alone, and
-// LayerNorm's parameter gradients alone).
+// LayerNorm's forward and every gradient).
 TEST(NormBiasCudaTiming, PrintsBothPaths) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
   const auto o = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
@@ -129,14 +165,14 @@ TEST(NormBiasCudaTiming, PrintsBothPaths) {
     const at::Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
     const double aten_ln = time_ms([&] {
       const at::Tensor y = at::layer_norm(xr, {cols}, wr, wr, 1e-5);
-      (void)torch::autograd::grad({y}, {wr}, {dy});
+      (void)torch::autograd::grad({y}, {xr, wr}, {dy});
     });
     const double ours_ln = time_ms([&] {
       const at::Tensor y = zs::layer_norm_fused_param_grads(xr, wr, wr, 1e-5);
-      (void)torch::autograd::grad({y}, {wr}, {dy});
+      (void)torch::autograd::grad({y}, {xr, wr}, {dy});
     });
     std::printf("[norm bias] [%lld x %lld] bf16: small linear + bias gradient: ATen %.1f us, ours %.1f us (%.2fx) | "
-                "layer norm forward + weight/bias gradients: ATen %.1f us, ours %.1f us (%.2fx)\n",
+                "layer norm forward + input/weight/bias gradients: ATen %.1f us, ours %.1f us (%.2fx)\n",
                 (long long)rows, (long long)cols, aten_bias * 1e3, ours_bias * 1e3, aten_bias / ours_bias, aten_ln * 1e3,
                 ours_ln * 1e3, aten_ln / ours_ln);
   }

@@ -9,6 +9,12 @@
 #include "zs/base/mix64.hpp"
 
 namespace zs {
+
+std::vector<at::Tensor> Batch::on_device(c10::Device device) const {
+  if (!device.is_cuda()) return {x.to(device), y.to(device)};
+  return {x.pin_memory().to(device, /*non_blocking=*/true), y.pin_memory().to(device, /*non_blocking=*/true)};
+}
+
 namespace {
 
 uint64_t combine(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b)); }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "zs/data/token_data.hpp"
 
@@ -19,6 +20,12 @@ namespace zs {
 struct Batch {
   at::Tensor x;  // [micro_batch, block_size] int64 (CPU)
   at::Tensor y;  // same shape: x shifted by one token
+
+  // {x, y} on `device`. To a GPU through pinned memory and asynchronously: a copy from pageable
+  // memory would hold the training loop until the GPU had finished the step before, leaving it
+  // idle while the next one is queued. (The pinned buffers are reused only once their copies are
+  // done: LibTorch's caching host allocator records the copy's stream.)
+  std::vector<at::Tensor> on_device(c10::Device device) const;
 };
 
 class GlobalBatchSampler {

@@ -1,8 +1,7 @@
 // Column sums in two passes: blocks of 256 threads each own a 128-column tile and a range of rows,
 // every thread summing 8 adjacent columns (16-byte loads) over every 16th row of the range; the
 // block folds its 16 row lanes in shared memory into one row of partial sums. A second kernel adds
-// the partial rows per column and rounds once (also for LayerNorm's fused backward,
-// layer_norm_kernels.cu, which writes the same partial rows). The split depends only on the shape, so the result
+// the partial rows per column and rounds once. The split depends only on the shape, so the result
 // is the same bits run after run. ATen reduces the bias gradient with a generic reduction and the
 // LayerNorm weight gradient with a kernel tuned for few, long rows; at nanoGPT's shakespeare_char
 // shape (16,384 rows of 384) those took 27 and 53 us per call, for 12.6 MB each.
@@ -115,6 +114,16 @@ void launch_finish(const float* workspace, int row_blocks, int64_t cols, int sum
                                                                    static_cast<TOut*>(sum_dy_xhat));
 }
 
+// The second pass: each column's sum over the row blocks' partial rows, in a fixed order.
+void launch_finish_column_sums(const float* workspace, int row_blocks, int64_t cols, int sums, FloatKind out_kind,
+                               void* sum_dy, void* sum_dy_xhat, cudaStream_t stream) {
+  switch (out_kind) {
+    case FloatKind::f32: launch_finish<float>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
+    case FloatKind::bf16: launch_finish<__nv_bfloat16>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
+    case FloatKind::f16: launch_finish<__half>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
+  }
+}
+
 }  // namespace
 
 int column_sums_row_blocks(int64_t rows, int64_t cols, int multiprocessors) {
@@ -134,15 +143,6 @@ void launch_column_sums(const void* dy, const void* x, const float* mean, const 
     case FloatKind::f16: launch_partial<__half>(dy, x, mean, rstd, rows, cols, row_blocks, workspace, stream); break;
   }
   launch_finish_column_sums(workspace, row_blocks, cols, x ? 2 : 1, out_kind, sum_dy, sum_dy_xhat, stream);
-}
-
-void launch_finish_column_sums(const float* workspace, int row_blocks, int64_t cols, int sums, FloatKind out_kind,
-                               void* sum_dy, void* sum_dy_xhat, cudaStream_t stream) {
-  switch (out_kind) {
-    case FloatKind::f32: launch_finish<float>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
-    case FloatKind::bf16: launch_finish<__nv_bfloat16>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
-    case FloatKind::f16: launch_finish<__half>(workspace, row_blocks, cols, sums, sum_dy, sum_dy_xhat, stream); break;
-  }
 }
 
 }  // namespace zs::kernels

@@ -24,10 +24,4 @@ void launch_column_sums(const void* dy, const void* x, const float* mean, const 
                         int64_t cols, FloatKind in_kind, int row_blocks, float* workspace, FloatKind out_kind,
                         void* sum_dy, void* sum_dy_xhat, cudaStream_t stream);
 
-// The second pass alone, for kernels that write the partial rows themselves: workspace holds
-// `sums` blocks of row_blocks x cols fp32 partial sums (sum_dy's, then sum_dy_xhat's); each column's
-// sum over the row blocks, in a fixed order, is written in `out_kind`.
-void launch_finish_column_sums(const float* workspace, int row_blocks, int64_t cols, int sums, FloatKind out_kind,
-                               void* sum_dy, void* sum_dy_xhat, cudaStream_t stream);
-
 }  // namespace zs::kernels

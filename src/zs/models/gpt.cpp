@@ -111,8 +111,9 @@ GPTOutput GPTImpl::forward(const at::Tensor& idx, const std::optional<at::Tensor
   if (T > config_.block_size)
     throw std::invalid_argument("GPT::forward: sequence length " + std::to_string(T) +
                                 " exceeds block_size " + std::to_string(config_.block_size));
-  auto pos = at::arange(T, idx.options().dtype(at::kLong));
-  auto x = transformer->wte->forward(idx) + transformer->wpe->forward(pos);
+  // Positions 0..T-1 are the table's first T rows: a slice, whose backward is a copy where an
+  // embedding lookup's would sort the positions first.
+  auto x = transformer->wte->forward(idx) + transformer->wpe->weight.narrow(0, 0, T);
   x = at::dropout(x, config_.dropout, is_training());
   for (const auto& block : *transformer->h) x = block->as<Block>()->forward(x);
   x = transformer->ln_f->forward(x);

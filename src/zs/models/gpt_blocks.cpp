@@ -31,6 +31,16 @@ at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
   return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
 }
 
+std::pair<at::Tensor, at::Tensor> LayerNormImpl::add_and_forward(const at::Tensor& x, const at::Tensor& y) {
+#ifdef ZS_WITH_CUDA
+  if (fused_norm_bias_applies(x, weight) && y.sizes() == x.sizes() && y.scalar_type() == x.scalar_type() &&
+      y.is_contiguous())
+    return add_layer_norm_fused(x, y, weight, bias, 1e-5);
+#endif
+  at::Tensor h = x + y;
+  return {h, forward(h)};
+}
+
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device)
     : n_head(config.n_head), n_embd(config.n_embd), dropout(config.dropout) {
   c_attn = register_module("c_attn", DeviceLinear(n_embd, 3 * n_embd, config.bias, device));
@@ -68,8 +78,8 @@ BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {
-  auto h = x + attn->forward(ln_1->forward(x));
-  return h + mlp->forward(ln_2->forward(h));
+  auto [h, normed] = ln_2->add_and_forward(x, attn->forward(ln_1->forward(x)));  // h = x + attn(ln_1(x))
+  return h + mlp->forward(normed);
 }
 
 }  // namespace zs

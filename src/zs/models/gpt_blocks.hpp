@@ -11,6 +11,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <utility>
+
 #include "zs/models/device_layers.hpp"
 #include "zs/models/gpt_config.hpp"
 #include "zs/zero/unit.hpp"
@@ -22,6 +24,9 @@ class LayerNormImpl : public torch::nn::Module {
  public:
   LayerNormImpl(int64_t n_embd, bool bias, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
+  // {h, forward(h)} with h = x + y: the residual stream's add and this norm, on GPUs in training as
+  // one pass each way (norm_bias_cuda.hpp).
+  std::pair<at::Tensor, at::Tensor> add_and_forward(const at::Tensor& x, const at::Tensor& y);
 
   at::Tensor weight;
   at::Tensor bias;  // undefined when built with bias=false

@@ -11,11 +11,13 @@
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/add.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/native_layer_norm.h>
 #include <ATen/ops/native_layer_norm_backward.h>
+#include <ATen/ops/zeros_like.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -89,89 +91,119 @@ bool fused_layer_norm_enabled() {
   return on;
 }
 
-// {y, mean, rstd} as at::native_layer_norm returns them: ours for rows of up to 2,048 features in
-// the weight's dtype, else ATen's. ZS_FUSED_LAYER_NORM=0 leaves forward and backward to ATen (with
-// our column sums for the weight and bias gradients).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward(const at::Tensor& x, const at::Tensor& weight,
-                                                                  const std::optional<at::Tensor>& bias, double eps) {
+struct NormForward {
+  at::Tensor y, mean, rstd;  // as at::native_layer_norm returns them
+  at::Tensor input;          // the rows normalised: x, or x + addend
+};
+
+// LayerNorm of x, or of x + addend (rounded as a separate add rounds it): ours for rows of up to
+// 2,048 features in the weight's dtype, else ATen's. ZS_FUSED_LAYER_NORM=0 leaves the forward and
+// the input's gradient to ATen (the weight's and bias's gradients are our column sums either way).
+NormForward layer_norm_forward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                               double eps, const at::Tensor& addend) {
   const int64_t cols = weight.size(0);
   const bool ours = fused_layer_norm_enabled() && cols <= kernels::kLayerNormMaxCols &&
                     weight.is_contiguous() && (!bias || (bias->scalar_type() == x.scalar_type() && bias->is_contiguous()));
-  if (!ours) return at::native_layer_norm(x, {cols}, weight, bias, eps);
+  if (!ours) {
+    const at::Tensor input = addend.defined() ? at::add(x, addend) : x;
+    auto [y, mean, rstd] = at::native_layer_norm(input, {cols}, weight, bias, eps);
+    return {y, mean, rstd, input};
+  }
   const at::Tensor rows = as_rows(x), w = as_rows(weight.view({1, cols}));
   const at::Tensor b = bias ? as_rows(bias->view({1, cols})) : at::Tensor();
-  at::Tensor y = at::empty_like(rows);
+  const at::Tensor addend_rows = addend.defined() ? as_rows(addend) : at::Tensor();
+  at::Tensor y = at::empty_like(rows), sum = addend.defined() ? at::empty_like(rows) : at::Tensor();
   std::vector<int64_t> stat_shape(x.sizes().begin(), x.sizes().end() - 1);
   stat_shape.push_back(1);
   const auto f32 = x.options().dtype(at::kFloat);
   at::Tensor mean = at::empty(stat_shape, f32), rstd = at::empty(stat_shape, f32);
   const c10::cuda::CUDAGuard guard(x.device());
-  kernels::launch_layer_norm_forward(rows.const_data_ptr(), w.const_data_ptr(), b.defined() ? b.const_data_ptr() : nullptr,
-                                     rows.size(0), cols, float(eps), kernels::float_kind(x.scalar_type()),
-                                     y.data_ptr(), mean.data_ptr<float>(), rstd.data_ptr<float>(),
-                                     c10::cuda::getCurrentCUDAStream().stream());
+  kernels::launch_layer_norm_forward(rows.const_data_ptr(), addend.defined() ? addend_rows.const_data_ptr() : nullptr,
+                                     w.const_data_ptr(), b.defined() ? b.const_data_ptr() : nullptr, rows.size(0), cols,
+                                     float(eps), kernels::float_kind(x.scalar_type()), y.data_ptr(),
+                                     sum.defined() ? sum.data_ptr() : nullptr, mean.data_ptr<float>(),
+                                     rstd.data_ptr<float>(), c10::cuda::getCurrentCUDAStream().stream());
   kernels::check_launch("layer norm forward kernel");
-  return {y.view(x.sizes()), mean, rstd};
+  return {y.view(x.sizes()), mean, rstd, sum.defined() ? sum.view(x.sizes()) : x};
 }
 
-// {dx (when wanted), dweight, dbias} from our one-pass backward (rows of up to 768 features).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward(const at::Tensor& dy, const at::Tensor& x,
+// {dx, dweight, dbias} of y = LayerNorm(x), each only when wanted; `residual` (or undefined) is a
+// gradient x also gets from elsewhere, added into dx (in our kernel before its one rounding).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward(const at::Tensor& dy_in, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& mean,
-                                                                   const at::Tensor& rstd, bool want_dx) {
+                                                                   const at::Tensor& rstd, bool want_dx,
+                                                                   bool want_weight, bool want_bias,
+                                                                   const at::Tensor& residual) {
   const int64_t cols = weight.size(0);
-  const at::Tensor dy_rows = as_rows(dy), x_rows = as_rows(x), w = as_rows(weight.view({1, cols}));
+  const at::Tensor dy = as_rows(dy_in), x_rows = as_rows(x);
   const at::Tensor mean_rows = mean.reshape({-1}).contiguous(), rstd_rows = rstd.reshape({-1}).contiguous();
-  const int64_t rows = x_rows.size(0);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const int row_blocks =
-      kernels::layer_norm_backward_row_blocks(rows, at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
-  at::Tensor partial = at::empty({2, row_blocks, cols}, x.options().dtype(at::kFloat));
-  at::Tensor dx = want_dx ? at::empty_like(x_rows) : at::Tensor();
-  at::Tensor dweight = at::empty({cols}, weight.options()), dbias = at::empty({cols}, weight.options());
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
-  kernels::launch_layer_norm_backward(dy_rows.const_data_ptr(), x_rows.const_data_ptr(), mean_rows.const_data_ptr<float>(),
-                                      rstd_rows.const_data_ptr<float>(), w.const_data_ptr(), rows, cols,
-                                      kernels::float_kind(x.scalar_type()), row_blocks,
-                                      want_dx ? dx.data_ptr() : nullptr, partial.data_ptr<float>(), stream);
-  kernels::check_launch("layer norm backward kernel");
-  kernels::launch_finish_column_sums(partial.data_ptr<float>(), row_blocks, cols, 2,
-                                     kernels::float_kind(weight.scalar_type()), dbias.data_ptr(), dweight.data_ptr(),
-                                     stream);
-  kernels::check_launch("column-sum kernels");
-  return {want_dx ? dx.view(x.sizes()) : at::Tensor(), dweight, dbias};
+  at::Tensor dx, dweight, dbias;
+  if (want_dx && fused_layer_norm_enabled() && cols <= kernels::kLayerNormMaxCols) {
+    const at::Tensor w = as_rows(weight.view({1, cols}));
+    const at::Tensor residual_rows = residual.defined() ? as_rows(residual) : at::Tensor();
+    const c10::cuda::CUDAGuard guard(x.device());
+    dx = at::empty_like(x_rows);
+    kernels::launch_layer_norm_backward_dx(dy.const_data_ptr(), x_rows.const_data_ptr(), mean_rows.const_data_ptr<float>(),
+                                           rstd_rows.const_data_ptr<float>(), w.const_data_ptr(),
+                                           residual.defined() ? residual_rows.const_data_ptr() : nullptr,
+                                           x_rows.size(0), cols, kernels::float_kind(x.scalar_type()), dx.data_ptr(),
+                                           c10::cuda::getCurrentCUDAStream().stream());
+    kernels::check_launch("layer norm backward kernel");
+    dx = dx.view(x.sizes());
+  } else if (want_dx) {  // the bias does not enter the input's gradient
+    dx = std::get<0>(at::native_layer_norm_backward(dy.view(x.sizes()), x, {cols}, mean, rstd, weight, at::Tensor(),
+                                                    {true, false, false}));
+    if (residual.defined()) dx = at::add(dx, residual);
+  }
+  if (want_weight || want_bias) {
+    auto [sum_dy, sum_dy_xhat] = column_sums(dy, x_rows, mean_rows, rstd_rows, weight.scalar_type());
+    if (want_weight) dweight = sum_dy_xhat;
+    if (want_bias) dbias = sum_dy;
+  }
+  return {dx, dweight, dbias};
 }
 
 // The bias is optional: an autograd function's inputs may not be undefined tensors.
 struct LayerNormParamGrads : torch::autograd::Function<LayerNormParamGrads> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias, double eps) {
-    auto [y, mean, rstd] = layer_norm_forward(x, weight, bias, eps);
-    ctx->save_for_backward({x, weight, mean, rstd});
+    NormForward f = layer_norm_forward(x, weight, bias, eps, /*addend=*/{});
+    ctx->save_for_backward({x, weight, f.mean, f.rstd});
     ctx->saved_data["has_bias"] = bias.has_value();
-    return y;
+    return f.y;
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1], &mean = saved[2], &rstd = saved[3];
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
-    if (fused_layer_norm_enabled() && weight.size(0) <= kernels::kLayerNormBackwardMaxCols) {
-      auto [dx, dweight, dbias] = layer_norm_backward(grads[0], x, weight, mean, rstd, ctx->needs_input_grad(0));
-      return {dx, dweight, has_bias ? dbias : at::Tensor(), at::Tensor()};
-    }
-    const at::Tensor dy = grads[0].contiguous();
-    at::Tensor dx;
-    if (ctx->needs_input_grad(0))  // the bias does not enter the input's gradient
-      dx = std::get<0>(at::native_layer_norm_backward(dy, x, {weight.size(0)}, mean, rstd, weight, at::Tensor(),
-                                                      {true, false, false}));
-    at::Tensor dweight, dbias;
-    if (ctx->needs_input_grad(1) || (has_bias && ctx->needs_input_grad(2))) {
-      auto [sum_dy, sum_dy_xhat] = column_sums(as_rows(dy), as_rows(x), mean.reshape({-1}).contiguous(),
-                                               rstd.reshape({-1}).contiguous(), weight.scalar_type());
-      dweight = sum_dy_xhat;
-      if (has_bias) dbias = sum_dy;
-    }
+    auto [dx, dweight, dbias] =
+        layer_norm_backward(grads[0], saved[0], saved[1], saved[2], saved[3], ctx->needs_input_grad(0),
+                            ctx->needs_input_grad(1), has_bias && ctx->needs_input_grad(2), /*residual=*/{});
     return {dx, dweight, dbias, at::Tensor()};
+  }
+};
+
+// h = x + y and z = LayerNorm(h) as one node: one pass over the rows each way, where apart the add
+// and the norm would each pass forward, and backward the norm's and the add's gradients of h would
+// be summed in a pass of their own.
+struct AddLayerNorm : torch::autograd::Function<AddLayerNorm> {
+  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight,
+                             const std::optional<at::Tensor>& bias, double eps) {
+    NormForward f = layer_norm_forward(x, weight, bias, eps, y);
+    ctx->save_for_backward({f.input, weight, f.mean, f.rstd});
+    ctx->saved_data["has_bias"] = bias.has_value();
+    return {f.input, f.y};
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& h = saved[0];
+    const bool has_bias = ctx->saved_data["has_bias"].toBool();
+    const at::Tensor dz = grads[1].defined() ? grads[1] : at::zeros_like(h);
+    auto [dh, dweight, dbias] =
+        layer_norm_backward(dz, h, saved[1], saved[2], saved[3], ctx->needs_input_grad(0) || ctx->needs_input_grad(1),
+                            ctx->needs_input_grad(2), has_bias && ctx->needs_input_grad(3), grads[0]);
+    return {dh, dh, dweight, dbias, at::Tensor()};
   }
 };
 
@@ -193,6 +225,13 @@ at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight,
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                         double eps) {
   return LayerNormParamGrads::apply(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, eps);
+}
+
+std::pair<at::Tensor, at::Tensor> add_layer_norm_fused(const at::Tensor& x, const at::Tensor& y,
+                                                       const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  const tensor_list out =
+      AddLayerNorm::apply(x, y, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, eps);
+  return {out[0], out[1]};
 }
 
 }  // namespace zs

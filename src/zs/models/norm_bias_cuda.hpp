@@ -1,13 +1,15 @@
 // Linear-with-bias and LayerNorm on GPUs with our kernels where ATen's are slow for GPT shapes:
 // the bias gradient and LayerNorm's weight and bias gradients summed over the rows in one pass
-// (column_sums_kernels.cu), LayerNorm's forward (rows of up to 2,048 features) and its backward
-// (up to 768: input gradient and parameter sums in one pass over dy and x; layer_norm_kernels.cu).
+// (column_sums_kernels.cu), LayerNorm's forward and its input's gradient (rows of up to 2,048
+// features; layer_norm_kernels.cu).
 // The linear's forward and input gradient stay ATen's. Values within fp32 rounding of ATen's (the
 // sums go in another order); the same bits run after run. ZS_FUSED_NORM_BIAS=0 turns all of it
 // off, ZS_FUSED_LAYER_NORM=0 the LayerNorm kernels only. GPU builds only.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include <utility>
 
 namespace zs {
 
@@ -21,5 +23,10 @@ at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight,
 // at::layer_norm(x, {weight.size(0)}, weight, bias, eps); bias may be undefined.
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                         double eps);
+
+// {h, z} = {x + y, at::layer_norm(h, ...)} as one autograd node (y of x's shape, dtype and
+// contiguity): the residual stream's add and the next norm in one pass each way.
+std::pair<at::Tensor, at::Tensor> add_layer_norm_fused(const at::Tensor& x, const at::Tensor& y,
+                                                       const at::Tensor& weight, const at::Tensor& bias, double eps);
 
 }  // namespace zs
