@@ -1,0 +1,1 @@
+// An empty translation unit: the target that compiles the shared precompiled header (PrecompiledHeaders.cmake).
