@@ -9,7 +9,7 @@
 option(ZS_PRECOMPILED_HEADERS "Compile LibTorch's most used headers once, for the targets that include them most" ON)
 
 if(ZS_PRECOMPILED_HEADERS)
-  add_library(zs_pch OBJECT EXCLUDE_FROM_ALL "${CMAKE_CURRENT_LIST_DIR}/pch.cpp")  # built for its users only
+  add_library(zs_pch OBJECT "${CMAKE_CURRENT_LIST_DIR}/pch.cpp")
   target_link_libraries(zs_pch PRIVATE zeroshard::torch)
   set_target_properties(zs_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_precompile_headers(zs_pch PRIVATE
