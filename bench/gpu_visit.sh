@@ -42,9 +42,8 @@ note "GPUs: $NGPU ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1
 if has build; then
   note "build"
   t0=$(date +%s)
-  # 16 cores there: the precompiled header (made for 2-core machines) is left out.
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DZS_TORCH_ROOT="$TORCH_ROOT" -DZS_CUDA=ON \
-    -DZS_PRECOMPILED_HEADERS=OFF > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" ${ZS_TARGETS:+--target $ZS_TARGETS} -- -k 0 >> "$OUT/build.log" 2>&1
+    > "$OUT/build.log" 2>&1 && cmake --build $B -j "$(nproc)" ${ZS_TARGETS:+--target $ZS_TARGETS} -- -k 0 >> "$OUT/build.log" 2>&1
   rc=$?
   note "build rc=$rc in $(( $(date +%s) - t0 )) s"
   # A target that fails to build is shown; the visit goes on while the programs it runs exist.

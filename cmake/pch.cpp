@@ -1,1 +1,0 @@
-// An empty translation unit: the target that compiles the shared precompiled header (PrecompiledHeaders.cmake).
