@@ -1,6 +1,7 @@
 // Eight consecutive elements as one 16-byte vector (two for float32), or N of them in 8- or 16-byte
-// words (load_n / store_n), widened to float for the arithmetic and rounded back to nearest (even), as LibTorch's own kernels round. Shared by our
-// CUDA kernels (rotary embeddings, fused Adam, the block quantizer, LayerNorm). nvcc only.
+// words (load_n / store_n), widened to float for the arithmetic and rounded back to nearest (even),
+// as LibTorch's own kernels round. Shared by our CUDA kernels (rotary embeddings, fused Adam, the
+// block quantizer, LayerNorm). nvcc only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -71,10 +72,7 @@ __device__ __forceinline__ void store8_raw(T* p, const T (&in)[kVec8]) {
 
 template <typename T>
 __device__ __forceinline__ void store8(T* p, const float (&in)[kVec8]) {
-  T t[kVec8];
-#pragma unroll
-  for (int j = 0; j < kVec8; ++j) t[j] = narrow<T>(in[j]);
-  store8_raw(p, t);
+  store_n<kVec8>(p, in);
 }
 
 }  // namespace zs::kernels
