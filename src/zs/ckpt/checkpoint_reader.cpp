@@ -8,6 +8,7 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/base/strings.hpp"
 #include "zs/ckpt/checkpoint.hpp"
 #include "zs/ckpt/checkpoint_files.hpp"
 #include "zs/ckpt/checkpoint_index.hpp"
@@ -19,16 +20,9 @@ namespace zs {
 
 namespace {
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // Adam and AdamW share their state; SGD's is another kind.
 std::string optimizer_family(const std::string& type) {
-  std::string t = type;
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string t = ascii_lowercase(type);
   return t.rfind("adam", 0) == 0 ? "adam" : t;
 }
 

@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "zs/config/config.hpp"
+#include "zs/config/reader.hpp"
 
 namespace zs {
 
+using config_detail::fail;   // throws ConfigError
 using nlohmann::json;
 
 namespace {
-
-[[noreturn]] void fail(const std::string& message) { throw ConfigError(message); }
 
 std::string line_column(const std::string& text, size_t offset) {
   size_t line = 1, column = 1;

@@ -7,22 +7,18 @@
 #include <algorithm>
 #include <cctype>
 
+#include "zs/base/strings.hpp"
 #include "zs/config/sections.hpp"
 
 namespace zs::config_detail {
-
-static std::string lowercase(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Optimizer names DeepSpeed knows (lowercase), to tell "not supported" from "misspelled".
 static const std::vector<std::string> kDeepSpeedOnlyOptimizers = {
     "adagrad", "lamb", "onebitadam", "zerooneadam", "onebitlamb", "lion", "muadam", "muadamw",
     "musgd", "muon", "fusedadam", "cpuadam"};
 
-static std::string canonical_type(const std::string& path, const std::string& type) {
-  std::string lower = lowercase(type);
+static std::string optimizer_type_name(const std::string& path, const std::string& type) {
+  std::string lower = ascii_lowercase(type);
   if (lower == "adam") return "Adam";
   if (lower == "adamw") return "AdamW";
   if (lower == "sgd") return "SGD";
@@ -31,7 +27,7 @@ static std::string canonical_type(const std::string& path, const std::string& ty
                                     lower) != kDeepSpeedOnlyOptimizers.end();
   if (!deepspeed_has_it) {
     std::string guess = closest_name(lower, {"adam", "adamw", "sgd"});
-    if (!guess.empty()) message += "; did you mean \"" + canonical_type(path, guess) + "\"?";
+    if (!guess.empty()) message += "; did you mean \"" + optimizer_type_name(path, guess) + "\"?";
   }
   fail(message);
 }
@@ -80,7 +76,7 @@ void read_optimizer(Section& top, Config& cfg) {
   opt.present = true;
   auto type = section.opt_string("type");
   if (!type) fail("optimizer.type is missing (supported: Adam, AdamW, SGD)");
-  opt.type = canonical_type(section.key_path("type"), *type);
+  opt.type = optimizer_type_name(section.key_path("type"), *type);
 
   Section params = section.child("params");
   if (opt.type == "SGD")

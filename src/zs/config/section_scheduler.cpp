@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "zs/base/strings.hpp"
 #include "zs/config/sections.hpp"
 
 namespace zs::config_detail {
@@ -10,13 +11,8 @@ namespace zs::config_detail {
 static const std::vector<std::string> kSchedulerTypes = {"WarmupLR", "WarmupDecayLR", "WarmupCosineLR",
                                                          "OneCycle"};
 
-static std::string lowercase(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 static std::vector<std::string> lowercase_all(std::vector<std::string> names) {
-  for (auto& n : names) n = lowercase(n);
+  for (auto& n : names) n = ascii_lowercase(n);
   return names;
 }
 
@@ -35,14 +31,14 @@ static std::vector<std::string> params_of(const std::string& type) {
           "decay_mom_rate",        "last_batch_iteration"};
 }
 
-static std::string canonical_type(const std::string& path, const std::string& type) {
+static std::string scheduler_type_name(const std::string& path, const std::string& type) {
   for (const auto& known : kSchedulerTypes)
     if (type == known) return known;
   std::string message = path + " \"" + type + "\" is not supported by ZeroShard (supported: WarmupLR, "
                         "WarmupDecayLR, WarmupCosineLR, OneCycle)";
-  std::string guess = closest_name(lowercase(type), lowercase_all(kSchedulerTypes));
+  std::string guess = closest_name(ascii_lowercase(type), lowercase_all(kSchedulerTypes));
   for (const auto& known : kSchedulerTypes)
-    if (lowercase(known) == guess) guess = known;
+    if (ascii_lowercase(known) == guess) guess = known;
   if (!guess.empty()) message += "; did you mean \"" + guess + "\"?";
   fail(message);
 }
@@ -117,7 +113,7 @@ void read_scheduler(Section& top, Config& cfg) {
   if (!type)
     fail("scheduler.type is missing (supported: WarmupLR, WarmupDecayLR, WarmupCosineLR, OneCycle)");
   SchedulerConfig s;
-  s.type = canonical_type(section.key_path("type"), *type);
+  s.type = scheduler_type_name(section.key_path("type"), *type);
 
   Section p = section.child("params");
   p.allow_only(params_of(s.type), "for " + s.type);

@@ -9,6 +9,7 @@
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/base/clock.hpp"
 #include "zs/dist/communicator.hpp"
 #include "zs/monitor/comms_logger.hpp"
 #include "zs/monitor/flops_profiler.hpp"
@@ -39,10 +40,6 @@
 namespace zs {
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 at::ScalarType dtype_of(Precision p) {
   switch (p) {
@@ -171,7 +168,7 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   last_lr_ = scheduled_lr();
   if (world_.is_main() && options_.log) print_summary();
   if (flops_profiler_) flops_profiler_->after_step(global_steps_);
-  window_start_s_ = now_s();
+  window_start_s_ = steady_seconds();
 }
 
 void Engine::build_groups(const ParamPlan& plan, const StagePolicy& policy) {
@@ -415,7 +412,7 @@ bool Engine::step() {
     breakdown_->end(Phase::step);
     breakdown_lines = breakdown_->finish_step(global_steps_, stats.extras);   // waits for the device
   }
-  const double now = now_s();
+  const double now = steady_seconds();
   stats.step = global_steps_;
   stats.lr = lr;
   stats.loss_scale = scale_used;

@@ -6,6 +6,7 @@
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/base/strings.hpp"
 #include "zs/ckpt/checkpoint_files.hpp"
 #include "zs/ckpt/rank_agreement.hpp"
 #include "zs/engine/engine.hpp"
@@ -151,12 +152,6 @@ HfDirectoryResult export_hf_checkpoint(const std::string& ckpt_dir, const std::s
 }
 
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // The checkpoint's parameters against a model built from `config` (on the meta device: no memory).
 void check_config_matches(const CheckpointIndex& index, const nlohmann::json& config, const std::string& where) {

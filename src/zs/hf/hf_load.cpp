@@ -1,7 +1,6 @@
 #include "zs/hf/hf_load.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -10,6 +9,8 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/base/clock.hpp"
+#include "zs/base/strings.hpp"
 #include "zs/ckpt/file_io.hpp"
 #include "zs/ckpt/rank_agreement.hpp"
 #include "zs/engine/engine.hpp"
@@ -24,14 +25,6 @@ namespace {
 // Elements read at a time into a master: bounds the host buffer (bf16 -> fp32 conversion, or the
 // staging copy of a GPU master) whatever the tensor's size.
 constexpr int64_t kPieceElements = int64_t(1) << 24;
-
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // A plan entry and the file tensor that holds it.
 struct Match {
@@ -98,7 +91,7 @@ at::Tensor read_param_range(const SafetensorsReader& reader, const Match& m, int
 
 HfLoadStats load_hf_weights(Engine& engine, const std::string& dir) {
   HfLoadStats stats;
-  const double start = now_s();
+  const double start = steady_seconds();
   run_on_all_ranks(engine.world(), [&] {
     const HfWeightFiles files(dir);
     const std::vector<ParamShard> shards = engine.param_shards();
@@ -151,14 +144,14 @@ HfLoadStats load_hf_weights(Engine& engine, const std::string& dir) {
     }
   });
   engine.refresh_parameters();
-  stats.seconds = now_s() - start;
+  stats.seconds = steady_seconds() - start;
   stats.peak_rss_bytes = device_memory(c10::Device(c10::kCPU)).peak_allocated;
   return stats;
 }
 
 HfLoadStats load_hf_weights(torch::nn::Module& module, const std::string& dir) {
   HfLoadStats stats;
-  const double start = now_s();
+  const double start = steady_seconds();
   const HfWeightFiles files(dir);
   std::vector<ParamInfo> params;
   std::map<std::string, at::Tensor> tensor_of;
@@ -187,7 +180,7 @@ HfLoadStats load_hf_weights(torch::nn::Module& module, const std::string& dir) {
     if (m.entry->transpose) value = value.t();
     tensor_of.at(m.entry->param).copy_(value);
   }
-  stats.seconds = now_s() - start;
+  stats.seconds = steady_seconds() - start;
   stats.peak_rss_bytes = device_memory(c10::Device(c10::kCPU)).peak_allocated;
   return stats;
 }

@@ -3,15 +3,12 @@
 #include <map>
 #include <set>
 
+#include "zs/base/strings.hpp"
 #include "zs/ckpt/file_io.hpp"
 
 namespace zs {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 HfPlan llama_plan(const std::vector<ParamInfo>& params) {
   HfPlan plan;

@@ -5,17 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "zs/base/strings.hpp"
 #include "zs/ckpt/file_io.hpp"
 
 namespace zs {
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 HfWeightFiles::HfWeightFiles(const std::string& dir) : dir_(dir) {
   if (!is_directory(dir)) throw CheckpointError("Hugging Face model directory " + dir + " does not exist");

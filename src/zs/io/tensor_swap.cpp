@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "zs/base/strings.hpp"
 #include "zs/io/staging_buffers.hpp"
 
 namespace zs {
@@ -29,10 +30,6 @@ static std::string gigabytes(std::uint64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.2f GB", static_cast<double>(bytes) / 1e9);
   return text;
-}
-
-static bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Removes the *.swp files in a directory, then the directory if that leaves it empty.

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "zs/launcher/line_splitter.hpp"
+#include "zs/launcher/run_job.hpp"   // write_all
 
 namespace zs::launcher {
 namespace {
@@ -57,16 +58,6 @@ void set_rank_variables() {
     cpu_set_t set;
     int cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
     setenv("OMP_NUM_THREADS", std::to_string(std::max(1, cores / local_size)).c_str(), 1);
-  }
-}
-
-void write_all(int fd, const std::string& s) {
-  size_t done = 0;
-  while (done < s.size()) {
-    ssize_t n = write(fd, s.data() + done, s.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
   }
 }
 

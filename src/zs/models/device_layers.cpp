@@ -10,13 +10,9 @@
 
 namespace zs {
 
-namespace {
-at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
-}  // namespace
-
 DeviceLinearImpl::DeviceLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, c10::Device device) {
-  weight = register_parameter("weight", at::empty({out_features, in_features}, on(device)));
-  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, on(device)));
+  weight = register_parameter("weight", at::empty({out_features, in_features}, fp32_on(device)));
+  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, fp32_on(device)));
 }
 
 // ATen's linear, not the C++ frontend's Linear::forward: on [B, T, C] inputs the latter runs a
@@ -31,7 +27,7 @@ at::Tensor DeviceLinearImpl::forward(const at::Tensor& x) {
 }
 
 DeviceEmbeddingImpl::DeviceEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device) {
-  weight = register_parameter("weight", at::empty({num_embeddings, dim}, on(device)));
+  weight = register_parameter("weight", at::empty({num_embeddings, dim}, fp32_on(device)));
 }
 
 at::Tensor DeviceEmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }

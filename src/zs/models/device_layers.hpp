@@ -10,6 +10,10 @@
 
 namespace zs {
 
+// Options for an fp32 parameter made on `device` (the models keep fp32 parameters; the engine
+// chooses the compute precision).
+inline at::TensorOptions fp32_on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
+
 // y = x W^T (+ b) with W: [out, in], fp32 parameters. With bias=false no "bias" parameter exists.
 class DeviceLinearImpl : public torch::nn::Module {
  public:

@@ -18,16 +18,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "zs/base/strings.hpp"
 #include "zs/models/cross_entropy.hpp"
 #include "zs/models/param_init.hpp"
 
 namespace zs {
 
 namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The residual projections (c_proj.weight) start smaller, so that the residual stream's variance
 // does not grow with depth.
 double residual_std(const GPTConfig& config) { return 0.02 / std::sqrt(2.0 * static_cast<double>(config.n_layer)); }

@@ -7,19 +7,17 @@
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/zeros.h>
 
+#include "zs/models/device_layers.hpp"
+
 #ifdef ZS_WITH_CUDA
 #include "zs/models/norm_bias_cuda.hpp"
 #endif
 
 namespace zs {
 
-namespace {
-at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
-}  // namespace
-
 LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias, c10::Device device) {
-  weight = register_parameter("weight", at::ones({n_embd}, on(device)));
-  if (with_bias) bias = register_parameter("bias", at::zeros({n_embd}, on(device)));
+  weight = register_parameter("weight", at::ones({n_embd}, fp32_on(device)));
+  if (with_bias) bias = register_parameter("bias", at::zeros({n_embd}, fp32_on(device)));
 }
 
 at::Tensor LayerNormImpl::forward(const at::Tensor& x) {

@@ -1,7 +1,8 @@
 #include "zs/models/gpt_config.hpp"
 
-#include <cctype>
 #include <stdexcept>
+
+#include "zs/base/strings.hpp"
 
 namespace zs {
 namespace {
@@ -20,8 +21,7 @@ GPTConfig GPTConfig::gpt2_774m() { return make_preset(36, 20, 1280); }
 GPTConfig GPTConfig::gpt2_1_5b() { return make_preset(48, 25, 1600); }
 
 GPTConfig GPTConfig::preset(const std::string& given) {
-  std::string name = given;  // case-insensitive: "124M" and "124m" alike
-  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string name = ascii_lowercase(given);  // "124M" and "124m" alike
   if (name == "gpt2" || name == "124m" || name == "gpt2-124m") return gpt2_124m();
   if (name == "gpt2-medium" || name == "350m" || name == "gpt2-350m") return gpt2_350m();
   if (name == "gpt2-large" || name == "774m" || name == "gpt2-774m") return gpt2_774m();

@@ -9,19 +9,12 @@
 #include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/base/strings.hpp"
 #include "zs/models/cross_entropy.hpp"
 #include "zs/models/llama_rope.hpp"
 #include "zs/models/param_init.hpp"
 
 namespace zs {
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 LlamaModelImpl::LlamaModelImpl(const LlamaConfig& config, c10::Device device) : config_(config) {
   embed_tokens = register_module("embed_tokens", DeviceEmbedding(config.vocab_size, config.hidden_size, device));

@@ -7,16 +7,13 @@
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/silu.h>
 
+#include "zs/models/device_layers.hpp"
 #include "zs/models/llama_rope.hpp"
 
 namespace zs {
 
-namespace {
-at::TensorOptions on(c10::Device device) { return at::TensorOptions().dtype(at::kFloat).device(device); }
-}  // namespace
-
 LlamaRMSNormImpl::LlamaRMSNormImpl(int64_t dim, double eps_, c10::Device device) : eps(eps_) {
-  weight = register_parameter("weight", at::empty({dim}, on(device)));
+  weight = register_parameter("weight", at::empty({dim}, fp32_on(device)));
 }
 
 at::Tensor LlamaRMSNormImpl::forward(const at::Tensor& x) {

@@ -1,7 +1,8 @@
 #include "zs/models/llama_config.hpp"
 
-#include <cctype>
 #include <stdexcept>
+
+#include "zs/base/strings.hpp"
 
 namespace zs {
 
@@ -60,8 +61,7 @@ std::vector<std::string> LlamaConfig::preset_names() {
 }
 
 LlamaConfig LlamaConfig::preset(const std::string& given) {
-  std::string name = given;
-  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string name = ascii_lowercase(given);
   if (name == "llama2-7b") return llama2_7b();
   if (name == "llama3-8b") return llama3_8b();
   if (name == "llama3.1-8b") return llama3_1_8b();

@@ -3,19 +3,16 @@
 #include <ATen/record_function.h>
 #include <c10/core/GradMode.h>
 
-#include <chrono>
 #include <cstring>
 #include <stdexcept>
+
+#include "zs/base/clock.hpp"
 
 namespace zs {
 namespace {
 
 FlopCounter* active = nullptr;   // the one running counter
 constexpr const char* kUnitPrefix = "zs_unit:";
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // What the start callback hands its end callback.
 struct CounterContext : at::ObserverContext {
@@ -120,7 +117,7 @@ void FlopCounter::enter_unit(const std::string& name) {
   // them, but inside a unit entered with them).
   const bool training = training_forward();
   if (training) synchronize();
-  open_.push_back({name, now_s(), training});
+  open_.push_back({name, steady_seconds(), training});
 }
 
 void FlopCounter::leave_unit() {
@@ -128,7 +125,7 @@ void FlopCounter::leave_unit() {
   if (open_.back().training) {
     synchronize();
     ScopeFlops& s = scopes_[open_.back().name];
-    s.seconds += now_s() - open_.back().start;
+    s.seconds += steady_seconds() - open_.back().start;
     s.calls += 1;
   }
   open_.pop_back();

@@ -1,20 +1,16 @@
 #include "zs/monitor/flops_profiler.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
+#include "zs/base/clock.hpp"
 #include "zs/monitor/format.hpp"
 
 namespace zs {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // A count with its SI prefix and unit: "10.65 M", "26.53 MMACs", "512 flops".
 std::string scaled(double v, const std::string& unit = "") {
@@ -66,7 +62,7 @@ void FlopsProfiler::after_step(int64_t steps_done) {
     cuda_synchronize_device(device_.has_index() ? device_.index() : 0);
 #endif
   }
-  forward_start_ = now_s();
+  forward_start_ = steady_seconds();
 }
 
 void FlopsProfiler::before_backward() {
@@ -77,7 +73,7 @@ void FlopsProfiler::before_backward() {
     cuda_synchronize_device(device_.has_index() ? device_.index() : 0);
 #endif
   }
-  forward_seconds_ = now_s() - forward_start_;
+  forward_seconds_ = steady_seconds() - forward_start_;
   counted_ = true;
 }
 

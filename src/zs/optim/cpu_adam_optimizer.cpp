@@ -8,6 +8,7 @@
 
 #include <ATen/ops/empty.h>
 
+#include "zs/base/strings.hpp"
 #include "zs/optim/cpu_adam.hpp"
 #include "zs/optim/host_optimizer.hpp"
 #include "zs/optim/optimizer_checks.hpp"
@@ -148,11 +149,6 @@ class CpuAdamOptimizer final : public HostOptimizer {
   int64_t steps_ = 0;
 };
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 }  // namespace
 
 namespace optim_detail {
@@ -165,7 +161,7 @@ std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config
   // make_optimizer owns the validation of the section (type and hyper-parameters): the same
   // errors whether or not the state is offloaded.
   make_optimizer(config);
-  const std::string type = lower(config.type);
+  const std::string type = ascii_lowercase(config.type);
   if (type == "sgd") return optim_detail::make_host_sgd(config, pin_memory);
   const bool decoupled = type == "adamw" || config.adam_w_mode;
   return optim_detail::make_host_adam(config, decoupled, pin_memory);

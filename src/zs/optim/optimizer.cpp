@@ -8,15 +8,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "zs/base/strings.hpp"
 #include "zs/optim/optimizer_checks.hpp"
 
 namespace zs {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw ConfigError("optimizer.params: " + message);
@@ -40,7 +36,7 @@ void validate(const OptimizerConfig& c, const std::string& type) {
 }  // namespace
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
-  const std::string type = lower(config.type);
+  const std::string type = ascii_lowercase(config.type);
   if (type != "adam" && type != "adamw" && type != "sgd") {
     throw ConfigError("optimizer.type: '" + config.type +
                       "' is not supported; use one of Adam, AdamW, SGD");

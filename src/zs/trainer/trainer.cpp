@@ -11,6 +11,7 @@
 #include <ATen/ops/zeros.h>
 #include <torch/utils.h>
 
+#include "zs/base/strings.hpp"
 #include "zs/ckpt/checkpoint.hpp"
 #include "zs/ckpt/checkpoint_index.hpp"
 #include "zs/ckpt/checkpoint_list.hpp"
@@ -40,10 +41,6 @@ std::string with_commas(int64_t n) {
     out += digits[i];
   }
   return (n < 0 ? "-" : "") + out;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string current_directory() {

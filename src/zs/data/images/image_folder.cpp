@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "zs/base/strings.hpp"
 #include "zs/data/images/file_listing.hpp"
 #include "zs/data/images/image_codec.hpp"
 #include "zs/data/images/sample_rng.hpp"
@@ -12,8 +13,7 @@
 namespace zs {
 
 bool is_image_file_name(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string lower = ascii_lowercase(name);
   auto ends_with = [&](const std::string& suffix) {
     return lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
