@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -141,7 +142,9 @@ TEST(CarriedEnv, WhatEveryNodeGets) {
   bool found = false;
   for (const auto& [k, v] : other) found |= k == "OTHER" && v == "2";
   EXPECT_TRUE(found);
-  std::system(("rm -rf " + home + " " + cwd).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(home, ec);
+  std::filesystem::remove_all(cwd, ec);
 }
 
 TEST(CarriedEnv, ShellQuoting) {

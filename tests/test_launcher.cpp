@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -217,7 +218,8 @@ TEST_P(ZsrunInterrupt, CtrlCStopsEveryRank) {
                                              "for f in $D/pid.*; do p=$(cat $f); [ -e /proc/$p ] && "
                                              "[ \"$(cut -d' ' -f3 /proc/$p/stat)\" != Z ] && echo alive $f; done\n");
   auto r = run("sh " + d + "/run.sh", 60);
-  std::system(("rm -rf " + d).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
   EXPECT_TRUE(contains(r.output, "rc=130")) << r.output;
   EXPECT_TRUE(contains(r.output, "zsrun: interrupted (SIGINT): stopped all 3 ranks")) << r.output;
   EXPECT_FALSE(contains(r.output, "alive")) << r.output;
@@ -341,7 +343,8 @@ TEST(ZsrunUsage, BadHostfileLineIsNamed) {
   auto r = zsrun("--hostfile " + d + "/hostfile /bin/true");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "hostfile " + d + "/hostfile, line 2: 'node2 slot=2': want 'HOST slots=N'")) << r.output;
-  std::system(("rm -rf " + d).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
 }
 
 TEST(Zsrun, HostfileOfThisMachineRunsLocally) {
@@ -354,7 +357,8 @@ TEST(Zsrun, HostfileOfThisMachineRunsLocally) {
   auto cpu = zsrun("--hostfile " + d + "/hostfile --num_procs 2 /bin/sh -c 'echo \"cpu $RANK/$WORLD_SIZE\"'");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
   EXPECT_TRUE(contains(cpu.output, "[rank 1] cpu 1/2")) << cpu.output;
-  std::system(("rm -rf " + d).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
 }
 
 // ---- the progress bar zsrun draws on its terminal ------------------------------------------------
