@@ -13,6 +13,8 @@
 #include "zs/models/gpt.hpp"
 #include "zs/zero/activation_checkpoint.hpp"
 
+namespace test_activation_checkpoint {
+
 namespace {
 
 struct Net {
@@ -136,3 +138,5 @@ TEST(Stage3Units, AParameterWithoutGradientStaysPut) {
 }
 
 }  // namespace
+
+}  // namespace test_activation_checkpoint

@@ -29,6 +29,8 @@
 #include "zs/io/staging_buffers.hpp"
 #include "zs/io/tensor_swap.hpp"
 
+namespace test_async_io {
+
 namespace fs = std::filesystem;
 using zs::AsyncFile;
 using zs::AsyncIo;
@@ -468,3 +470,5 @@ TEST(StagingBufferPool, BuffersAreAlignedAndAcquireWaitsForARelease) {
   EXPECT_TRUE(got.load());
   pool.release(b);
 }
+
+}  // namespace test_async_io

@@ -14,6 +14,8 @@
 #include "zs/models/cnn/batch_norm.hpp"
 #include "zs/zero/activation_checkpoint.hpp"
 
+namespace test_batch_norm {
+
 using zs::testing::bin;
 
 TEST(BatchNorm, UnconvertedIsTorchBatchNorm) {
@@ -84,3 +86,5 @@ TEST_P(SyncBatchNormRanks, MatchesOneBatchNormOverTheWholeBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, SyncBatchNormRanks, ::testing::Values(1, 2, 3));
+
+}  // namespace test_batch_norm

@@ -26,6 +26,8 @@
 #include "support/error_of.hpp"
 #include "zs/comm_codec/block_quantizer.hpp"
 
+namespace test_block_quantizer {
+
 namespace {
 
 // Deterministic data whose magnitude changes from block to block (1x .. 1000x).
@@ -181,3 +183,5 @@ TEST(Quantizer, BadArgumentsAreClearErrors) {
 }
 
 }  // namespace
+
+}  // namespace test_block_quantizer

@@ -6,6 +6,8 @@
 
 #include "test_ckpt_support.hpp"
 
+namespace test_ckpt_faults {
+
 using namespace zs::testing;
 
 namespace {
@@ -127,3 +129,5 @@ TEST(CheckpointFaults, KeepLastPrunesOldCheckpoints) {
   EXPECT_EQ(run_command("ls " + dir + "/ck").output, "global_step6\nglobal_step8\nlatest\n");
   EXPECT_EQ(read_text(dir + "/ck/latest"), "global_step8\n");
 }
+
+}  // namespace test_ckpt_faults

@@ -18,6 +18,8 @@
 #include "zs/ckpt/file_io.hpp"
 #include "zs/ckpt/safetensors.hpp"
 
+namespace test_ckpt_format {
+
 using zs::testing::temp_dir;
 
 namespace {
@@ -208,3 +210,5 @@ TEST(CheckpointIndex, JsonRoundTripAndChecks) {
   EXPECT_NE(error_of([&] { zs::parse_checkpoint_index("{\"format\": [", "idx"); }).find("idx is corrupted"),
             std::string::npos);
 }
+
+}  // namespace test_ckpt_format

@@ -6,6 +6,8 @@
 #include "test_ckpt_support.hpp"
 #include "zs/ckpt/safetensors.hpp"
 
+namespace test_ckpt_resume {
+
 using namespace zs::testing;
 
 namespace {
@@ -91,3 +93,5 @@ TEST(CheckpointResume, Stage3Writes16BitModelOnSave) {
   }
   EXPECT_GT(checked, 4);
 }
+
+}  // namespace test_ckpt_resume

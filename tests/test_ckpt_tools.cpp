@@ -15,6 +15,8 @@
 #include "zs/data/token_data.hpp"
 #include "zs/models/gpt.hpp"
 
+namespace test_ckpt_tools {
+
 using namespace zs::testing;
 
 namespace {
@@ -162,3 +164,5 @@ TEST(CheckpointTools, TrainGptSavesResumesAndInitializes) {
   ASSERT_EQ(init.exit_code, 0) << init.output;
   EXPECT_LT(loss_at(init.output, 1), loss_at(fresh.output, 1)) << init.output << fresh.output;
 }
+
+}  // namespace test_ckpt_tools

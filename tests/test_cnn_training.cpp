@@ -21,6 +21,8 @@
 #include "zs/data/images/image_codec.hpp"
 #include "zs/models/cnn/cnn.hpp"
 
+namespace test_cnn_training {
+
 using namespace zs::testing;
 
 namespace {
@@ -217,3 +219,5 @@ TEST(TrainCnn, ResumesWhereItStopped) {
     EXPECT_EQ(a, b) << resumed.output;
   }
 }
+
+}  // namespace test_cnn_training

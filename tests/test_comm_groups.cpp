@@ -15,6 +15,8 @@
 #include "zs/dist/node_groups.hpp"
 #include "zs/dist/self_communicator.hpp"
 
+namespace test_comm_groups {
+
 namespace {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -104,3 +106,5 @@ TEST(CommGroupsFailure, HungRankInAGroupMakesPeersTimeOut) {
                                  "within 3 s"))
       << r.output;
 }
+
+}  // namespace test_comm_groups

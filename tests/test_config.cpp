@@ -11,6 +11,8 @@
 #include "zs/config/reader.hpp"
 #include "zs/config/unbuilt_features.hpp"
 
+namespace test_config {
+
 using namespace zs;
 using nlohmann::json;
 
@@ -499,3 +501,5 @@ TEST(ConfigEnv, SwitchesAreZeroOrOne) {
             std::string::npos);
   unsetenv(name);
 }
+
+}  // namespace test_config

@@ -8,6 +8,8 @@
 #include "zs/config/config.hpp"
 #include "zs/config/unbuilt_features.hpp"
 
+namespace test_config_deepspeed {
+
 using namespace zs;
 using nlohmann::json;
 
@@ -18,8 +20,6 @@ template <class F>
 std::string error_of(F&& f) {
   return zs::testing::error_of<ConfigError>(std::forward<F>(f));
 }
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
 // Hugging Face's Trainer test config for ZeRO-3 (tests/deepspeed/ds_config_zero3.json), in short.
 const char* kHfZero3 = R"({
@@ -390,3 +390,5 @@ TEST(ConfigDescribe, PrintsEverySettingAndWhereEachAutoCameFrom) {
   EXPECT_EQ(lines, prefixed);
   EXPECT_GT(lines, 100u);
 }
+
+}  // namespace test_config_deepspeed

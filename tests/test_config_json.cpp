@@ -15,6 +15,8 @@
 #include "zs/config/config.hpp"
 #include "zs/config/config_json.hpp"
 
+namespace test_config_json {
+
 using namespace zs;
 using nlohmann::json;
 
@@ -35,8 +37,6 @@ std::string write_file(const std::string& name, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
 }  // namespace
 
@@ -174,3 +174,5 @@ TEST(ConfigJson, LoadConfigJsonPrefixesThePath) {
   EXPECT_EQ(load_config_json(good)["train_batch_size"], 4);
   EXPECT_EQ(load_config(good, 2).train_micro_batch_size_per_gpu, 2);
 }
+
+}  // namespace test_config_json

@@ -21,7 +21,7 @@
 
 #include "zs/optim/cpu_adam.hpp"
 
-namespace zs {
+namespace zs::test_cpu_adam {
 namespace {
 
 std::vector<CpuIsa> supported_isas() {
@@ -430,4 +430,4 @@ TEST(CpuAdam, DefaultThreadsDividesCoresAmongLocalRanks) {
 }
 
 }  // namespace
-}  // namespace zs
+}  // namespace zs::test_cpu_adam

@@ -17,6 +17,8 @@
 #include "zs/data/synthetic_text.hpp"
 #include "zs/data/token_data.hpp"
 
+namespace test_data {
+
 namespace {
 
 using zs::testing::TempDir;
@@ -239,3 +241,5 @@ TEST(TokenData, BinFolderTakesMetaPklVocabulary) {
   ::unlink((dir + "/meta.pkl").c_str());
   EXPECT_EQ(zs::TokenData::from_bin_folder(dir).vocab_size(), 50304);   // nanoGPT's default without meta.pkl
 }
+
+}  // namespace test_data

@@ -22,6 +22,8 @@
 #include "zs/dist/self_communicator.hpp"
 #include "zs/dist/world.hpp"
 
+namespace test_dist {
+
 namespace {
 
 using Run = zs::testing::RunResult;
@@ -267,3 +269,5 @@ TEST(MpiFailure, SrunWithoutMpiPluginIsToldWhatToDo) {
   EXPECT_TRUE(contains(r.output, "srun --mpi=pmix")) << r.output;
   EXPECT_FALSE(contains(r.output, "MPI_ABORT")) << r.output;
 }
+
+}  // namespace test_dist

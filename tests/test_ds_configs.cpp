@@ -9,6 +9,8 @@
 #include "zs/config/config.hpp"
 #include "zs/config/config_json.hpp"
 
+namespace test_ds_configs {
+
 using namespace zs;
 using nlohmann::json;
 
@@ -172,3 +174,5 @@ TEST(RealDeepSpeedConfigs, TutorialSnippetsInAConfig) {
   EXPECT_EQ(inf.zero.stage3_prefetch_bucket_size, 10000000);
   EXPECT_EQ(inf.zero.reduce_bucket_size, 10000000);
 }
+
+}  // namespace test_ds_configs

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/error_of.hpp"
 #include "support/run_ranks.hpp"
+
+namespace test_ds_configs_train {
 
 using namespace zs::testing;
 
@@ -23,8 +26,6 @@ RunResult train(const std::string& config, const std::string& extra = "") {
                        " --sample_tokens 0 " + extra,
                    180);
 }
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
 }  // namespace
 
@@ -85,3 +86,5 @@ TEST(RealDeepSpeedConfigsTrain, RefusalsAndBrokenFilesExitWithAMessage) {
   EXPECT_CONTAINS(dup.output, "zero_optimization.stage is given twice in one object");
   std::filesystem::remove_all(dir);
 }
+
+}  // namespace test_ds_configs_train

@@ -4,6 +4,8 @@
 #include "zs/zero/flat_layout.hpp"
 #include "zs/zero/stage_policy.hpp"
 
+namespace test_flat_layout {
+
 namespace {
 
 TEST(FlatLayout, PacksParametersIntoAlignedPaddedBuckets) {
@@ -75,3 +77,5 @@ TEST(StagePolicy, FollowsTheStageTable) {
 }
 
 }  // namespace
+
+}  // namespace test_flat_layout

@@ -17,6 +17,8 @@
 #include "support/run_ranks.hpp"
 #include "zs/monitor/flop_counter.hpp"
 
+namespace test_flops_profiler {
+
 using namespace zs::testing;
 
 namespace {
@@ -123,3 +125,5 @@ TEST(FlopsProfiler, TrainLlamaAgreesWithTheFormula) {
   std::printf("Llama: counted training flops per token / (6N + 12*L*d*T) = %s\n", m[1].str().c_str());
   EXPECT_NEAR(std::stod(m[1].str()), 1.0, 0.02) << report;
 }
+
+}  // namespace test_flops_profiler

@@ -22,6 +22,8 @@
 #include "zs/models/gpt.hpp"
 #include "zs/monitor/memory.hpp"
 
+namespace test_gpt {
+
 using zs::testing::error_of;
 
 namespace {
@@ -324,3 +326,5 @@ TEST(GPT, InitParameterIsPerParameterOrderFreeAndNanoGPTs) {
             std::string::npos);
   EXPECT_NE(error_of([&] { meta->init_parameter("transformer.ln_f.weight", at::empty({3})); }).find("[128]"), std::string::npos);
 }
+
+}  // namespace test_gpt

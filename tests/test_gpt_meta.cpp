@@ -11,6 +11,8 @@
 
 #include "support/equivalence.hpp"
 
+namespace test_gpt_meta {
+
 using namespace zs::testing;
 
 namespace {
@@ -107,3 +109,5 @@ TEST(GPTMetaInit, TrainsAtStage3OnTwoRanks) {
   EXPECT_NEAR(first, host["loss"].front().get<double>(), 0.05 * host["loss"].front().get<double>());
   EXPECT_NEAR(last, host["loss"].back().get<double>(), 0.1 * host["loss"].back().get<double>());
 }
+
+}  // namespace test_gpt_meta

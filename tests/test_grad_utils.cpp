@@ -8,6 +8,8 @@
 
 #include "zs/optim/grad_utils.hpp"
 
+namespace test_grad_utils {
+
 namespace {
 
 double reference_squared_norm(const at::Tensor& t) {
@@ -90,3 +92,5 @@ TEST(GradUtils, CudaMatchesCpu) {
     EXPECT_EQ(flag.item<float>(), 1.0f);
   }
 }
+
+}  // namespace test_grad_utils

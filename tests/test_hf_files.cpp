@@ -22,6 +22,8 @@
 #include "zs/models/gpt.hpp"
 #include "zs/models/llama.hpp"
 
+namespace test_hf_files {
+
 using namespace zs::testing;
 using json = nlohmann::json;
 
@@ -222,3 +224,5 @@ TEST(HfLoad, GptWithoutBiasesRoundTrip) {
   zs::save_hf_pretrained(*with_bias, biased, options);
   EXPECT_NE(error_of([&] { zs::load_hf_weights(*copy, biased); }).find("is not zero"), std::string::npos);
 }
+
+}  // namespace test_hf_files

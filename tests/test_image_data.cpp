@@ -32,6 +32,8 @@
 #include "zs/data/images/synthetic_images.hpp"
 #include "zs/data/images/topk_accuracy.hpp"
 
+namespace test_image_data {
+
 namespace {
 
 using namespace zs;
@@ -565,3 +567,5 @@ TEST(TopKAccuracy, CountsTop1Top5AndSkipsPadding) {
 }
 
 }  // namespace
+
+}  // namespace test_image_data

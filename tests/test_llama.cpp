@@ -25,6 +25,8 @@
 #include "zs/models/llama_rope.hpp"
 #include "zs/monitor/memory.hpp"
 
+namespace test_llama {
+
 namespace {
 
 zs::LlamaConfig tiny() {
@@ -239,3 +241,5 @@ TEST(Llama, Learns) {
   }
   EXPECT_LT(last, 0.3 * first);
 }
+
+}  // namespace test_llama

@@ -5,6 +5,8 @@
 
 #include "support/equivalence.hpp"
 
+namespace test_llama_equivalence {
+
 using namespace zs::testing;
 
 namespace {
@@ -54,3 +56,5 @@ INSTANTIATE_TEST_SUITE_P(Matrix, LlamaEquivalence,
                          ::testing::Combine(::testing::Values(0, 1, 2, 3), ::testing::Values(1, 2, 3)), name_of);
 
 }  // namespace
+
+}  // namespace test_llama_equivalence

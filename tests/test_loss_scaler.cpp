@@ -3,6 +3,8 @@
 
 #include "zs/optim/loss_scaler.hpp"
 
+namespace test_loss_scaler {
+
 namespace {
 
 zs::LossScaleConfig dynamic(int power, int window, int hysteresis, double min_scale = 1,
@@ -135,3 +137,5 @@ TEST(LossScaler, BadConfig) {
   EXPECT_THROW(zs::LossScaler(c, true), zs::ConfigError);
   EXPECT_NO_THROW(zs::LossScaler(c, false));  // fp32/bf16: fp16 settings are not used
 }
+
+}  // namespace test_loss_scaler

@@ -7,6 +7,8 @@
 
 #include "zs/optim/lr_scheduler.hpp"
 
+namespace test_lr_scheduler {
+
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
@@ -201,3 +203,5 @@ TEST(LrScheduler, Errors) {
   auto s = zs::make_scheduler(warmup("WarmupLR", 0, 0.01, 10, "log"), 0.1);
   EXPECT_THROW(s->lr(-1), std::invalid_argument);
 }
+
+}  // namespace test_lr_scheduler

@@ -4,6 +4,8 @@
 
 #include "zs/engine/memory_estimate.hpp"
 
+namespace test_memory_estimate {
+
 namespace {
 
 zs::ModelSizes sizes_1_5b() {
@@ -102,3 +104,5 @@ TEST(MemoryEstimate, DescribesEveryChoice) {
 }
 
 }  // namespace
+
+}  // namespace test_memory_estimate

@@ -21,6 +21,8 @@
 #include "zs/monitor/tensorboard_sink.hpp"
 #include "zs/monitor/tfrecord.hpp"
 
+namespace test_metric_sinks {
+
 using namespace zs::testing;
 namespace fs = std::filesystem;
 
@@ -271,3 +273,5 @@ TEST(MetricSinks, UnwritablePathStopsEveryRank) {
   EXPECT_NE(r.output.find("train_gpt: error: csv_monitor: cannot create /proc/nope/DeepSpeedJobName"), std::string::npos)
       << r.output;
 }
+
+}  // namespace test_metric_sinks

@@ -11,6 +11,8 @@
 #include "zs/monitor/step_logger.hpp"
 #include "zs/monitor/timer.hpp"
 
+namespace test_monitor {
+
 namespace {
 
 zs::StepStats step_stats(int64_t step, double seconds) {
@@ -182,3 +184,5 @@ TEST(Monitor, StopwatchMeasuresTime) {
   EXPECT_GT(lap, 0.0);
   EXPECT_LT(w.seconds(), lap + 1.0);
 }
+
+}  // namespace test_monitor

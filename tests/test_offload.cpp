@@ -13,6 +13,8 @@
 #include "support/offload_runs.hpp"
 #include "test_ckpt_support.hpp"
 
+namespace test_offload {
+
 using namespace zs::testing;
 
 namespace {
@@ -248,3 +250,5 @@ TEST(OffloadSummary, EngineNamesTheOffload) {
   EXPECT_NE(r.output.find("[zeroshard] optimizer state offloaded to cpu (not pinned) | fused CPU AdamW, "), std::string::npos)
       << r.output;
 }
+
+}  // namespace test_offload

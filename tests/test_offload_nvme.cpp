@@ -19,6 +19,8 @@
 #include "support/offload_runs.hpp"
 #include "test_ckpt_support.hpp"
 
+namespace test_offload_nvme {
+
 using namespace zs::testing;
 
 namespace {
@@ -264,3 +266,5 @@ TEST(NvmeConfig, NotEnoughFreeSpace) {
       << r.output;
   EXPECT_NE(r.output.find("but rank 0's offload files need"), std::string::npos) << r.output;
 }
+
+}  // namespace test_offload_nvme

@@ -19,6 +19,8 @@
 #include "zs/engine/memory_estimate.hpp"
 #include "test_ckpt_support.hpp"
 
+namespace test_offload_param_nvme {
+
 using namespace zs::testing;
 
 namespace {
@@ -230,3 +232,5 @@ TEST(ParamNvmeEstimate, ShardsLeaveTheHost) {
   EXPECT_DOUBLE_EQ(host.host - files.host, 2.0 * 1'475'000'000 / 2 - 5 * 2.0 * 15'350'000);
   EXPECT_EQ((zs::OffloadChoice{3, true, true, true, true}.name()), "stage 3 + offload_optimizer(nvme) + offload_param(nvme)");
 }
+
+}  // namespace test_offload_param_nvme

@@ -10,6 +10,8 @@
 #include "zs/optim/lr_scheduler.hpp"
 #include "zs/optim/optimizer.hpp"
 
+namespace test_optim {
+
 namespace {
 
 constexpr int kSteps = 20;
@@ -395,3 +397,5 @@ TEST(Optimizer, CudaMatchesCpu) {
     EXPECT_LT(rel_diff(back, a), kTolerance) << type;
   }
 }
+
+}  // namespace test_optim

@@ -9,6 +9,8 @@
 
 #include "support/run_ranks.hpp"
 
+namespace test_quantized_collectives {
+
 namespace {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -34,3 +36,5 @@ TEST_P(QuantizedCollectivesMpi, WithinTheirBoundsOfThePlainCollectives) {
 INSTANTIATE_TEST_SUITE_P(WorldSizes, QuantizedCollectivesMpi, ::testing::Values(2, 3, 4));
 
 }  // namespace
+
+}  // namespace test_quantized_collectives

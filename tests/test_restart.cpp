@@ -8,6 +8,8 @@
 
 #include "support/run_ranks.hpp"
 
+namespace test_restart {
+
 namespace {
 
 using zs::testing::bin;
@@ -82,3 +84,5 @@ TEST(Restart, GivesUpAfterMaxRestarts) {
   EXPECT_TRUE(contains(r.output, "[rank 0] attempt 1")) << r.output;
   EXPECT_FALSE(contains(r.output, "attempt 2")) << r.output;
 }
+
+}  // namespace test_restart

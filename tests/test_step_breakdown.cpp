@@ -17,6 +17,8 @@
 #include "zs/monitor/phase_timer.hpp"
 #include "zs/monitor/step_breakdown.hpp"
 
+namespace test_step_breakdown {
+
 using namespace zs::testing;
 
 namespace {
@@ -158,3 +160,5 @@ TEST(StepBreakdown, TrainGptWithEveryBreakdown) {
   }
   EXPECT_EQ(n, steps);
 }
+
+}  // namespace test_step_breakdown

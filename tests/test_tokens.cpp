@@ -18,6 +18,8 @@
 #include <sentencepiece_trainer.h>
 #endif
 
+namespace test_tokens {
+
 using namespace zs::testing;
 
 namespace {
@@ -103,3 +105,5 @@ TEST(Tokens, SentencePieceModel) {
   EXPECT_NE(error_of([] { zs::SentencePieceTokenizer t("/nonexistent/tokenizer.model"); }).find("/nonexistent/tokenizer.model"),
             std::string::npos);
 }
+
+}  // namespace test_tokens

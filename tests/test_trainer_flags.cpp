@@ -15,6 +15,8 @@
 #include "zs/trainer/flag_set.hpp"
 #include "zs/trainer/train_flags.hpp"
 
+namespace test_trainer_flags {
+
 using zs::ConfigError;
 using zs::ConfigLiteral;
 
@@ -354,3 +356,5 @@ TEST(TrainConfig, ConfigFileValuesCountAsGiven) {
   const std::string e = error_of([&] { zs::make_train_config(p.flags, p.f, world, {}, notes); });
   EXPECT_TRUE(contains(e, "batch_size (" + cfg + ":1)")) << e;
 }
+
+}  // namespace test_trainer_flags

@@ -14,6 +14,8 @@
 
 #include "support/run_ranks.hpp"
 
+namespace test_trainer_runs {
+
 using namespace zs::testing;
 
 namespace {
@@ -317,3 +319,5 @@ TEST(TrainerRuns, LogIntervalWithDeepSpeedConfig) {
   EXPECT_TRUE(contains(r.output, "training on 2 ranks (cpu): tok/s and MFU are per rank")) << r.output;
   EXPECT_FALSE(contains(r.output, "per GPU")) << r.output;
 }
+
+}  // namespace test_trainer_runs

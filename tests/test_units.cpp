@@ -19,6 +19,8 @@
 #include "zs/zero/sequential_units.hpp"
 #include "zs/zero/unit.hpp"
 
+namespace test_units {
+
 namespace {
 
 // A unit with several tensor inputs (one optional), a number, and two outputs.
@@ -288,3 +290,5 @@ TEST(MetaDevice, WithoutAnInitializerTheEngineSaysWhatIsMissing) {
 }
 
 }  // namespace
+
+}  // namespace test_units

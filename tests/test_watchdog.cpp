@@ -7,6 +7,8 @@
 
 #include "support/run_ranks.hpp"
 
+namespace test_watchdog {
+
 namespace {
 
 using Run = zs::testing::RunResult;
@@ -72,3 +74,5 @@ TEST(Watchdog, BadTimeoutIsAClearError) {
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "ZS_HANG_TIMEOUT='soon' is not a number of seconds")) << r.output;
 }
+
+}  // namespace test_watchdog

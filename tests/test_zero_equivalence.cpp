@@ -10,6 +10,8 @@
 
 #include "support/equivalence.hpp"
 
+namespace test_zero_equivalence {
+
 using namespace zs::testing;
 
 namespace {
@@ -206,3 +208,5 @@ TEST(AutomaticUnits, APlainSequentialAtStage3HoldsHalfTheParameters) {
 }
 
 }  // namespace
+
+}  // namespace test_zero_equivalence

@@ -16,6 +16,8 @@
 #include "support/equivalence.hpp"
 #include "test_ckpt_support.hpp"
 
+namespace test_zeropp {
+
 using namespace zs::testing;
 
 namespace {
@@ -183,3 +185,5 @@ TEST(ZeroPlusPlus, HpzResumesBitForBit) {
 }
 
 }  // namespace
+
+}  // namespace test_zeropp

@@ -20,3 +20,6 @@ std::string error_of(F&& f) {
 }
 
 }  // namespace zs::testing
+
+// EXPECT_CONTAINS(message, "train_batch_size"): the text holds the part (the text is shown when not).
+#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
