@@ -5,12 +5,18 @@
 # the compute streams sat idle.
 #
 #   python3 bench/trace_summary.py ours.json fsdp2.json     (TOP_KERNELS=40: list 40 kernels, not 12)
+#
+# GAPS=10 also lists the 10 longest stretches where no compute kernel ran, each with the kernels
+# around it, the host op whose launch ended it and any synchronising runtime call inside it: where
+# the GPU waited for the host.
 import json
 import os
 import re
 import sys
 
 TOP_KERNELS = int(os.environ.get("TOP_KERNELS", "12"))
+GAPS = int(os.environ.get("GAPS", "0"))
+SYNCING_CALLS = re.compile(r"Synchronize|cudaMemcpy(?!Async)|EventQuery|StreamWaitEvent")
 
 KINDS = [  # first match wins
     ("nccl", r"nccl"),
@@ -92,12 +98,45 @@ def summarize(path, steps=2):
     print(f"  collectives {comm_total:8.2f}   of which under compute {hidden:7.2f}   exposed {comm_total - hidden:7.2f}")
     for kind, us in sorted(by_kind.items(), key=lambda kv: -kv[1]):
         print(f"  {kind:14s} {us / steps / 1e3:8.2f}")
-    top = {}
+    top, calls = {}, {}
     for e in kernels:
         top[e["name"]] = top.get(e["name"], 0.0) + e["dur"]
-    print("  top kernels:")
+        calls[e["name"]] = calls.get(e["name"], 0) + 1
+    print(f"  top kernels (ms and launches a step; {len(kernels) / steps:.0f} launches in all):")
     for name, us in sorted(top.items(), key=lambda kv: -kv[1])[:TOP_KERNELS]:
-        print(f"    {us / steps / 1e3:7.2f}  {name[:110]}")
+        print(f"    {us / steps / 1e3:7.2f} {calls[name] / steps:6.0f}  {name[:104]}")
+    if GAPS:
+        print_gaps(events, [e for e in kernels if kind_of(e.get("name", "")) != "nccl"])
+
+
+def innermost_op(ops, ts):
+    """The shortest host op (cpu_op) that encloses time ts, or None."""
+    best = None
+    for o in ops:
+        if o["ts"] <= ts <= o["ts"] + o["dur"] and (best is None or o["dur"] < best["dur"]):
+            best = o
+    return best
+
+
+def print_gaps(events, compute):
+    runtime = [e for e in events if e.get("ph") == "X" and e.get("cat") == "cuda_runtime"]
+    ops = [e for e in events if e.get("ph") == "X" and e.get("cat") == "cpu_op"]
+    launch_of = {e.get("args", {}).get("correlation"): e for e in runtime}
+    compute = sorted(compute, key=lambda e: e["ts"])
+    gaps, end, last = [], -1e30, None
+    for e in compute:
+        if last is not None and e["ts"] > end:
+            gaps.append((e["ts"] - end, end, last, e))
+        if e["ts"] + e["dur"] > end:
+            end, last = e["ts"] + e["dur"], e
+    total = sum(g[0] for g in gaps)
+    print(f"  compute gaps: {len(gaps)} totalling {total / 1e3:.2f} ms; the {GAPS} longest (us):")
+    for length, start, before, after in sorted(gaps, key=lambda g: -g[0])[:GAPS]:
+        launch = launch_of.get(after.get("args", {}).get("correlation"))
+        op = innermost_op(ops, launch["ts"]) if launch else None
+        syncs = sorted({r["name"] for r in runtime if start <= r["ts"] <= start + length and SYNCING_CALLS.search(r["name"])})
+        print(f"    {length:8.1f}  after {before['name'][:50]!r} before {after['name'][:50]!r}")
+        print(f"              launched by {op['name'] if op else '?'!r}; host calls inside: {', '.join(syncs) or '-'}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 // match bit for bit after every step, for bf16 and fp16 parameters with 16-bit or fp32 gradients,
 // Adam and AdamW, weight decay on and off, with and without a gradient divisor, slots of odd sizes
 // at offsets inside flat buffers (aligned, with a common aligned head, and with none), and nothing
-// outside a slot may change. Then the same through the optimizer (make_adam's step_slots_16bit
+// outside a slot may change. A batch of slots in one call against each slot alone. Then the same
+// through the optimizer (make_adam's step_slots_16bit
 // against its step_slots), and a line with the time of both paths on a large slot.
 #include <gtest/gtest.h>
 
@@ -159,6 +160,65 @@ INSTANTIATE_TEST_SUITE_P(
     Kinds, FusedAdamCuda,
     ::testing::Combine(::testing::Values(at::kBFloat16, at::kHalf), ::testing::Values(at::kBFloat16, at::kHalf, at::kFloat),
                        ::testing::Bool(), ::testing::Values(0.0, 0.1), ::testing::Bool()));
+
+// A batch of slots (more than one launch holds; sizes and offsets as above, their own weight decays,
+// some writing no parameter) against each slot stepped alone: the same bits, nothing else touched.
+TEST(FusedAdamBatch, MatchesOneSlotAtATimeBitForBit) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto f32 = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  for (const auto grad_type : {at::kBFloat16, at::kFloat}) {
+    at::manual_seed(5);
+    const std::vector<int64_t> sizes{0, 1, 3, 8, 13, 64, 1000, 4097, 65541, 300001};
+    const std::vector<std::tuple<int64_t, int64_t, int64_t>> offsets{{0, 0, 0}, {4, 4, 4}, {4, 12, 20}, {1, 3, 5}};
+    const int64_t pad = 24;
+    struct Flat {
+      at::Tensor master, m, v, grad, param;
+    };
+    std::vector<Flat> batch_flats, alone_flats;
+    std::vector<zs::FusedAdamSlot> batch, alone;
+    int index = 0;
+    for (int64_t n : sizes) {
+      for (const auto& [mo, go, po] : offsets) {
+        for (int copy = 0; copy < 2; ++copy, ++index) {
+          Flat f{at::randn({n + pad}, f32), at::randn({n + pad}, f32).abs(), at::randn({n + pad}, f32).abs(),
+                 at::randn({n + pad}, f32).to(grad_type), at::randn({n + pad}, f32).to(at::kBFloat16)};
+          Flat g{f.master.clone(), f.m.clone(), f.v.clone(), f.grad.clone(), f.param.clone()};
+          const double decay = index % 3 == 0 ? 0.0 : 0.01 * (index % 7);
+          const bool writes_param = index % 5 != 0;
+          const auto slot_of = [&](const Flat& x) {
+            return zs::FusedAdamSlot{x.master.narrow(0, mo, n), x.m.narrow(0, mo, n), x.v.narrow(0, mo, n),
+                                     x.grad.narrow(0, go, n),
+                                     writes_param ? x.param.narrow(0, po, n) : at::Tensor(), decay};
+          };
+          batch.push_back(slot_of(f));
+          alone.push_back(slot_of(g));
+          batch_flats.push_back(f);
+          alone_flats.push_back(g);
+        }
+      }
+    }
+    ASSERT_GT(batch.size(), size_t(2 * 32)) << "the batch must need several launches";
+    const at::Tensor step = at::zeros({}, f32), divisor = at::full({}, 2.5, f32);
+    for (int s = 1; s <= 3; ++s) {
+      step.add_(1);
+      const zs::FusedAdamHyper hyper{kLr * s, kBeta1, kBeta2, kEps, 0.0, true};
+      zs::fused_adam_step(batch, step, hyper, divisor);
+      for (const zs::FusedAdamSlot& a : alone) {
+        zs::fused_adam_step(a.master, a.exp_avg, a.exp_avg_sq, a.grad, a.param, step,
+                            {hyper.lr, kBeta1, kBeta2, kEps, a.weight_decay, true}, divisor);
+      }
+    }
+    int64_t differing = 0;
+    for (size_t i = 0; i < batch_flats.size(); ++i) {
+      const Flat &f = batch_flats[i], &g = alone_flats[i];
+      differing += !same_bits(f.master, g.master) + !same_bits(f.m, g.m) + !same_bits(f.v, g.v) +
+                   !same_bits(f.grad, g.grad) + !same_bits(f.param, g.param);
+    }
+    EXPECT_EQ(differing, 0) << "flat buffers differing between the batch and one slot at a time";
+    std::printf("[fused adam] batch of %zu slots (%s grads, 3 steps): %s one slot at a time\n", batch.size(),
+                dtype_name(grad_type), differing == 0 ? "same bits as" : "DIFFERS from");
+  }
+}
 
 // Through the optimizer: several slots with their own weight decays, masters inside one flat buffer.
 TEST(FusedAdamOptimizer, Step16BitMatchesStepSlotsAndCopy) {

@@ -1,7 +1,8 @@
-// squared_norm and has_inf_or_nan on fp32 and 16-bit tensors.
+// squared_norm (of one tensor and of several) and has_inf_or_nan on fp32 and 16-bit tensors.
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <vector>
 
 #include <ATen/Context.h>
 #include <ATen/Functions.h>
@@ -90,6 +91,48 @@ TEST(GradUtils, CudaMatchesCpu) {
     at::Tensor flag = zs::has_inf_or_nan(y);
     EXPECT_TRUE(flag.is_cuda());
     EXPECT_EQ(flag.item<float>(), 1.0f);
+  }
+}
+
+// Several tensors: the sum of their squared norms, on the CPU by way of each one's.
+TEST(GradUtils, SquaredNormOfSeveralTensors) {
+  at::manual_seed(3);
+  std::vector<at::Tensor> xs{at::randn({1000}), at::zeros({0}), at::randn({7, 3}), at::randn({(int64_t{1} << 22) + 9})};
+  double want = 0;
+  for (const at::Tensor& x : xs) want += reference_squared_norm(x);
+  at::Tensor n = zs::squared_norm(xs);
+  EXPECT_EQ(n.dim(), 0);
+  EXPECT_EQ(n.scalar_type(), at::kFloat);
+  EXPECT_NEAR(n.item<double>() / want, 1.0, 1e-6);
+}
+
+// On a GPU: many slots at odd offsets in flat buffers (several launches of the batched kernel),
+// empty ones among them, for each dtype; one call's result is the same bits every time, and
+// tensors the kernel does not take (strided ones) still get the right sum.
+TEST(GradUtils, SquaredNormOfManyTensorsOnAGpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(4);
+  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    const at::Tensor flat = at::randn({int64_t{3} << 22}).mul(5.0).to(dtype).to(at::kCUDA);
+    std::vector<at::Tensor> slots;
+    double want = 0;
+    int64_t offset = 0;
+    const std::vector<int64_t> sizes{0, 1, 7, 8, 9, 63, 1000, 8191, 8192, 8200, 65543, 300001};
+    for (int i = 0; i < 150; ++i) {
+      const int64_t n = sizes[size_t(i) % sizes.size()];
+      slots.push_back(flat.narrow(0, offset, n));
+      want += reference_squared_norm(slots.back().cpu());
+      offset += n + i % 5;  // odd offsets: heads before the first 16-byte boundary
+    }
+    const at::Tensor got = zs::squared_norm(slots);
+    EXPECT_TRUE(got.is_cuda());
+    EXPECT_EQ(got.scalar_type(), at::kFloat);
+    EXPECT_NEAR(got.item<double>() / want, 1.0, 1e-5) << dtype;
+    EXPECT_TRUE(at::equal(zs::squared_norm(slots), got)) << dtype << ": not the same bits on a second call";
+    const at::Tensor strided = flat.narrow(0, 0, 20000).view({100, 200}).t();
+    EXPECT_NEAR(zs::squared_norm(std::vector<at::Tensor>{strided, slots[5]}).item<double>() /
+                    (reference_squared_norm(strided.cpu()) + reference_squared_norm(slots[5].cpu())),
+                1.0, 1e-5);
   }
 }
 

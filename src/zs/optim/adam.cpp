@@ -106,13 +106,14 @@ class Adam final : public Optimizer {
     TORCH_CHECK(has_fused_16bit_step(), who(), ": the fused 16-bit step needs the masters on a GPU");
     TORCH_CHECK(grads.size() == slot_list.size() && params.size() == slot_list.size(), who(), ": got ",
                 grads.size(), " gradients and ", params.size(), " parameters for ", slot_list.size(), " slots");
+    // One batch for all the slots: a few launches where one a slot left the GPU between them idle.
+    std::vector<FusedAdamSlot> batch;
     for (size_t k = 0; k < slot_list.size(); ++k) {
       const int i = slot_list[k];
       TORCH_CHECK(i >= 0 && i < static_cast<int>(masters_.size()), who(), ": no slot ", i);
-      const FusedAdamHyper hyper{lr, beta1_, beta2_, eps_, weight_decays_[i], decoupled_};
-      fused_adam_step(masters_[i], exp_avgs_[i], exp_avg_sqs_[i], grads[k], params[k], step_tensor_, hyper,
-                      grad_scale);
+      batch.push_back({masters_[i], exp_avgs_[i], exp_avg_sqs_[i], grads[k], params[k], weight_decays_[i]});
     }
+    fused_adam_step(batch, step_tensor_, {lr, beta1_, beta2_, eps_, 0.0, decoupled_}, grad_scale);
   }
 #endif
 

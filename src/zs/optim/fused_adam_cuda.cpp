@@ -1,9 +1,10 @@
-// fused_adam_step: checks the tensors and launches the kernel of fused_adam_kernels.cu on the
-// current stream of the masters' GPU.
+// fused_adam_step, for one slot or a batch: checks the tensors and launches the kernels of
+// fused_adam_kernels.cu on the current stream of the masters' GPU.
 #include "zs/optim/fused_adam_cuda.hpp"
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -24,11 +25,9 @@ void require_fp32_like(const at::Tensor& t, const at::Tensor& master, const char
           std::string(what) + " must be a contiguous fp32 tensor of the master's size on its device");
 }
 
-}  // namespace
-
-void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
-                     const at::Tensor& grad, const at::Tensor& param, const at::Tensor& step,
-                     const FusedAdamHyper& hyper, const std::optional<at::Tensor>& divisor) {
+// The checks every slot passes; returns the kernel's view of it.
+kernels::AdamSlot checked_slot(const at::Tensor& master, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
+                               const at::Tensor& grad, const at::Tensor& param) {
   require(master.defined() && master.is_cuda(), "the master must be a CUDA tensor");
   require_fp32_like(master, master, "the master");
   require_fp32_like(exp_avg, master, "exp_avg");
@@ -42,7 +41,13 @@ void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const 
                 (param.scalar_type() == at::kBFloat16 || param.scalar_type() == at::kHalf),
             "the parameter must be a contiguous bf16 or fp16 tensor of the master's size on its device");
   }
-  require(hyper.decoupled || hyper.weight_decay == 0.0,
+  return {master.data_ptr<float>(), exp_avg.data_ptr<float>(), exp_avg_sq.data_ptr<float>(), grad.const_data_ptr(),
+          param.defined() ? param.data_ptr() : nullptr, master.numel()};
+}
+
+void check_shared(const at::Tensor& master, const at::Tensor& step, const FusedAdamHyper& hyper, double weight_decay,
+                  const std::optional<at::Tensor>& divisor) {
+  require(hyper.decoupled || weight_decay == 0.0,
           "Adam with L2 weight decay is not fused (its rounding differs from LibTorch's kernel): use LibTorch's");
   require(step.defined() && step.scalar_type() == at::kFloat && step.numel() == 1 && step.device() == master.device(),
           "the step count must be a one-element fp32 tensor on the master's device");
@@ -50,17 +55,54 @@ void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const 
     require(divisor->scalar_type() == at::kFloat && divisor->numel() == 1 && divisor->device() == master.device(),
             "the gradient divisor must be a one-element fp32 tensor on the master's device");
   }
+}
 
-  const kernels::AdamSlot slot{master.data_ptr<float>(), exp_avg.data_ptr<float>(), exp_avg_sq.data_ptr<float>(),
-                               grad.const_data_ptr(), param.defined() ? param.data_ptr() : nullptr, master.numel()};
-  const kernels::AdamHyper h{float(hyper.lr), float(hyper.beta1), float(hyper.beta2), float(hyper.eps),
-                             float(hyper.weight_decay), hyper.decoupled};
-  // Without a parameter to write, the parameter's kind only picks an instantiation.
-  const auto param_kind = param.defined() ? kernels::float_kind(param.scalar_type()) : kernels::FloatKind::bf16;
+kernels::AdamHyper kernel_hyper(const FusedAdamHyper& hyper) {
+  return {float(hyper.lr), float(hyper.beta1), float(hyper.beta2), float(hyper.eps), float(hyper.weight_decay),
+          hyper.decoupled};
+}
+
+// Without a parameter to write, the parameter's kind only picks an instantiation.
+kernels::FloatKind param_kind_of(const at::Tensor& param) {
+  return param.defined() ? kernels::float_kind(param.scalar_type()) : kernels::FloatKind::bf16;
+}
+
+}  // namespace
+
+void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
+                     const at::Tensor& grad, const at::Tensor& param, const at::Tensor& step,
+                     const FusedAdamHyper& hyper, const std::optional<at::Tensor>& divisor) {
+  const kernels::AdamSlot slot = checked_slot(master, exp_avg, exp_avg_sq, grad, param);
+  check_shared(master, step, hyper, hyper.weight_decay, divisor);
   c10::cuda::CUDAGuard guard(master.device());
-  kernels::launch_fused_adam(slot, kernels::float_kind(grad_type), param_kind, h, step.const_data_ptr<float>(),
-                             divisor ? divisor->const_data_ptr<float>() : nullptr,
+  kernels::launch_fused_adam(slot, kernels::float_kind(grad.scalar_type()), param_kind_of(param), kernel_hyper(hyper),
+                             step.const_data_ptr<float>(), divisor ? divisor->const_data_ptr<float>() : nullptr,
                              c10::cuda::getCurrentCUDAStream().stream());
+  kernels::check_launch("fused Adam kernel");
+}
+
+void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& step, const FusedAdamHyper& hyper,
+                     const std::optional<at::Tensor>& divisor) {
+  if (slots.empty()) return;
+  const FusedAdamSlot& first = slots.front();
+  at::Tensor some_param;  // the parameter dtype of the slots that write one
+  std::vector<kernels::AdamSlot> kernel_slots;
+  std::vector<float> weight_decays;
+  for (const FusedAdamSlot& s : slots) {
+    kernel_slots.push_back(checked_slot(s.master, s.exp_avg, s.exp_avg_sq, s.grad, s.param));
+    check_shared(s.master, step, hyper, s.weight_decay, divisor);
+    if (!some_param.defined()) some_param = s.param;
+    require(s.master.device() == first.master.device() && s.grad.scalar_type() == first.grad.scalar_type() &&
+                (!s.param.defined() || s.param.scalar_type() == some_param.scalar_type()),
+            "the slots of one call must share a GPU, a gradient dtype and a parameter dtype");
+    weight_decays.push_back(float(s.weight_decay));
+  }
+  c10::cuda::CUDAGuard guard(first.master.device());
+  kernels::launch_fused_adam_batch(kernel_slots.data(), weight_decays.data(), int(kernel_slots.size()),
+                                   kernels::float_kind(first.grad.scalar_type()), param_kind_of(some_param),
+                                   kernel_hyper(hyper), step.const_data_ptr<float>(),
+                                   divisor ? divisor->const_data_ptr<float>() : nullptr,
+                                   c10::cuda::getCurrentCUDAStream().stream());
   kernels::check_launch("fused Adam kernel");
 }
 

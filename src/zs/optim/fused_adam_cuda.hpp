@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -23,5 +24,17 @@ struct FusedAdamHyper {
 void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
                      const at::Tensor& grad, const at::Tensor& param, const at::Tensor& step,
                      const FusedAdamHyper& hyper, const std::optional<at::Tensor>& divisor);
+
+// One slot of a batch: the tensors of fused_adam_step, with the slot's own weight decay.
+struct FusedAdamSlot {
+  at::Tensor master, exp_avg, exp_avg_sq, grad, param;
+  double weight_decay = 0.0;
+};
+
+// Every slot as fused_adam_step would step it (hyper.weight_decay is not read: each slot has its
+// own), the same bits, in a few launches rather than one a slot. The slots' gradients must share a
+// dtype, and so must the parameters of the slots that have one (an undefined param: none written).
+void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& step, const FusedAdamHyper& hyper,
+                     const std::optional<at::Tensor>& divisor);
 
 }  // namespace zs

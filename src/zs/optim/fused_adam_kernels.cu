@@ -107,6 +107,73 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Several slots in one launch (fused_adam_batch below): the blocks walk chunks of kChunkGroups
+// vector groups across all the slots, each chunk in its slot's vectors; a slot's first chunk also
+// takes its scalar head and tail (fewer than kLanes elements each). Per element the arithmetic of
+// fused_adam_kernel, so the same bits.
+constexpr int kChunkGroups = kThreads * 4;
+
+struct AdamBatch {
+  AdamSlot slot[kAdamBatchSlots];
+  float weight_decay[kAdamBatchSlots];
+  int64_t head[kAdamBatchSlots];
+  int64_t chunk_end[kAdamBatchSlots];  // chunks of slots [0, s] together
+  int count;
+};
+
+template <typename G, typename P, bool kDecoupled>
+__global__ void __launch_bounds__(kThreads)
+    fused_adam_batch_kernel(const AdamBatch batch, AdamHyper hyper, const float* __restrict__ step,
+                            const float* __restrict__ divisor) {
+  const StepConstants shared = step_constants(hyper, step, divisor);
+  const int64_t chunks = batch.chunk_end[batch.count - 1];
+  for (int64_t chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) {
+    int s = 0;
+    while (chunk >= batch.chunk_end[s]) ++s;
+    const int64_t local = chunk - (s ? batch.chunk_end[s - 1] : 0);
+    const AdamSlot& slot = batch.slot[s];
+    StepConstants c = shared;
+    c.weight_decay = batch.weight_decay[s];
+    c.lr_weight_decay = __fmul_rn(hyper.lr, c.weight_decay);
+    c.decay = c.weight_decay != 0.f;
+    float* __restrict__ master = slot.master;
+    float* __restrict__ exp_avg = slot.exp_avg;
+    float* __restrict__ exp_avg_sq = slot.exp_avg_sq;
+    const G* __restrict__ grad = static_cast<const G*>(slot.grad);
+    P* __restrict__ param = static_cast<P*>(slot.param);
+    const int64_t head = batch.head[s];
+    const int64_t groups = (slot.n - head) / kLanes;
+
+    if (local == 0) {  // the scalar ends
+      const int64_t tail = head + groups * kLanes;
+      const int64_t i = threadIdx.x < kLanes ? int64_t(threadIdx.x) : tail + threadIdx.x - kLanes;
+      if ((threadIdx.x < kLanes && i < head) || (threadIdx.x >= kLanes && threadIdx.x < 2 * kLanes && i < slot.n)) {
+        float p = master[i], m = exp_avg[i], v = exp_avg_sq[i];
+        adam_update<kDecoupled>(p, m, v, widen(grad[i]), c);
+        master[i] = p;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        if (param) param[i] = narrow<P>(p);
+      }
+    }
+    const int64_t end = (local + 1) * kChunkGroups < groups ? (local + 1) * kChunkGroups : groups;
+    for (int64_t k = local * kChunkGroups + threadIdx.x; k < end; k += kThreads) {
+      const int64_t i = head + k * kLanes;
+      float p[kLanes], m[kLanes], v[kLanes], g[kLanes];
+      load8(master + i, p);
+      load8(exp_avg + i, m);
+      load8(exp_avg_sq + i, v);
+      load8(grad + i, g);
+#pragma unroll
+      for (int j = 0; j < kLanes; ++j) adam_update<kDecoupled>(p[j], m[j], v[j], g[j], c);
+      store8(master + i, p);
+      store8(exp_avg + i, m);
+      store8(exp_avg_sq + i, v);
+      if (param) store8(param + i, p);
+    }
+  }
+}
+
 bool aligned_at(const void* p, int64_t byte_offset) {
   return p == nullptr || (reinterpret_cast<uintptr_t>(p) + uint64_t(byte_offset)) % 16 == 0;
 }
@@ -147,6 +214,55 @@ void launch(const AdamSlot& s, const AdamHyper& hyper, const float* step, const 
         s.master, s.exp_avg, s.exp_avg_sq, grad, param, s.n, head, hyper, step, divisor);
 }
 
+// Slots of one kind in batches of up to kAdamBatchSlots; a slot whose arrays never line up for
+// vectors (rare: offsets that disagree) takes the one-slot kernel.
+template <typename G, typename P>
+void launch_batches(const AdamSlot* slots, const float* weight_decays, int count, const AdamHyper& hyper,
+                    const float* step, const float* divisor, cudaStream_t stream) {
+  AdamBatch batch{};
+  int64_t chunks = 0;
+  const auto flush = [&] {
+    if (batch.count == 0) return;
+    const unsigned blocks = unsigned(std::min<int64_t>(chunks, int64_t(multiprocessors()) * kBlocksPerSm));
+    if (hyper.decoupled)
+      fused_adam_batch_kernel<G, P, true><<<blocks, kThreads, 0, stream>>>(batch, hyper, step, divisor);
+    else
+      fused_adam_batch_kernel<G, P, false><<<blocks, kThreads, 0, stream>>>(batch, hyper, step, divisor);
+    batch.count = 0;
+    chunks = 0;
+  };
+  for (int i = 0; i < count; ++i) {
+    const AdamSlot& slot = slots[i];
+    if (slot.n == 0) continue;
+    const int64_t head = common_head(slot, int64_t(sizeof(G)), int64_t(sizeof(P)));
+    if (head == slot.n) {
+      AdamHyper own = hyper;
+      own.weight_decay = weight_decays[i];
+      launch<G, P>(slot, own, step, divisor, stream);
+      continue;
+    }
+    const int64_t groups = (slot.n - head) / kLanes;
+    chunks += std::max<int64_t>(1, (groups + kChunkGroups - 1) / kChunkGroups);
+    batch.slot[batch.count] = slot;
+    batch.weight_decay[batch.count] = weight_decays[i];
+    batch.head[batch.count] = head;
+    batch.chunk_end[batch.count] = chunks;
+    if (++batch.count == kAdamBatchSlots) flush();
+  }
+  flush();
+}
+
+template <typename P>
+void launch_batches_param(const AdamSlot* slots, const float* weight_decays, int count, FloatKind grad_kind,
+                          const AdamHyper& hyper, const float* step, const float* divisor, cudaStream_t stream) {
+  switch (grad_kind) {
+    case FloatKind::f32: return launch_batches<float, P>(slots, weight_decays, count, hyper, step, divisor, stream);
+    case FloatKind::bf16:
+      return launch_batches<__nv_bfloat16, P>(slots, weight_decays, count, hyper, step, divisor, stream);
+    case FloatKind::f16: return launch_batches<__half, P>(slots, weight_decays, count, hyper, step, divisor, stream);
+  }
+}
+
 template <typename P>
 void launch_param(const AdamSlot& s, FloatKind grad_kind, const AdamHyper& hyper, const float* step,
                   const float* divisor, cudaStream_t stream) {
@@ -165,6 +281,18 @@ void launch_fused_adam(const AdamSlot& slot, FloatKind grad_kind, FloatKind para
     case FloatKind::bf16: return launch_param<__nv_bfloat16>(slot, grad_kind, hyper, step, divisor, stream);
     case FloatKind::f16: return launch_param<__half>(slot, grad_kind, hyper, step, divisor, stream);
     case FloatKind::f32: break;  // fp32 parameters are their own masters: the host side never asks
+  }
+}
+
+void launch_fused_adam_batch(const AdamSlot* slots, const float* weight_decays, int count, FloatKind grad_kind,
+                             FloatKind param_kind, const AdamHyper& hyper, const float* step, const float* divisor,
+                             cudaStream_t stream) {
+  switch (param_kind) {
+    case FloatKind::bf16:
+      return launch_batches_param<__nv_bfloat16>(slots, weight_decays, count, grad_kind, hyper, step, divisor, stream);
+    case FloatKind::f16:
+      return launch_batches_param<__half>(slots, weight_decays, count, grad_kind, hyper, step, divisor, stream);
+    case FloatKind::f32: break;
   }
 }
 

@@ -36,4 +36,12 @@ struct AdamSlot {
 void launch_fused_adam(const AdamSlot& slot, FloatKind grad_kind, FloatKind param_kind, const AdamHyper& hyper,
                        const float* step, const float* divisor, cudaStream_t stream);
 
+// Slots of one gradient kind and one parameter kind, each with its own weight decay
+// (hyper.weight_decay is not read), in launches of up to kAdamBatchSlots slots: each slot's bits
+// as launch_fused_adam's, in a fraction of the launches.
+constexpr int kAdamBatchSlots = 32;  // keeps a launch's arguments well inside the 4 KiB limit
+void launch_fused_adam_batch(const AdamSlot* slots, const float* weight_decays, int count, FloatKind grad_kind,
+                             FloatKind param_kind, const AdamHyper& hyper, const float* step, const float* divisor,
+                             cudaStream_t stream);
+
 }  // namespace zs::kernels

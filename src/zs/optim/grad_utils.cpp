@@ -10,6 +10,10 @@
 #include <ATen/ops/square.h>
 #include <ATen/ops/zeros.h>
 
+#ifdef ZS_WITH_CUDA
+#include "zs/optim/grad_norm_cuda.hpp"
+#endif
+
 namespace zs {
 namespace {
 
@@ -36,6 +40,16 @@ at::Tensor squared_norm(const at::Tensor& flat) {
     parts.push_back(x.narrow(0, begin, length).to(at::kFloat).square().sum());
   }
   return parts.size() == 1 ? parts[0] : at::stack(parts).sum();
+}
+
+at::Tensor squared_norm(const std::vector<at::Tensor>& tensors) {
+  TORCH_CHECK(!tensors.empty(), "squared_norm: no tensors");
+#ifdef ZS_WITH_CUDA
+  if (squared_norm_cuda_applies(tensors)) return squared_norm_cuda(tensors);
+#endif
+  at::Tensor total = squared_norm(tensors.front());
+  for (size_t i = 1; i < tensors.size(); ++i) total.add_(squared_norm(tensors[i]));
+  return total;
 }
 
 at::Tensor has_inf_or_nan(const at::Tensor& t) {

@@ -196,8 +196,9 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
 at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) { return slot.group->shard_grad(slot.bucket); }
 
 at::Tensor ZeroOptimizer::global_sq_norm() {
-  at::Tensor total = at::zeros({}, device_options_);
-  for (const OwnedSlot& slot : slots_) total.add_(squared_norm(grad(slot)));
+  std::vector<at::Tensor> grads;
+  for (const OwnedSlot& slot : slots_) grads.push_back(grad(slot).reshape({-1}));
+  at::Tensor total = grads.empty() ? at::zeros({}, device_options_) : squared_norm(grads).to(device_options_.device());
   // Stage 0: every rank holds the same full gradient; otherwise sum the shards' parts.
   if (policy_.shard_optimizer) comm_.all_reduce(total, ReduceOp::sum)->wait();
   return total;
