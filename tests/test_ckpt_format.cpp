@@ -26,9 +26,7 @@ namespace {
 
 std::string file_bytes(const std::string& path) { return zs::read_text_file(path); }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+using zs::testing::write_text;
 
 // A safetensors file assembled by hand: 8-byte little-endian length, header, data.
 std::string hand_made(const std::string& header, const std::string& data) {
@@ -95,7 +93,7 @@ TEST(Safetensors, WriterFollowsTheFormat) {
 TEST(Safetensors, ReadsAHandMadeFile) {
   const std::string path = temp_dir("st") + "/h.safetensors";
   const float values[2] = {1.5f, -2.0f};
-  write_bytes(path, hand_made(R"({"__metadata__":{"k":"v"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+  write_text(path, hand_made(R"({"__metadata__":{"k":"v"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
                               std::string(reinterpret_cast<const char*>(values), 8)));
   zs::SafetensorsReader reader(path);
   const at::Tensor x = reader.read("x");
@@ -108,7 +106,7 @@ TEST(Safetensors, DamagedFilesAreNamed) {
   const std::string dir = temp_dir("st");
   const std::string good = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   auto error_for = [&](const std::string& name, const std::string& bytes) {
-    write_bytes(dir + "/" + name, bytes);
+    write_text(dir + "/" + name, bytes);
     return error_of([&] { zs::SafetensorsReader r(dir + "/" + name); });
   };
   EXPECT_NE(error_for("trunc", hand_made(good, "1234")).find(dir + "/trunc is truncated"), std::string::npos);
@@ -131,7 +129,7 @@ TEST(Safetensors, DamagedFilesAreNamed) {
 TEST(Safetensors, HeaderSizesThatOverflowAreCorrupt) {
   const std::string dir = temp_dir("st");
   auto error_for = [&](const std::string& name, const std::string& header) {
-    write_bytes(dir + "/" + name, hand_made(header, ""));
+    write_text(dir + "/" + name, hand_made(header, ""));
     return error_of([&] { zs::SafetensorsReader r(dir + "/" + name); });
   };
   EXPECT_NE(error_for("elements", R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})")
@@ -143,7 +141,7 @@ TEST(Safetensors, HeaderSizesThatOverflowAreCorrupt) {
   EXPECT_NE(error_for("float", R"({"x":{"dtype":"U8","shape":[1e30],"data_offsets":[0,1]}})").find("bad shape"),
             std::string::npos);
   // A zero dimension makes an empty tensor whatever the other sizes.
-  write_bytes(dir + "/empty", hand_made(R"({"x":{"dtype":"F32","shape":[0,9223372036854775807],"data_offsets":[0,0]}})", ""));
+  write_text(dir + "/empty", hand_made(R"({"x":{"dtype":"F32","shape":[0,9223372036854775807],"data_offsets":[0,0]}})", ""));
   EXPECT_EQ(zs::SafetensorsReader(dir + "/empty").read("x").numel(), 0);
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/equivalence.hpp"
+#include "support/files.hpp"
 #include "support/run_ranks.hpp"
 
 namespace zs::testing {
@@ -59,24 +60,6 @@ inline TinyRun expect_bitwise_resume(const RunSetup& setup, const std::string& d
     EXPECT_EQ(second.result["loss"][i].get<double>(), reference.result["loss"][split + i].get<double>()) << "step " << split + i;
   EXPECT_EQ(second.result["params"], reference.result["params"]) << "final weights differ";
   return second;
-}
-
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Flips one byte of a file in place.
-inline void flip_byte(const std::string& path, long offset) {
-  FILE* f = std::fopen(path.c_str(), "r+b");
-  ASSERT_NE(f, nullptr) << path;
-  std::fseek(f, offset, SEEK_SET);
-  const int c = std::fgetc(f);
-  std::fseek(f, offset, SEEK_SET);
-  std::fputc(c ^ 0x5a, f);
-  std::fclose(f);
 }
 
 }  // namespace zs::testing

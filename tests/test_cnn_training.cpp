@@ -20,6 +20,7 @@
 #include "zs/ckpt/module_weights.hpp"
 #include "zs/data/images/image_codec.hpp"
 #include "zs/models/cnn/cnn.hpp"
+#include "support/error_of.hpp"
 
 namespace test_cnn_training {
 
@@ -27,7 +28,7 @@ using namespace zs::testing;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 struct CnnRun {
   std::vector<double> losses;

@@ -19,7 +19,7 @@ namespace test_comm_groups {
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 std::string zsrun() { return std::string(ZS_BIN_DIR) + "/zsrun"; }
 std::string probe() { return std::string(ZS_BIN_DIR) + "/tests/group_probe"; }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/error_of.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "zs/data/batch_sampler.hpp"
 #include "zs/data/nanogpt_meta.hpp"
@@ -28,7 +29,7 @@ void write_tokens(const std::string& path, const std::vector<uint16_t>& tokens) 
   out.write(reinterpret_cast<const char*>(tokens.data()), static_cast<std::streamsize>(tokens.size() * 2));
 }
 
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+using zs::testing::write_text;
 
 using zs::testing::error_of;
 

@@ -21,6 +21,7 @@
 #include "zs/dist/communicator.hpp"
 #include "zs/dist/self_communicator.hpp"
 #include "zs/dist/world.hpp"
+#include "support/error_of.hpp"
 
 namespace test_dist {
 
@@ -34,7 +35,7 @@ std::string zsrun_path() { return std::string(ZS_BIN_DIR) + "/zsrun"; }
 
 std::string probe_path() { return std::string(ZS_BIN_DIR) + "/tests/dist_probe"; }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 // Sets launcher variables for one test and removes every such variable before and after.
 class ScopedLauncherEnv {

@@ -16,6 +16,7 @@
 
 #include "support/run_ranks.hpp"
 #include "zs/monitor/flop_counter.hpp"
+#include "support/error_of.hpp"
 
 namespace test_flops_profiler {
 
@@ -30,7 +31,7 @@ int64_t flops_of(const std::string& op, const std::vector<std::vector<int64_t>>&
   return zs::FlopCounter::op_flops(op, c10::ArrayRef<const c10::IValue>(inputs.data(), inputs.size()));
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 }  // namespace
 

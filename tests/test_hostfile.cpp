@@ -25,7 +25,7 @@ std::string error_of(F&& f) {
   return zs::testing::error_of<UsageError>(std::forward<F>(f));
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 std::string layout(const Resources& r) { return zs::launcher::encode_resources(r); }
 

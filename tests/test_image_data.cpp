@@ -26,6 +26,7 @@
 #include "zs/data/images/image_data.hpp"
 #include "zs/data/images/image_folder.hpp"
 #include "support/error_of.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "zs/data/images/image_loader.hpp"
 #include "zs/data/images/image_transforms.hpp"
@@ -40,7 +41,7 @@ using namespace zs;
 using zs::testing::TempDir;
 
 void make_dir(const std::string& path) { ASSERT_EQ(::mkdir(path.c_str(), 0755), 0) << path; }
-void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+using zs::testing::write_text;
 
 // A deterministic [H, W, C] uint8 image: noise (`smooth` false) or a smooth pattern that JPEG keeps well.
 at::Tensor test_image(int64_t h, int64_t w, int64_t c, uint64_t seed, bool smooth) {
@@ -93,7 +94,7 @@ TEST(ImageCodec, GrayAndRgbaBecomeRgb) {
 
 TEST(ImageCodec, CorruptMissingAndUnsupportedFilesNameTheFile) {
   TempDir dir;
-  write_bytes(dir / "broken.jpg", "this is not a JPEG at all");
+  write_text(dir / "broken.jpg", "this is not a JPEG at all");
   std::string e = error_of([&] { decode_image_file(dir / "broken.jpg"); });
   EXPECT_NE(e.find("broken.jpg"), std::string::npos) << e;
   EXPECT_NE(e.find("cannot decode image"), std::string::npos) << e;
@@ -101,11 +102,11 @@ TEST(ImageCodec, CorruptMissingAndUnsupportedFilesNameTheFile) {
   write_png_file(dir / "whole.png", test_image(16, 16, 3, 5, false));
   std::ifstream in(dir / "whole.png", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  write_bytes(dir / "cut.png", bytes.substr(0, 40));
+  write_text(dir / "cut.png", bytes.substr(0, 40));
   e = error_of([&] { decode_image_file(dir / "cut.png"); });
   EXPECT_NE(e.find("cut.png"), std::string::npos) << e;
   // A BMP header: a real format, but not one we read.
-  write_bytes(dir / "pic.png", std::string("BM") + std::string(60, '\0'));
+  write_text(dir / "pic.png", std::string("BM") + std::string(60, '\0'));
   e = error_of([&] { decode_image_file(dir / "pic.png"); });
   EXPECT_NE(e.find("pic.png"), std::string::npos) << e;
   e = error_of([&] { decode_image_file(dir / "absent.png"); });
@@ -128,8 +129,8 @@ void write_image_folder(const std::string& root, const std::vector<std::string>&
       else if (i % 3 == 1) write_jpeg_file(stem + ".JPG", img, 90);
       else write_jpeg_file(stem + ".jpeg", img, 90);
     }
-    write_bytes(dir + "/notes.txt", "not an image");
-    write_bytes(dir + "/.hidden.png", "ignored");
+    write_text(dir + "/notes.txt", "not an image");
+    write_text(dir + "/.hidden.png", "ignored");
   }
 }
 
@@ -155,12 +156,12 @@ TEST(ImageFolderData, ErrorsNameTheFolder) {
   std::string e = error_of([&] { ImageFolder::open(dir / "missing"); });
   EXPECT_NE(e.find("missing' does not exist"), std::string::npos) << e;
   make_dir(dir / "flat");
-  write_bytes(dir / "flat/a.png", "x");
+  write_text(dir / "flat/a.png", "x");
   e = error_of([&] { ImageFolder::open(dir / "flat"); });
   EXPECT_NE(e.find("has no class folders"), std::string::npos) << e;
   write_image_folder(dir / "root", {"a", "b"}, 2, 20);
   make_dir(dir / "root/empty");
-  write_bytes(dir / "root/empty/readme.txt", "no images here");
+  write_text(dir / "root/empty/readme.txt", "no images here");
   e = error_of([&] { ImageFolder::open(dir / "root"); });
   EXPECT_NE(e.find("root/empty' holds no .jpg, .jpeg or .png file"), std::string::npos) << e;
   e = error_of([&] { open_image_folder_splits(dir / "nowhere"); });
@@ -219,8 +220,8 @@ std::string cifar_records(int count, int first_label) {
 
 TEST(Cifar10Data, ReadsRecordsAsChwAndRejectsBadFiles) {
   TempDir dir;
-  for (int k = 1; k <= 5; ++k) write_bytes(dir / ("data_batch_" + std::to_string(k) + ".bin"), cifar_records(2, k));
-  write_bytes(dir / "test_batch.bin", cifar_records(3, 0));
+  for (int k = 1; k <= 5; ++k) write_text(dir / ("data_batch_" + std::to_string(k) + ".bin"), cifar_records(2, k));
+  write_text(dir / "test_batch.bin", cifar_records(3, 0));
   EXPECT_TRUE(Cifar10::looks_like_cifar10(dir.path()));
   const auto train = Cifar10::open(dir.path(), true);
   const auto test = Cifar10::open(dir.path(), false);
@@ -238,12 +239,12 @@ TEST(Cifar10Data, ReadsRecordsAsChwAndRejectsBadFiles) {
         const int i = c * 1024 + y * 32 + x;
         EXPECT_EQ(img[c][y][x].item<uint8_t>(), uint8_t((i * 7 + 2 * 31) & 255));
       }
-  write_bytes(dir / "short.bin", cifar_records(1, 0) + "xyz");
+  write_text(dir / "short.bin", cifar_records(1, 0) + "xyz");
   std::string e = error_of([&] { Cifar10::from_files({dir / "short.bin"}, "t"); });
   EXPECT_NE(e.find("short.bin' is 3076 bytes, not a whole number of 3073-byte records"), std::string::npos) << e;
   std::string bad = cifar_records(1, 0);
   bad[0] = char(12);
-  write_bytes(dir / "label.bin", bad);
+  write_text(dir / "label.bin", bad);
   e = error_of([&] { Cifar10::from_files({dir / "label.bin"}, "t"); });
   EXPECT_NE(e.find("label.bin' record 0 has label 12"), std::string::npos) << e;
   e = error_of([&] { Cifar10::open(dir / "nothing", true); });
@@ -471,8 +472,9 @@ TEST(ImageLoaderTest, RefusesBadOptions) {
   EXPECT_NE(error_of([&] { ImageLoader(f.data, loader_options(0, 1)); }).find("must be positive"), std::string::npos);
   ImageLoaderOptions pinned = loader_options(8, 1);
   pinned.pin_memory = true;
-  if (!at::globalContext().hasCUDA())
+  if (!at::globalContext().hasCUDA()) {
     EXPECT_NE(error_of([&] { ImageLoader(f.data, pinned); }).find("pin_memory needs LibTorch with CUDA"), std::string::npos);
+  }
   // Destroyed with batches queued and being decoded: the threads stop and join.
   ImageLoaderOptions deep = loader_options(8, 2);
   deep.prefetch_batches = 16;
@@ -509,7 +511,7 @@ TEST(ImageLoaderTest, ValidationCoversTheSetOnceWithPadding) {
 
 TEST(ImageLoaderTest, CorruptFileSurfacesWithItsName) {
   FolderFixture f;
-  write_bytes(f.dir / "data/train/b/img4.JPG", "garbage, not a JPEG");
+  write_text(f.dir / "data/train/b/img4.JPG", "garbage, not a JPEG");
   ImageLoader loader(f.data, loader_options(24, 2));  // one global batch: every image
   const std::string e = error_of([&] { loader.batch(Split::Train, 0, 0, 0, 1, 24); });
   EXPECT_NE(e.find("data/train/b/img4.JPG"), std::string::npos) << e;
@@ -530,8 +532,8 @@ TEST(ImageLoaderTest, SyntheticAndCifarDataThroughTheLoader) {
   EXPECT_LT(b.labels.max().item<int64_t>(), 5);
 
   TempDir dir;
-  for (int k = 1; k <= 5; ++k) write_bytes(dir / ("data_batch_" + std::to_string(k) + ".bin"), cifar_records(4, k));
-  write_bytes(dir / "test_batch.bin", cifar_records(4, 0));
+  for (int k = 1; k <= 5; ++k) write_text(dir / ("data_batch_" + std::to_string(k) + ".bin"), cifar_records(4, k));
+  write_text(dir / "test_batch.bin", cifar_records(4, 0));
   o.image_size = 32;
   const ImageData cifar = open_image_data(dir.path(), o);
   EXPECT_EQ(cifar.kind, "CIFAR-10");

@@ -6,6 +6,7 @@
 #include "zs/launcher/mpirun_output.hpp"
 #include "zs/launcher/rank_shim.hpp"
 #include "zs/launcher/terminal_progress.hpp"
+#include "support/error_of.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,9 +35,7 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using zs::testing::contains;
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "zs/monitor/progress_bar.hpp"
 #include "zs/monitor/step_logger.hpp"
 #include "zs/monitor/timer.hpp"
+#include "support/error_of.hpp"
 
 namespace test_monitor {
 
@@ -28,7 +29,7 @@ zs::StepStats step_stats(int64_t step, double seconds) {
   return s;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 }  // namespace
 

@@ -11,13 +11,14 @@
 
 #include "support/equivalence.hpp"
 #include "support/run_ranks.hpp"
+#include "support/error_of.hpp"
 
 namespace {
 
 using zs::testing::bin;
 using zs::testing::RunResult;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 class Cluster : public ::testing::Test {
  protected:

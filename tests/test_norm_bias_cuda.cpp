@@ -1,7 +1,8 @@
 // Linear-with-bias, LayerNorm and the residual add + LayerNorm with our column-sum gradients and
-// LayerNorm kernels (GPU build only) against ATen's autograd on the GPU: the linear's output and input gradient bit for
-// bit, the rest within fp32 rounding of the sums' order (then rounded to the dtype), in float32, bfloat16 and float16, at GPT shapes and odd row counts; the same
-// bits run after run; and one timing line per shape.
+// LayerNorm kernels (GPU build only) against ATen's autograd on the GPU: the linear's output and
+// input gradient bit for bit, the rest within fp32 rounding of the sums' order (then rounded to the
+// dtype), in float32, bfloat16 and float16, at GPT shapes and odd row counts; the same bits run
+// after run; and one timing line per shape.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -35,7 +36,9 @@ struct Grads {
 Grads linear_grads(const at::Tensor& x0, const at::Tensor& w0, const at::Tensor& b0, const at::Tensor& dy, bool fused) {
   const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true),
                    b = b0.clone().requires_grad_(true);
-  if (fused) EXPECT_TRUE(zs::fused_norm_bias_applies(x, w));
+  if (fused) {
+    EXPECT_TRUE(zs::fused_norm_bias_applies(x, w));
+  }
   const at::Tensor out = fused ? zs::linear_fused_bias_grad(x, w, b) : at::linear(x, w, b);
   const auto g = torch::autograd::grad({out}, {x, w, b}, {dy});
   return {out.detach(), g[0], g[1], g[2]};

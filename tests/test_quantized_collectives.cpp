@@ -8,12 +8,13 @@
 #include <string>
 
 #include "support/run_ranks.hpp"
+#include "support/error_of.hpp"
 
 namespace test_quantized_collectives {
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 class QuantizedCollectivesMpi : public ::testing::TestWithParam<int> {};
 

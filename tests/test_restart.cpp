@@ -7,6 +7,7 @@
 #include <string>
 
 #include "support/run_ranks.hpp"
+#include "support/error_of.hpp"
 
 namespace test_restart {
 
@@ -15,7 +16,7 @@ namespace {
 using zs::testing::bin;
 using zs::testing::RunResult;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 RunResult train(const std::string& out_dir, const std::string& zsrun_flags, const std::string& env = "") {
   const std::string args = " --device=cpu --dtype=float32 --n_layer=2 --n_head=2 --n_embd=32 --block_size=32 "

@@ -10,13 +10,14 @@
 #include <string>
 
 #include "support/run_ranks.hpp"
+#include "support/error_of.hpp"
 
 namespace {
 
 using zs::testing::bin;
 using zs::testing::RunResult;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 // The losses train_gpt printed (step log and evaluations), in order.
 std::vector<std::string> losses(const std::string& output) {

@@ -16,6 +16,7 @@
 #include "zs/monitor/comms_logger.hpp"
 #include "zs/monitor/phase_timer.hpp"
 #include "zs/monitor/step_breakdown.hpp"
+#include "support/error_of.hpp"
 
 namespace test_step_breakdown {
 
@@ -23,7 +24,7 @@ using namespace zs::testing;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -74,7 +75,9 @@ TEST(StepBreakdown, ExtrasAndPrintedLines) {
     EXPECT_GE(extra(extras, "elapsed_time_ms_step"), 4.0);
     EXPECT_GT(extra(extras, "memory_allocated_gib_backward"), 0.0);
     EXPECT_GT(extra(extras, "host_rss_gib"), 0.0);
-    if (step == 1) EXPECT_TRUE(printed.empty());
+    if (step == 1) {
+      EXPECT_TRUE(printed.empty());
+    }
   }
   ASSERT_EQ(printed.size(), 2u);
   EXPECT_TRUE(contains(printed[0], "[zeroshard] time (ms) | forward: ")) << printed[0];

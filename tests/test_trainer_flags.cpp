@@ -28,7 +28,7 @@ std::string error_of(F&& f) {
   return zs::testing::error_of<ConfigError>(std::forward<F>(f));
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 // A trainer's flags (the shared ones plus two model flags), parsed from `args`.
 struct Parsed {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/run_ranks.hpp"
+#include "support/error_of.hpp"
 
 namespace test_trainer_runs {
 
@@ -31,7 +32,7 @@ RunResult train_gpt(int ranks, const std::string& dir, const std::string& args) 
   return run_command("env -C " + dir + " " + launch, 120);
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 int count(const std::string& text, const std::string& part) {
   int n = 0;
@@ -49,16 +50,6 @@ std::string eval_line(const std::string& output, int step) {
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
-}
-
-void flip_byte(const std::string& path, long offset) {
-  FILE* f = std::fopen(path.c_str(), "r+b");
-  ASSERT_NE(f, nullptr) << path;
-  std::fseek(f, offset, SEEK_SET);
-  const int c = std::fgetc(f);
-  std::fseek(f, offset, SEEK_SET);
-  std::fputc(c ^ 0x5a, f);
-  std::fclose(f);
 }
 
 }  // namespace

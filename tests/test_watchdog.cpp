@@ -6,6 +6,7 @@
 #include <string>
 
 #include "support/run_ranks.hpp"
+#include "support/error_of.hpp"
 
 namespace test_watchdog {
 
@@ -13,7 +14,7 @@ namespace {
 
 using Run = zs::testing::RunResult;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using zs::testing::contains;
 
 Run probe(int ranks, const std::string& args, const std::string& env = "ZS_HANG_TIMEOUT=3") {
   return zs::testing::run_command("env " + env + " " + zs::testing::bin("zsrun") + " --num_procs " + std::to_string(ranks) +

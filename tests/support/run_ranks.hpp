@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "support/files.hpp"
 #include "support/time_scale.hpp"
 
 namespace zs::testing {
@@ -54,8 +55,6 @@ inline nlohmann::json read_json(const std::string& path) {
   if (!in) throw std::runtime_error("cannot read " + path);
   return nlohmann::json::parse(in);
 }
-
-inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 inline std::string temp_dir(const std::string& tag) {
   std::string pattern = "/tmp/zs_" + tag + "_XXXXXX";

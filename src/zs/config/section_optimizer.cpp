@@ -5,7 +5,6 @@
 // "Adam" for L2-style weight decay, with adam_w_mode kept consistent, so later layers only
 // look at `type`.
 #include <algorithm>
-#include <cctype>
 
 #include "zs/base/strings.hpp"
 #include "zs/config/sections.hpp"

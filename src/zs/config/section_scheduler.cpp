@@ -1,7 +1,5 @@
 // scheduler.{type, params}: WarmupLR, WarmupDecayLR, WarmupCosineLR and OneCycle, with
 // DeepSpeed's parameter names and defaults (see SchedulerConfig).
-#include <algorithm>
-#include <cctype>
 
 #include "zs/base/strings.hpp"
 #include "zs/config/sections.hpp"

@@ -1,7 +1,6 @@
 #include "zs/engine/engine.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <unordered_map>
 #include <unordered_set>

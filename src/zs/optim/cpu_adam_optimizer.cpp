@@ -1,8 +1,6 @@
 // Adam/AdamW over host tensors on the fused SIMD CPU kernel (cpu_adam.hpp), and
 // make_host_optimizer. The kernel's math is LibTorch's fused Adam/AdamW operation by operation,
 // so an offloaded run follows the device optimizer (adam.cpp) to fp32 rounding.
-#include <algorithm>
-#include <cctype>
 #include <map>
 #include <string>
 

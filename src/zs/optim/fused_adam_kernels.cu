@@ -15,6 +15,7 @@
 // parameter is the new master rounded to nearest (even), as a copy_ into bf16/fp16 rounds it.
 #include "zs/optim/fused_adam_kernels.hpp"
 
+#include "zs/kernels/multiprocessors.hpp"
 #include "zs/kernels/vec8.cuh"
 
 #include <algorithm>
@@ -67,6 +68,37 @@ __device__ __forceinline__ void adam_update(float& p, float& m, float& v, float 
   p = __fsub_rn(p, __fdiv_rn(__fmul_rn(m, c.step_size), denom));
 }
 
+// Element i of a slot, one at a time.
+template <typename G, typename P, bool kDecoupled>
+__device__ __forceinline__ void step_element(float* __restrict__ master, float* __restrict__ exp_avg,
+                                             float* __restrict__ exp_avg_sq, const G* __restrict__ grad,
+                                             P* __restrict__ param, int64_t i, const StepConstants& c) {
+  float p = master[i], m = exp_avg[i], v = exp_avg_sq[i];
+  adam_update<kDecoupled>(p, m, v, widen(grad[i]), c);
+  master[i] = p;
+  exp_avg[i] = m;
+  exp_avg_sq[i] = v;
+  if (param) param[i] = narrow<P>(p);
+}
+
+// Elements [i, i + kLanes) of a slot as 16-byte vectors (every array aligned there).
+template <typename G, typename P, bool kDecoupled>
+__device__ __forceinline__ void step_vector(float* __restrict__ master, float* __restrict__ exp_avg,
+                                            float* __restrict__ exp_avg_sq, const G* __restrict__ grad,
+                                            P* __restrict__ param, int64_t i, const StepConstants& c) {
+  float p[kLanes], m[kLanes], v[kLanes], g[kLanes];
+  load8(master + i, p);
+  load8(exp_avg + i, m);
+  load8(exp_avg_sq + i, v);
+  load8(grad + i, g);
+#pragma unroll
+  for (int j = 0; j < kLanes; ++j) adam_update<kDecoupled>(p[j], m[j], v[j], g[j], c);
+  store8(master + i, p);
+  store8(exp_avg + i, m);
+  store8(exp_avg_sq + i, v);
+  if (param) store8(param + i, p);
+}
+
 // Elements [0, head) and [head + groups * kLanes, n) one at a time; the groups of kLanes between
 // them, where every pointer is 16-byte aligned, as vectors. Grid-stride loops throughout.
 template <typename G, typename P, bool kDecoupled>
@@ -80,31 +112,12 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t groups = (n - head) / kLanes;
   const int64_t tail = head + groups * kLanes;
 
-  auto one = [&](int64_t i) {
-    float p = master[i], m = exp_avg[i], v = exp_avg_sq[i];
-    adam_update<kDecoupled>(p, m, v, widen(grad[i]), c);
-    master[i] = p;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    if (param) param[i] = narrow<P>(p);
-  };
-  for (int64_t i = first; i < head; i += stride) one(i);
-  for (int64_t i = tail + first; i < n; i += stride) one(i);
-
-  for (int64_t k = first; k < groups; k += stride) {
-    const int64_t i = head + k * kLanes;
-    float p[kLanes], m[kLanes], v[kLanes], g[kLanes];
-    load8(master + i, p);
-    load8(exp_avg + i, m);
-    load8(exp_avg_sq + i, v);
-    load8(grad + i, g);
-#pragma unroll
-    for (int j = 0; j < kLanes; ++j) adam_update<kDecoupled>(p[j], m[j], v[j], g[j], c);
-    store8(master + i, p);
-    store8(exp_avg + i, m);
-    store8(exp_avg_sq + i, v);
-    if (param) store8(param + i, p);
-  }
+  for (int64_t i = first; i < head; i += stride)
+    step_element<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, i, c);
+  for (int64_t i = tail + first; i < n; i += stride)
+    step_element<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, i, c);
+  for (int64_t k = first; k < groups; k += stride)
+    step_vector<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, head + k * kLanes, c);
 }
 
 // Several slots in one launch (fused_adam_batch below): the blocks walk chunks of kChunkGroups
@@ -147,30 +160,12 @@ __global__ void __launch_bounds__(kThreads)
     if (local == 0) {  // the scalar ends
       const int64_t tail = head + groups * kLanes;
       const int64_t i = threadIdx.x < kLanes ? int64_t(threadIdx.x) : tail + threadIdx.x - kLanes;
-      if ((threadIdx.x < kLanes && i < head) || (threadIdx.x >= kLanes && threadIdx.x < 2 * kLanes && i < slot.n)) {
-        float p = master[i], m = exp_avg[i], v = exp_avg_sq[i];
-        adam_update<kDecoupled>(p, m, v, widen(grad[i]), c);
-        master[i] = p;
-        exp_avg[i] = m;
-        exp_avg_sq[i] = v;
-        if (param) param[i] = narrow<P>(p);
-      }
+      if ((threadIdx.x < kLanes && i < head) || (threadIdx.x >= kLanes && threadIdx.x < 2 * kLanes && i < slot.n))
+        step_element<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, i, c);
     }
     const int64_t end = (local + 1) * kChunkGroups < groups ? (local + 1) * kChunkGroups : groups;
-    for (int64_t k = local * kChunkGroups + threadIdx.x; k < end; k += kThreads) {
-      const int64_t i = head + k * kLanes;
-      float p[kLanes], m[kLanes], v[kLanes], g[kLanes];
-      load8(master + i, p);
-      load8(exp_avg + i, m);
-      load8(exp_avg_sq + i, v);
-      load8(grad + i, g);
-#pragma unroll
-      for (int j = 0; j < kLanes; ++j) adam_update<kDecoupled>(p[j], m[j], v[j], g[j], c);
-      store8(master + i, p);
-      store8(exp_avg + i, m);
-      store8(exp_avg_sq + i, v);
-      if (param) store8(param + i, p);
-    }
+    for (int64_t k = local * kChunkGroups + threadIdx.x; k < end; k += kThreads)
+      step_vector<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, head + k * kLanes, c);
   }
 }
 
@@ -187,14 +182,6 @@ int64_t common_head(const AdamSlot& s, int64_t grad_size, int64_t param_size) {
       return h;
   }
   return s.n;
-}
-
-int multiprocessors() {
-  int device = 0, count = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count <= 0)
-    return 132;  // the caller's cudaGetLastError() reports a failed query; an H100/H200's count
-  return count;
 }
 
 template <typename G, typename P>

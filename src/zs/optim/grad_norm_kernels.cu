@@ -3,6 +3,7 @@
 // its tail) and leave one fp32 partial sum each; then one block sums the partials.
 #include "zs/optim/grad_norm_kernels.hpp"
 
+#include "zs/kernels/multiprocessors.hpp"
 #include "zs/kernels/vec8.cuh"
 
 #include <algorithm>
@@ -83,14 +84,6 @@ __global__ void __launch_bounds__(kSumThreads) sum_partials(const float* __restr
   for (int64_t i = threadIdx.x; i < count; i += kSumThreads) acc += partials[i];
   const float total = block_sum<kSumThreads>(acc);
   if (threadIdx.x == 0) *out = total;
-}
-
-int multiprocessors() {
-  int device = 0, count = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count <= 0)
-    return 132;  // the caller's cudaGetLastError() reports a failed query; an H100/H200's count
-  return count;
 }
 
 int64_t blocks_per_launch() { return int64_t(multiprocessors()) * kBlocksPerSm; }

@@ -3,8 +3,6 @@
 
 #include <ATen/ops/full.h>
 
-#include <algorithm>
-#include <cctype>
 #include <sstream>
 #include <stdexcept>
 

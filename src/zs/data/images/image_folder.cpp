@@ -1,7 +1,6 @@
 #include "zs/data/images/image_folder.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <stdexcept>
 
