@@ -5,7 +5,6 @@
 // gives NaN as ATen's does; and one timing line at GPT-2's vocabulary.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -17,9 +16,9 @@
 #include <ATen/ops/full.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
-#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "support/gpu_time.hpp"
 #include "support/tensor_compare.hpp"
 #include "zs/models/cross_entropy_cuda.hpp"
 
@@ -94,12 +93,7 @@ TEST(CrossEntropyCudaTiming, PrintsBothPaths) {
   const at::Tensor logits = at::randn({rows, vocab}, opts.dtype(at::kBFloat16));
   const at::Tensor targets = at::randint(vocab, {rows}, opts.dtype(at::kLong));
   const auto time_ms = [&](bool fused) {
-    loss_and_grad(logits, targets, fused);
-    c10::cuda::device_synchronize();
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 10; ++i) loss_and_grad(logits, targets, fused);
-    c10::cuda::device_synchronize();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 10;
+    return zs::testing::gpu_time_ms([&] { loss_and_grad(logits, targets, fused); });
   };
   const double aten = time_ms(false), fused = time_ms(true);
   std::printf("[cross entropy] forward + backward of [%lld, %lld] bf16 logits (incl. a clone of them): ATen on fp32 "

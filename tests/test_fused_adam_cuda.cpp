@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <tuple>
@@ -25,9 +24,9 @@
 #include <ATen/ops/full.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/zeros.h>
-#include <c10/cuda/CUDAFunctions.h>
 
 #include "zs/optim/fused_adam_cuda.hpp"
+#include "support/gpu_time.hpp"
 #include "zs/optim/optimizer.hpp"
 
 namespace {
@@ -290,20 +289,13 @@ TEST(FusedAdamTiming, PrintsBothPaths) {
   const at::Tensor master = at::randn({n}, f32), m = at::zeros({n}, f32), v = at::zeros({n}, f32),
                    grad = at::randn({n}, f32).to(at::kBFloat16), param = master.to(at::kBFloat16),
                    step = at::zeros({}, f32), divisor = at::full({}, 2.0, f32);
-  const auto time_ms = [&](const auto& fn) {
-    fn();
-    c10::cuda::device_synchronize();
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 10; ++i) fn();
-    c10::cuda::device_synchronize();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 10;
-  };
-  const double three_passes = time_ms([&] {
+  using zs::testing::gpu_time_ms;
+  const double three_passes = gpu_time_ms([&] {
     step.add_(1);
     reference_step(master, m, v, grad, step, kLr, 0.1, true, divisor);
     param.copy_(master);
   });
-  const double fused = time_ms([&] {
+  const double fused = gpu_time_ms([&] {
     step.add_(1);
     zs::fused_adam_step(master, m, v, grad, param, step, {kLr, kBeta1, kBeta2, kEps, 0.1, true}, divisor);
   });

@@ -5,7 +5,6 @@
 // after run; and one timing line per shape.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <tuple>
@@ -14,9 +13,9 @@
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/randn.h>
-#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "support/gpu_time.hpp"
 #include "support/tensor_compare.hpp"
 #include "zs/models/norm_bias_cuda.hpp"
 
@@ -153,14 +152,7 @@ TEST(NormBiasCudaTiming, PrintsBothPaths) {
   const auto o = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
   for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{16384, 384}, {16384, 1536}, {8192, 768}, {8192, 6400}}) {
     const at::Tensor dy = at::randn({rows, cols}, o), x = at::randn({rows, cols}, o), w = at::randn({cols}, o);
-    const auto time_ms = [&](const std::function<void()>& fn) {
-      fn();
-      c10::cuda::device_synchronize();
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < 20; ++i) fn();
-      c10::cuda::device_synchronize();
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 20;
-    };
+    const auto time_ms = [](const std::function<void()>& fn) { return zs::testing::gpu_time_ms(fn, 20); };
     // A linear [rows, 64] -> cols whose bias alone wants a gradient: the forward GEMM and the sums.
     const at::Tensor xs = at::randn({rows, 64}, o), ws = at::randn({cols, 64}, o), bs = w.clone().requires_grad_(true);
     const double aten_bias = time_ms([&] { (void)torch::autograd::grad({at::linear(xs, ws, bs)}, {bs}, {dy}); });

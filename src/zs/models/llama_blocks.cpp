@@ -10,6 +10,10 @@
 #include "zs/models/device_layers.hpp"
 #include "zs/models/llama_rope.hpp"
 
+#ifdef ZS_WITH_CUDA
+#include "zs/models/swiglu_cuda.hpp"
+#endif
+
 namespace zs {
 
 LlamaRMSNormImpl::LlamaRMSNormImpl(int64_t dim, double eps_, c10::Device device) : eps(eps_) {
@@ -59,7 +63,12 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, c10::Device device) {
 }
 
 at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) {
-  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+  const at::Tensor gate = gate_proj->forward(x), up = up_proj->forward(x);
+#ifdef ZS_WITH_CUDA
+  // On GPUs: silu and the product in one kernel each way (swiglu_cuda.hpp).
+  if (fused_swiglu_applies(gate, up)) return down_proj->forward(swiglu_fused(gate, up));
+#endif
+  return down_proj->forward(at::silu(gate) * up);
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, c10::Device device) {
