@@ -6,6 +6,7 @@
 
 #include "bad_configs.hpp"
 #include "support/error_of.hpp"
+#include "zs/base/strings.hpp"
 #include "zs/config/config.hpp"
 #include "zs/config/env.hpp"
 #include "zs/config/reader.hpp"
@@ -398,7 +399,7 @@ TEST(Config, TopLevelUnknownKeysAreWarnings) {
 
 TEST(Config, EditDistanceSuggestions) {
   using config_detail::closest_name;
-  EXPECT_EQ(config_detail::edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(zs::edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(closest_name("reduce_bucket_sise", {"reduce_bucket_size", "allgather_bucket_size"}), "reduce_bucket_size");
   EXPECT_EQ(closest_name("banana", {"stage", "overlap_comm"}), "");
 }

@@ -6,6 +6,8 @@
 #include <limits>
 #include <sstream>
 
+#include "zs/base/strings.hpp"
+
 namespace zs::config_detail {
 
 using nlohmann::json;
@@ -38,22 +40,6 @@ std::string describe_json(const json& value) {
   if (value.is_array()) return "array " + text;
   if (value.is_object()) return "object " + text;
   return text;  // null
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 std::string closest_name(const std::string& word, const std::vector<std::string>& names) {

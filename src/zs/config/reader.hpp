@@ -23,7 +23,6 @@ std::string describe_json(const nlohmann::json& value);
 // The name in `names` closest to `word` by edit distance, or "" when none is close enough to be a
 // plausible typo.
 std::string closest_name(const std::string& word, const std::vector<std::string>& names);
-size_t edit_distance(const std::string& a, const std::string& b);
 
 // Writes a number the way JSON would (0.0003, 500000000), for messages.
 std::string number_text(double value);

@@ -8,6 +8,8 @@
 #include <climits>
 #include <cstdlib>
 
+#include "zs/base/strings.hpp"
+
 namespace zs::launcher {
 namespace {
 
@@ -39,21 +41,6 @@ struct Alias {
 };
 const Alias kAliases[] = {{"--nproc_per_node", "--num_gpus"}, {"--nnodes", "--num_nodes"},
                           {"--max-restarts", "--max_restarts"}};
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 // "unknown option '--num_gpu'; did you mean --num_gpus?" when one option is close enough.
 std::string unknown_option_message(const std::string& given, const std::string& flag) {

@@ -120,7 +120,7 @@ __global__ void __launch_bounds__(kThreads)
     step_vector<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, head + k * kLanes, c);
 }
 
-// Several slots in one launch (fused_adam_batch below): the blocks walk chunks of kChunkGroups
+// Several slots in one launch (launch_fused_adam_batch): the blocks walk chunks of kChunkGroups
 // vector groups across all the slots, each chunk in its slot's vectors; a slot's first chunk also
 // takes its scalar head and tail (fewer than kLanes elements each). Per element the arithmetic of
 // fused_adam_kernel, so the same bits.
