@@ -45,10 +45,13 @@ kernels::AdamSlot checked_slot(const at::Tensor& master, const at::Tensor& exp_a
           param.defined() ? param.data_ptr() : nullptr, master.numel()};
 }
 
-void check_shared(const at::Tensor& master, const at::Tensor& step, const FusedAdamHyper& hyper, double weight_decay,
-                  const std::optional<at::Tensor>& divisor) {
+void check_decay(const FusedAdamHyper& hyper, double weight_decay) {
   require(hyper.decoupled || weight_decay == 0.0,
           "Adam with L2 weight decay is not fused (its rounding differs from LibTorch's kernel): use LibTorch's");
+}
+
+// The step count and the divisor, which every slot of a call shares.
+void check_step(const at::Tensor& master, const at::Tensor& step, const std::optional<at::Tensor>& divisor) {
   require(step.defined() && step.scalar_type() == at::kFloat && step.numel() == 1 && step.device() == master.device(),
           "the step count must be a one-element fp32 tensor on the master's device");
   if (divisor) {
@@ -73,7 +76,8 @@ void fused_adam_step(const at::Tensor& master, const at::Tensor& exp_avg, const 
                      const at::Tensor& grad, const at::Tensor& param, const at::Tensor& step,
                      const FusedAdamHyper& hyper, const std::optional<at::Tensor>& divisor) {
   const kernels::AdamSlot slot = checked_slot(master, exp_avg, exp_avg_sq, grad, param);
-  check_shared(master, step, hyper, hyper.weight_decay, divisor);
+  check_decay(hyper, hyper.weight_decay);
+  check_step(master, step, divisor);
   c10::cuda::CUDAGuard guard(master.device());
   kernels::launch_fused_adam(slot, kernels::float_kind(grad.scalar_type()), param_kind_of(param), kernel_hyper(hyper),
                              step.const_data_ptr<float>(), divisor ? divisor->const_data_ptr<float>() : nullptr,
@@ -90,13 +94,14 @@ void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& 
   std::vector<float> weight_decays;
   for (const FusedAdamSlot& s : slots) {
     kernel_slots.push_back(checked_slot(s.master, s.exp_avg, s.exp_avg_sq, s.grad, s.param));
-    check_shared(s.master, step, hyper, s.weight_decay, divisor);
+    check_decay(hyper, s.weight_decay);
     if (!some_param.defined()) some_param = s.param;
     require(s.master.device() == first.master.device() && s.grad.scalar_type() == first.grad.scalar_type() &&
                 (!s.param.defined() || s.param.scalar_type() == some_param.scalar_type()),
             "the slots of one call must share a GPU, a gradient dtype and a parameter dtype");
     weight_decays.push_back(float(s.weight_decay));
   }
+  check_step(first.master, step, divisor);
   c10::cuda::CUDAGuard guard(first.master.device());
   kernels::launch_fused_adam_batch(kernel_slots.data(), weight_decays.data(), int(kernel_slots.size()),
                                    kernels::float_kind(first.grad.scalar_type()), param_kind_of(some_param),

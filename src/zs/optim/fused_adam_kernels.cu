@@ -16,6 +16,7 @@
 #include "zs/optim/fused_adam_kernels.hpp"
 
 #include "zs/kernels/multiprocessors.hpp"
+#include "zs/kernels/slot_chunks.cuh"
 #include "zs/kernels/vec8.cuh"
 
 #include <algorithm>
@@ -120,11 +121,8 @@ __global__ void __launch_bounds__(kThreads)
     step_vector<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, head + k * kLanes, c);
 }
 
-// Several slots in one launch (launch_fused_adam_batch): the blocks walk chunks of kChunkGroups
-// vector groups across all the slots, each chunk in its slot's vectors; a slot's first chunk also
-// takes its scalar head and tail (fewer than kLanes elements each). Per element the arithmetic of
-// fused_adam_kernel, so the same bits.
-constexpr int kChunkGroups = kThreads * 4;
+// Several slots in one launch (launch_fused_adam_batch), walked in chunks (slot_chunks.cuh). Per
+// element the arithmetic of fused_adam_kernel, so the same bits.
 
 struct AdamBatch {
   AdamSlot slot[kAdamBatchSlots];
@@ -141,9 +139,8 @@ __global__ void __launch_bounds__(kThreads)
   const StepConstants shared = step_constants(hyper, step, divisor);
   const int64_t chunks = batch.chunk_end[batch.count - 1];
   for (int64_t chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) {
-    int s = 0;
-    while (chunk >= batch.chunk_end[s]) ++s;
-    const int64_t local = chunk - (s ? batch.chunk_end[s - 1] : 0);
+    int64_t local = 0;
+    const int s = slot_of_chunk(batch.chunk_end, chunk, local);
     const AdamSlot& slot = batch.slot[s];
     StepConstants c = shared;
     c.weight_decay = batch.weight_decay[s];
@@ -157,14 +154,12 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t head = batch.head[s];
     const int64_t groups = (slot.n - head) / kLanes;
 
-    if (local == 0) {  // the scalar ends
-      const int64_t tail = head + groups * kLanes;
-      const int64_t i = threadIdx.x < kLanes ? int64_t(threadIdx.x) : tail + threadIdx.x - kLanes;
-      if ((threadIdx.x < kLanes && i < head) || (threadIdx.x >= kLanes && threadIdx.x < 2 * kLanes && i < slot.n))
-        step_element<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, i, c);
+    if (local == 0) {
+      const int64_t i = scalar_end_element(head, groups, slot.n);
+      if (i >= 0) step_element<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, i, c);
     }
-    const int64_t end = (local + 1) * kChunkGroups < groups ? (local + 1) * kChunkGroups : groups;
-    for (int64_t k = local * kChunkGroups + threadIdx.x; k < end; k += kThreads)
+    const int64_t end = (local + 1) * kSlotChunkGroups < groups ? (local + 1) * kSlotChunkGroups : groups;
+    for (int64_t k = local * kSlotChunkGroups + threadIdx.x; k < end; k += kThreads)
       step_vector<G, P, kDecoupled>(master, exp_avg, exp_avg_sq, grad, param, head + k * kLanes, c);
   }
 }
@@ -229,7 +224,7 @@ void launch_batches(const AdamSlot* slots, const float* weight_decays, int count
       continue;
     }
     const int64_t groups = (slot.n - head) / kLanes;
-    chunks += std::max<int64_t>(1, (groups + kChunkGroups - 1) / kChunkGroups);
+    chunks += slot_chunks(groups);
     batch.slot[batch.count] = slot;
     batch.weight_decay[batch.count] = weight_decays[i];
     batch.head[batch.count] = head;

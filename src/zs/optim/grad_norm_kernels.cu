@@ -1,9 +1,10 @@
 // The squared norm over many tensors: launches of up to kNormBatchSlots slots, whose blocks walk
-// chunks of vector groups across the slots (a slot's first chunk also takes its unaligned head and
-// its tail) and leave one fp32 partial sum each; then one block sums the partials.
+// the slots in chunks (slot_chunks.cuh) and leave one fp32 partial sum each; then one block sums
+// the partials.
 #include "zs/optim/grad_norm_kernels.hpp"
 
 #include "zs/kernels/multiprocessors.hpp"
+#include "zs/kernels/slot_chunks.cuh"
 #include "zs/kernels/vec8.cuh"
 
 #include <algorithm>
@@ -14,8 +15,8 @@ namespace {
 constexpr int kLanes = kVec8;
 constexpr int kThreads = 256;
 constexpr int kBlocksPerSm = 4;
-constexpr int kGroupsPerThread = 4;
-constexpr int kChunkGroups = kThreads * kGroupsPerThread;
+constexpr int kGroupsPerThread = kSlotChunkGroups / kThreads;
+static_assert(kSlotChunkGroups % kThreads == 0, "a chunk is whole groups per thread");
 constexpr int kSumThreads = 1024;
 
 struct NormBatch {
@@ -46,15 +47,14 @@ __global__ void __launch_bounds__(kThreads) squared_norm_partials(const NormBatc
   float acc = 0.f;
   const int64_t chunks = batch.chunk_end[batch.count - 1];
   for (int64_t chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) {
-    int s = 0;
-    while (chunk >= batch.chunk_end[s]) ++s;
-    const int64_t local = chunk - (s ? batch.chunk_end[s - 1] : 0);
+    int64_t local = 0;
+    const int s = slot_of_chunk(batch.chunk_end, chunk, local);
     const T* __restrict__ x = static_cast<const T*>(batch.slot[s].data);
     const int64_t n = batch.slot[s].n, head = batch.head[s];
     const int64_t groups = (n - head) / kLanes;
-    if (local == 0) {  // the scalar ends: the head, then the tail
-      const int64_t i = threadIdx.x < kLanes ? int64_t(threadIdx.x) : head + groups * kLanes + threadIdx.x - kLanes;
-      if ((threadIdx.x < kLanes && i < head) || (threadIdx.x >= kLanes && threadIdx.x < 2 * kLanes && i < n)) {
+    if (local == 0) {
+      const int64_t i = scalar_end_element(head, groups, n);
+      if (i >= 0) {
         const float v = widen(x[i]);
         acc = fmaf(v, v, acc);
       }
@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreads) squared_norm_partials(const NormBatc
     float v[kGroupsPerThread][kLanes];
 #pragma unroll
     for (int u = 0; u < kGroupsPerThread; ++u) {
-      const int64_t k = local * kChunkGroups + u * kThreads + threadIdx.x;
+      const int64_t k = local * kSlotChunkGroups + u * kThreads + threadIdx.x;
       if (k < groups) load8(x + head + k * kLanes, v[u]);
       else
 #pragma unroll
@@ -110,7 +110,7 @@ void launch_typed(const NormSlot* slots, int count, float* scratch, float* out, 
     if (slots[i].n == 0) continue;
     const int64_t head = aligned_head(slots[i].data, int64_t(sizeof(T)), slots[i].n);
     const int64_t groups = (slots[i].n - head) / kLanes;
-    chunks += std::max<int64_t>(1, (groups + kChunkGroups - 1) / kChunkGroups);
+    chunks += slot_chunks(groups);
     batch.slot[batch.count] = slots[i];
     batch.head[batch.count] = head;
     batch.chunk_end[batch.count] = chunks;
