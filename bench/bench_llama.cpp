@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   std::string offload_optimizer = "none", offload_param = "none", profile_path;
   int stage = 3, warmup = 2, steps = 6;
   int64_t micro = 4, seq = 2048, layers = 0, reuse_distance = 0;
-  bool checkpointing = false, pin_memory = true;
+  bool checkpointing = false, pin_memory = true, super_offload = false;
+  double clipping = 1.0, cpuadam_cores_perc = 0.8;
   app.add_option("--model", model_name, "a preset (llama2-7b, llama3-8b, tinyllama-1.1b, ...)");
   app.add_option("--layers", layers, "override the preset's number of layers (0: keep)");
   app.add_option("--init_from", init_from, "a Hugging Face directory to load (its config.json gives the shape)");
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--offload_optimizer", offload_optimizer, "none or cpu");
   app.add_option("--offload_param", offload_param, "none or cpu (stage 3)");
   app.add_option("--pin_memory", pin_memory, "offloaded state in pinned host memory");
+  app.add_flag("--super_offload", super_offload, "offload_optimizer.super_offload (CPU updates begin in backward "
+                                                 "when nothing needs the whole gradient first)");
+  app.add_option("--clip", clipping, "gradient_clipping (0: off)");
+  app.add_option("--cpuadam_cores_perc", cpuadam_cores_perc, "with --super_offload: the CPU Adam's share of the cores");
   app.add_option("--reuse_distance", reuse_distance, "stage3_max_reuse_distance");
   app.add_option("--micro", micro);
   app.add_option("--seq", seq);
@@ -66,12 +71,14 @@ int main(int argc, char** argv) {
     zs::World world = zs::init_distributed();
     nlohmann::json cfg = {{"train_micro_batch_size_per_gpu", micro},
                           {"gradient_accumulation_steps", 1},
-                          {"gradient_clipping", 1.0},
+                          {"gradient_clipping", clipping},
                           {"steps_per_print", 1000000},
                           {"optimizer", {{"type", "AdamW"}, {"params", {{"lr", 3e-4}, {"weight_decay", 0.1}}}}},
                           {"zero_optimization", {{"stage", stage}, {"overlap_comm", true}, {"stage3_max_reuse_distance", reuse_distance}}}};
     auto& zero = cfg["zero_optimization"];
-    if (offload_optimizer != "none") zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}};
+    if (offload_optimizer != "none")
+      zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}, {"super_offload", super_offload}};
+    if (super_offload) zero["offload_optimizer"]["cpuadam_cores_perc"] = cpuadam_cores_perc;
     if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
@@ -177,6 +184,9 @@ int main(int argc, char** argv) {
                             {"seq", seq},
                             {"activation_checkpointing", checkpointing},
                             {"offload", offload_optimizer + "/" + offload_param},
+                            {"super_offload", super_offload},
+                            {"cpuadam_cores_perc", super_offload ? cpuadam_cores_perc : 1.0},
+                            {"clip", clipping},
                             {"step_ms", median * 1e3},
                             {"tok_s_per_gpu", tok_s},
                             {"mfu", world.device.is_cuda() ? tok_s * flops_per_token / 989e12 : 0.0},

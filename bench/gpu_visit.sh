@@ -3,7 +3,7 @@
 # then the benchmarks side by side with PyTorch on the same GPUs, and print a table last.
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
-#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_load] [monitors] [images]
+#     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_super_offload] [llama_load] [monitors] [images]
 #     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
 #   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
@@ -445,6 +445,20 @@ if has llama_offload; then
   if ds_setup; then
     CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout 420 torchrun --nproc_per_node 1 bench/llama_reference.py --strategy deepspeed --offload \
       --warmup 2 --steps 8 2>> "$OUT/ds_llama_offload.err" | tee -a "$results"
+  fi
+fi
+
+if has llama_super_offload; then
+  # The same offload run with offload_optimizer.super_offload and no clipping (DeepSpeed's own
+  # switch: CPU updates begin in backward only when no clipping needs the whole gradient's norm),
+  # ours vs DeepSpeed with the same config.
+  note "Llama-2-7B shape, offload on 1 GPU with super_offload, no clipping: ours vs DeepSpeed"
+  CUDA_VISIBLE_DEVICES=0 timeout 420 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+    --offload_optimizer cpu --offload_param cpu --super_offload --clip 0 --warmup 2 --steps 8 \
+    --label "offload 1 GPU, super_offload, clip 0" 2>> "$OUT/zs_llama_offload.err" | grep '^{' | tee -a "$results"
+  if ds_setup; then
+    CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout 420 torchrun --nproc_per_node 1 bench/llama_reference.py --strategy deepspeed --offload \
+      --super_offload --clip 0 --warmup 2 --steps 8 --label "super_offload, clip 0" 2>> "$OUT/ds_llama_offload.err" | tee -a "$results"
   fi
 fi
 

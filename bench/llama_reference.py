@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--offload", action="store_true", help="deepspeed: CPU optimizer and parameter offload")
+    ap.add_argument("--super_offload", action="store_true", help="deepspeed --offload: offload_optimizer.super_offload")
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient_clipping (0: off)")
     ap.add_argument("--no_checkpointing", action="store_true")
     ap.add_argument("--label", default="")
     args = ap.parse_args()
@@ -92,10 +94,10 @@ def main():
         deepspeed.init_distributed()  # DeepSpeed's own communication layer over the process group above
         zero = {"stage": 3, "overlap_comm": True, "contiguous_gradients": True}
         if args.offload:
-            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+            zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True, "super_offload": args.super_offload}
             zero["offload_param"] = {"device": "cpu", "pin_memory": True}
         ds_config = {"train_micro_batch_size_per_gpu": args.micro, "gradient_accumulation_steps": 1,
-                     "train_batch_size": args.micro * world, "gradient_clipping": 1.0, "bf16": {"enabled": True},
+                     "train_batch_size": args.micro * world, "gradient_clipping": args.clip, "bf16": {"enabled": True},
                      "optimizer": {"type": "AdamW", "params": {"lr": 3e-4, "weight_decay": 0.1}},
                      "zero_optimization": zero, "steps_per_print": 10**9}
         with deepspeed.zero.Init(config_dict_or_path=ds_config):
@@ -119,7 +121,8 @@ def main():
             return loss
         loss = model(input_ids=x, labels=x).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return loss
@@ -147,6 +150,7 @@ def main():
         bench = "torch_fsdp2_llama" if args.strategy == "fsdp2" else "deepspeed_llama"
         print(json.dumps({"bench": bench, "label": args.label, "model": args.shape, "params": n_params, "world": world,
                           "micro": args.micro, "seq": args.seq, "offload": "cpu/cpu" if args.offload else "none/none",
+                          "super_offload": args.super_offload, "clip": args.clip,
                           "activation_checkpointing": not args.no_checkpointing, "step_ms": median * 1e3,
                           "tok_s_per_gpu": tok_s, "mfu": tok_s * flops_per_token / 989e12,
                           "peak_gib": peak[0].item() / 2**30, "host_rss_gib": peak[1].item(),

@@ -270,6 +270,50 @@ TEST(ConfigSchema, DeepSpeedOnlySettingsAtTheirDefaultsOnly) {
                   "zero_optimization.cpu_offload_params: unknown key; did you mean \"cpu_offload_param\"?");
 }
 
+// offload_optimizer.super_offload: DeepSpeed's stage-3 switch for CPU updates begun in backward;
+// refused where ZeroShard cannot begin them (below stage 3, NVMe state or shards).
+TEST(ConfigSchema, SuperOffload) {
+  Config c = read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 3,
+      "offload_optimizer": {"device": "cpu", "super_offload": true}, "offload_param": {"device": "cpu"}}})",
+                         1);
+  EXPECT_TRUE(c.zero.offload_optimizer.super_offload);
+  EXPECT_EQ(resolved_json(c)["zero_optimization"]["offload_optimizer"]["super_offload"], true);
+  EXPECT_CONTAINS(error_of([] {
+                    read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 2,
+                        "offload_optimizer": {"device": "cpu", "super_offload": true}}})", 1);
+                  }),
+                  "zero_optimization.offload_optimizer.super_offload needs zero_optimization.stage 3, as in DeepSpeed "
+                  "(the stage is 2; at stages 1-2 offload_optimizer.overlap_step");
+  EXPECT_CONTAINS(error_of([] {
+                    read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 3,
+                        "offload_optimizer": {"device": "nvme", "nvme_path": "/tmp", "super_offload": true}}})", 1);
+                  }),
+                  "zero_optimization.offload_optimizer.super_offload needs zero_optimization.offload_optimizer.device "
+                  "\"cpu\"");
+  EXPECT_CONTAINS(error_of([] {
+                    read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 3,
+                        "offload_optimizer": {"device": "cpu", "super_offload": true},
+                        "offload_param": {"device": "nvme", "nvme_path": "/tmp"}}})", 1);
+                  }),
+                  "super_offload cannot start updates in backward while the parameter shards live in files");
+  // cpuadam_cores_perc: read with super_offload, in (0, 1]; another value without it is refused.
+  EXPECT_EQ(read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 3,
+      "offload_optimizer": {"device": "cpu", "super_offload": true, "cpuadam_cores_perc": 0.5}}})", 1)
+                .zero.offload_optimizer.cpuadam_cores_perc,
+            0.5);
+  EXPECT_CONTAINS(error_of([] {
+                    read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 3,
+                        "offload_optimizer": {"device": "cpu", "cpuadam_cores_perc": 0.5}}})", 1);
+                  }),
+                  "zero_optimization.offload_optimizer.cpuadam_cores_perc sets the CPU Adam's share of the cores with "
+                  "zero_optimization.offload_optimizer.super_offload true");
+  EXPECT_CONTAINS(error_of([] {
+                    read_config(R"({"train_batch_size": 1, "zero_optimization": {"stage": 3,
+                        "offload_optimizer": {"device": "cpu", "super_offload": true, "cpuadam_cores_perc": 0}}})", 1);
+                  }),
+                  "cpuadam_cores_perc must be above 0 and at most 1");
+}
+
 // ZeRO++'s keys with DeepSpeed's meaning: read at stage 3, refused below it (as DeepSpeed ties them
 // to stage 3) and where the combination cannot run.
 TEST(ConfigSchema, ZeroPlusPlusKeys) {

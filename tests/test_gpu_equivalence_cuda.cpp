@@ -69,3 +69,37 @@ INSTANTIATE_TEST_SUITE_P(Offload, GpuOffloadEquivalence,
                                            std::make_tuple(3, "fp32", true), std::make_tuple(3, "bf16", true)));
 
 }  // namespace
+
+namespace {
+
+// offload_optimizer.super_offload on the GPU (one GPU, or two where there are): the units' CPU
+// updates start in backward, ordered after each unit's reduced gradient by CUDA events on the
+// copy stream, and give the same bits as the step after backward, with and without parameter
+// offload.
+TEST(GpuSuperOffload, StartingTheStepInBackwardChangesNothing) {
+  if (torch::cuda::device_count() < 1) GTEST_SKIP() << "needs a GPU";
+  for (const bool offload_param : {false, true}) {
+    RunSetup s;
+    s.stage = 3;
+    s.dtype = "bf16";
+    s.accum = 2;
+    s.world = torch::cuda::device_count() >= 2 ? 2 : 1;
+    s.device = "cuda";
+    s.clipping = 0;
+    const std::string params = offload_param ? R"(, "offload_param": {"device": "cpu", "pin_memory": true})" : "";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true})" + params;
+    const nlohmann::json plain = train(s);
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true, "super_offload": true})" + params;
+    const nlohmann::json early = train(s);
+    ASSERT_FALSE(plain.is_null());
+    ASSERT_FALSE(early.is_null());
+    std::printf("[gpu super_offload] world %d%s: steps began in backward: %s\n", s.world,
+                offload_param ? " + parameters" : "", early["super_offload"].get<std::string>().empty() ? "yes" : "no");
+    EXPECT_EQ(early["super_offload"], "");
+    EXPECT_EQ(early["loss"], plain["loss"]);
+    EXPECT_EQ(early["grad_norm"], plain["grad_norm"]);
+    EXPECT_EQ(early["params"], plain["params"]);
+  }
+}
+
+}  // namespace

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "support/equivalence.hpp"
 #include "support/offload_runs.hpp"
@@ -80,6 +81,51 @@ TEST(OffloadOverlap, UpdatingUnitsDuringTheNextForwardChangesNothing) {
     EXPECT_EQ(overlapped["params"], plain["params"]) << "stage " << stage;
     EXPECT_EQ(small_pieces["loss"], plain["loss"]) << "stage " << stage;
     EXPECT_EQ(small_pieces["params"], plain["params"]) << "stage " << stage;
+  }
+}
+
+// offload_optimizer.super_offload at stage 3: without clipping each unit's CPU update starts in
+// backward, once its gradient is reduced, and the step adds the rest. The same bits as the step
+// after backward, with and without parameter offload, over accumulation windows, with pieces that
+// split slots and a ring of one buffer under activation checkpointing; with clipping it runs after
+// backward and still changes nothing.
+TEST(SuperOffload, StartingTheStepInBackwardChangesNothing) {
+  struct Case {
+    std::string dtype;
+    int accum, world;
+    double clipping;
+    bool params, small_pieces;
+  };
+  for (const Case& c : {Case{"bf16", 1, 2, 0.0, false, false}, Case{"bf16", 2, 2, 0.0, true, false},
+                        Case{"fp32", 2, 1, 0.0, true, false}, Case{"bf16", 2, 2, 0.0, true, true},
+                        Case{"bf16", 1, 2, 0.5, true, false}}) {
+    RunSetup s;
+    s.stage = 3;
+    s.dtype = c.dtype;
+    s.accum = c.accum;
+    s.world = c.world;
+    s.clipping = c.clipping;
+    const std::string params = c.params ? R"(, "offload_param": {"device": "cpu"})" : "";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu"})" + params;
+    const nlohmann::json plain = train(s);
+    std::optional<ScopedEnv> pieces;
+    if (c.small_pieces) {
+      pieces.emplace("ZS_OFFLOAD_PIECE_ELEMENTS", "48");
+      s.extra = R"(, "activation_checkpointing": {})";
+    }
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "super_offload": true)" +
+                   std::string(c.small_pieces ? R"(, "buffer_count": 1)" : "") + "}" + params;
+    const nlohmann::json early = train(s);
+    ASSERT_FALSE(plain.is_null());
+    ASSERT_FALSE(early.is_null());
+    const std::string what = c.dtype + " accum " + std::to_string(c.accum) + " world " + std::to_string(c.world) +
+                             " clipping " + std::to_string(c.clipping) + (c.params ? " +params" : "") +
+                             (c.small_pieces ? " small pieces" : "");
+    EXPECT_EQ(early["super_offload"].get<std::string>().empty(), c.clipping == 0) << what << ": " << early["super_offload"];
+    EXPECT_EQ(early["loss"], plain["loss"]) << what;
+    EXPECT_EQ(early["grad_norm"], plain["grad_norm"]) << what;
+    EXPECT_EQ(early["params"], plain["params"]) << what;
+    EXPECT_LT(early["loss"].back().get<double>(), early["loss"].front().get<double>()) << what;
   }
 }
 

@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
       result["loss_scale"].push_back(engine.loss_scale());
       result["skipped"].push_back(engine.last_step_skipped());
     }
+    result["super_offload"] = engine.super_offload_obstacle();  // empty: steps began in backward
     zs::FullParameters full(engine);  // stage 3 keeps only shards between uses
     if (world.is_main()) {
       result["params"] = zs::testing::parameters_json(*model);

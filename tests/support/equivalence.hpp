@@ -29,6 +29,7 @@ struct RunSetup {
   std::string extra;            // extra top-level JSON members, with a leading comma
   std::string zero_extra;       // extra zero_optimization members, with a leading comma
   int64_t prefetch_bucket = 8000;  // stage3_prefetch_bucket_size (each key once: duplicates are errors)
+  double clipping = 0.5;           // gradient_clipping (0: off)
   std::string device = "cpu";   // cpu (MPI ranks) or cuda (NCCL ranks, one GPU each)
   std::string program = "tests/train_tiny";   // the trainer (same flags and output)
 };
@@ -46,7 +47,7 @@ inline std::string config_json(const RunSetup& s) {
     "train_batch_size": )" + std::to_string(kGlobalBatch) + R"(,
     "train_micro_batch_size_per_gpu": )" + std::to_string(micro) + R"(,
     "gradient_accumulation_steps": )" + std::to_string(s.accum) + R"(,
-    "gradient_clipping": 0.5,
+    "gradient_clipping": )" + std::to_string(s.clipping) + R"(,
     "optimizer": {"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}},
     "zero_optimization": {"stage": )" + std::to_string(s.stage) + R"(, "reduce_bucket_size": 3000,
        "stage3_param_persistence_threshold": 100, "stage3_prefetch_bucket_size": )" + std::to_string(s.prefetch_bucket) + R"(,

@@ -87,6 +87,11 @@ struct OffloadConfig {
   bool pipeline_write = false;      // offload_optimizer, nvme
   bool overlap_step = false;        // offload_optimizer cpu, stages 1-2 (a ZeroShard key): units'
                                     // parameters are updated while the next forward runs
+  bool super_offload = false;       // offload_optimizer cpu, stage 3: each unit's CPU update starts in
+                                    // backward once its gradient is reduced (without clipping and
+                                    // loss scaling; otherwise the step runs after backward)
+  std::optional<double> cpuadam_cores_perc;  // with super_offload: the share of cores the CPU Adam
+                                             // uses (DeepSpeed's default 0.8)
   int64_t max_in_cpu = 1000000000;  // offload_param: parameter elements kept in CPU memory (nvme)
   bool enabled() const { return device != "none"; }
 };

@@ -22,6 +22,8 @@ static json offload_json(const OffloadConfig& o, bool optimizer) {
     j["pipeline_read"] = o.pipeline_read;
     j["pipeline_write"] = o.pipeline_write;
     j["overlap_step"] = o.overlap_step;
+    j["super_offload"] = o.super_offload;
+    if (o.cpuadam_cores_perc) j["cpuadam_cores_perc"] = *o.cpuadam_cores_perc;
   } else {
     j["buffer_size"] = o.buffer_size;
     j["max_in_cpu"] = o.max_in_cpu;

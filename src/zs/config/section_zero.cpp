@@ -87,10 +87,17 @@ static OffloadConfig read_offload_optimizer(Section& zero) {
   o.overlap_step = s.get_bool("overlap_step", o.overlap_step);
   if (o.overlap_step && o.device != "cpu")
     fail(s.key_path("overlap_step") + " needs " + s.key_path("device") + " \"cpu\"");
-  refuse_unless_default(s, "super_offload", false);
-  const double cores = s.get_double("cpuadam_cores_perc", 0.8);
-  require(cores >= 0 && cores <= 1, s.key_path("cpuadam_cores_perc"), "between 0 and 1", number_text(cores));
-  refuse_unless_default(s, "cpuadam_cores_perc", 0.8);
+  o.super_offload = s.get_bool("super_offload", o.super_offload);
+  if (o.super_offload && o.device != "cpu")
+    fail(s.key_path("super_offload") + " needs " + s.key_path("device") + " \"cpu\"");
+  if (s.has("cpuadam_cores_perc")) {
+    const double cores = s.get_double("cpuadam_cores_perc", 0.8);
+    require(cores > 0 && cores <= 1, s.key_path("cpuadam_cores_perc"), "above 0 and at most 1", number_text(cores));
+    if (!o.super_offload && cores != 0.8)
+      fail(s.key_path("cpuadam_cores_perc") + " sets the CPU Adam's share of the cores with " +
+           s.key_path("super_offload") + " true, as in DeepSpeed; it is off here");
+    o.cpuadam_cores_perc = cores;
+  }
   return o;
 }
 
@@ -267,6 +274,13 @@ void read_zero(Section& top, int world_size, Config& cfg) {
   if (z.offload_param.enabled() && z.stage == 3 && !z.offload_optimizer.enabled())
     fail(s.key_path("offload_param") + " needs zero_optimization.offload_optimizer too (device \"cpu\" or \"nvme\"): "
          "the parameter shards in host memory are updated by the optimizer step on the CPU");
+  if (z.offload_optimizer.super_offload && z.stage != 3)
+    fail(s.key_path("offload_optimizer") + ".super_offload needs zero_optimization.stage 3, as in DeepSpeed (the "
+         "stage is " + std::to_string(z.stage) + "; at stages 1-2 offload_optimizer.overlap_step overlaps the update "
+         "with the next forward)");
+  if (z.offload_optimizer.super_offload && z.offload_param.device == "nvme")
+    fail(s.key_path("offload_optimizer") + ".super_offload cannot start updates in backward while the parameter "
+         "shards live in files (offload_param.device \"nvme\"); use offload_param \"cpu\" or \"none\"");
   read_zeropp(s, world_size, z);
 }
 

@@ -9,6 +9,7 @@
 #include <c10/core/GradMode.h>
 
 #include "zs/base/clock.hpp"
+#include "zs/base/strings.hpp"
 #include "zs/dist/communicator.hpp"
 #include "zs/monitor/comms_logger.hpp"
 #include "zs/monitor/flops_profiler.hpp"
@@ -55,6 +56,20 @@ std::optional<at::ScalarType> comm_dtype(const Config& c) {
   if (s == "bf16") return at::kBFloat16;
   if (s == "fp16") return at::kHalf;
   throw ConfigError("communication_data_type \"" + s + "\" is not one of fp32, fp16, bf16");
+}
+
+// The share of cores the CPU Adam step uses: with super_offload it runs while the device still
+// computes, and the threads that drive the device keep the rest (DeepSpeed's cpuadam_cores_perc,
+// 0.8 by default); otherwise all of them.
+double cpu_adam_core_share(const Config& c) {
+  const OffloadConfig& o = c.zero.offload_optimizer;
+  if (ascii_lowercase(c.optimizer.type) == "sgd") {
+    if (o.super_offload && o.cpuadam_cores_perc)
+      throw ConfigError("zero_optimization.offload_optimizer.cpuadam_cores_perc sets the CPU Adam's threads; the "
+                        "optimizer is SGD, whose host step runs on LibTorch's threads (remove the key)");
+    return 1.0;
+  }
+  return o.super_offload ? o.cpuadam_cores_perc.value_or(0.8) : 1.0;
 }
 
 // offload_param to NVMe: the files and the buffer pool for the units' shards. Every shard must
@@ -129,7 +144,8 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
 
   // Optimizer offload: masters and state in host memory, updated on the CPU (zero/offloaded_step.hpp).
   const OffloadConfig& offload = config_.zero.offload_optimizer;
-  std::unique_ptr<Optimizer> inner = offload.enabled() ? make_host_optimizer(config_.optimizer, offload.pin_memory && world_.device.is_cuda())
+  std::unique_ptr<Optimizer> inner = offload.enabled() ? make_host_optimizer(config_.optimizer, offload.pin_memory && world_.device.is_cuda(),
+                                                                             cpu_adam_core_share(config_))
                                                        : make_optimizer(config_.optimizer);
   std::vector<ParamGroup*> groups;
   for (const auto& g : groups_) groups.push_back(g.get());
@@ -300,7 +316,8 @@ MemoryEstimate Engine::memory_estimate() const {
 }
 
 Engine::~Engine() {
-  if (optimizer_) {
+  // A step begun in backward and never completed with step(): the optimizer's own end joins it.
+  if (optimizer_ && !optimizer_->step_begun_in_backward()) {
     try {
       optimizer_->finish_update();
     } catch (const std::exception& e) {
@@ -335,6 +352,16 @@ std::string Engine::cuda_graph_obstacle() const {
   return "";
 }
 
+std::string Engine::super_offload_obstacle() const {
+  if (!config_.zero.offload_optimizer.super_offload) return "offload_optimizer.super_offload is off";
+  if (config_.gradient_clipping > 0)
+    return "gradient_clipping scales every update by the whole gradient's norm, known only after backward";
+  if (scaler_->enabled()) return "fp16 loss scaling checks the whole gradient for overflow first";
+  if (!optimizer_->can_begin_step_in_backward())
+    return "no unit is partitioned (every parameter stays gathered, e.g. under stage3_param_persistence_threshold)";
+  return "";
+}
+
 bool Engine::is_gradient_accumulation_boundary() const {
   return (micro_steps_ + 1) % config_.gradient_accumulation_steps == 0;
 }
@@ -360,7 +387,13 @@ void Engine::backward(const at::Tensor& loss) {
   if (flops_profiler_) flops_profiler_->before_backward();
   optimizer_->finish_update();  // an offloaded step still updating units the forward did not run
   const int64_t gas = config_.gradient_accumulation_steps;
-  for (const auto& g : groups_) g->begin_backward(is_gradient_accumulation_boundary(), micro_steps_ % gas == 0);
+  const bool boundary = is_gradient_accumulation_boundary();
+  if (boundary && super_offload_obstacle().empty()) {
+    // The window's last backward: the CPU update starts on each unit once its gradient is reduced.
+    if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
+    optimizer_->begin_step_in_backward(scheduled_lr());
+  }
+  for (const auto& g : groups_) g->begin_backward(boundary, micro_steps_ % gas == 0);
   {
     c10::NoGradGuard no_grad;
     loss_sum_.add_(loss.detach().to(at::kFloat));
@@ -381,8 +414,10 @@ bool Engine::step() {
   if (!boundary) return false;
 
   const double lr = scheduled_lr();
-  optimizer_->finish_update();
-  if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
+  if (!optimizer_->step_begun_in_backward()) {
+    optimizer_->finish_update();
+    if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
+  }
   const StepOutcome outcome = optimizer_->step(lr, scaler_->scale(), scaler_->enabled(), config_.gradient_clipping);
   if (!outcome.skipped) drop_secondary_partitions();
   const double scale_used = scaler_->scale();

@@ -147,6 +147,9 @@ class Engine {
   // engine's running inside the forward (stage 3's gathers, overlap_step's waits, activation
   // checkpointing's recomputation, the flops profiler's counting).
   std::string cuda_graph_obstacle() const;
+  // Why the optimizer step cannot begin in backward (offload_optimizer.super_offload); empty when it
+  // does.
+  std::string super_offload_obstacle() const;
   torch::nn::Module& module() { return model_; }
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.

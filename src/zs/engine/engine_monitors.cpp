@@ -71,6 +71,12 @@ void Engine::print_summary() const {
               c.optimizer.lr, c.gradient_clipping);
   if (optimizer_ && !optimizer_->offload_summary().empty())
     std::printf("[zeroshard] %s\n", optimizer_->offload_summary().c_str());
+  if (c.zero.offload_optimizer.super_offload) {
+    const std::string obstacle = super_offload_obstacle();
+    std::printf("[zeroshard] super_offload: %s\n",
+                obstacle.empty() ? "each unit's CPU update starts in backward, once its gradient is reduced"
+                                 : ("the CPU update runs after backward: " + obstacle).c_str());
+  }
   if (param_swapper_) std::printf("[zeroshard] %s\n", param_swapper_->describe().c_str());
   if (codec_) std::printf("[zeroshard] %s\n", codec_->describe().c_str());
   for (const std::string& sink : sinks_->descriptions()) std::printf("[zeroshard] metrics to %s\n", sink.c_str());

@@ -26,14 +26,14 @@ namespace {
 
 class CpuAdamOptimizer final : public HostOptimizer {
  public:
-  CpuAdamOptimizer(const OptimizerConfig& config, bool decoupled, bool pin_memory)
+  CpuAdamOptimizer(const OptimizerConfig& config, bool decoupled, bool pin_memory, int threads)
       : decoupled_(decoupled),
         pin_memory_(pin_memory),
         beta1_(config.beta1),
         beta2_(config.beta2),
         eps_(config.eps),
         default_weight_decay_(config.weight_decay),
-        threads_(default_cpu_threads()),
+        threads_(threads),
         isa_(cpu_adam_isa()) {}
 
   using Optimizer::add_param;
@@ -150,19 +150,30 @@ class CpuAdamOptimizer final : public HostOptimizer {
 }  // namespace
 
 namespace optim_detail {
-std::unique_ptr<HostOptimizer> make_host_adam(const OptimizerConfig& config, bool decoupled, bool pin_memory) {
-  return std::make_unique<CpuAdamOptimizer>(config, decoupled, pin_memory);
+std::unique_ptr<HostOptimizer> make_host_adam(const OptimizerConfig& config, bool decoupled, bool pin_memory,
+                                              int threads) {
+  return std::make_unique<CpuAdamOptimizer>(config, decoupled, pin_memory, threads);
 }
 }  // namespace optim_detail
 
-std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config, bool pin_memory) {
+std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config, bool pin_memory,
+                                                   double cpu_adam_core_share) {
   // make_optimizer owns the validation of the section (type and hyper-parameters): the same
   // errors whether or not the state is offloaded.
   make_optimizer(config);
+  TORCH_CHECK(cpu_adam_core_share > 0 && cpu_adam_core_share <= 1, "make_host_optimizer: the CPU Adam's core share ",
+              cpu_adam_core_share, " is not in (0, 1]");
   const std::string type = ascii_lowercase(config.type);
-  if (type == "sgd") return optim_detail::make_host_sgd(config, pin_memory);
+  if (type == "sgd") {
+    TORCH_CHECK(cpu_adam_core_share == 1.0,
+                "offload_optimizer.cpuadam_cores_perc sets the CPU Adam's threads; the host SGD step runs on "
+                "LibTorch's threads (remove the key)");
+    return optim_detail::make_host_sgd(config, pin_memory);
+  }
   const bool decoupled = type == "adamw" || config.adam_w_mode;
-  return optim_detail::make_host_adam(config, decoupled, pin_memory);
+  int threads = default_cpu_threads();
+  if (!std::getenv("ZS_CPU_ADAM_THREADS")) threads = std::max(1, int(threads * cpu_adam_core_share));
+  return optim_detail::make_host_adam(config, decoupled, pin_memory, threads);
 }
 
 }  // namespace zs

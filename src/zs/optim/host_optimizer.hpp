@@ -49,11 +49,16 @@ class HostOptimizer : public Optimizer {
 // SGD on LibTorch's fused CPU kernel; the same update rules as make_optimizer's. Throws
 // ConfigError as make_optimizer does. `pin_memory`: allocate the state in pinned (page-locked)
 // memory, which only a CUDA build can.
-std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config, bool pin_memory);
+// `cpu_adam_core_share` (0, 1]: the share of this rank's cores the CPU Adam step uses (super_offload's
+// cpuadam_cores_perc, leaving the rest to the threads that drive the device); ZS_CPU_ADAM_THREADS
+// overrides it. The host SGD step runs on LibTorch's threads and takes only 1.
+std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config, bool pin_memory,
+                                                   double cpu_adam_core_share = 1.0);
 
 namespace optim_detail {
 // Concrete host optimizers (make_host_optimizer picks one).
-std::unique_ptr<HostOptimizer> make_host_adam(const OptimizerConfig& config, bool decoupled, bool pin_memory);
+std::unique_ptr<HostOptimizer> make_host_adam(const OptimizerConfig& config, bool decoupled, bool pin_memory,
+                                              int threads);
 std::unique_ptr<HostOptimizer> make_host_sgd(const OptimizerConfig& config, bool pin_memory);
 // A zero-filled fp32 host tensor shaped like `like`, pinned when asked.
 at::Tensor host_zeros_like(const at::Tensor& like, bool pin_memory);

@@ -22,6 +22,8 @@ class HostOffloadTransfer final : public OffloadTransfer {
   void prepare_slots(int) override {}
   void mark_slot(int) override {}
   void wait_slot(int) override {}
+  void mark_grads_ready(int) override {}
+  void copies_after_grads(int) override {}
 };
 
 }  // namespace

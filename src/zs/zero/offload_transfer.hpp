@@ -43,6 +43,11 @@ class OffloadTransfer {
   virtual void prepare_slots(int count) = 0;
   virtual void mark_slot(int slot) = 0;
   virtual void wait_slot(int slot) = 0;
+  // For a step whose slots arrive during backward (OffloadedStep::submit): mark_grads_ready(s),
+  // on the stream that finished slot s's gradient, notes that point; copies_after_grads(s) makes
+  // the copies queued from now on wait for it (called by the thread that fetches them).
+  virtual void mark_grads_ready(int slot) = 0;
+  virtual void copies_after_grads(int slot) = 0;
 };
 
 // `buffers`: ring size (>= 1); `buffer_elements`: the largest piece a buffer holds.

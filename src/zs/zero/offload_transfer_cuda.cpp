@@ -69,10 +69,16 @@ class CudaOffloadTransfer final : public OffloadTransfer {
   }
 
   void prepare_slots(int count) override {
-    if (int(slot_sent_.size()) < count) slot_sent_.resize(size_t(count));  // before the thread starts
+    // Before the thread starts.
+    if (int(slot_sent_.size()) < count) slot_sent_.resize(size_t(count));
+    if (int(grads_ready_.size()) < count) grads_ready_.resize(size_t(count));
   }
   void mark_slot(int slot) override { slot_sent_.at(size_t(slot)).record(stream_); }
   void wait_slot(int slot) override { slot_sent_.at(size_t(slot)).block(c10::cuda::getCurrentCUDAStream(device_.index())); }
+  void mark_grads_ready(int slot) override {
+    grads_ready_.at(size_t(slot)).record(c10::cuda::getCurrentCUDAStream(device_.index()));
+  }
+  void copies_after_grads(int slot) override { grads_ready_.at(size_t(slot)).block(stream_); }
 
  private:
   // A pinned buffer of buffer_elements_ elements of `like`'s dtype (made on first use, remade
@@ -91,6 +97,7 @@ class CudaOffloadTransfer final : public OffloadTransfer {
   std::vector<at::Tensor> grads_, params_;
   std::vector<at::cuda::CUDAEvent> fetched_, sent_;
   std::vector<at::cuda::CUDAEvent> slot_sent_;  // a running step's slots, once their values are sent
+  std::vector<at::cuda::CUDAEvent> grads_ready_;  // a streamed step's slots, once their gradients are final
   at::cuda::CUDAEvent last_send_;
 };
 

@@ -1,6 +1,7 @@
 #include "zs/zero/offloaded_step.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 
 #include <ATen/ops/empty.h>
@@ -54,25 +55,66 @@ void OffloadedStep::run(const std::vector<OwnedSlot>& slots, const std::vector<i
 
 void OffloadedStep::start(const std::vector<OwnedSlot>& slots, std::vector<int> order, std::vector<at::Tensor> grads,
                           double lr, double grad_divisor) {
+  open(slots, lr, grad_divisor);
+  submit(std::move(order), std::move(grads), 0);
+  close();
+}
+
+void OffloadedStep::open(const std::vector<OwnedSlot>& slots, double lr, double grad_divisor) {
   TORCH_CHECK(!running(), "offload: a step started while the previous one is still updating");
-  transfer_->begin();  // on the caller's stream: the copies start after the gradients are final
+  transfer_->begin();  // on the caller's stream: after the previous step's sends
   transfer_->prepare_slots(int(slots.size()));
   sent_.assign(slots.size(), 0);
+  queue_.clear();
+  closed_ = drained_ = false;
   error_ = nullptr;
-  worker_ = std::thread([this, &slots, order = std::move(order), grads = std::move(grads), lr, grad_divisor] {
-    try {
-      update(slots, order, grads, lr, grad_divisor, {}, [this](int s) {
-        transfer_->mark_slot(s);
-        std::lock_guard<std::mutex> lock(mutex_);
-        sent_[size_t(s)] = 1;
-        slot_sent_.notify_all();
-      });
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      error_ = std::current_exception();
-      slot_sent_.notify_all();
+  worker_ = std::thread([this, &slots, lr, grad_divisor] { work(slots, lr, grad_divisor); });
+}
+
+void OffloadedStep::submit(std::vector<int> order, std::vector<at::Tensor> grads, int priority) {
+  if (order.empty()) return;
+  transfer_->mark_grads_ready(order.front());
+  std::lock_guard<std::mutex> lock(mutex_);
+  TORCH_CHECK(!closed_, "offload: slots handed to a step that was closed");
+  queue_.push_back(Batch{std::move(order), std::move(grads), priority});
+  batch_queued_.notify_one();
+}
+
+void OffloadedStep::close() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  closed_ = true;
+  batch_queued_.notify_one();
+}
+
+void OffloadedStep::work(const std::vector<OwnedSlot>& slots, double lr, double grad_divisor) {
+  const auto slot_done = [this](int s) {
+    transfer_->mark_slot(s);
+    std::lock_guard<std::mutex> lock(mutex_);
+    sent_[size_t(s)] = 1;
+    slot_sent_.notify_all();
+  };
+  try {
+    while (true) {
+      Batch batch;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        batch_queued_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) break;
+        auto next = std::min_element(queue_.begin(), queue_.end(),
+                                     [](const Batch& a, const Batch& b) { return a.priority < b.priority; });
+        batch = std::move(*next);
+        queue_.erase(next);
+      }
+      transfer_->copies_after_grads(batch.order.front());
+      update(slots, batch.order, batch.grads, lr, grad_divisor, {}, slot_done);
     }
-  });
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::current_exception();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  drained_ = true;
+  slot_sent_.notify_all();
 }
 
 void OffloadedStep::wait_slot(int slot) {
@@ -80,7 +122,11 @@ void OffloadedStep::wait_slot(int slot) {
   bool failed = false;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    slot_sent_.wait(lock, [&] { return sent_.at(size_t(slot)) || error_; });
+    slot_sent_.wait(lock, [&] { return sent_.at(size_t(slot)) || error_ || drained_; });
+    failed = error_ != nullptr;
+    if (!failed && !sent_[size_t(slot)])
+      error_ = std::make_exception_ptr(std::runtime_error(
+          "offload: optimizer slot " + std::to_string(slot) + " was never handed to the step that just ended"));
     failed = error_ != nullptr;
   }
   if (failed) finish();  // rethrows
@@ -89,6 +135,7 @@ void OffloadedStep::wait_slot(int slot) {
 
 void OffloadedStep::finish() {
   if (!running()) return;
+  close();
   worker_.join();
   if (error_) {
     std::exception_ptr error = error_;
@@ -99,7 +146,9 @@ void OffloadedStep::finish() {
 }
 
 OffloadedStep::~OffloadedStep() {
-  if (worker_.joinable()) worker_.join();
+  if (!worker_.joinable()) return;
+  close();
+  worker_.join();
 }
 
 void OffloadedStep::update(const std::vector<OwnedSlot>& slots, const std::vector<int>& order,

@@ -14,7 +14,9 @@
 //
 // At stage 3 most slots belong to units, which are gathered one at a time in the next forward: the
 // step updates them on a thread of its own (start) in the units' order while the device already
-// runs that forward, and a unit's gather waits only for its own slots (wait_slot).
+// runs that forward, and a unit's gather waits only for its own slots (wait_slot). With
+// super_offload the thread starts before backward (open) and takes each unit's slots as soon as
+// backward has reduced their gradients (submit), so the CPU update also overlaps the backward.
 #pragma once
 
 #include <condition_variable>
@@ -72,11 +74,19 @@ class OffloadedStep {
   // device gradients must stay as they are until finish(). No collectives run there.
   void start(const std::vector<OwnedSlot>& slots, std::vector<int> order, std::vector<at::Tensor> grads, double lr,
              double grad_divisor);
+  // The same, with the slots handed over as their gradients become final: open() starts the thread
+  // (after optimizer.begin_step()); submit() queues slots whose gradients `grads[i]` are final in
+  // stream order on the caller's stream, `priority` ordering the queue (lowest first); close()
+  // says that nothing more comes.
+  void open(const std::vector<OwnedSlot>& slots, double lr, double grad_divisor);
+  void submit(std::vector<int> order, std::vector<at::Tensor> grads, int priority);
+  void close();
   bool running() const { return worker_.joinable(); }
   // Blocks until slot `slot` of the running update has been updated and sent, then makes the
   // caller's device work wait for the copy. Rethrows a failure of the update.
   void wait_slot(int slot);
-  // Waits for the whole running update (no-op when none runs). Rethrows a failure of the update.
+  // Waits for the whole running update (no-op when none runs; closes an open one). Rethrows a
+  // failure of the update.
   void finish();
   ~OffloadedStep();
 
@@ -100,11 +110,21 @@ class OffloadedStep {
   int64_t piece_elements_;
   std::unique_ptr<OffloadTransfer> transfer_;
 
-  // A running update (start): its thread, which slots it has sent, and its failure if any.
+  struct Batch {
+    std::vector<int> order;
+    std::vector<at::Tensor> grads;  // by slot index
+    int priority;
+  };
+  void work(const std::vector<OwnedSlot>& slots, double lr, double grad_divisor);
+
+  // A running update (open or start): its thread, the slots handed over and not yet taken, which
+  // slots it has sent, whether more may come, and its failure if any.
   std::thread worker_;
   std::mutex mutex_;
-  std::condition_variable slot_sent_;
+  std::condition_variable slot_sent_, batch_queued_;
+  std::vector<Batch> queue_;
   std::vector<char> sent_;
+  bool closed_ = false, drained_ = false;
   std::exception_ptr error_;
 };
 

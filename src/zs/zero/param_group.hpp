@@ -125,6 +125,9 @@ class ParamGroup {
   bool pinned() const { return pinned_; }
   // Called before every gather reads the shard (an offloaded step still updating it waits there).
   void set_before_gather(std::function<void()> fn) { before_gather_ = std::move(fn); }
+  // Partitioned groups: called once in each boundary backward, when every bucket's reduced
+  // gradient is final (in stream order on the caller's stream); an offloaded step may start there.
+  void set_after_reduced(std::function<void()> fn) { after_reduced_ = std::move(fn); }
   // hpZ: the parameters changed (optimizer step, checkpoint load), so the secondary copy is stale;
   // its memory goes and the next gather is from the primary shards again. A no-op without hpZ.
   void drop_secondary();
@@ -194,6 +197,7 @@ class ParamGroup {
   at::Tensor shard_;         // partitioned: this rank's chunks (16-bit); host/file with offload_param
   std::vector<at::Tensor> masters_;  // set by gather_from_masters: shard_ is then empty
   std::function<void()> before_gather_;
+  std::function<void()> after_reduced_;
   ParamSwapper* nvme_ = nullptr;
   int read_buffer_ = -1;     // nvme: the pool buffer of a gather in progress
   SwapHandle read_;          // nvme: its read
@@ -219,7 +223,7 @@ class ParamGroup {
   std::vector<int> remaining_;         // per bucket: gradients still to land
   std::vector<char> ready_;
   int next_launch_ = 0;
-  bool communicate_ = false, first_micro_step_ = true, in_backward_ = false;
+  bool communicate_ = false, first_micro_step_ = true, in_backward_ = false, boundary_ = false;
 };
 
 }  // namespace zs

@@ -10,6 +10,7 @@ namespace zs {
 
 void ParamGroup::begin_backward(bool boundary, bool first) {
   communicate_ = boundary || !options_.grad_buffer;
+  boundary_ = boundary;
   first_micro_step_ = first;
   remaining_.resize(layout_.buckets.size());
   for (size_t b = 0; b < layout_.buckets.size(); ++b)
@@ -95,10 +96,13 @@ void ParamGroup::zero_unwritten_staging(int b) {
 void ParamGroup::launch(int b) {
   c10::NoGradGuard no_grad;
   const FlatBucket& bucket = layout_.buckets[b];
+  const bool last = next_launch_ == int(layout_.buckets.size());
+  std::function<void()> done = options_.partitioned && boundary_ && last ? after_reduced_ : nullptr;
   if (options_.grad_buffer) {
     at::Tensor grads = grad_buffer_.narrow(0, bucket.offset, bucket.numel);
     at::Tensor target = options_.shard_optimizer ? grads.narrow(0, comm_.rank() * bucket.chunk, bucket.chunk) : grads;
-    reductions_.launch(grads, target, /*whole_bucket=*/!options_.shard_optimizer, /*accumulate=*/false, /*staged=*/false);
+    reductions_.launch(grads, target, /*whole_bucket=*/!options_.shard_optimizer, /*accumulate=*/false, /*staged=*/false,
+                       std::move(done));
   } else {
     // The window's first reduction overwrites every element; later ones add to them.
     if (!has_shard_grads()) allocate_shard_grads(/*zeroed=*/!first_micro_step_);
@@ -113,10 +117,11 @@ void ParamGroup::launch(int b) {
       staging_[b] = at::Tensor();
       staged = true;
     }
-    reductions_.launch(input, shard_grad(b), /*whole_bucket=*/false, /*accumulate=*/!first_micro_step_, staged);
+    reductions_.launch(input, shard_grad(b), /*whole_bucket=*/false, /*accumulate=*/!first_micro_step_, staged,
+                       std::move(done));
   }
   // A partitioned group is done with its parameters once every bucket is on its way.
-  if (options_.partitioned && next_launch_ == int(layout_.buckets.size())) release();
+  if (options_.partitioned && last) release();
 }
 
 void ParamGroup::end_backward() {

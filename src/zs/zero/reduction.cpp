@@ -45,12 +45,13 @@ void finish_reduction(PendingReduction& p, const ReducerOptions& options, int wo
 }
 
 void ReductionQueue::launch(const at::Tensor& input, const at::Tensor& target, bool whole_bucket, bool accumulate,
-                            bool staged) {
+                            bool staged, std::function<void()> on_finished) {
   if (staged) {
     while (staged_in_flight_ >= max_staged_) finish_front();
     ++staged_in_flight_;
   }
-  pending_.push_back(Entry{start_reduction(comm_, input, target, whole_bucket, accumulate, options_), staged});
+  pending_.push_back(
+      Entry{start_reduction(comm_, input, target, whole_bucket, accumulate, options_), staged, std::move(on_finished)});
   if (!options_.overlap_comm) finish_all();
 }
 
@@ -58,7 +59,9 @@ void ReductionQueue::finish_front() {
   Entry& e = pending_.front();
   finish_reduction(e.reduction, options_, comm_.size());
   if (e.staged) --staged_in_flight_;
+  std::function<void()> on_finished = std::move(e.on_finished);
   pending_.pop_front();  // lets go of the staging buffer (ordered after the collective that read it)
+  if (on_finished) on_finished();
 }
 
 void ReductionQueue::finish_all() {

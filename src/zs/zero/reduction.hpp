@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <optional>
 
 #include <ATen/core/Tensor.h>
@@ -54,13 +55,17 @@ class ReductionQueue {
 
   const ReducerOptions& options() const { return options_; }
   // start_reduction(...) with these options; `staged`: the input is a staging buffer.
-  void launch(const at::Tensor& input, const at::Tensor& target, bool whole_bucket, bool accumulate, bool staged);
+  // `on_finished`, when set, runs right after the reduction is finished (its target final in
+  // stream order on the caller's stream).
+  void launch(const at::Tensor& input, const at::Tensor& target, bool whole_bucket, bool accumulate, bool staged,
+              std::function<void()> on_finished = {});
   void finish_all();
 
  private:
   struct Entry {
     PendingReduction reduction;
     bool staged = false;
+    std::function<void()> on_finished;
   };
   void finish_front();
 

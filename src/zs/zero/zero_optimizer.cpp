@@ -79,7 +79,10 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
                       (param_dtype == at::kBFloat16 || param_dtype == at::kHalf) && optimizer_->has_fused_16bit_step();
   // CPU offload at stage 3 with shards in memory: the units' slots are updated while the next
   // forward runs, and a unit's gather waits only for its own (OffloadedStep::start).
+  // With super_offload a unit's slots go to that update as soon as backward has reduced its
+  // gradient (begin_step_in_backward), the units nearest the forward's start first.
   if (offloaded_ && !units_.empty() && !shards_in_files_) {
+    super_offload_ = offload.super_offload;
     slot_first_unit_.assign(slots_.size(), -1);
     for (size_t u = 0; u < units_.size(); ++u) {
       std::vector<int> own_slots;
@@ -89,7 +92,17 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
           slot_first_unit_[i] = int(u);
         }
       units_[u]->set_before_gather([this, own_slots] {
+        // In a backward whose step has begun, a unit is gathered before its gradient is reduced,
+        // so before its slots are handed over: nothing of this step has touched its shard yet.
+        if (step_in_backward_) return;
         for (int s : own_slots) offloaded_->wait_slot(s);
+      });
+      if (!super_offload_) continue;
+      units_[u]->set_after_reduced([this, own_slots, u] {
+        if (!step_in_backward_) return;
+        std::vector<at::Tensor> grads(slots_.size());
+        for (int s : own_slots) grads[size_t(s)] = grad(slots_[size_t(s)]);
+        offloaded_->submit(own_slots, std::move(grads), int(u));
       });
     }
   }
@@ -127,7 +140,46 @@ ZeroOptimizer::~ZeroOptimizer() {
   }
 }
 
+bool ZeroOptimizer::begin_step_in_backward(double lr) {
+  if (!super_offload_) return false;
+  finish_update();
+  c10::NoGradGuard no_grad;
+  optimizer_->begin_step();
+  offloaded_->open(slots_, lr, /*grad_divisor=*/1.0);
+  step_lr_ = lr;
+  step_in_backward_ = true;
+  return true;
+}
+
+StepOutcome ZeroOptimizer::finish_step_begun_in_backward(double lr, double loss_scale, bool check_overflow,
+                                                         double max_norm) {
+  TORCH_CHECK(lr == step_lr_ && loss_scale == 1.0 && !check_overflow && max_norm == 0,
+              "ZeroOptimizer: the step begun in backward had learning rate ", step_lr_,
+              ", no loss scaling and no clipping; step() asks for lr ", lr, ", loss scale ", loss_scale,
+              ", overflow check ", check_overflow, ", max norm ", max_norm);
+  step_in_backward_ = false;
+  StepOutcome out;
+  out.grad_norm = global_sq_norm().sqrt_();  // reported; the update does not need it
+  // The slots outside units are read before the first unit runs: first in the queue, and waited
+  // for here, as the step after backward does them before it returns.
+  std::vector<int> now;
+  std::vector<at::Tensor> grads(slots_.size());
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slot_first_unit_[i] < 0) {
+      now.push_back(int(i));
+      grads[i] = grad(slots_[i]);
+    }
+  offloaded_->submit(now, std::move(grads), /*priority=*/-1);
+  offloaded_->close();
+  for (int i : now) offloaded_->wait_slot(i);
+  publish(/*copy_masters=*/false);
+  return out;
+}
+
 void ZeroOptimizer::finish_update() {
+  TORCH_CHECK(!step_in_backward_,
+              "the optimizer step of this accumulation window began in its backward "
+              "(offload_optimizer.super_offload): call step() before anything else");
   if (!offloaded_ || !offloaded_->running()) return;
   offloaded_->finish();
   if (!awaiting_gather_.empty()) {
@@ -214,6 +266,7 @@ bool ZeroOptimizer::any_overflow() {
 
 StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflow, double max_norm) {
   c10::NoGradGuard no_grad;
+  if (step_in_backward_) return finish_step_begun_in_backward(lr, loss_scale, check_overflow, max_norm);
   finish_update();
   StepOutcome out;
   if (check_overflow && any_overflow()) {

@@ -62,9 +62,19 @@ class ZeroOptimizer {
   // global gradient norm to it (0: off). Zeroes the gradients afterwards.
   StepOutcome step(double lr, double loss_scale, bool check_overflow, double max_norm);
 
+  // offload_optimizer.super_offload (CPU offload at stage 3, shards in memory): begins the step of
+  // the window whose last backward is about to run, with learning rate `lr` and nothing that needs
+  // the whole gradient first (no clipping, no loss scaling, no overflow check). Each unit's slots
+  // are then updated as soon as backward has reduced its gradient; step() adds the other slots.
+  // Same arithmetic as the step after backward. Returns false (and does nothing) otherwise.
+  bool begin_step_in_backward(double lr);
+  bool step_begun_in_backward() const { return step_in_backward_; }
+  bool can_begin_step_in_backward() const { return super_offload_; }
+
   // With optimizer offload at stage 3 the units' slots are still being updated after step()
   // returns (each unit's gather waits for its own); this waits for all of them and lets the
   // gradients go. A no-op otherwise. The engine calls it before anything else touches the state.
+  // Throws between begin_step_in_backward() and step(): the step must be completed first.
   void finish_update();
   // Optimizer offload at stages 1-2: the model's units, in forward order, as their parameters.
   // Slots made only of unit parameters are then updated while the next forward runs, and
@@ -91,6 +101,7 @@ class ZeroOptimizer {
   at::Tensor global_sq_norm();
   bool any_overflow();
   void add_slot(OwnedSlot slot, double weight_decay);
+  StepOutcome finish_step_begun_in_backward(double lr, double loss_scale, bool check_overflow, double max_norm);
   // offload_param "nvme": opens each unit's shard before its first slot (reading its file when
   // `read`) and closes it after its last (writing it back when `write`); empty otherwise.
   SlotAccess shard_access(bool read, bool write) const;
@@ -118,6 +129,9 @@ class ZeroOptimizer {
   std::vector<std::vector<int>> unit_slots_;
   std::vector<int> slot_first_unit_;
   std::vector<char> awaiting_gather_;
+  bool super_offload_ = false;     // the config asks for steps begun in backward
+  bool step_in_backward_ = false;  // one is running: between begin_step_in_backward() and step()
+  double step_lr_ = 0;
   void gather_awaiting(int slot);
 };
 
