@@ -7,6 +7,7 @@
 #include <ATen/ops/empty.h>
 
 #include "zs/base/strings.hpp"
+#include "zs/io/host_memory.hpp"
 #include "zs/optim/cpu_adam.hpp"
 #include "zs/optim/host_optimizer.hpp"
 #include "zs/optim/optimizer_checks.hpp"
@@ -15,7 +16,7 @@ namespace zs {
 namespace optim_detail {
 
 at::Tensor host_zeros_like(const at::Tensor& like, bool pin_memory) {
-  at::Tensor t = at::empty(like.sizes(), at::TensorOptions().dtype(at::kFloat).device(at::kCPU).pinned_memory(pin_memory));
+  at::Tensor t = empty_host(like.numel(), at::kFloat, pin_memory).view(like.sizes());
   t.zero_();
   return t;
 }

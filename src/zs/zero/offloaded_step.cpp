@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 
 #include "zs/config/env.hpp"
+#include "zs/io/host_memory.hpp"
 #include "zs/zero/gradient_ring.hpp"
 #include "zs/zero/zero_optimizer.hpp"
 
@@ -29,7 +30,7 @@ OffloadedStep::OffloadedStep(HostOptimizer& optimizer, c10::Device device, const
       transfer_(make_offload_transfer(device, buffers_, piece_elements_)) {}
 
 at::Tensor OffloadedStep::make_master(const at::Tensor& own) const {
-  at::Tensor master = at::empty({own.numel()}, at::TensorOptions().dtype(at::kFloat).device(at::kCPU).pinned_memory(pin_memory_));
+  at::Tensor master = empty_host(own.numel(), at::kFloat, pin_memory_);
   master.copy_(own.reshape({own.numel()}));
   return master;
 }

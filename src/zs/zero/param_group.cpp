@@ -10,6 +10,7 @@
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/io/host_memory.hpp"
 #include "zs/zero/grad_ready_hook.hpp"
 #include "zs/zero/param_swapper.hpp"
 #include "zs/zero/storage.hpp"
@@ -115,8 +116,8 @@ void ParamGroup::make_shard(const ShardPlacement& placement) {
     open_shard(/*read=*/false);
   } else {
     const bool host = placement.on_host && !full_.device().is_cpu();
-    shard_ = at::empty({layout_.shard_numel},
-                       host ? full_.options().device(at::kCPU).pinned_memory(placement.pin_memory) : full_.options());
+    shard_ = host ? empty_host(layout_.shard_numel, full_.scalar_type(), placement.pin_memory)
+                  : at::empty({layout_.shard_numel}, full_.options());
   }
   for (size_t b = 0; b < layout_.buckets.size(); ++b)
     own(int(b)).copy_(full_.narrow(0, own_begin(int(b)), layout_.buckets[b].chunk));
