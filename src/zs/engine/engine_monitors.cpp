@@ -1,5 +1,5 @@
 // The engine's monitors: setting up the metric sinks and the flops profiler, the rates each step
-// reports to the sinks, and the summary printed at start. (The calls into them sit where the engine's work happens, engine.cpp.)
+// reports to the sinks, and the summary printed at start. (The calls into them sit where the engine's work happens, engine.cpp and engine_setup.cpp.)
 #include <cstdio>
 
 #include <ATen/ops/full.h>

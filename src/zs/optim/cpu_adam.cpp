@@ -212,7 +212,8 @@ CpuIsa cpu_adam_isa() {
   return isa;
 }
 
-int default_cpu_threads() {
+int default_cpu_threads(double core_share) {
+  TORCH_CHECK(core_share > 0 && core_share <= 1, "default_cpu_threads: core share ", core_share, " is not in (0, 1]");
   // ZS_CPU_ADAM_THREADS overrides (the CPU step is memory-bound: fewer threads than cores can
   // leave the threads that feed the GPU a core of their own at little cost).
   // (Clamped to 4096 threads: an int, and more than any host has cores.)
@@ -230,7 +231,7 @@ int default_cpu_threads() {
       local_ranks = 1;
     }
   }
-  return std::max(1, cores / local_ranks);
+  return std::max(1, int(cores / local_ranks * core_share));
 }
 
 void cpu_adam_step_with_isa(const CpuAdamArgs& args, CpuIsa isa) {

@@ -66,9 +66,10 @@ void cpu_adam_step(at::Tensor param, at::Tensor grad, at::Tensor exp_avg, at::Te
                    double grad_divisor, int threads);
 
 // Cores this process may run on (its affinity mask) divided among the ranks sharing the node
-// (LOCAL_WORLD_SIZE, default 1); at least 1. OMP_NUM_THREADS is deliberately ignored: launchers
-// often set it to 1, which would starve the optimizer.
-int default_cpu_threads();
+// (LOCAL_WORLD_SIZE, default 1), times `core_share` (super_offload's cpuadam_cores_perc); at least
+// 1. ZS_CPU_ADAM_THREADS overrides it. OMP_NUM_THREADS is deliberately ignored: launchers often set
+// it to 1, which would starve the optimizer.
+int default_cpu_threads(double core_share = 1.0);
 
 // The flavour cpu_adam_step uses: ZS_CPU_ADAM_ISA when set (an error if this CPU lacks it),
 // otherwise the best this CPU supports.

@@ -4,7 +4,6 @@
 #include <map>
 #include <string>
 
-#include <ATen/ops/empty.h>
 
 #include "zs/base/strings.hpp"
 #include "zs/io/host_memory.hpp"
@@ -162,19 +161,13 @@ std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config
   // make_optimizer owns the validation of the section (type and hyper-parameters): the same
   // errors whether or not the state is offloaded.
   make_optimizer(config);
-  TORCH_CHECK(cpu_adam_core_share > 0 && cpu_adam_core_share <= 1, "make_host_optimizer: the CPU Adam's core share ",
-              cpu_adam_core_share, " is not in (0, 1]");
   const std::string type = ascii_lowercase(config.type);
   if (type == "sgd") {
-    TORCH_CHECK(cpu_adam_core_share == 1.0,
-                "offload_optimizer.cpuadam_cores_perc sets the CPU Adam's threads; the host SGD step runs on "
-                "LibTorch's threads (remove the key)");
+    TORCH_CHECK(cpu_adam_core_share == 1.0, "make_host_optimizer: the host SGD step takes no core share");
     return optim_detail::make_host_sgd(config, pin_memory);
   }
   const bool decoupled = type == "adamw" || config.adam_w_mode;
-  int threads = default_cpu_threads();
-  if (!std::getenv("ZS_CPU_ADAM_THREADS")) threads = std::max(1, int(threads * cpu_adam_core_share));
-  return optim_detail::make_host_adam(config, decoupled, pin_memory, threads);
+  return optim_detail::make_host_adam(config, decoupled, pin_memory, default_cpu_threads(cpu_adam_core_share));
 }
 
 }  // namespace zs

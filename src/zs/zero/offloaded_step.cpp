@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
 
 #include "zs/config/env.hpp"
@@ -124,8 +123,7 @@ void OffloadedStep::wait_slot(int slot) {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     slot_sent_.wait(lock, [&] { return sent_.at(size_t(slot)) || error_ || drained_; });
-    failed = error_ != nullptr;
-    if (!failed && !sent_[size_t(slot)])
+    if (!error_ && !sent_[size_t(slot)])
       error_ = std::make_exception_ptr(std::runtime_error(
           "offload: optimizer slot " + std::to_string(slot) + " was never handed to the step that just ended"));
     failed = error_ != nullptr;
