@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/randn.h>
@@ -17,6 +18,7 @@
 
 #include "support/gpu_time.hpp"
 #include "support/tensor_compare.hpp"
+#include "zs/base/grad_place.hpp"
 #include "zs/models/norm_bias_cuda.hpp"
 
 namespace {
@@ -38,7 +40,7 @@ Grads linear_grads(const at::Tensor& x0, const at::Tensor& w0, const at::Tensor&
   if (fused) {
     EXPECT_TRUE(zs::fused_norm_bias_applies(x, w));
   }
-  const at::Tensor out = fused ? zs::linear_fused_bias_grad(x, w, b) : at::linear(x, w, b);
+  const at::Tensor out = fused ? zs::linear_cuda(x, w, b) : at::linear(x, w, b);
   const auto g = torch::autograd::grad({out}, {x, w, b}, {dy});
   return {out.detach(), g[0], g[1], g[2]};
 }
@@ -73,6 +75,59 @@ TEST_P(NormBiasCuda, LinearBiasGradientMatchesAten) {
   EXPECT_LE(ddw, tolerance(dtype));
   EXPECT_LE(ddb, tolerance(dtype));
   EXPECT_TRUE(same_bits(ours.dbias, linear_grads(x, w, b, dy, true).dbias)) << "not the same bits run after run";
+}
+
+TEST_P(NormBiasCuda, LinearWithoutBiasMatchesAten) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, in] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x0 = at::randn({batch, seq, in}, o), w0 = at::randn({2 * in, in}, o) * 0.05;
+  const at::Tensor dy = at::randn({batch, seq, 2 * in}, o);
+  std::vector<at::Tensor> g[2];
+  at::Tensor out[2];
+  for (const bool fused : {true, false}) {
+    const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+    out[fused] = fused ? zs::linear_cuda(x, w, at::Tensor()) : at::linear(x, w);
+    g[fused] = torch::autograd::grad({out[fused]}, {x, w}, {dy});
+  }
+  EXPECT_TRUE(same_bits(out[1], out[0]));
+  EXPECT_LE(relative_diff(g[1][0], g[0][0]), tolerance(dtype));
+  EXPECT_LE(relative_diff(g[1][1], g[0][1]), tolerance(dtype));
+  EXPECT_TRUE(g[1][1].is_contiguous());
+}
+
+// A consumer (the engine's gradient buckets) offers places: the weight's GEMM and the bias's and
+// LayerNorm's column sums write there, the same bits as into memory of their own, once per offer.
+TEST_P(NormBiasCuda, ParameterGradientsLandInTheOfferedPlaces) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, in] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x = at::randn({batch, seq, in}, o), w0 = at::randn({in, in}, o) * 0.05, b0 = at::randn({in}, o);
+  const at::Tensor lw0 = at::randn({in}, o), lb0 = at::randn({in}, o), dy = at::randn({batch, seq, in}, o);
+  auto run = [&](bool offer) {
+    const at::Tensor w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+    const at::Tensor lw = lw0.clone().requires_grad_(true), lb = lb0.clone().requires_grad_(true);
+    at::Tensor places = at::full({in * in + 3 * in}, 7.0, o);  // one staging buffer, filled with junk
+    std::vector<std::pair<at::Tensor, at::Tensor>> offered{{w, places.narrow(0, 0, in * in).view({in, in})},
+                                                           {b, places.narrow(0, in * in, in)},
+                                                           {lw, places.narrow(0, in * in + in, in)},
+                                                           {lb, places.narrow(0, in * in + 2 * in, in)}};
+    int taken = 0;
+    if (offer)
+      for (auto& [param, place] : offered)
+        zs::offer_grad_place(param, [&taken, place = place] { ++taken; return place; });
+    const at::Tensor y = zs::layer_norm_fused_param_grads(zs::linear_cuda(x, w, b), lw, lb, 1e-5);
+    const auto g = torch::autograd::grad({y}, {w, b, lw, lb}, {dy});
+    for (auto& [param, place] : offered) zs::withdraw_grad_place(param);
+    if (offer) {
+      EXPECT_EQ(taken, 4);
+      for (size_t i = 0; i < g.size(); ++i)
+        EXPECT_EQ(g[i].const_data_ptr(), offered[i].second.const_data_ptr()) << "gradient " << i << " not in its place";
+    }
+    return g;
+  };
+  const auto placed = run(true), own = run(false);
+  for (size_t i = 0; i < placed.size(); ++i) EXPECT_TRUE(same_bits(placed[i], own[i])) << "gradient " << i;
 }
 
 TEST_P(NormBiasCuda, LayerNormParameterGradientsMatchAten) {
@@ -156,7 +211,7 @@ TEST(NormBiasCudaTiming, PrintsBothPaths) {
     // A linear [rows, 64] -> cols whose bias alone wants a gradient: the forward GEMM and the sums.
     const at::Tensor xs = at::randn({rows, 64}, o), ws = at::randn({cols, 64}, o), bs = w.clone().requires_grad_(true);
     const double aten_bias = time_ms([&] { (void)torch::autograd::grad({at::linear(xs, ws, bs)}, {bs}, {dy}); });
-    const double ours_bias = time_ms([&] { (void)torch::autograd::grad({zs::linear_fused_bias_grad(xs, ws, bs)}, {bs}, {dy}); });
+    const double ours_bias = time_ms([&] { (void)torch::autograd::grad({zs::linear_cuda(xs, ws, bs)}, {bs}, {dy}); });
     const at::Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
     const double aten_ln = time_ms([&] {
       const at::Tensor y = at::layer_norm(xr, {cols}, wr, wr, 1e-5);

@@ -18,10 +18,11 @@ DeviceLinearImpl::DeviceLinearImpl(int64_t in_features, int64_t out_features, bo
 // ATen's linear, not the C++ frontend's Linear::forward: on [B, T, C] inputs the latter runs a
 // matmul and then adds the bias in a separate broadcast kernel, where ATen folds the bias into the
 // GEMM (about 8% of a GPT-2 1.5B step on an H200).
-// On GPUs in training the bias gradient comes from our column-sum kernel (norm_bias_cuda.hpp).
+// On GPUs in training the bias gradient comes from our column-sum kernel, and both gradients are
+// written where the engine wants them (norm_bias_cuda.hpp).
 at::Tensor DeviceLinearImpl::forward(const at::Tensor& x) {
 #ifdef ZS_WITH_CUDA
-  if (bias.defined() && fused_norm_bias_applies(x, weight)) return linear_fused_bias_grad(x, weight, bias);
+  if (fused_norm_bias_applies(x, weight)) return linear_cuda(x, weight, bias);
 #endif
   return at::linear(x, weight, bias);
 }

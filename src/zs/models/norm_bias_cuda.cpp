@@ -15,12 +15,14 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/linear.h>
+#include <ATen/ops/mm.h>
 #include <ATen/ops/native_layer_norm.h>
 #include <ATen/ops/native_layer_norm_backward.h>
 #include <ATen/ops/zeros_like.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "zs/base/grad_place.hpp"
 #include "zs/config/env.hpp"
 #include "zs/models/column_sums_kernels.hpp"
 #include "zs/models/layer_norm_kernels.hpp"
@@ -37,10 +39,24 @@ bool fused_norm_bias_enabled() {
   return on;
 }
 
+// Where `param`'s gradient (of `sizes` and `dtype`) may be written: the place its consumer offers
+// (base/grad_place.hpp) when it fits, else undefined (the caller allocates).
+at::Tensor grad_place_for(const at::Tensor& param, at::IntArrayRef sizes, at::ScalarType dtype) {
+  if (!param.defined()) return {};
+  at::Tensor place = take_grad_place(param);
+  if (place.defined() && place.sizes() == sizes && place.scalar_type() == dtype && place.is_contiguous() &&
+      place.device() == param.device())
+    return place;
+  return {};
+}
+
 // Column sums of dy (rows x cols, contiguous) in `out_dtype`: {sum_dy, sum_dy_xhat}; the second only
-// with x (LayerNorm's input, with its per-row mean and rstd).
+// with x (LayerNorm's input, with its per-row mean and rstd). Written into `sum_dy_into` and
+// `sum_dy_xhat_into` where those are defined (contiguous, cols elements of out_dtype).
 std::pair<at::Tensor, at::Tensor> column_sums(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& mean,
-                                              const at::Tensor& rstd, at::ScalarType out_dtype) {
+                                              const at::Tensor& rstd, at::ScalarType out_dtype,
+                                              const at::Tensor& sum_dy_into = {},
+                                              const at::Tensor& sum_dy_xhat_into = {}) {
   const int64_t rows = dy.size(0), cols = dy.size(1);
   const c10::cuda::CUDAGuard guard(dy.device());
   const int row_blocks =
@@ -48,8 +64,10 @@ std::pair<at::Tensor, at::Tensor> column_sums(const at::Tensor& dy, const at::Te
   const int sums = x.defined() ? 2 : 1;
   const auto on_device = dy.options();
   at::Tensor workspace = at::empty({sums, row_blocks, cols}, on_device.dtype(at::kFloat));
-  at::Tensor sum_dy = at::empty({cols}, on_device.dtype(out_dtype));
-  at::Tensor sum_dy_xhat = x.defined() ? at::empty({cols}, on_device.dtype(out_dtype)) : at::Tensor();
+  at::Tensor sum_dy = sum_dy_into.defined() ? sum_dy_into : at::empty({cols}, on_device.dtype(out_dtype));
+  at::Tensor sum_dy_xhat = !x.defined()                  ? at::Tensor()
+                           : sum_dy_xhat_into.defined() ? sum_dy_xhat_into
+                                                        : at::empty({cols}, on_device.dtype(out_dtype));
   kernels::launch_column_sums(dy.const_data_ptr(), x.defined() ? x.const_data_ptr() : nullptr,
                               x.defined() ? mean.const_data_ptr<float>() : nullptr,
                               x.defined() ? rstd.const_data_ptr<float>() : nullptr, rows, cols,
@@ -67,9 +85,14 @@ at::Tensor as_rows(const at::Tensor& t) {
   return reinterpret_cast<uintptr_t>(rows.const_data_ptr()) % 16 == 0 ? rows : rows.clone();
 }
 
-struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-    ctx->save_for_backward({x, weight});
+// y = x W^T (+ b). Backward: the weight's gradient is one GEMM, written straight into the place the
+// engine offers for it (else a new tensor, contiguous like the weight); the bias's is our column
+// sum, also into its place. The bias is optional: an autograd function's inputs may not be
+// undefined tensors.
+struct Linear : torch::autograd::Function<Linear> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            const std::optional<at::Tensor>& bias) {
+    ctx->save_for_backward({x, weight, bias.value_or(at::Tensor())});
     return at::linear(x, weight, bias);
   }
 
@@ -77,11 +100,17 @@ struct LinearBiasGrad : torch::autograd::Function<LinearBiasGrad> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor& x = saved[0];
     const at::Tensor& weight = saved[1];
+    const at::Tensor& bias = saved[2];
     const at::Tensor dy = as_rows(grads[0]);
     at::Tensor dx, dweight, dbias;
     if (ctx->needs_input_grad(0)) dx = dy.mm(weight).view(x.sizes());
-    if (ctx->needs_input_grad(1)) dweight = dy.t().mm(as_rows(x));
-    if (ctx->needs_input_grad(2)) dbias = column_sums(dy, {}, {}, {}, weight.scalar_type()).first;
+    if (ctx->needs_input_grad(1)) {
+      at::Tensor place = grad_place_for(weight, weight.sizes(), dy.scalar_type());
+      dweight = place.defined() ? at::mm_out(place, dy.t(), as_rows(x)) : dy.t().mm(as_rows(x));
+    }
+    if (bias.defined() && ctx->needs_input_grad(2))
+      dbias = column_sums(dy, {}, {}, {}, weight.scalar_type(),
+                          grad_place_for(bias, bias.sizes(), weight.scalar_type())).first;
     return {dx, dweight, dbias};
   }
 };
@@ -130,7 +159,8 @@ NormForward layer_norm_forward(const at::Tensor& x, const at::Tensor& weight, co
 // {dx, dweight, dbias} of y = LayerNorm(x), each only when wanted; `residual` (or undefined) is a
 // gradient x also gets from elsewhere, added into dx (in our kernel before its one rounding).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward(const at::Tensor& dy_in, const at::Tensor& x,
-                                                                   const at::Tensor& weight, const at::Tensor& mean,
+                                                                   const at::Tensor& weight, const at::Tensor& bias,
+                                                                   const at::Tensor& mean,
                                                                    const at::Tensor& rstd, bool want_dx,
                                                                    bool want_weight, bool want_bias,
                                                                    const at::Tensor& residual) {
@@ -156,7 +186,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward(const at::Ten
     if (residual.defined()) dx = at::add(dx, residual);
   }
   if (want_weight || want_bias) {
-    auto [sum_dy, sum_dy_xhat] = column_sums(dy, x_rows, mean_rows, rstd_rows, weight.scalar_type());
+    const at::ScalarType dtype = weight.scalar_type();
+    auto [sum_dy, sum_dy_xhat] =
+        column_sums(dy, x_rows, mean_rows, rstd_rows, dtype, want_bias ? grad_place_for(bias, {cols}, dtype) : at::Tensor(),
+                    want_weight ? grad_place_for(weight, {cols}, dtype) : at::Tensor());
     if (want_weight) dweight = sum_dy_xhat;
     if (want_bias) dbias = sum_dy;
   }
@@ -168,7 +201,7 @@ struct LayerNormParamGrads : torch::autograd::Function<LayerNormParamGrads> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias, double eps) {
     NormForward f = layer_norm_forward(x, weight, bias, eps, /*addend=*/{});
-    ctx->save_for_backward({x, weight, f.mean, f.rstd});
+    ctx->save_for_backward({x, weight, f.mean, f.rstd, bias.value_or(at::Tensor())});
     ctx->saved_data["has_bias"] = bias.has_value();
     return f.y;
   }
@@ -177,7 +210,7 @@ struct LayerNormParamGrads : torch::autograd::Function<LayerNormParamGrads> {
     const auto saved = ctx->get_saved_variables();
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
     auto [dx, dweight, dbias] =
-        layer_norm_backward(grads[0], saved[0], saved[1], saved[2], saved[3], ctx->needs_input_grad(0),
+        layer_norm_backward(grads[0], saved[0], saved[1], saved[4], saved[2], saved[3], ctx->needs_input_grad(0),
                             ctx->needs_input_grad(1), has_bias && ctx->needs_input_grad(2), /*residual=*/{});
     return {dx, dweight, dbias, at::Tensor()};
   }
@@ -190,7 +223,7 @@ struct AddLayerNorm : torch::autograd::Function<AddLayerNorm> {
   static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight,
                              const std::optional<at::Tensor>& bias, double eps) {
     NormForward f = layer_norm_forward(x, weight, bias, eps, y);
-    ctx->save_for_backward({f.input, weight, f.mean, f.rstd});
+    ctx->save_for_backward({f.input, weight, f.mean, f.rstd, bias.value_or(at::Tensor())});
     ctx->saved_data["has_bias"] = bias.has_value();
     return {f.input, f.y};
   }
@@ -201,7 +234,8 @@ struct AddLayerNorm : torch::autograd::Function<AddLayerNorm> {
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
     const at::Tensor dz = grads[1].defined() ? grads[1] : at::zeros_like(h);
     auto [dh, dweight, dbias] =
-        layer_norm_backward(dz, h, saved[1], saved[2], saved[3], ctx->needs_input_grad(0) || ctx->needs_input_grad(1),
+        layer_norm_backward(dz, h, saved[1], saved[4], saved[2], saved[3],
+                            ctx->needs_input_grad(0) || ctx->needs_input_grad(1),
                             ctx->needs_input_grad(2), has_bias && ctx->needs_input_grad(3), grads[0]);
     return {dh, dh, dweight, dbias, at::Tensor()};
   }
@@ -218,8 +252,8 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
          weight.size(0) % 8 == 0 && x.is_contiguous();
 }
 
-at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  return LinearBiasGrad::apply(x, weight, bias);
+at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return Linear::apply(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt);
 }
 
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -1,7 +1,8 @@
-// Linear-with-bias and LayerNorm on GPUs with our kernels where ATen's are slow for GPT shapes:
+// Linear and LayerNorm on GPUs with our kernels where ATen's are slow for GPT shapes:
 // the bias gradient and LayerNorm's weight and bias gradients summed over the rows in one pass
 // (column_sums_kernels.cu), LayerNorm's forward and its input's gradient (rows of up to 2,048
-// features; layer_norm_kernels.cu).
+// features; layer_norm_kernels.cu). Parameter gradients are written where the engine's gradient
+// buckets offer to take them (base/grad_place.hpp), saving a copy of each.
 // The linear's forward and input gradient stay ATen's. Values within fp32 rounding of ATen's (the
 // sums go in another order); the same bits run after run. ZS_FUSED_NORM_BIAS=0 turns all of it
 // off, ZS_FUSED_LAYER_NORM=0 the LayerNorm kernels only. GPU builds only.
@@ -17,8 +18,9 @@ namespace zs {
 // multiple of 8, and ZS_FUSED_NORM_BIAS not "0".
 bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight);
 
-// at::linear(x, weight, bias) with bias defined.
-at::Tensor linear_fused_bias_grad(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// at::linear(x, weight, bias); bias may be undefined. Backward writes the weight's and bias's
+// gradients where the engine offers (base/grad_place.hpp).
+at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // at::layer_norm(x, {weight.size(0)}, weight, bias, eps); bias may be undefined.
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -10,6 +10,7 @@
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/GradMode.h>
 
+#include "zs/base/grad_place.hpp"
 #include "zs/io/host_memory.hpp"
 #include "zs/zero/grad_ready_hook.hpp"
 #include "zs/zero/param_swapper.hpp"
@@ -78,15 +79,20 @@ ParamGroup::ParamGroup(std::string name, std::vector<NamedParam> params, FlatLay
   direct_.resize(layout_.buckets.size());
   if (options_.partitioned) make_shard(options_.placement);
   alias_parameters();
-  for (size_t i = 0; i < params_.size(); ++i)
+  for (size_t i = 0; i < params_.size(); ++i) {
     set_grad_ready_hook(params_[i].tensor, [this, i] { on_grad_ready(int(i)); });
+    if (!options_.grad_buffer) offer_grad_place(params_[i].tensor, [this, i] { return grad_place(int(i)); });
+  }
   if (options_.grad_buffer) attach_grads();
   state_ = State::gathered;
   if (options_.partitioned) release();
 }
 
 ParamGroup::~ParamGroup() {
-  for (const auto& p : params_) clear_grad_ready_hook(p.tensor);
+  for (const auto& p : params_) {
+    clear_grad_ready_hook(p.tensor);
+    withdraw_grad_place(p.tensor);
+  }
   if (state_ == State::reading) (void)read_.wait_for_error();  // the buffer must not be written after we go
 }
 

@@ -12,7 +12,8 @@
 //   grad buffer (stages 0-1): every .grad is a view into a full gradient buffer; backward
 //   accumulates in place and the buckets are reduced on the accumulation boundary only.
 //   staged (stages 2-3): each gradient is copied into its bucket's staging buffer (in the
-//   communication dtype) and dropped at once; a bucket whose last gradient landed is
+//   communication dtype; a layer that can write it there itself is offered the place, see
+//   base/grad_place.hpp) and dropped at once; a bucket whose last gradient landed is
 //   reduce-scattered into this rank's shard gradient on every micro-step, accumulating over the
 //   window. A bucket that is exactly one parameter reduces straight from its .grad.
 // Buckets are launched in index order on every rank, so all ranks issue the same collectives in
@@ -176,6 +177,10 @@ class ParamGroup {
   void bind_shard(void* data);
 
   void on_grad_ready(int entry);
+  // Staged groups: the slice of the bucket's staging buffer a layer may write parameter `entry`'s
+  // gradient into (base/grad_place.hpp), or none; in_its_place: whether `g` is that slice.
+  at::Tensor grad_place(int entry);
+  bool in_its_place(int entry, const at::Tensor& g) const;
   void attach_grads();
   void mark_ready(int bucket);
   void launch(int bucket);
@@ -218,7 +223,9 @@ class ParamGroup {
   at::Tensor shard_grads_;             // staged: this rank's chunks; storage only while held
   std::vector<at::Tensor> staging_;    // staged, per bucket while it fills
   std::vector<at::Tensor> direct_;     // staged, per single-parameter bucket: its .grad
-  enum Seen : char { kNotYet = 0, kWithoutGrad = 1, kWritten = 2 };
+  // kPlaceTaken: a layer took the gradient's place in the staging buffer (grad_place) and has not
+  // delivered it yet.
+  enum Seen : char { kNotYet = 0, kWithoutGrad = 1, kWritten = 2, kPlaceTaken = 3 };
   std::vector<char> seen_;             // per parameter in this backward
   std::vector<int> remaining_;         // per bucket: gradients still to land
   std::vector<char> ready_;

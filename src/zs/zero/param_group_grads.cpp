@@ -40,8 +40,29 @@ at::Tensor ParamGroup::staging(int b) {
   return staging_[b];
 }
 
+at::Tensor ParamGroup::grad_place(int entry) {
+  // Staged groups in backward, once per parameter and backward (a weight used twice gets its second
+  // gradient the usual way), in buckets of several parameters (a bucket of one reduces straight from
+  // .grad), when the staging dtype is the gradient's.
+  if (!in_backward_ || options_.grad_buffer || seen_[entry] != kNotYet) return {};
+  const FlatEntry& e = layout_.entries[entry];
+  const FlatBucket& bucket = layout_.buckets[e.bucket];
+  const at::Tensor& p = params_[entry].tensor;
+  if (bucket.numel == e.numel || staging_dtype() != p.scalar_type()) return {};
+  seen_[entry] = kPlaceTaken;
+  return staging(e.bucket).narrow(0, e.offset - bucket.offset, e.numel).view(p.sizes());
+}
+
+bool ParamGroup::in_its_place(int entry, const at::Tensor& g) const {
+  const FlatEntry& e = layout_.entries[entry];
+  const at::Tensor& s = staging_[e.bucket];
+  if (!s.defined() || !g.is_contiguous() || g.scalar_type() != s.scalar_type() || g.numel() != e.numel) return false;
+  const int64_t offset = e.offset - layout_.buckets[e.bucket].offset;
+  return g.const_data_ptr() == static_cast<const char*>(s.const_data_ptr()) + offset * s.element_size();
+}
+
 void ParamGroup::on_grad_ready(int entry) {
-  if (!in_backward_ || seen_[entry] != kNotYet) return;
+  if (!in_backward_ || (seen_[entry] != kNotYet && seen_[entry] != kPlaceTaken)) return;
   seen_[entry] = kWithoutGrad;
   const FlatEntry& e = layout_.entries[entry];
   if (!options_.grad_buffer) {
@@ -53,7 +74,9 @@ void ParamGroup::on_grad_ready(int entry) {
     const at::Tensor& g = p.grad();
     if (g.defined()) {
       c10::NoGradGuard no_grad;
-      if (bucket.numel == e.numel && g.is_contiguous() && g.scalar_type() == staging_dtype()) {
+      if (in_its_place(entry, g)) {
+        // Written into the staging buffer by the layer that computed it (base/grad_place.hpp).
+      } else if (bucket.numel == e.numel && g.is_contiguous() && g.scalar_type() == staging_dtype()) {
         direct_[e.bucket] = g.view(-1);
         staging_[e.bucket] = at::Tensor();
       } else {
