@@ -4,7 +4,6 @@
 #include <map>
 #include <string>
 
-
 #include "zs/base/strings.hpp"
 #include "zs/io/host_memory.hpp"
 #include "zs/optim/cpu_adam.hpp"

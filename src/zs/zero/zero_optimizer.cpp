@@ -140,15 +140,14 @@ ZeroOptimizer::~ZeroOptimizer() {
   }
 }
 
-bool ZeroOptimizer::begin_step_in_backward(double lr) {
-  if (!super_offload_) return false;
+void ZeroOptimizer::begin_step_in_backward(double lr) {
+  TORCH_CHECK(super_offload_, "ZeroOptimizer: a step begun in backward needs super_offload with units partitioned");
   finish_update();
   c10::NoGradGuard no_grad;
   optimizer_->begin_step();
   offloaded_->open(slots_, lr, /*grad_divisor=*/1.0);
   step_lr_ = lr;
   step_in_backward_ = true;
-  return true;
 }
 
 StepOutcome ZeroOptimizer::finish_step_begun_in_backward(double lr, double loss_scale, bool check_overflow,

@@ -66,8 +66,8 @@ class ZeroOptimizer {
   // the window whose last backward is about to run, with learning rate `lr` and nothing that needs
   // the whole gradient first (no clipping, no loss scaling, no overflow check). Each unit's slots
   // are then updated as soon as backward has reduced its gradient; step() adds the other slots.
-  // Same arithmetic as the step after backward. Returns false (and does nothing) otherwise.
-  bool begin_step_in_backward(double lr);
+  // Same arithmetic as the step after backward. Only where can_begin_step_in_backward().
+  void begin_step_in_backward(double lr);
   bool step_begun_in_backward() const { return step_in_backward_; }
   bool can_begin_step_in_backward() const { return super_offload_; }
 
