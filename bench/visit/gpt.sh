@@ -55,6 +55,18 @@ if has stage3; then
     done
   done
 fi
+if has gpt_ds; then
+  # DeepSpeed 0.19.8 on the same GPT-2 (bench/torch_gpt.py) through its own script, carried as
+  # .deps/deepspeed: GPT_DS_CASES ("stage offload_optimizer offload_param;..."), DS_MODEL (1.5B).
+  cases=${GPT_DS_CASES:-"2 none none;3 none none"}
+  note "DeepSpeed: GPT-2 ${DS_MODEL:-1.5B}, $NGPU GPUs, cases: $cases"
+  if [ -f .deps/deepspeed/ds_visit.sh ]; then
+    DS_CASES="$cases" OUT="$OUT/ds" bash .deps/deepspeed/ds_visit.sh > "$OUT/ds_gpt.log" 2>&1
+    grep '^{"bench": "deepspeed"' "$OUT/ds_gpt.log" | tee -a "$results"
+  else
+    note "no .deps/deepspeed carried: DeepSpeed runs skipped"
+  fi
+fi
 if has fsdp2_offload; then
   note "PyTorch FSDP2 + CPUOffloadPolicy, GPT-2 1.5B, $NGPU GPUs"
   timeout 300 torchrun --nproc_per_node "$NGPU" bench/torch_gpt.py --model 1.5B --strategy fsdp2_offload --warmup 1 --steps 3 \
