@@ -140,6 +140,24 @@ def stage3(rows):
                   f"{r['peak_gib'] / f['peak_gib']:.3f} |")
 
 
+def deepspeed_gpt(rows):
+    """DeepSpeed's GPT-2 runs (gpt_ds) beside ours at the same model, stage and offload."""
+    runs = [r for r in rows if r.get("bench") == "deepspeed" and "model" in r]
+    if not runs:
+        return
+    print("\n## GPT-2 beside DeepSpeed: tokens/s per GPU (peak GiB), launch to the end of the first step\n")
+    print("| model | stage | offload | DeepSpeed | ours | ours / DeepSpeed | first step: DeepSpeed, ours |")
+    print("|---|---|---|---|---|---|---|")
+    for d in runs:
+        offload = d.get("offload", "none/none")
+        ours = next((r for r in rows if r.get("bench") == "zeroshard" and r.get("model") == d["model"]
+                     and r.get("stage") == d["stage"] and r.get("offload", "none/none").split(" ")[0] == offload), None)
+        cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({r['peak_gib']:.1f})" if r else "-"
+        ratio = f"{ours['tok_s_per_gpu'] / d['tok_s_per_gpu']:.2f}" if ours else "-"
+        first = f"{d['time_to_first_step_s']:.1f} s, " + (f"{ours['time_to_first_step_s']:.1f} s" if ours else "-")
+        print(f"| {d['model']} | {d['stage']} | {offload} | {cell(d)} | {cell(ours)} | {ratio} | {first} |")
+
+
 def cnn(rows):
     """Images/s per GPU: ours at each stage against DDP eager and DeepSpeed at the same stage."""
     models = list(dict.fromkeys(r["model"] for r in rows if r.get("bench") in ("zeroshard_cnn", "torch_ddp_cnn")))
@@ -181,6 +199,7 @@ def main():
     plain = [r for r in rows if not r.get("label")]
     gpt2([r for r in plain if r.get("stage", 0) != 3])
     stage3(plain)
+    deepspeed_gpt(rows)
     memory_model([r for r in plain if r.get("bench") == "zeroshard" and r.get("stage") == 3 and "est_state_gib" in r])
     offload(rows)
     scale(rows)

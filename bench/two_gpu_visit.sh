@@ -26,4 +26,10 @@ case $call in
   3) visit a build zeropp ;;
   *) echo "two_gpu_visit.sh: call 1, 2 or 3, not '$call'" >&2; exit 2 ;;
 esac
-cat "$base"/*/summary.md 2>/dev/null
+# One results file and one summary for the call (ratios across its parts: one machine, one call),
+# the parts' logs in one archive: the device tool brings back 8 files at most.
+cat "$base"/*/results.jsonl > "$base/results.jsonl" 2>/dev/null
+PY=python3; [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
+"$PY" bench/summarize.py "$base/results.jsonl" | tee "$base/summary.md"
+( cd "$base" && cat */visit.log > visit.log && tar czf logs.tgz */ && \
+    find . -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} + )

@@ -57,15 +57,23 @@ if has stage3; then
 fi
 if has gpt_ds; then
   # DeepSpeed 0.19.8 on the same GPT-2 (bench/torch_gpt.py) through its own script, carried as
-  # .deps/deepspeed: GPT_DS_CASES ("stage offload_optimizer offload_param;..."), DS_MODEL (1.5B).
+  # .deps/deepspeed, then ours on the same cases: GPT_DS_CASES ("stage offload_optimizer
+  # offload_param;..."), DS_MODEL (1.5B).
   cases=${GPT_DS_CASES:-"2 none none;3 none none"}
-  note "DeepSpeed: GPT-2 ${DS_MODEL:-1.5B}, $NGPU GPUs, cases: $cases"
+  note "DeepSpeed and ours: GPT-2 ${DS_MODEL:-1.5B}, $NGPU GPUs, cases: $cases"
   if [ -f .deps/deepspeed/ds_visit.sh ]; then
     DS_CASES="$cases" OUT="$OUT/ds" bash .deps/deepspeed/ds_visit.sh > "$OUT/ds_gpt.log" 2>&1
     grep '^{"bench": "deepspeed"' "$OUT/ds_gpt.log" | tee -a "$results"
   else
     note "no .deps/deepspeed carried: DeepSpeed runs skipped"
   fi
+  IFS=';' read -ra ds_cases <<< "$cases"
+  for c in "${ds_cases[@]}"; do
+    set -- $c
+    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model "${DS_MODEL:-1.5B}" --stage "$1" \
+      --offload_optimizer "${2:-none}" --offload_param "${3:-none}" --label "beside DeepSpeed" 2>> "$OUT/zs_gpt_ds.err" \
+      | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  done
 fi
 if has fsdp2_offload; then
   note "PyTorch FSDP2 + CPUOffloadPolicy, GPT-2 1.5B, $NGPU GPUs"
