@@ -19,7 +19,7 @@ case $call in
   1) visit a build startup
      GPT2_MODELS=124M GPT2_TORCH_FLAGS=--compile GPT2_ZS_FLAGS=--cuda_graph visit b gpt2
      GPT2_MODELS=1.5B visit c gpt2
-     STAGE3_MODELS=1.5B STAGE3_RUNS="bf16 0" visit d stage3 ;;
+     STAGE3_MODELS=1.5B visit d stage3 ;;
   2) visit a build
      DS_DEADLINE=300 visit b gpt_ds
      LLAMA_REDUCE=bf16 visit c llama ;;
