@@ -175,15 +175,16 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     world_.comm->set_observer(comms_logger_);
     if (codec_) codec_->set_observer(comms_logger_);
   }
-  if (config_.wall_clock_breakdown || config_.memory_breakdown)
-    breakdown_ = std::make_unique<StepBreakdown>(world_.device, config_.wall_clock_breakdown, config_.memory_breakdown,
-                                                 config_.wall_clock_breakdown ? comms_logger_ : nullptr, world_.rank(),
-                                                 config_.steps_per_print);
-
   loss_sum_ = at::zeros({}, at::TensorOptions().device(world_.device).dtype(at::kFloat));
   last_lr_ = scheduled_lr();
   if (world_.is_main() && options_.log) print_summary();
   if (flops_profiler_) flops_profiler_->after_step(global_steps_);
+  // The breakdown's clock and the step's wall clock start together, after all of the set-up (the
+  // summary above included): the first step's phases then sum to its wall time as the others do.
+  if (config_.wall_clock_breakdown || config_.memory_breakdown)
+    breakdown_ = std::make_unique<StepBreakdown>(world_.device, config_.wall_clock_breakdown, config_.memory_breakdown,
+                                                 config_.wall_clock_breakdown ? comms_logger_ : nullptr, world_.rank(),
+                                                 config_.steps_per_print);
   window_start_s_ = steady_seconds();
 }
 
