@@ -16,7 +16,7 @@
 #include "zs/engine/engine.hpp"
 #include "zs/hf/hf_config.hpp"
 #include "zs/hf/hf_load.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 #include "zs/monitor/format.hpp"
 #include "zs/trainer/flag_set.hpp"
 #include "zs/trainer/trainer.hpp"

@@ -30,7 +30,7 @@
 #include "zs/hf/hf_export.hpp"
 #include "zs/hf/hf_load.hpp"
 #include "zs/hf/hf_weight_files.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 #include "zs/monitor/format.hpp"
 #include "zs/trainer/flag_set.hpp"
 #include "zs/trainer/trainer.hpp"

@@ -40,7 +40,7 @@
 #include "zs/ckpt/shard_file.hpp"
 #include "zs/config/config.hpp"
 #include "zs/engine/param_plan.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 #include "zs/zero/flat_layout.hpp"
 
 namespace {

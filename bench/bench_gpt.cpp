@@ -24,7 +24,7 @@
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
 #include "zs/engine/graphed_loss.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 #include "zs/engine/memory_estimate.hpp"
 #include "zs/monitor/memory.hpp"
 

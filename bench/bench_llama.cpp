@@ -25,7 +25,7 @@
 #include "zs/hf/hf_config.hpp"
 #include "zs/hf/hf_export.hpp"
 #include "zs/hf/hf_load.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 #include "zs/monitor/memory.hpp"
 
 #include "bench_clock.hpp"

@@ -10,7 +10,7 @@
 #include "zs/config/config.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 #include "zs/zero/activation_checkpoint.hpp"
 
 namespace test_activation_checkpoint {

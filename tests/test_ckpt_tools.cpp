@@ -13,7 +13,7 @@
 #include "zs/ckpt/safetensors.hpp"
 #include "zs/data/synthetic_text.hpp"
 #include "zs/data/token_data.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 
 namespace test_ckpt_tools {
 

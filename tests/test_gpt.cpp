@@ -19,7 +19,7 @@
 #include <string>
 
 #include "support/error_of.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 #include "zs/monitor/memory.hpp"
 
 namespace test_gpt {

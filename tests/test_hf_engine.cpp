@@ -14,7 +14,7 @@
 #include "support/hf_python.hpp"
 #include "zs/hf/hf_export.hpp"
 #include "zs/hf/hf_weight_files.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 
 using namespace zs::testing;
 

@@ -19,8 +19,8 @@
 #include "zs/hf/hf_export.hpp"
 #include "zs/hf/hf_load.hpp"
 #include "zs/hf/hf_weight_files.hpp"
-#include "zs/models/gpt.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/gpt/gpt.hpp"
+#include "zs/models/llama/llama.hpp"
 
 namespace test_hf_files {
 

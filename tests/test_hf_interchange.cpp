@@ -22,9 +22,9 @@
 #include "zs/hf/hf_export.hpp"
 #include "zs/hf/hf_load.hpp"
 #include "zs/hf/hf_weight_files.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 #include "zs/data/token_data.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 
 using namespace zs::testing;
 

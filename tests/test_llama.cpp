@@ -21,8 +21,8 @@
 
 #include "support/error_of.hpp"
 #include "support/time_scale.hpp"
-#include "zs/models/llama.hpp"
-#include "zs/models/llama_rope.hpp"
+#include "zs/models/llama/llama.hpp"
+#include "zs/models/llama/llama_rope.hpp"
 #include "zs/monitor/memory.hpp"
 
 namespace test_llama {

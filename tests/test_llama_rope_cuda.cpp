@@ -12,9 +12,9 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "support/tensor_compare.hpp"
-#include "zs/models/llama_config.hpp"
-#include "zs/models/llama_rope.hpp"
-#include "zs/models/llama_rope_cuda.hpp"
+#include "zs/models/llama/llama_config.hpp"
+#include "zs/models/llama/llama_rope.hpp"
+#include "zs/models/llama/llama_rope_cuda.hpp"
 
 namespace {
 

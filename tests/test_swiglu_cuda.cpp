@@ -14,7 +14,7 @@
 
 #include "support/gpu_time.hpp"
 #include "support/tensor_compare.hpp"
-#include "zs/models/swiglu_cuda.hpp"
+#include "zs/models/llama/swiglu_cuda.hpp"
 
 namespace {
 

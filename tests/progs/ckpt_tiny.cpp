@@ -22,7 +22,7 @@
 #include "zs/data/token_data.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"train a tiny GPT with checkpoints"};

@@ -21,7 +21,7 @@
 #include <torch/utils.h>
 
 #include "zs/ckpt/module_weights.hpp"
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 
 namespace {
 

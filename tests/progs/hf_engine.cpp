@@ -28,7 +28,7 @@
 #include "zs/hf/hf_export.hpp"
 #include "zs/hf/hf_load.hpp"
 #include "zs/hf/hf_weight_files.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 #include "zs/monitor/memory.hpp"
 
 int main(int argc, char** argv) {

@@ -18,7 +18,7 @@
 #include "zs/data/token_data.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"train a tiny Llama and dump losses and weights"};

@@ -14,8 +14,8 @@
 #include <c10/core/ScalarType.h>
 #include <nlohmann/json.hpp>
 
-#include "zs/models/gpt_config.hpp"
-#include "zs/models/llama_config.hpp"
+#include "zs/models/gpt/gpt_config.hpp"
+#include "zs/models/llama/llama_config.hpp"
 
 namespace zs {
 

@@ -12,8 +12,8 @@
 #include "zs/engine/engine.hpp"
 #include "zs/hf/hf_config.hpp"
 #include "zs/hf/hf_plan.hpp"
-#include "zs/models/gpt.hpp"
-#include "zs/models/llama.hpp"
+#include "zs/models/gpt/gpt.hpp"
+#include "zs/models/llama/llama.hpp"
 
 namespace zs {
 

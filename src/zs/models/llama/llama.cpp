@@ -1,4 +1,4 @@
-#include "zs/models/llama.hpp"
+#include "zs/models/llama/llama.hpp"
 
 #include <stdexcept>
 
@@ -11,7 +11,7 @@
 
 #include "zs/base/strings.hpp"
 #include "zs/models/cross_entropy.hpp"
-#include "zs/models/llama_rope.hpp"
+#include "zs/models/llama/llama_rope.hpp"
 #include "zs/models/param_init.hpp"
 
 namespace zs {

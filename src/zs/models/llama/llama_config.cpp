@@ -1,4 +1,4 @@
-#include "zs/models/llama_config.hpp"
+#include "zs/models/llama/llama_config.hpp"
 
 #include <stdexcept>
 

@@ -7,7 +7,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
-#include "zs/models/llama_config.hpp"
+#include "zs/models/llama/llama_config.hpp"
 
 namespace zs {
 

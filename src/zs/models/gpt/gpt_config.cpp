@@ -1,4 +1,4 @@
-#include "zs/models/gpt_config.hpp"
+#include "zs/models/gpt/gpt_config.hpp"
 
 #include <stdexcept>
 

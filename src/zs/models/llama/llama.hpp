@@ -20,8 +20,8 @@
 #include <optional>
 #include <string>
 
-#include "zs/models/llama_blocks.hpp"
-#include "zs/models/llama_config.hpp"
+#include "zs/models/llama/llama_blocks.hpp"
+#include "zs/models/llama/llama_config.hpp"
 
 namespace zs {
 

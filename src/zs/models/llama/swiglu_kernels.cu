@@ -1,6 +1,6 @@
 // SwiGLU forward and backward, elementwise: 16-byte vectors of 8 elements where every array is
 // aligned (the tensors' usual case), one element at a time otherwise and for the last n % 8.
-#include "zs/models/swiglu_kernels.hpp"
+#include "zs/models/llama/swiglu_kernels.hpp"
 
 #include <algorithm>
 

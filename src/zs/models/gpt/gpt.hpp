@@ -19,8 +19,8 @@
 #include <optional>
 #include <string>
 
-#include "zs/models/gpt_blocks.hpp"
-#include "zs/models/gpt_config.hpp"
+#include "zs/models/gpt/gpt_blocks.hpp"
+#include "zs/models/gpt/gpt_config.hpp"
 
 namespace zs {
 

@@ -12,7 +12,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "zs/models/device_layers.hpp"
-#include "zs/models/llama_config.hpp"
+#include "zs/models/llama/llama_config.hpp"
 #include "zs/zero/unit.hpp"
 
 namespace zs {

@@ -1,7 +1,7 @@
 // apply_rotary's CUDA path: the fused kernel of llama_rope_kernels.cu as an autograd function (one
 // kernel forward, one backward, instead of ATen's chain of broadcast multiplies, a roll and an add
 // in each direction). GPU builds only; same values as the ATen formula, bit for bit.
-#include "zs/models/llama_rope_cuda.hpp"
+#include "zs/models/llama/llama_rope_cuda.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -12,7 +12,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "zs/kernels/check_launch.hpp"
-#include "zs/models/llama_rope_kernels.hpp"
+#include "zs/models/llama/llama_rope_kernels.hpp"
 
 namespace zs {
 namespace {

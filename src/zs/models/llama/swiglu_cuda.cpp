@@ -1,5 +1,5 @@
 // swiglu_fused: the kernels of swiglu_kernels.cu as an autograd function. GPU builds only.
-#include "zs/models/swiglu_cuda.hpp"
+#include "zs/models/llama/swiglu_cuda.hpp"
 
 #include <ATen/ops/empty_like.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -8,7 +8,7 @@
 
 #include "zs/config/env.hpp"
 #include "zs/kernels/check_launch.hpp"
-#include "zs/models/swiglu_kernels.hpp"
+#include "zs/models/llama/swiglu_kernels.hpp"
 
 namespace zs {
 namespace {

@@ -7,7 +7,7 @@
 // The pairs of rotate_half are (d, d + half); with head_dim a multiple of 16, the 8 elements a
 // thread handles at d0 (a multiple of 8) pair with the 8 at d0 ± half, so every load and store is
 // one 16-byte vector (two for float32).
-#include "zs/models/llama_rope_kernels.hpp"
+#include "zs/models/llama/llama_rope_kernels.hpp"
 
 #include "zs/kernels/vec8.cuh"
 

@@ -1,4 +1,4 @@
-#include "zs/models/llama_blocks.hpp"
+#include "zs/models/llama/llama_blocks.hpp"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/_fused_rms_norm.h>
@@ -8,10 +8,10 @@
 #include <ATen/ops/silu.h>
 
 #include "zs/models/device_layers.hpp"
-#include "zs/models/llama_rope.hpp"
+#include "zs/models/llama/llama_rope.hpp"
 
 #ifdef ZS_WITH_CUDA
-#include "zs/models/swiglu_cuda.hpp"
+#include "zs/models/llama/swiglu_cuda.hpp"
 #endif
 
 namespace zs {

@@ -1,4 +1,4 @@
-#include "zs/models/gpt.hpp"
+#include "zs/models/gpt/gpt.hpp"
 
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>

@@ -1,4 +1,4 @@
-#include "zs/models/gpt_blocks.hpp"
+#include "zs/models/gpt/gpt_blocks.hpp"
 
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/gelu.h>

@@ -1,4 +1,4 @@
-#include "zs/models/llama_rope.hpp"
+#include "zs/models/llama/llama_rope.hpp"
 
 #include <cmath>
 
@@ -13,7 +13,7 @@
 #include <c10/core/GradMode.h>
 
 #ifdef ZS_WITH_CUDA
-#include "zs/models/llama_rope_cuda.hpp"
+#include "zs/models/llama/llama_rope_cuda.hpp"
 #endif
 
 namespace zs {

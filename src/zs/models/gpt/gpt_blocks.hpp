@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "zs/models/device_layers.hpp"
-#include "zs/models/gpt_config.hpp"
+#include "zs/models/gpt/gpt_config.hpp"
 #include "zs/zero/unit.hpp"
 
 namespace zs {
