@@ -59,7 +59,8 @@ def gpt2(rows):
         label = m + (" (DDP + torch.compile)" if ddp and ddp["bench"].endswith("+compile") else "")
         print(f"| {label} | {cell(ddp)} | {cell(ours.get(0))} | {cell(ours.get(1))} | {cell(ours.get(2))} | "
               f"{ratio(ours.get(0), ddp)} | {ratio(ours.get(2), ours.get(0))} |")
-        if all(s in ours for s in (0, 1, 2)):
+        # One rank saves nothing between stages (the table's drops are 0): no row.
+        if all(s in ours for s in (0, 1, 2)) and ours[0]["world"] > 1:
             psi, n = ours[0]["params"], ours[0]["world"]
             pred01, pred12 = 12 * psi * (1 - 1 / n) / GIB, 2 * psi * (1 - 1 / n) / GIB
             got01 = ours[0]["peak_gib"] - ours[1]["peak_gib"]
@@ -135,7 +136,8 @@ def stage3(rows):
             last[r["model"]] = r
         elif r.get("bench") == "zeroshard" and r.get("stage") == 3 and r["model"] in last:
             f = last[r["model"]]
-            run = f"{r.get('comm_dtype', r.get('dtype', '-'))}, {r.get('reuse_distance', 0):.0e}"
+            reuse = r.get("reuse_distance", 0)
+            run = f"{r.get('comm_dtype', r.get('dtype', '-'))}, {f'{reuse:.0e}' if reuse else 0}"
             print(f"| {r['model']} | {cell(f)} | {run} | {cell(r)} | {r['tok_s_per_gpu'] / f['tok_s_per_gpu']:.3f} | "
                   f"{r['peak_gib'] / f['peak_gib']:.3f} |")
 

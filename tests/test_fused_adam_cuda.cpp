@@ -162,10 +162,13 @@ INSTANTIATE_TEST_SUITE_P(
 
 // A batch of slots (more than one launch holds; sizes and offsets as above, their own weight decays,
 // some writing no parameter) against each slot stepped alone: the same bits, nothing else touched.
+// All gradients bf16, all fp32, then mixed slots (bf16 and fp32 gradients, bf16 and fp16 parameters,
+// as a stage-3 model reducing its units in fp32 hands over), which the call splits into batches.
 TEST(FusedAdamBatch, MatchesOneSlotAtATimeBitForBit) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
   const auto f32 = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
-  for (const auto grad_type : {at::kBFloat16, at::kFloat}) {
+  for (const char* mode : {"bf16", "fp32", "mixed"}) {
+    const bool mixed = std::string(mode) == "mixed";
     at::manual_seed(5);
     const std::vector<int64_t> sizes{0, 1, 3, 8, 13, 64, 1000, 4097, 65541, 300001};
     const std::vector<std::tuple<int64_t, int64_t, int64_t>> offsets{{0, 0, 0}, {4, 4, 4}, {4, 12, 20}, {1, 3, 5}};
@@ -179,8 +182,11 @@ TEST(FusedAdamBatch, MatchesOneSlotAtATimeBitForBit) {
     for (int64_t n : sizes) {
       for (const auto& [mo, go, po] : offsets) {
         for (int copy = 0; copy < 2; ++copy, ++index) {
+          const auto grad_type = mixed ? (index % 2 ? at::kBFloat16 : at::kFloat)
+                                       : (std::string(mode) == "bf16" ? at::kBFloat16 : at::kFloat);
+          const auto param_type = mixed && index % 3 == 1 ? at::kHalf : at::kBFloat16;
           Flat f{at::randn({n + pad}, f32), at::randn({n + pad}, f32).abs(), at::randn({n + pad}, f32).abs(),
-                 at::randn({n + pad}, f32).to(grad_type), at::randn({n + pad}, f32).to(at::kBFloat16)};
+                 at::randn({n + pad}, f32).to(grad_type), at::randn({n + pad}, f32).to(param_type)};
           Flat g{f.master.clone(), f.m.clone(), f.v.clone(), f.grad.clone(), f.param.clone()};
           const double decay = index % 3 == 0 ? 0.0 : 0.01 * (index % 7);
           const bool writes_param = index % 5 != 0;
@@ -214,8 +220,8 @@ TEST(FusedAdamBatch, MatchesOneSlotAtATimeBitForBit) {
                    !same_bits(f.grad, g.grad) + !same_bits(f.param, g.param);
     }
     EXPECT_EQ(differing, 0) << "flat buffers differing between the batch and one slot at a time";
-    std::printf("[fused adam] batch of %zu slots (%s grads, 3 steps): %s one slot at a time\n", batch.size(),
-                dtype_name(grad_type), differing == 0 ? "same bits as" : "DIFFERS from");
+    std::printf("[fused adam] batch of %zu slots (%s grads, 3 steps): %s one slot at a time\n", batch.size(), mode,
+                differing == 0 ? "same bits as" : "DIFFERS from");
   }
 }
 

@@ -2,6 +2,7 @@
 // fused_adam_kernels.cu on the current stream of the masters' GPU.
 #include "zs/optim/fused_adam_cuda.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -89,26 +90,45 @@ void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& 
                      const std::optional<at::Tensor>& divisor) {
   if (slots.empty()) return;
   const FusedAdamSlot& first = slots.front();
-  at::Tensor some_param;  // the parameter dtype of the slots that write one
-  std::vector<kernels::AdamSlot> kernel_slots;
-  std::vector<float> weight_decays;
+  // A launch covers slots of one gradient dtype and one parameter dtype (its instantiation); a
+  // stage-3 model can mix them (units reduced in fp32, persistent parameters' gradients in bf16),
+  // so the slots go in one batch per pair, in their order.
+  struct Batch {
+    at::ScalarType grad_type;
+    kernels::FloatKind param_kind;
+    bool writes_param;
+    std::vector<kernels::AdamSlot> slots;
+    std::vector<float> weight_decays;
+  };
+  std::vector<Batch> batches;
   for (const FusedAdamSlot& s : slots) {
-    kernel_slots.push_back(checked_slot(s.master, s.exp_avg, s.exp_avg_sq, s.grad, s.param));
+    const kernels::AdamSlot slot = checked_slot(s.master, s.exp_avg, s.exp_avg_sq, s.grad, s.param);
     check_decay(hyper, s.weight_decay);
-    if (!some_param.defined()) some_param = s.param;
-    require(s.master.device() == first.master.device() && s.grad.scalar_type() == first.grad.scalar_type() &&
-                (!s.param.defined() || s.param.scalar_type() == some_param.scalar_type()),
-            "the slots of one call must share a GPU, a gradient dtype and a parameter dtype");
-    weight_decays.push_back(float(s.weight_decay));
+    require(s.master.device() == first.master.device(), "the slots of one call must share a GPU");
+    const auto grad_type = s.grad.scalar_type();
+    // A slot that writes no parameter runs in any batch of its gradient dtype.
+    auto fits = [&](const Batch& b) {
+      return b.grad_type == grad_type &&
+             (!s.param.defined() || !b.writes_param || b.param_kind == param_kind_of(s.param));
+    };
+    auto it = std::find_if(batches.begin(), batches.end(), fits);
+    if (it == batches.end()) it = batches.insert(batches.end(), Batch{grad_type, param_kind_of(s.param), false, {}, {}});
+    if (s.param.defined() && !it->writes_param) {
+      it->param_kind = param_kind_of(s.param);
+      it->writes_param = true;
+    }
+    it->slots.push_back(slot);
+    it->weight_decays.push_back(float(s.weight_decay));
   }
   check_step(first.master, step, divisor);
   c10::cuda::CUDAGuard guard(first.master.device());
-  kernels::launch_fused_adam_batch(kernel_slots.data(), weight_decays.data(), int(kernel_slots.size()),
-                                   kernels::float_kind(first.grad.scalar_type()), param_kind_of(some_param),
-                                   kernel_hyper(hyper), step.const_data_ptr<float>(),
-                                   divisor ? divisor->const_data_ptr<float>() : nullptr,
-                                   c10::cuda::getCurrentCUDAStream().stream());
-  kernels::check_launch("fused Adam kernel");
+  for (const Batch& b : batches) {
+    kernels::launch_fused_adam_batch(b.slots.data(), b.weight_decays.data(), int(b.slots.size()),
+                                     kernels::float_kind(b.grad_type), b.param_kind, kernel_hyper(hyper),
+                                     step.const_data_ptr<float>(), divisor ? divisor->const_data_ptr<float>() : nullptr,
+                                     c10::cuda::getCurrentCUDAStream().stream());
+    kernels::check_launch("fused Adam kernel");
+  }
 }
 
 }  // namespace zs

@@ -32,8 +32,8 @@ struct FusedAdamSlot {
 };
 
 // Every slot as fused_adam_step would step it (hyper.weight_decay is not read: each slot has its
-// own), the same bits, in a few launches rather than one a slot. The slots' gradients must share a
-// dtype, and so must the parameters of the slots that have one (an undefined param: none written).
+// own), the same bits, in a few launches rather than one a slot: a batch per pair of gradient dtype
+// and parameter dtype among the slots (an undefined param: none written). The slots share a GPU.
 void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& step, const FusedAdamHyper& hyper,
                      const std::optional<at::Tensor>& divisor);
 
