@@ -92,11 +92,10 @@ void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& 
   const FusedAdamSlot& first = slots.front();
   // A launch covers slots of one gradient dtype and one parameter dtype (its instantiation); a
   // stage-3 model can mix them (units reduced in fp32, persistent parameters' gradients in bf16),
-  // so the slots go in one batch per pair, in their order.
+  // so the slots go in one batch per pair. A slot that writes no parameter counts as bf16.
   struct Batch {
     at::ScalarType grad_type;
     kernels::FloatKind param_kind;
-    bool writes_param;
     std::vector<kernels::AdamSlot> slots;
     std::vector<float> weight_decays;
   };
@@ -106,17 +105,10 @@ void fused_adam_step(const std::vector<FusedAdamSlot>& slots, const at::Tensor& 
     check_decay(hyper, s.weight_decay);
     require(s.master.device() == first.master.device(), "the slots of one call must share a GPU");
     const auto grad_type = s.grad.scalar_type();
-    // A slot that writes no parameter runs in any batch of its gradient dtype.
-    auto fits = [&](const Batch& b) {
-      return b.grad_type == grad_type &&
-             (!s.param.defined() || !b.writes_param || b.param_kind == param_kind_of(s.param));
-    };
-    auto it = std::find_if(batches.begin(), batches.end(), fits);
-    if (it == batches.end()) it = batches.insert(batches.end(), Batch{grad_type, param_kind_of(s.param), false, {}, {}});
-    if (s.param.defined() && !it->writes_param) {
-      it->param_kind = param_kind_of(s.param);
-      it->writes_param = true;
-    }
+    const auto param_kind = param_kind_of(s.param);
+    auto it = std::find_if(batches.begin(), batches.end(),
+                           [&](const Batch& b) { return b.grad_type == grad_type && b.param_kind == param_kind; });
+    if (it == batches.end()) it = batches.insert(batches.end(), Batch{grad_type, param_kind, {}, {}});
     it->slots.push_back(slot);
     it->weight_decays.push_back(float(s.weight_decay));
   }
