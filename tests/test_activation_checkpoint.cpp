@@ -10,6 +10,7 @@
 #include "zs/config/config.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
+#include "zs/models/device_layers.hpp"
 #include "zs/models/gpt/gpt.hpp"
 #include "zs/zero/activation_checkpoint.hpp"
 
@@ -45,6 +46,54 @@ TEST(ActivationCheckpoint, RecomputesInBackwardWithTheSameGradients) {
   EXPECT_EQ(calls, 2);  // recomputed once, in backward
   EXPECT_TRUE(at::equal(net.a->weight.grad(), plain_wa));
   EXPECT_TRUE(at::equal(x.grad(), plain_x));
+}
+
+// A residual unit that ends as the GPT and Llama layers do: recomputed for its own checkpoint, its
+// result is unread, so the projection and the add leave out their values (on the CPU the
+// projection still computes; the add does not). It notes what result_is_unread said each call.
+struct ResidualImpl : torch::nn::Module {
+  zs::DeviceLinear proj{nullptr};
+  std::vector<bool> unread;
+  ResidualImpl() {
+    proj = register_module("proj", zs::DeviceLinear(8, 8, /*bias=*/true, c10::Device(c10::kCPU)));
+    torch::NoGradGuard no_grad;
+    proj->weight.normal_(0, 0.3);
+    proj->bias.normal_(0, 0.3);
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    unread.push_back(zs::result_is_unread(*this));
+    const at::Tensor h = at::tanh(x);
+    if (unread.back()) return zs::sum_unevaluated(h, proj->forward_unevaluated(h));
+    return h + proj->forward(h);
+  }
+};
+ZS_UNIT_MODULE(Residual);
+
+TEST(ActivationCheckpoint, AUnitLeavesItsUnreadResultOutOfTheRecompute) {
+  torch::manual_seed(0);
+  Residual unit;
+  const at::Tensor x = at::randn({4, 8}).requires_grad_(true);
+  auto grads = [&] {
+    std::vector<at::Tensor> g{unit->proj->weight.grad().clone(), unit->proj->bias.grad().clone(), x.grad().clone()};
+    for (at::Tensor t : {unit->proj->weight, unit->proj->bias, x}) t.mutable_grad().reset();
+    return g;
+  };
+  unit->forward(x).pow(2).sum().backward();
+  const std::vector<at::Tensor> plain = grads();
+
+  const zs::UnitBody body = [&](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{unit->forward(in[0])}; };
+  const at::Tensor y = zs::checkpointed(body, {x}, unit.get())[0];
+  y.pow(2).sum().backward();
+  EXPECT_EQ(unit->unread, (std::vector<bool>{false, false, true}));  // plain, checkpointed forward, recompute
+  const std::vector<at::Tensor> recomputed = grads();
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(at::equal(recomputed[i], plain[i])) << i;
+
+  // Another module's recompute is not this one's: its result is read there.
+  unit->unread.clear();
+  Residual other;
+  const zs::UnitBody outer = [&](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{unit->forward(in[0])}; };
+  zs::checkpointed(outer, {x}, other.get())[0].sum().backward();
+  EXPECT_EQ(unit->unread, (std::vector<bool>{false, false}));
 }
 
 TEST(ActivationCheckpoint, WithoutAutogradItIsAPlainCall) {
@@ -84,6 +133,29 @@ TEST(ActivationCheckpoint, EngineCheckpointsEveryUnitWhenAsked) {
     z.reset();
     EXPECT_TRUE(node.expired());
   }
+}
+
+struct ResidualPairImpl : torch::nn::Module {
+  Residual first, second;
+  ResidualPairImpl() {
+    register_module("first", first);
+    register_module("second", second);
+  }
+};
+TORCH_MODULE(ResidualPair);
+
+// Under an engine, each checkpointed unit's recompute tells that unit its result is unread.
+TEST(ActivationCheckpoint, EngineTellsEachUnitItsRecomputedResultIsUnread) {
+  zs::World world = zs::init_distributed(zs::DevicePreference::cpu);
+  zs::Config config = zs::parse_config(R"({"train_micro_batch_size_per_gpu": 2})", 1);
+  ResidualPair model;
+  zs::EngineOptions options;
+  options.log = false;
+  options.activation_checkpointing = true;
+  zs::Engine engine(*model, config, world, options);
+  model->second->forward(model->first->forward(at::randn({2, 8}).requires_grad_(true))).sum().backward();
+  EXPECT_EQ(model->first->unread, (std::vector<bool>{false, true}));
+  EXPECT_EQ(model->second->unread, (std::vector<bool>{false, true}));
 }
 
 // A stage-3 unit with a parameter its forward never uses: that parameter's gradient counts as zero

@@ -2,7 +2,9 @@
 
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <ATen/ops/linear.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #ifdef ZS_WITH_CUDA
 #include "zs/models/norm_bias_cuda.hpp"
@@ -26,6 +28,30 @@ at::Tensor DeviceLinearImpl::forward(const at::Tensor& x) {
 #endif
   return at::linear(x, weight, bias);
 }
+
+at::Tensor DeviceLinearImpl::forward_unevaluated(const at::Tensor& x) {
+#ifdef ZS_WITH_CUDA
+  if (fused_norm_bias_applies(x, weight)) return linear_cuda(x, weight, bias, /*evaluate=*/false);
+#endif
+  return forward(x);
+}
+
+namespace {
+
+struct SumUnevaluated : torch::autograd::Function<SumUnevaluated> {
+  static at::Tensor forward(torch::autograd::AutogradContext*, const at::Tensor& a, const at::Tensor& b) {
+    TORCH_CHECK(a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type(),
+                "sum_unevaluated: the two tensors must share a shape and a dtype");
+    return at::empty_like(a);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*, torch::autograd::variable_list grads) {
+    return {grads[0], grads[0]};
+  }
+};
+
+}  // namespace
+
+at::Tensor sum_unevaluated(const at::Tensor& a, const at::Tensor& b) { return SumUnevaluated::apply(a, b); }
 
 DeviceEmbeddingImpl::DeviceEmbeddingImpl(int64_t num_embeddings, int64_t dim, c10::Device device) {
   weight = register_parameter("weight", at::empty({num_embeddings, dim}, fp32_on(device)));

@@ -19,11 +19,20 @@ class DeviceLinearImpl : public torch::nn::Module {
  public:
   DeviceLinearImpl(int64_t in_features, int64_t out_features, bool bias, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
+  // For a result that is only differentiated, never read (zero/unit.hpp's result_is_unread): where
+  // our GPU linear runs, its autograd history with uninitialised values and no GEMM; elsewhere
+  // forward(x). Either way backward gives the same gradients as forward(x)'s.
+  at::Tensor forward_unevaluated(const at::Tensor& x);
 
   at::Tensor weight;
   at::Tensor bias;  // undefined when built with bias=false
 };
 TORCH_MODULE(DeviceLinear);
+
+// a + b (same shape and dtype) as autograd sees it, without the arithmetic: a result with the
+// sum's autograd history (its gradient reaches a and b unchanged, as the sum's does) and
+// uninitialised values. For a forward whose result is never read (result_is_unread).
+at::Tensor sum_unevaluated(const at::Tensor& a, const at::Tensor& b);
 
 // Embedding table [num_embeddings, dim] (tokens or positions), fp32.
 class DeviceEmbeddingImpl : public torch::nn::Module {

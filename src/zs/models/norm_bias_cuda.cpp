@@ -88,11 +88,17 @@ at::Tensor as_rows(const at::Tensor& t) {
 // y = x W^T (+ b). Backward: the weight's gradient is one GEMM, written straight into the place the
 // engine offers for it (else a new tensor, contiguous like the weight); the bias's is our column
 // sum, also into its place. The bias is optional: an autograd function's inputs may not be
-// undefined tensors.
+// undefined tensors. With evaluate=false the forward returns the result uninitialised (its
+// backward needs only x and the weight): for a forward whose result is never read.
 struct Linear : torch::autograd::Function<Linear> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const std::optional<at::Tensor>& bias) {
+                            const std::optional<at::Tensor>& bias, bool evaluate) {
     ctx->save_for_backward({x, weight, bias.value_or(at::Tensor())});
+    if (!evaluate) {
+      std::vector<int64_t> sizes = x.sizes().vec();
+      sizes.back() = weight.size(0);
+      return at::empty(sizes, x.options());
+    }
     return at::linear(x, weight, bias);
   }
 
@@ -111,7 +117,7 @@ struct Linear : torch::autograd::Function<Linear> {
     if (bias.defined() && ctx->needs_input_grad(2))
       dbias = column_sums(dy, {}, {}, {}, weight.scalar_type(),
                           grad_place_for(bias, bias.sizes(), weight.scalar_type())).first;
-    return {dx, dweight, dbias};
+    return {dx, dweight, dbias, at::Tensor()};
   }
 };
 
@@ -252,8 +258,8 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
          weight.size(0) % 8 == 0 && x.is_contiguous();
 }
 
-at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  return Linear::apply(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt);
+at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool evaluate) {
+  return Linear::apply(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, evaluate);
 }
 
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -19,8 +19,9 @@ namespace zs {
 bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight);
 
 // at::linear(x, weight, bias); bias may be undefined. Backward writes the weight's and bias's
-// gradients where the engine offers (base/grad_place.hpp).
-at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// gradients where the engine offers (base/grad_place.hpp). evaluate=false: the result's shape and
+// autograd history with uninitialised values, no GEMM (DeviceLinear::forward_unevaluated).
+at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool evaluate = true);
 
 // at::layer_norm(x, {weight.size(0)}, weight, bias, eps); bias may be undefined.
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -7,6 +7,8 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 
+#include "zs/config/env.hpp"
+
 namespace zs {
 
 namespace {
@@ -49,6 +51,7 @@ struct CheckpointBackward : torch::autograd::Node {
   std::vector<char> input_requires_grad;
   std::vector<int> output_of_grad;       // which output each incoming gradient belongs to
   RngState rng;
+  const torch::nn::Module* unit = nullptr;  // whose forward body is, when known
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     std::vector<at::Tensor> xs(inputs.size());
@@ -62,7 +65,8 @@ struct CheckpointBackward : torch::autograd::Node {
     std::vector<at::Tensor> ys;
     {
       c10::AutoGradMode enable(true);
-      RecomputeGuard recomputing;   // BatchNorm: no second update of its running statistics
+      RecomputeGuard recomputing(unit);   // BatchNorm: no second update of its running statistics;
+                                          // the unit may leave its unread result out
       ys = body(xs);
     }
     now.restore();
@@ -86,10 +90,13 @@ struct CheckpointBackward : torch::autograd::Node {
 
 }  // namespace
 
-std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs) {
+std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs,
+                                     const torch::nn::Module* unit) {
   if (!c10::GradMode::is_enabled()) return body(inputs);
+  static const bool skip_unread = switch_from_env("ZS_RECOMPUTE_UNREAD");
   auto node = std::make_shared<CheckpointBackward>();
   node->body = body;
+  node->unit = skip_unread ? unit : nullptr;
   for (const at::Tensor& x : inputs) {
     node->inputs.push_back(x.defined() ? x.detach() : at::Tensor());
     node->input_requires_grad.push_back(x.defined() && x.requires_grad());

@@ -16,7 +16,11 @@ namespace zs {
 // autograd on and differentiates that (parameters used by body receive their gradients then, and
 // so do the inputs that require them). Outputs that are not floating point get no history. With
 // autograd off this is just body(inputs).
-std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs);
+// `unit`: the module whose forward body is; during the recompute result_is_unread(*unit) holds
+// (zero/unit.hpp), so it may skip what only makes its result's values. ZS_RECOMPUTE_UNREAD=0
+// turns that off (every recompute then runs the whole forward).
+std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs,
+                                     const torch::nn::Module* unit = nullptr);
 
 // The same for a function of one tensor.
 at::Tensor checkpointed(const std::function<at::Tensor(const at::Tensor&)>& fn, const at::Tensor& x);

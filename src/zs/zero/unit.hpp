@@ -56,16 +56,41 @@ inline bool& recomputing_forward() {
   return recomputing;
 }
 
-// Marks the current thread as recomputing for the guard's lifetime.
+// The module whose forward a checkpoint is recomputing at the top of the recomputation (the unit
+// itself), or null.
+inline const torch::nn::Module*& recomputed_unit() {
+  thread_local const torch::nn::Module* unit = nullptr;
+  return unit;
+}
+
+// True while `module`'s forward runs as the recomputation of its own checkpointed unit. Backward
+// then differentiates the forward's result but never reads its values, so a module may end with
+// steps that build the result's autograd history without computing it (a residual added to a
+// projection: models/device_layers.hpp's sum_unevaluated and DeviceLinear::forward_unevaluated).
+// Inside that forward, other modules (nested units included) see false: their results are read.
+inline bool result_is_unread(const torch::nn::Module& module) {
+  return recomputing_forward() && recomputed_unit() == &module;
+}
+
+// Marks the current thread as recomputing for the guard's lifetime; `unit`, when given, is the
+// module whose forward is recomputed (result_is_unread).
 class RecomputeGuard {
  public:
-  RecomputeGuard() : previous_(recomputing_forward()) { recomputing_forward() = true; }
-  ~RecomputeGuard() { recomputing_forward() = previous_; }
+  explicit RecomputeGuard(const torch::nn::Module* unit = nullptr)
+      : previous_(recomputing_forward()), previous_unit_(recomputed_unit()) {
+    recomputing_forward() = true;
+    recomputed_unit() = unit;
+  }
+  ~RecomputeGuard() {
+    recomputing_forward() = previous_;
+    recomputed_unit() = previous_unit_;
+  }
   RecomputeGuard(const RecomputeGuard&) = delete;
   RecomputeGuard& operator=(const RecomputeGuard&) = delete;
 
  private:
   bool previous_;
+  const torch::nn::Module* previous_unit_;
 };
 
 class UnitBase;

@@ -18,7 +18,8 @@ std::vector<at::Tensor> UnitRunner::run(UnitBase& unit, const UnitBody& body, co
     group_->gather();
     schedule_->on_forward(group_);
   }
-  std::vector<at::Tensor> outputs = unit.activation_checkpointing() ? checkpointed(body, inputs) : body(inputs);
+  std::vector<at::Tensor> outputs = unit.activation_checkpointing() ? checkpointed(body, inputs, &unit.unit_module())
+                                                                    : body(inputs);
   if (group_) after_forward(outputs);
   return outputs;
 }

@@ -68,6 +68,12 @@ at::Tensor MLPImpl::forward(const at::Tensor& x) {
   return at::dropout(c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate)), dropout, is_training());
 }
 
+at::Tensor MLPImpl::forward_unevaluated(const at::Tensor& x) {
+  // Dropout's mask is drawn from the random state, not the values, so it still matches the forward's.
+  return at::dropout(c_proj->forward_unevaluated(at::gelu(c_fc->forward(x), gelu_approximate)), dropout,
+                     is_training());
+}
+
 BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
   ln_1 = register_module("ln_1", LayerNorm(config.n_embd, config.bias, device));
   attn = register_module("attn", CausalSelfAttention(config, device));
@@ -77,6 +83,9 @@ BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {
   auto [h, normed] = ln_2->add_and_forward(x, attn->forward(ln_1->forward(x)));  // h = x + attn(ln_1(x))
+  // Recomputed for backward under activation checkpointing, the block's result is differentiated
+  // but never read: the MLP's output projection and the residual add skip their arithmetic then.
+  if (result_is_unread(*this)) return sum_unevaluated(h, mlp->forward_unevaluated(normed));
   return h + mlp->forward(normed);
 }
 

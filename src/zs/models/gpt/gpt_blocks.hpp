@@ -53,6 +53,8 @@ class MLPImpl : public torch::nn::Module {
  public:
   MLPImpl(const GPTConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
+  // The same with c_proj's values left out (DeviceLinear::forward_unevaluated).
+  at::Tensor forward_unevaluated(const at::Tensor& x);
 
   DeviceLinear c_fc{nullptr};
   DeviceLinear c_proj{nullptr};

@@ -62,13 +62,15 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, c10::Device device) {
   down_proj = register_module("down_proj", DeviceLinear(m, h, config.mlp_bias, device));
 }
 
-at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) {
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) { return down_proj->forward(gated(x)); }
+
+at::Tensor LlamaMLPImpl::gated(const at::Tensor& x) {
   const at::Tensor gate = gate_proj->forward(x), up = up_proj->forward(x);
 #ifdef ZS_WITH_CUDA
   // On GPUs: silu and the product in one kernel each way (swiglu_cuda.hpp).
-  if (fused_swiglu_applies(gate, up)) return down_proj->forward(swiglu_fused(gate, up));
+  if (fused_swiglu_applies(gate, up)) return swiglu_fused(gate, up);
 #endif
-  return down_proj->forward(at::silu(gate) * up);
+  return at::silu(gate) * up;
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, c10::Device device) {
@@ -81,7 +83,12 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, c10::Dev
 
 at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin) {
   const at::Tensor h = hidden + self_attn->forward(input_layernorm->forward(hidden), cos, sin);
-  return h + mlp->forward(post_attention_layernorm->forward(h));
+  const at::Tensor gated = mlp->gated(post_attention_layernorm->forward(h));
+  // Recomputed for backward under activation checkpointing, the layer's result is differentiated
+  // but never read: the down projection and the residual add then build its autograd history
+  // without their arithmetic (a seventh of the layer's GEMM work).
+  if (result_is_unread(*this)) return sum_unevaluated(h, mlp->down_proj->forward_unevaluated(gated));
+  return h + mlp->down_proj->forward(gated);
 }
 
 }  // namespace zs

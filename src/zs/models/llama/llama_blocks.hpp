@@ -47,6 +47,8 @@ class LlamaMLPImpl : public torch::nn::Module {
  public:
   LlamaMLPImpl(const LlamaConfig& config, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
+  // silu(gate(x)) * up(x): the down projection's input.
+  at::Tensor gated(const at::Tensor& x);
 
   DeviceLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
