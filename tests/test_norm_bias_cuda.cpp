@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <tuple>
+#include <vector>
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/full.h>
@@ -94,6 +95,50 @@ TEST_P(NormBiasCuda, LinearWithoutBiasMatchesAten) {
   EXPECT_LE(relative_diff(g[1][0], g[0][0]), tolerance(dtype));
   EXPECT_LE(relative_diff(g[1][1], g[0][1]), tolerance(dtype));
   EXPECT_TRUE(g[1][1].is_contiguous());
+}
+
+// Three linears of one input (q, k, v) as one node: the same outputs and parameter gradients as
+// separate linear_cuda calls, bit for bit; the input's gradient summed inside the GEMMs, within
+// rounding of the separate calls' (whose autograd rounds each branch, then adds).
+TEST_P(NormBiasCuda, SharedInputLinearsMatchSeparateLinears) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, in] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const std::vector<int64_t> outs{2 * in, in, in};  // as grouped-query attention's q, k, v
+  const at::Tensor x0 = at::randn({batch, seq, in}, o);
+  std::vector<at::Tensor> w0, b0, dy;
+  for (int64_t n : outs) {
+    w0.push_back(at::randn({n, in}, o) * 0.05);
+    b0.push_back(at::randn({n}, o));
+    dy.push_back(at::randn({batch, seq, n}, o));
+  }
+  for (const bool biased : {true, false}) {
+    std::vector<at::Tensor> out[2], g[2];
+    for (const bool shared : {true, false}) {
+      const at::Tensor x = x0.clone().requires_grad_(true);
+      std::vector<at::Tensor> w, b, inputs{x};
+      for (size_t k = 0; k < outs.size(); ++k) {
+        w.push_back(w0[k].clone().requires_grad_(true));
+        inputs.push_back(w.back());
+        if (biased) {
+          b.push_back(b0[k].clone().requires_grad_(true));
+          inputs.push_back(b.back());
+        }
+      }
+      if (shared) {
+        out[shared] = zs::linears_cuda(x, w, b);
+      } else {
+        for (size_t k = 0; k < outs.size(); ++k) out[shared].push_back(zs::linear_cuda(x, w[k], biased ? b[k] : at::Tensor()));
+      }
+      g[shared] = torch::autograd::grad(out[shared], inputs, dy);
+    }
+    for (size_t k = 0; k < outs.size(); ++k) EXPECT_TRUE(same_bits(out[1][k], out[0][k])) << "output " << k;
+    for (size_t i = 1; i < g[1].size(); ++i) EXPECT_TRUE(same_bits(g[1][i], g[0][i])) << "parameter gradient " << i;
+    const double ddx = relative_diff(g[1][0], g[0][0]);
+    std::printf("[norm bias] 3 linears of one input, %s [%lld x %lld]%s: dx relative difference %.1e\n",
+                c10::toString(dtype), (long long)(batch * seq), (long long)in, biased ? ", biased" : "", ddx);
+    EXPECT_LE(ddx, tolerance(dtype));
+  }
 }
 
 // A consumer (the engine's gradient buckets) offers places: the weight's GEMM and the bias's and

@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #ifdef ZS_WITH_CUDA
+#include "zs/config/env.hpp"
 #include "zs/models/norm_bias_cuda.hpp"
 #endif
 
@@ -34,6 +35,27 @@ at::Tensor DeviceLinearImpl::forward_unevaluated(const at::Tensor& x) {
   if (fused_norm_bias_applies(x, weight)) return linear_cuda(x, weight, bias, /*evaluate=*/false);
 #endif
   return forward(x);
+}
+
+std::vector<at::Tensor> shared_input_linears(const at::Tensor& x, const std::vector<DeviceLinear>& layers) {
+#ifdef ZS_WITH_CUDA
+  static const bool enabled = switch_from_env("ZS_SHARED_INPUT_LINEARS");
+  bool applies = enabled && !layers.empty() && fused_norm_bias_applies(x, layers.front()->weight);
+  for (const DeviceLinear& l : layers)
+    applies = applies && l->bias.defined() == layers.front()->bias.defined() &&
+              l->weight.scalar_type() == layers.front()->weight.scalar_type();
+  if (applies) {
+    std::vector<at::Tensor> weights, biases;
+    for (const DeviceLinear& l : layers) {
+      weights.push_back(l->weight);
+      if (l->bias.defined()) biases.push_back(l->bias);
+    }
+    return linears_cuda(x, weights, biases);
+  }
+#endif
+  std::vector<at::Tensor> out;
+  for (DeviceLinear l : layers) out.push_back(l->forward(x));  // a holder copy shares the module
+  return out;
 }
 
 namespace {

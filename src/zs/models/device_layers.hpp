@@ -8,6 +8,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <vector>
+
 namespace zs {
 
 // Options for an fp32 parameter made on `device` (the models keep fp32 parameters; the engine
@@ -28,6 +30,12 @@ class DeviceLinearImpl : public torch::nn::Module {
   at::Tensor bias;  // undefined when built with bias=false
 };
 TORCH_MODULE(DeviceLinear);
+
+// {layers[k]->forward(x)...} for linear layers that share their input x. On GPUs in training one
+// autograd node whose backward sums x's gradient inside the GEMMs instead of one add per further
+// layer (norm_bias_cuda.hpp's linears_cuda; ZS_SHARED_INPUT_LINEARS=0 turns it off); elsewhere, or
+// when only some layers have a bias, each layer's forward.
+std::vector<at::Tensor> shared_input_linears(const at::Tensor& x, const std::vector<DeviceLinear>& layers);
 
 // a + b (same shape and dtype) as autograd sees it, without the arithmetic: a result with the
 // sum's autograd history (its gradient reaches a and b unchanged, as the sum's does) and

@@ -121,6 +121,52 @@ struct Linear : torch::autograd::Function<Linear> {
   }
 };
 
+// y_k = x W_k^T (+ b_k) for several weights that share one input (a layer's q, k and v projections;
+// its gate and up). One autograd node instead of one per weight: backward sums the input's
+// gradient inside the GEMMs (each after the first adds its product to the sum, beta = 1), where
+// autograd would add each further branch's gradient in a pass of its own over the activations.
+// The weights' and biases' gradients are Linear's. biases: empty, or one per weight.
+struct SharedInputLinears : torch::autograd::Function<SharedInputLinears> {
+  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, at::TensorList weights, at::TensorList biases) {
+    tensor_list saved{x};
+    saved.insert(saved.end(), weights.begin(), weights.end());
+    saved.insert(saved.end(), biases.begin(), biases.end());
+    ctx->save_for_backward(saved);
+    tensor_list out;
+    for (size_t k = 0; k < weights.size(); ++k)
+      out.push_back(at::linear(x, weights[k], biases.empty() ? std::optional<at::Tensor>() : biases[k]));
+    return out;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const size_t n = grads.size();
+    const at::Tensor& x = saved[0];
+    const bool biased = saved.size() == 1 + 2 * n;
+    at::Tensor dx;
+    tensor_list dweights(n), dbiases(biased ? n : 0);
+    for (size_t k = 0; k < n; ++k) {
+      if (!grads[k].defined()) continue;
+      const at::Tensor& weight = saved[1 + k];
+      const at::Tensor dy = as_rows(grads[k]);
+      if (ctx->needs_input_grad(0)) dx = dx.defined() ? dx.addmm_(dy, weight) : dy.mm(weight);
+      if (ctx->needs_input_grad(1 + k)) {
+        at::Tensor place = grad_place_for(weight, weight.sizes(), dy.scalar_type());
+        dweights[k] = place.defined() ? at::mm_out(place, dy.t(), as_rows(x)) : dy.t().mm(as_rows(x));
+      }
+      if (biased && ctx->needs_input_grad(1 + n + k)) {
+        const at::Tensor& bias = saved[1 + n + k];
+        dbiases[k] = column_sums(dy, {}, {}, {}, weight.scalar_type(),
+                                 grad_place_for(bias, bias.sizes(), weight.scalar_type())).first;
+      }
+    }
+    tensor_list out{dx.defined() ? dx.view(x.sizes()) : dx};
+    out.insert(out.end(), dweights.begin(), dweights.end());
+    out.insert(out.end(), dbiases.begin(), dbiases.end());
+    return out;
+  }
+};
+
 bool fused_layer_norm_enabled() {
   static const bool on = switch_from_env("ZS_FUSED_LAYER_NORM");
   return on;
@@ -260,6 +306,11 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
 
 at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool evaluate) {
   return Linear::apply(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, evaluate);
+}
+
+std::vector<at::Tensor> linears_cuda(const at::Tensor& x, const std::vector<at::Tensor>& weights,
+                                     const std::vector<at::Tensor>& biases) {
+  return SharedInputLinears::apply(x, at::TensorList(weights), at::TensorList(biases));
 }
 
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

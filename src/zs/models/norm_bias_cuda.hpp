@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <utility>
+#include <vector>
 
 namespace zs {
 
@@ -22,6 +23,12 @@ bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight);
 // gradients where the engine offers (base/grad_place.hpp). evaluate=false: the result's shape and
 // autograd history with uninitialised values, no GEMM (DeviceLinear::forward_unevaluated).
 at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool evaluate = true);
+
+// {at::linear(x, weights[k], biases[k])...} for weights that share the input x, as one autograd
+// node whose backward sums x's gradient inside the GEMMs (no separate add per further weight).
+// biases: empty, or one per weight. Parameter gradients as linear_cuda's.
+std::vector<at::Tensor> linears_cuda(const at::Tensor& x, const std::vector<at::Tensor>& weights,
+                                     const std::vector<at::Tensor>& biases);
 
 // at::layer_norm(x, {weight.size(0)}, weight, bias, eps); bias may be undefined.
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -45,9 +45,10 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
   const int64_t B = x.size(0), T = x.size(1);
   // [B, T, heads * head_dim] -> [B, T, heads, head_dim] (rotated in this layout) -> SDPA's [B, heads, T, head_dim]
   auto heads = [&](const at::Tensor& t, int64_t n) { return t.view({B, T, n, head_dim}); };
-  const at::Tensor q = apply_rotary(heads(q_proj->forward(x), num_heads), cos, sin).transpose(1, 2);
-  const at::Tensor k = apply_rotary(heads(k_proj->forward(x), num_kv_heads), cos, sin).transpose(1, 2);
-  const at::Tensor v = heads(v_proj->forward(x), num_kv_heads).transpose(1, 2);
+  const std::vector<at::Tensor> qkv = shared_input_linears(x, {q_proj, k_proj, v_proj});
+  const at::Tensor q = apply_rotary(heads(qkv[0], num_heads), cos, sin).transpose(1, 2);
+  const at::Tensor k = apply_rotary(heads(qkv[1], num_kv_heads), cos, sin).transpose(1, 2);
+  const at::Tensor v = heads(qkv[2], num_kv_heads).transpose(1, 2);
   // Grouped-query attention: SDPA shares each key/value head among its query heads by itself.
   const at::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, is_training() ? dropout : 0.0,
                                                         /*is_causal=*/true, /*scale=*/std::nullopt,
@@ -65,7 +66,8 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, c10::Device device) {
 at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) { return down_proj->forward(gated(x)); }
 
 at::Tensor LlamaMLPImpl::gated(const at::Tensor& x) {
-  const at::Tensor gate = gate_proj->forward(x), up = up_proj->forward(x);
+  const std::vector<at::Tensor> gate_up = shared_input_linears(x, {gate_proj, up_proj});
+  const at::Tensor &gate = gate_up[0], &up = gate_up[1];
 #ifdef ZS_WITH_CUDA
   // On GPUs: silu and the product in one kernel each way (swiglu_cuda.hpp).
   if (fused_swiglu_applies(gate, up)) return swiglu_fused(gate, up);

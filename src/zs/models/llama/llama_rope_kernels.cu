@@ -4,10 +4,12 @@
 // explicit round-to-nearest operations (no fused multiply-add), then rounded to the dtype, which
 // is exactly what ATen's 16-bit elementwise kernels do.
 //
-// The pairs of rotate_half are (d, d + half); with head_dim a multiple of 16, the 8 elements a
-// thread handles at d0 (a multiple of 8) pair with the 8 at d0 ± half, so every load and store is
-// one 16-byte vector (two for float32).
+// The pairs of rotate_half are (d, d + half); with head_dim a multiple of 16, the 8 elements at d0
+// (a multiple of 8 below half) pair with the 8 at d0 + half, so every load and store is one
+// 16-byte vector (two for float32).
 #include "zs/models/llama/llama_rope_kernels.hpp"
+
+#include <algorithm>
 
 #include "zs/kernels/vec8.cuh"
 
@@ -26,53 +28,57 @@ struct Lanes {
   static __device__ __forceinline__ float mul(float a, float b) { return widen(narrow<T>(__fmul_rn(a, b))); }
 };
 
+// One thread per pair of 8-element groups (d0, d0 + half) of one head in one row (b, t): it reads
+// each element once and writes both outputs. Forward: out[d] = x[d] cos[d] - x[d + half] sin[d] in
+// the first half, x[d] cos[d] + x[d - half] sin[d] in the second. Backward (the transpose): the
+// partner's gradient is multiplied by the partner's sin, with the partner's sign. Rows run along
+// the grid's x (any count), the row's pairs along its y and the block.
 template <typename T>
 __global__ void rotary_kernel(const T* __restrict__ x, RopeShape s, const T* __restrict__ cos,
-                              const T* __restrict__ sin, T* __restrict__ out, bool backward, int64_t groups) {
-  const int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (g >= groups) return;
-  const int64_t per_head = s.head_dim / kLanes;
-  const int64_t d0 = (g % per_head) * kLanes;
-  int64_t rest = g / per_head;
-  const int64_t h = rest % s.heads;
-  rest /= s.heads;
-  const int64_t t = rest % s.seq;
-  const int64_t b = rest / s.seq;
-  const int64_t half = s.head_dim / 2;
-  const int64_t partner = d0 < half ? d0 + half : d0 - half;
+                              const T* __restrict__ sin, T* __restrict__ out, bool backward, int pairs_per_row) {
+  const int i = int(blockIdx.y) * int(blockDim.x) + int(threadIdx.x);
+  if (i >= pairs_per_row) return;
+  const int64_t row = blockIdx.x;  // b * seq + t
+  const int64_t b = row / s.seq, t = row - b * s.seq;
+  const int half = int(s.head_dim / 2), pairs_per_head = half / kLanes;
+  const int h = i / pairs_per_head;
+  const int lo = (i - h * pairs_per_head) * kLanes, hi = lo + half;
 
-  const T* row = x + b * s.stride_batch + t * s.stride_seq + h * s.stride_head;
-  Lanes<T> mine, other, c, sn;
-  mine.load(row + d0);
-  other.load(row + partner);
-  c.load(cos + t * s.head_dim + d0);
-  // Forward: rotate_half(x)[d] = -x[d + half] for d < half, x[d - half] after, so the partner's
-  // value is multiplied by sin[d] with that sign. Backward (the transpose): the gradient at d
-  // receives the partner's gradient times sin[partner] with the partner's sign.
-  const int64_t sin_at = backward ? partner : d0;
-  sn.load(sin + t * s.head_dim + sin_at);
-  const float sign = (sin_at < half) ? -1.f : 1.f;
+  const T* in = x + b * s.stride_batch + t * s.stride_seq + h * s.stride_head;
+  const T* cos_t = cos + t * s.head_dim;
+  const T* sin_t = sin + t * s.head_dim;
+  Lanes<T> x_lo, x_hi, c_lo, c_hi, s_lo, s_hi;
+  x_lo.load(in + lo);
+  x_hi.load(in + hi);
+  c_lo.load(cos_t + lo);
+  c_hi.load(cos_t + hi);
+  s_lo.load(sin_t + lo);
+  s_hi.load(sin_t + hi);
 
-  Lanes<T> result;
+  Lanes<T> o_lo, o_hi;
 #pragma unroll
   for (int j = 0; j < kLanes; ++j) {
-    const float straight = Lanes<T>::mul(mine.v[j], c.v[j]);
-    const float rotated = Lanes<T>::mul(other.v[j], sign * sn.v[j]);
-    result.v[j] = __fadd_rn(straight, rotated);
+    const float lo_partner = backward ? s_hi.v[j] : -s_lo.v[j];  // what x_hi is multiplied by in o_lo
+    const float hi_partner = backward ? -s_lo.v[j] : s_hi.v[j];  // what x_lo is multiplied by in o_hi
+    o_lo.v[j] = __fadd_rn(Lanes<T>::mul(x_lo.v[j], c_lo.v[j]), Lanes<T>::mul(x_hi.v[j], lo_partner));
+    o_hi.v[j] = __fadd_rn(Lanes<T>::mul(x_hi.v[j], c_hi.v[j]), Lanes<T>::mul(x_lo.v[j], hi_partner));
   }
-  result.store(out + ((b * s.seq + t) * s.heads + h) * s.head_dim + d0);
+  T* o = out + (row * s.heads + h) * s.head_dim;
+  o_lo.store(o + lo);
+  o_hi.store(o + hi);
 }
 
 template <typename T>
 void launch(const void* x, const RopeShape& s, const void* cos, const void* sin, void* out, bool backward,
             cudaStream_t stream) {
-  const int64_t groups = s.batch * s.seq * s.heads * (s.head_dim / kLanes);
-  if (groups == 0) return;
-  constexpr int kThreads = 256;
-  const int64_t blocks = (groups + kThreads - 1) / kThreads;
-  rotary_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(
-      static_cast<const T*>(x), s, static_cast<const T*>(cos), static_cast<const T*>(sin), static_cast<T*>(out),
-      backward, groups);
+  const int64_t rows = s.batch * s.seq;
+  const int pairs_per_row = int(s.heads * (s.head_dim / 2 / kLanes));
+  if (rows == 0 || pairs_per_row == 0) return;
+  const int threads = std::min(256, (pairs_per_row + 31) / 32 * 32);
+  const dim3 grid(unsigned(rows), unsigned((pairs_per_row + threads - 1) / threads));
+  rotary_kernel<T><<<grid, threads, 0, stream>>>(static_cast<const T*>(x), s, static_cast<const T*>(cos),
+                                                 static_cast<const T*>(sin), static_cast<T*>(out), backward,
+                                                 pairs_per_row);
 }
 
 }  // namespace
