@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/_fused_rms_norm.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/linear.h>
@@ -138,6 +139,51 @@ TEST_P(NormBiasCuda, SharedInputLinearsMatchSeparateLinears) {
     std::printf("[norm bias] 3 linears of one input, %s [%lld x %lld]%s: dx relative difference %.1e\n",
                 c10::toString(dtype), (long long)(batch * seq), (long long)in, biased ? ", biased" : "", ddx);
     EXPECT_LE(ddx, tolerance(dtype));
+  }
+}
+
+// RMSNorm with the residual add as one node: h = x + y as ATen's add rounds it (without y, h is x),
+// z and the gradients, with a gradient arriving at h too (the residual stream's), within rounding
+// of ATen's fused RMSNorm; the same bits run after run.
+TEST_P(NormBiasCuda, AddRmsNormMatchesAten) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, in] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x0 = at::randn({batch, seq, in}, o), y0 = at::randn({batch, seq, in}, o);
+  const at::Tensor w0 = 1 + 0.1 * at::randn({in}, o), dz = at::randn({batch, seq, in}, o), dh = at::randn({batch, seq, in}, o);
+  for (const bool with_y : {true, false}) {
+    auto run = [&](bool fused) {
+      const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+      const at::Tensor y = with_y ? y0.clone().requires_grad_(true) : at::Tensor();
+      at::Tensor h, z;
+      if (fused) {
+        EXPECT_TRUE(zs::fused_rms_norm_applies(x, y, w));
+        std::tie(h, z) = zs::add_rms_norm_fused(x, y, w, 1e-5);
+      } else {
+        h = with_y ? x + y : x.view_as(x);
+        z = std::get<0>(at::_fused_rms_norm(h, {in}, w, 1e-5));
+      }
+      std::vector<at::Tensor> inputs{x, w};
+      if (with_y) inputs.push_back(y);
+      std::vector<at::Tensor> out{h.detach(), z.detach()};
+      for (const at::Tensor& g : torch::autograd::grad({h, z}, inputs, {dh, dz})) out.push_back(g);
+      return out;  // h, z, dx, dw (, dy)
+    };
+    const auto ours = run(true), aten = run(false);
+    EXPECT_TRUE(same_bits(ours[0], aten[0]));
+    const double dz_diff = relative_diff(ours[1], aten[1]), dx_diff = relative_diff(ours[2], aten[2]),
+                 dw_diff = relative_diff(ours[3], aten[3]);
+    std::printf("[norm bias] rms norm%s %s [%lld x %lld]: relative differences z %.1e, dx %.1e, dweight %.1e\n",
+                with_y ? " + add" : "", c10::toString(dtype), (long long)(batch * seq), (long long)in, dz_diff, dx_diff,
+                dw_diff);
+    EXPECT_LE(dz_diff, tolerance(dtype));
+    EXPECT_LE(dx_diff, tolerance(dtype));
+    EXPECT_LE(dw_diff, tolerance(dtype));
+    if (with_y) {
+      EXPECT_TRUE(same_bits(ours[4], ours[2])) << "x and y get the same gradient";
+    }
+    const auto again = run(true);
+    for (size_t i = 1; i < ours.size(); ++i) EXPECT_TRUE(same_bits(again[i], ours[i])) << "not the same bits run after run: " << i;
   }
 }
 

@@ -7,17 +7,12 @@
 #include "zs/models/layer_norm_kernels.hpp"
 
 #include "zs/kernels/vec8.cuh"
+#include "zs/kernels/warp_sum.cuh"
 
 namespace zs::kernels {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 // kChunks: 16-byte vectors per lane (a row of cols features has cols / 8 of them, dealt round-robin).
 // With an addend, the row normalised is x + addend, rounded to T as a separate add would round it,

@@ -26,6 +26,7 @@
 #include "zs/config/env.hpp"
 #include "zs/models/column_sums_kernels.hpp"
 #include "zs/models/layer_norm_kernels.hpp"
+#include "zs/models/rms_norm_kernels.hpp"
 #include "zs/kernels/check_launch.hpp"
 
 namespace zs {
@@ -77,6 +78,8 @@ std::pair<at::Tensor, at::Tensor> column_sums(const at::Tensor& dy, const at::Te
   kernels::check_launch("column-sum kernels");
   return {sum_dy, sum_dy_xhat};
 }
+
+int sm_count() { return at::cuda::getCurrentDeviceProperties()->multiProcessorCount; }
 
 // rows x features, contiguous and 16-byte aligned for the kernels' vector loads (a copy only when
 // the tensor arrives strided or at an odd offset).
@@ -293,7 +296,80 @@ struct AddLayerNorm : torch::autograd::Function<AddLayerNorm> {
   }
 };
 
+// {h, z} = {x + y, h * rstd * weight} (without y, h is x itself) as one autograd node on our RMSNorm
+// kernels: forward one pass with the add inside; backward one pass that adds h's own gradient (the
+// residual stream's) to the norm's input gradient and sums the weight's.
+struct AddRmsNorm : torch::autograd::Function<AddRmsNorm> {
+  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const std::optional<at::Tensor>& y,
+                             const at::Tensor& weight, double eps) {
+    const at::Tensor rows = as_rows(x);
+    const at::Tensor addend = y ? as_rows(*y) : at::Tensor();
+    const at::Tensor h = y ? at::empty_like(rows) : rows;
+    const at::Tensor z = at::empty_like(rows);
+    const at::Tensor rstd = at::empty({rows.size(0)}, rows.options().dtype(at::kFloat));
+    const at::Tensor w = as_rows(weight.view({1, weight.size(0)}));
+    const c10::cuda::CUDAGuard guard(x.device());
+    kernels::launch_rms_norm_forward(rows.const_data_ptr(), y ? addend.const_data_ptr() : nullptr,
+                                     w.const_data_ptr(), rows.size(0), rows.size(1), float(eps),
+                                     kernels::float_kind(x.scalar_type()), z.data_ptr(), y ? h.data_ptr() : nullptr,
+                                     rstd.data_ptr<float>(), sm_count(), c10::cuda::getCurrentCUDAStream().stream());
+    kernels::check_launch("RMSNorm forward kernel");
+    ctx->save_for_backward({h, rstd, weight});
+    ctx->saved_data["has_y"] = y.has_value();
+    return {y ? h.view(x.sizes()) : x, z.view(x.sizes())};
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &h = saved[0], &rstd = saved[1], &weight = saved[2];
+    const bool has_y = ctx->saved_data["has_y"].toBool();
+    if (!grads[1].defined()) return {grads[0], has_y ? grads[0] : at::Tensor(), at::Tensor(), at::Tensor()};
+    const auto sizes = grads[1].sizes();
+    const at::Tensor dz = as_rows(grads[1]);
+    const at::Tensor residual = grads[0].defined() ? as_rows(grads[0]) : at::Tensor();
+    const at::Tensor w = as_rows(weight.view({1, weight.size(0)}));
+    const int64_t rows = h.size(0), cols = h.size(1);
+    // needs_input_grad counts the tensors given: without y the weight is the second.
+    const bool want_dx = ctx->needs_input_grad(0) || (has_y && ctx->needs_input_grad(1));
+    const bool want_dweight = ctx->needs_input_grad(has_y ? 2 : 1);
+    const at::Tensor dx = at::empty_like(h);  // written either way: the kernel's pass makes both
+    at::Tensor dweight;
+    if (want_dweight) {
+      dweight = grad_place_for(weight, weight.sizes(), weight.scalar_type());
+      if (!dweight.defined()) dweight = at::empty({cols}, weight.options().memory_format(c10::MemoryFormat::Contiguous));
+    }
+    const at::Tensor workspace = at::empty({kernels::rms_norm_backward_workspace(rows, cols, sm_count())},
+                                           h.options().dtype(at::kFloat));
+    const c10::cuda::CUDAGuard guard(h.device());
+    kernels::launch_rms_norm_backward(dz.const_data_ptr(), h.const_data_ptr(), rstd.const_data_ptr<float>(),
+                                      w.const_data_ptr(), residual.defined() ? residual.const_data_ptr() : nullptr,
+                                      rows, cols, kernels::float_kind(h.scalar_type()), dx.data_ptr(),
+                                      want_dweight ? dweight.data_ptr() : nullptr,
+                                      kernels::float_kind(weight.scalar_type()), workspace.data_ptr<float>(),
+                                      sm_count(), c10::cuda::getCurrentCUDAStream().stream());
+    kernels::check_launch("RMSNorm backward kernels");
+    const at::Tensor dx_out = want_dx ? dx.view(sizes) : at::Tensor();
+    return {dx_out, has_y ? dx_out : at::Tensor(), dweight, at::Tensor()};
+  }
+};
+
 }  // namespace
+
+bool fused_rms_norm_applies(const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight) {
+  static const bool on = switch_from_env("ZS_FUSED_RMS_NORM");
+  const auto dtype = x.scalar_type();
+  const bool float_dtype = dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf;
+  const bool y_fits = !y.defined() || (y.sizes() == x.sizes() && y.scalar_type() == dtype && y.device() == x.device());
+  return on && x.is_cuda() && float_dtype && x.dim() >= 2 && weight.dim() == 1 && weight.size(0) == x.size(-1) &&
+         x.size(-1) % 8 == 0 && x.size(-1) <= kernels::kRmsNormMaxCols && weight.scalar_type() == dtype && weight.device() == x.device() &&
+         weight.is_contiguous() && y_fits;
+}
+
+std::pair<at::Tensor, at::Tensor> add_rms_norm_fused(const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight,
+                                                     double eps) {
+  const tensor_list out = AddRmsNorm::apply(x, y.defined() ? std::optional<at::Tensor>(y) : std::nullopt, weight, eps);
+  return {out[0], out[1]};
+}
 
 bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
   if (!fused_norm_bias_enabled() || !x.is_cuda() || !at::GradMode::is_enabled()) return false;

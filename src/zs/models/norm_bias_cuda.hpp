@@ -1,11 +1,12 @@
-// Linear and LayerNorm on GPUs with our kernels where ATen's are slow for GPT shapes:
-// the bias gradient and LayerNorm's weight and bias gradients summed over the rows in one pass
-// (column_sums_kernels.cu), LayerNorm's forward and its input's gradient (rows of up to 2,048
-// features; layer_norm_kernels.cu). Parameter gradients are written where the engine's gradient
-// buckets offer to take them (base/grad_place.hpp), saving a copy of each.
-// The linear's forward and input gradient stay ATen's. Values within fp32 rounding of ATen's (the
-// sums go in another order); the same bits run after run. ZS_FUSED_NORM_BIAS=0 turns all of it
-// off, ZS_FUSED_LAYER_NORM=0 the LayerNorm kernels only. GPU builds only.
+// Linear, LayerNorm and RMSNorm on GPUs with our kernels where ATen's are slow for GPT and Llama
+// shapes: the bias gradient and LayerNorm's weight and bias gradients summed over the rows in one
+// pass (column_sums_kernels.cu), LayerNorm's forward and its input's gradient (rows of up to 2,048
+// features; layer_norm_kernels.cu), RMSNorm with the residual add (rms_norm_kernels.cu). Parameter
+// gradients are written where the engine's gradient buckets offer to take them
+// (base/grad_place.hpp), saving a copy of each. The linear's forward and input gradient stay ATen's.
+// Values within fp32 rounding of ATen's (the sums go in another order); the same bits run after
+// run. ZS_FUSED_NORM_BIAS=0 turns the linear and LayerNorm parts off, ZS_FUSED_LAYER_NORM=0 the
+// LayerNorm kernels only, ZS_FUSED_RMS_NORM=0 the RMSNorm ones. GPU builds only.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -38,5 +39,16 @@ at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& w
 // contiguity): the residual stream's add and the next norm in one pass each way.
 std::pair<at::Tensor, at::Tensor> add_layer_norm_fused(const at::Tensor& x, const at::Tensor& y,
                                                        const at::Tensor& weight, const at::Tensor& bias, double eps);
+
+// RMSNorm on our kernels (rms_norm_kernels.hpp): x on a GPU in float32, bfloat16 or float16, a last
+// dimension that is a multiple of 8 and at most 8,192, the weight of that size and dtype, y undefined or x's shape and
+// dtype, and ZS_FUSED_RMS_NORM not "0". With or without autograd, so that a checkpointed forward and
+// its recompute compute the same values.
+bool fused_rms_norm_applies(const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight);
+
+// {h, z} = {x + y, rms_norm(h) * weight} as one autograd node (y undefined: h is x): the residual
+// stream's add and the next norm in one pass each way, the residual's gradient added in the norm's.
+std::pair<at::Tensor, at::Tensor> add_rms_norm_fused(const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight,
+                                                     double eps);
 
 }  // namespace zs

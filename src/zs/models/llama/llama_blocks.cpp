@@ -12,6 +12,7 @@
 
 #ifdef ZS_WITH_CUDA
 #include "zs/models/llama/swiglu_cuda.hpp"
+#include "zs/models/norm_bias_cuda.hpp"
 #endif
 
 namespace zs {
@@ -27,6 +28,14 @@ at::Tensor LlamaRMSNormImpl::forward(const at::Tensor& x) {
   const at::Tensor x32 = x.to(at::kFloat);
   const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * normed.to(x.scalar_type());
+}
+
+std::pair<at::Tensor, at::Tensor> LlamaRMSNormImpl::add_and_forward(const at::Tensor& x, const at::Tensor& y) {
+#ifdef ZS_WITH_CUDA
+  if (fused_rms_norm_applies(x, y, weight)) return add_rms_norm_fused(x, y, weight, eps);
+#endif
+  const at::Tensor h = y.defined() ? x + y : x;
+  return {h, forward(h)};
 }
 
 LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, c10::Device device)
@@ -84,8 +93,11 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, c10::Dev
 }
 
 at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin) {
-  const at::Tensor h = hidden + self_attn->forward(input_layernorm->forward(hidden), cos, sin);
-  const at::Tensor gated = mlp->gated(post_attention_layernorm->forward(h));
+  // x is hidden itself, h = x + attn(...); on GPUs each norm is one node with the residual stream's
+  // add, so the stream's gradient joins the norm's in one pass.
+  const auto [x, normed] = input_layernorm->add_and_forward(hidden, at::Tensor());
+  const auto [h, normed_h] = post_attention_layernorm->add_and_forward(x, self_attn->forward(normed, cos, sin));
+  const at::Tensor gated = mlp->gated(normed_h);
   // Recomputed for backward under activation checkpointing, the layer's result is differentiated
   // but never read: the down projection and the residual add then build its autograd history
   // without their arithmetic (a seventh of the layer's GEMM work).

@@ -11,6 +11,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <utility>
+
 #include "zs/models/device_layers.hpp"
 #include "zs/models/llama/llama_config.hpp"
 #include "zs/zero/unit.hpp"
@@ -22,6 +24,9 @@ class LlamaRMSNormImpl : public torch::nn::Module {
  public:
   LlamaRMSNormImpl(int64_t dim, double eps, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
+  // {h, forward(h)} with h = x + y (y undefined: h = x). On GPUs one autograd node on our kernels
+  // (norm_bias_cuda.hpp's add_rms_norm_fused), else the add and forward.
+  std::pair<at::Tensor, at::Tensor> add_and_forward(const at::Tensor& x, const at::Tensor& y);
 
   at::Tensor weight;
   double eps;
