@@ -29,6 +29,17 @@ __device__ __forceinline__ float block_sum(float v, float* partials) {
   return total;
 }
 
+// This thread's vectors of a row of `vectors` (threadIdx.x, + kThreads, ...: V of them at most);
+// those past the row's end are left as they were.
+template <typename T, int V>
+__device__ __forceinline__ void load_mine(const T* row, int vectors, float (&v)[V][kVec8]) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) {
+    const int j = threadIdx.x + k * kThreads;
+    if (j < vectors) load8(row + j * kVec8, v[k]);
+  }
+}
+
 // Blocks for `rows`: a few per SM, each taking rows blockIdx.x, + gridDim.x, ...
 int blocks_for(int64_t rows, int sm_count) { return int(std::min<int64_t>(rows, int64_t(sm_count) * 4)); }
 
@@ -40,20 +51,16 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float partials[kWarps];
   const int vectors = cols / kVec8;
   float w[V][kVec8];
-#pragma unroll
-  for (int k = 0; k < V; ++k) {
-    const int j = threadIdx.x + k * kThreads;
-    if (j < vectors) load8(weight + j * kVec8, w[k]);
-  }
+  load_mine(weight, vectors, w);
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t at = row * cols;
     float v[V][kVec8];
+    load_mine(x + at, vectors, v);
     float squares = 0.f;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       const int j = threadIdx.x + k * kThreads;
       if (j >= vectors) continue;
-      load8(x + at + j * kVec8, v[k]);
       if (addend) {
         float a[kVec8];
         load8(addend + at + j * kVec8, a);
@@ -88,22 +95,17 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float partials[kWarps];
   const int vectors = cols / kVec8;
   float w[V][kVec8], acc[V][kVec8] = {};
-#pragma unroll
-  for (int k = 0; k < V; ++k) {
-    const int j = threadIdx.x + k * kThreads;
-    if (j < vectors) load8(weight + j * kVec8, w[k]);
-  }
+  load_mine(weight, vectors, w);
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const int64_t at = row * cols;
     const float rs = rstd[row];
     float g[V][kVec8], shat[V][kVec8];
+    load_mine(dy + at, vectors, g);
+    load_mine(s + at, vectors, shat);
     float b = 0.f;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const int j = threadIdx.x + k * kThreads;
-      if (j >= vectors) continue;
-      load8(dy + at + j * kVec8, g[k]);
-      load8(s + at + j * kVec8, shat[k]);
+      if (threadIdx.x + k * kThreads >= vectors) continue;
 #pragma unroll
       for (int i = 0; i < kVec8; ++i) {
         shat[k][i] *= rs;
