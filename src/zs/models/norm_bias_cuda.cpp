@@ -88,6 +88,18 @@ at::Tensor as_rows(const at::Tensor& t) {
   return reinterpret_cast<uintptr_t>(rows.const_data_ptr()) % 16 == 0 ? rows : rows.clone();
 }
 
+// A linear's weight gradient dy^T x (dy and x_rows: rows x out and rows x in, as_rows) as one GEMM,
+// written straight into the place the engine offers for it, else a new tensor.
+at::Tensor linear_weight_grad(const at::Tensor& dy, const at::Tensor& x_rows, const at::Tensor& weight) {
+  at::Tensor place = grad_place_for(weight, weight.sizes(), dy.scalar_type());
+  return place.defined() ? at::mm_out(place, dy.t(), x_rows) : dy.t().mm(x_rows);
+}
+
+// A linear's bias gradient: the column sums of dy, in the weight's dtype, into the bias's place.
+at::Tensor linear_bias_grad(const at::Tensor& dy, const at::Tensor& bias, at::ScalarType dtype) {
+  return column_sums(dy, {}, {}, {}, dtype, grad_place_for(bias, bias.sizes(), dtype)).first;
+}
+
 // y = x W^T (+ b). Backward: the weight's gradient is one GEMM, written straight into the place the
 // engine offers for it (else a new tensor, contiguous like the weight); the bias's is our column
 // sum, also into its place. The bias is optional: an autograd function's inputs may not be
@@ -113,13 +125,8 @@ struct Linear : torch::autograd::Function<Linear> {
     const at::Tensor dy = as_rows(grads[0]);
     at::Tensor dx, dweight, dbias;
     if (ctx->needs_input_grad(0)) dx = dy.mm(weight).view(x.sizes());
-    if (ctx->needs_input_grad(1)) {
-      at::Tensor place = grad_place_for(weight, weight.sizes(), dy.scalar_type());
-      dweight = place.defined() ? at::mm_out(place, dy.t(), as_rows(x)) : dy.t().mm(as_rows(x));
-    }
-    if (bias.defined() && ctx->needs_input_grad(2))
-      dbias = column_sums(dy, {}, {}, {}, weight.scalar_type(),
-                          grad_place_for(bias, bias.sizes(), weight.scalar_type())).first;
+    if (ctx->needs_input_grad(1)) dweight = linear_weight_grad(dy, as_rows(x), weight);
+    if (bias.defined() && ctx->needs_input_grad(2)) dbias = linear_bias_grad(dy, bias, weight.scalar_type());
     return {dx, dweight, dbias, at::Tensor()};
   }
 };
@@ -146,6 +153,7 @@ struct SharedInputLinears : torch::autograd::Function<SharedInputLinears> {
     const size_t n = grads.size();
     const at::Tensor& x = saved[0];
     const bool biased = saved.size() == 1 + 2 * n;
+    const at::Tensor x_rows = as_rows(x);
     at::Tensor dx;
     tensor_list dweights(n), dbiases(biased ? n : 0);
     for (size_t k = 0; k < n; ++k) {
@@ -153,15 +161,9 @@ struct SharedInputLinears : torch::autograd::Function<SharedInputLinears> {
       const at::Tensor& weight = saved[1 + k];
       const at::Tensor dy = as_rows(grads[k]);
       if (ctx->needs_input_grad(0)) dx = dx.defined() ? dx.addmm_(dy, weight) : dy.mm(weight);
-      if (ctx->needs_input_grad(1 + k)) {
-        at::Tensor place = grad_place_for(weight, weight.sizes(), dy.scalar_type());
-        dweights[k] = place.defined() ? at::mm_out(place, dy.t(), as_rows(x)) : dy.t().mm(as_rows(x));
-      }
-      if (biased && ctx->needs_input_grad(1 + n + k)) {
-        const at::Tensor& bias = saved[1 + n + k];
-        dbiases[k] = column_sums(dy, {}, {}, {}, weight.scalar_type(),
-                                 grad_place_for(bias, bias.sizes(), weight.scalar_type())).first;
-      }
+      if (ctx->needs_input_grad(1 + k)) dweights[k] = linear_weight_grad(dy, x_rows, weight);
+      if (biased && ctx->needs_input_grad(1 + n + k))
+        dbiases[k] = linear_bias_grad(dy, saved[1 + n + k], weight.scalar_type());
     }
     tensor_list out{dx.defined() ? dx.view(x.sizes()) : dx};
     out.insert(out.end(), dweights.begin(), dweights.end());
@@ -338,15 +340,16 @@ struct AddRmsNorm : torch::autograd::Function<AddRmsNorm> {
       dweight = grad_place_for(weight, weight.sizes(), weight.scalar_type());
       if (!dweight.defined()) dweight = at::empty({cols}, weight.options().memory_format(c10::MemoryFormat::Contiguous));
     }
-    const at::Tensor workspace = at::empty({kernels::rms_norm_backward_workspace(rows, cols, sm_count())},
-                                           h.options().dtype(at::kFloat));
+    const int sms = sm_count();
+    const at::Tensor workspace =
+        at::empty({kernels::rms_norm_backward_workspace(rows, cols, sms)}, h.options().dtype(at::kFloat));
     const c10::cuda::CUDAGuard guard(h.device());
     kernels::launch_rms_norm_backward(dz.const_data_ptr(), h.const_data_ptr(), rstd.const_data_ptr<float>(),
                                       w.const_data_ptr(), residual.defined() ? residual.const_data_ptr() : nullptr,
                                       rows, cols, kernels::float_kind(h.scalar_type()), dx.data_ptr(),
                                       want_dweight ? dweight.data_ptr() : nullptr,
-                                      kernels::float_kind(weight.scalar_type()), workspace.data_ptr<float>(),
-                                      sm_count(), c10::cuda::getCurrentCUDAStream().stream());
+                                      kernels::float_kind(weight.scalar_type()), workspace.data_ptr<float>(), sms,
+                                      c10::cuda::getCurrentCUDAStream().stream());
     kernels::check_launch("RMSNorm backward kernels");
     const at::Tensor dx_out = want_dx ? dx.view(sizes) : at::Tensor();
     return {dx_out, has_y ? dx_out : at::Tensor(), dweight, at::Tensor()};
@@ -360,9 +363,10 @@ bool fused_rms_norm_applies(const at::Tensor& x, const at::Tensor& y, const at::
   const auto dtype = x.scalar_type();
   const bool float_dtype = dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf;
   const bool y_fits = !y.defined() || (y.sizes() == x.sizes() && y.scalar_type() == dtype && y.device() == x.device());
-  return on && x.is_cuda() && float_dtype && x.dim() >= 2 && weight.dim() == 1 && weight.size(0) == x.size(-1) &&
-         x.size(-1) % 8 == 0 && x.size(-1) <= kernels::kRmsNormMaxCols && weight.scalar_type() == dtype && weight.device() == x.device() &&
-         weight.is_contiguous() && y_fits;
+  const int64_t cols = x.dim() >= 2 ? x.size(-1) : 0;
+  return on && x.is_cuda() && float_dtype && cols % 8 == 0 && cols > 0 && cols <= kernels::kRmsNormMaxCols &&
+         weight.dim() == 1 && weight.size(0) == cols && weight.scalar_type() == dtype &&
+         weight.device() == x.device() && weight.is_contiguous() && y_fits;
 }
 
 std::pair<at::Tensor, at::Tensor> add_rms_norm_fused(const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight,
