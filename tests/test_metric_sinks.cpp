@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// ctest makes the environment first (MonitorEnv, tests/CMakeLists.txt); the script then only names it.
 const std::string& monitor_python() {
   static const std::string python = [] {
     const RunResult r = run_command(std::string(ZS_SOURCE_DIR) + "/scripts/monitor_venv.sh", 1200);

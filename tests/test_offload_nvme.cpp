@@ -78,8 +78,12 @@ INSTANTIATE_TEST_SUITE_P(Matrix, NvmeOffload,
                          name_of);
 
 // Synchronous and pipelined reads and writes, rings of 1, 2 and 5 buffers, both I/O engines: the
-// same bits every time (only the order of I/O changes, never the arithmetic).
+// same bits every time (only the order of I/O changes, never the arithmetic). Three steps: each
+// step passes every piece through the ring (hundreds of pieces of 32), and steps 2 and 3 read what
+// the pipelined writes of the step before left; more steps repeat that (13 runs, 8 steps each took
+// a minute of the CI's test time).
 TEST(NvmePipeline, EveryScheduleAndEngineGivesTheSameBits) {
+  constexpr int kPipelineSteps = 3;
   ScopedEnv pieces("ZS_OFFLOAD_PIECE_ELEMENTS", "32");
   RunSetup s;
   s.stage = 3;
@@ -87,7 +91,7 @@ TEST(NvmePipeline, EveryScheduleAndEngineGivesTheSameBits) {
   s.world = 2;
   const std::string dir = temp_dir("nvme_pipeline");
   s.zero_extra = nvme(dir, R"(, "pipeline_read": false, "pipeline_write": false)");
-  const nlohmann::json first = train(s);
+  const nlohmann::json first = train(s, "", kPipelineSteps);
   ASSERT_FALSE(first.is_null());
   const std::vector<std::string> variants = {
       R"(, "pipeline_read": true)",
@@ -101,7 +105,7 @@ TEST(NvmePipeline, EveryScheduleAndEngineGivesTheSameBits) {
     ScopedEnv io("ZS_IO_ENGINE", engine);
     for (const std::string& v : variants) {
       s.zero_extra = nvme(dir, v);
-      const nlohmann::json other = train(s);
+      const nlohmann::json other = train(s, "", kPipelineSteps);
       ASSERT_FALSE(other.is_null()) << engine << v;
       EXPECT_EQ(other["loss"], first["loss"]) << engine << v;
       EXPECT_EQ(other["params"], first["params"]) << engine << v;
@@ -134,11 +138,13 @@ TEST(NvmeSgd, MatchesTheRunWithoutOffload) {
   EXPECT_LT(weights, 1e-6);
 }
 
-// 40 uninterrupted steps == 20 steps + save, then a new process: load + 20 steps, bit for bit;
-// the checkpoint is read from and written to the offload files a piece at a time. It also loads
-// into runs with CPU offload and without offload, and theirs into an NVMe run.
+// 8 uninterrupted steps == 4 steps + save, then a new process: load + 4 steps, bit for bit; the
+// checkpoint is read from and written to the offload files a piece at a time. It also loads into
+// runs with CPU offload and without offload, and theirs into an NVMe run. Four steps on each side
+// of the save: a state that came back wrong (moments, step count, masters) shows in the first
+// step's bits already (40 and 20 steps made these tests two minutes of the CI's test time).
 void expect_exact_nvme_resume(int stage, const std::string& dtype, int world) {
-  constexpr int kTotal = 40, kSplit = 20;
+  constexpr int kTotal = 8, kSplit = 4;
   ScopedEnv pieces("ZS_OFFLOAD_PIECE_ELEMENTS", "48");
   const std::string dir = temp_dir("nvme_resume");
   const std::string nvme_dir = dir + "/nvme";

@@ -61,11 +61,15 @@ TEST(EquivalenceVariants, CommunicationOptions) {
     EXPECT_LT(l1, 5e-6) << "no overlap, stage " << stage;
     EXPECT_LT(w1, 5e-6) << "no overlap, stage " << stage;
     s.overlap = true;
-    s.reduce_scatter = false;
-    auto [l2, w2] = difference(train(s), reference("fp32"));
-    EXPECT_LT(l2, 5e-6) << "all-reduce instead of reduce-scatter, stage " << stage;
-    EXPECT_LT(w2, 5e-6) << "all-reduce instead of reduce-scatter, stage " << stage;
-    s.reduce_scatter = true;
+    // Stage 0 all-reduces whole buckets whatever reduce_scatter says (ParamGroup::launch): that run
+    // would be the matrix's stage0_fp32_accum4_world3 again.
+    if (stage > 0) {
+      s.reduce_scatter = false;
+      auto [l2, w2] = difference(train(s), reference("fp32"));
+      EXPECT_LT(l2, 5e-6) << "all-reduce instead of reduce-scatter, stage " << stage;
+      EXPECT_LT(w2, 5e-6) << "all-reduce instead of reduce-scatter, stage " << stage;
+      s.reduce_scatter = true;
+    }
     s.extra = R"(, "prescale_gradients": true, "gradient_predivide_factor": 2.0)";
     auto [l3, w3] = difference(train(s), reference("fp32"));
     EXPECT_LT(l3, 5e-6) << "prescaled gradients, stage " << stage;

@@ -56,12 +56,13 @@ inline std::string config_json(const RunSetup& s) {
          s.extra + "}";
 }
 
-inline nlohmann::json train(const RunSetup& s, const std::string& args = "") {
+// `steps`: optimizer steps (kSteps unless a test needs fewer to make its point).
+inline nlohmann::json train(const RunSetup& s, const std::string& args = "", int steps = kSteps) {
   const std::string dir = temp_dir("eq");
   write_text(dir + "/config.json", config_json(s));
   const RunResult r = run_ranks(s.world,
                                 bin(s.program) + " --device " + s.device + " --config " + dir +
-                                    "/config.json --out " + dir + "/result.json --steps " + std::to_string(kSteps) + " " + args,
+                                    "/config.json --out " + dir + "/result.json --steps " + std::to_string(steps) + " " + args,
                                 300, s.device == "cuda" ? "--num_gpus" : "--num_procs");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return r.exit_code == 0 ? read_json(dir + "/result.json") : nlohmann::json();
