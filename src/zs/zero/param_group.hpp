@@ -185,6 +185,7 @@ class ParamGroup {
   void mark_ready(int bucket);
   void launch(int bucket);
   at::ScalarType staging_dtype() const;
+  bool stages_into_shard_grads() const;
   at::Tensor staging(int bucket);
   void zero_unwritten_staging(int bucket);
   bool has_shard_grads() const;

@@ -35,8 +35,22 @@ void ParamGroup::attach_grads() {
 
 at::ScalarType ParamGroup::staging_dtype() const { return options_.reduce.comm_dtype.value_or(full_.scalar_type()); }
 
+bool ParamGroup::stages_into_shard_grads() const {
+  // One rank's reduce-scatter is the identity: a window's first micro-step can stage its gradients
+  // straight in the shard gradient, and the hand-over copies nothing. A codec (which rounds) and a
+  // dtype change keep the staging buffer.
+  return comm_.size() == 1 && first_micro_step_ && !options_.reduce.codec &&
+         staging_dtype() == shard_grads_.scalar_type();
+}
+
 at::Tensor ParamGroup::staging(int b) {
-  if (!staging_[b].defined()) staging_[b] = at::empty({layout_.buckets[b].numel}, full_.options().dtype(staging_dtype()));
+  if (staging_[b].defined()) return staging_[b];
+  if (stages_into_shard_grads()) {
+    if (!has_shard_grads()) allocate_shard_grads(/*zeroed=*/false);  // every element is written
+    staging_[b] = shard_grad(b);
+  } else {
+    staging_[b] = at::empty({layout_.buckets[b].numel}, full_.options().dtype(staging_dtype()));
+  }
   return staging_[b];
 }
 
