@@ -10,6 +10,7 @@
 #include "zs/config/config.hpp"
 #include "zs/dist/world.hpp"
 #include "zs/engine/engine.hpp"
+#include "zs/models/attention.hpp"
 #include "zs/models/device_layers.hpp"
 #include "zs/models/gpt/gpt.hpp"
 #include "zs/zero/activation_checkpoint.hpp"
@@ -94,6 +95,47 @@ TEST(ActivationCheckpoint, AUnitLeavesItsUnreadResultOutOfTheRecompute) {
   const zs::UnitBody outer = [&](const std::vector<at::Tensor>& in) { return std::vector<at::Tensor>{unit->forward(in[0])}; };
   zs::checkpointed(outer, {x}, other.get())[0].sum().backward();
   EXPECT_EQ(unit->unread, (std::vector<bool>{false, false}));
+}
+
+// Attention in a checkpointed forward keeps its output and statistics; the recompute builds its
+// node around them (attention.hpp) and backward gives the gradients of the plain run, bit for bit.
+// Both attention calls of the body keep, and the recompute takes each back in order.
+TEST(ActivationCheckpoint, AttentionIsKeptForTheRecomputeNotRunAgain) {
+  torch::manual_seed(0);
+  const at::Tensor x = at::randn({2, 4, 16, 8}).requires_grad_(true);
+  torch::nn::Linear mix(8, 8);
+  int first = 0, second = 0;  // owners
+  std::vector<std::string> nodes;  // the attention nodes the recompute made
+  auto body = [&](const at::Tensor& in) {
+    const at::Tensor h = zs::causal_attention(in, in * 0.5, in, /*dropout_p=*/0.0, /*enable_gqa=*/false, &first);
+    const at::Tensor y = zs::causal_attention(mix->forward(h), h, h, 0.0, false, &second);
+    if (zs::recomputing_forward()) nodes = {h.grad_fn()->name(), y.grad_fn()->name()};
+    return y;
+  };
+  auto grads = [&] {
+    std::vector<at::Tensor> g{mix->weight.grad().clone(), x.grad().clone()};
+    mix->weight.mutable_grad().reset();
+    x.mutable_grad().reset();
+    return g;
+  };
+  body(x).pow(2).sum().backward();
+  const std::vector<at::Tensor> plain = grads();
+  zs::checkpointed(body, x).pow(2).sum().backward();
+  ASSERT_EQ(nodes.size(), 2u);
+  for (const std::string& name : nodes) EXPECT_NE(name.find("KeptAttentionFunction"), std::string::npos) << name;
+  const std::vector<at::Tensor> recomputed = grads();
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(at::equal(recomputed[i], plain[i])) << i;
+
+  // With dropout, attention is recomputed (its mask comes from the restored random numbers).
+  nodes.clear();
+  auto with_dropout = [&](const at::Tensor& in) {
+    const at::Tensor y = zs::causal_attention(in, in, in, /*dropout_p=*/0.2, false, &first);
+    if (zs::recomputing_forward()) nodes = {y.grad_fn()->name()};
+    return y;
+  };
+  zs::checkpointed(with_dropout, x).sum().backward();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].find("KeptAttentionFunction"), std::string::npos) << nodes[0];
 }
 
 TEST(ActivationCheckpoint, WithoutAutogradItIsAPlainCall) {

@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 
 #include "zs/config/env.hpp"
+#include "zs/zero/recompute_store.hpp"
 
 namespace zs {
 
@@ -52,6 +53,7 @@ struct CheckpointBackward : torch::autograd::Node {
   std::vector<int> output_of_grad;       // which output each incoming gradient belongs to
   RngState rng;
   const torch::nn::Module* unit = nullptr;  // whose forward body is, when known
+  RecomputeStore kept;                      // what the forward kept for the recompute
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     std::vector<at::Tensor> xs(inputs.size());
@@ -67,6 +69,7 @@ struct CheckpointBackward : torch::autograd::Node {
       c10::AutoGradMode enable(true);
       RecomputeGuard recomputing(unit);   // BatchNorm: no second update of its running statistics;
                                           // the unit may leave its unread result out
+      RecomputeStoreGuard taking(&kept, /*taking=*/true);
       ys = body(xs);
     }
     now.restore();
@@ -105,6 +108,7 @@ std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at:
   std::vector<at::Tensor> ys;
   {
     c10::NoGradGuard no_grad;
+    RecomputeStoreGuard keeping(&node->kept, /*taking=*/false);
     ys = body(inputs);
   }
   node->set_next_edges(torch::autograd::collect_next_edges(inputs));

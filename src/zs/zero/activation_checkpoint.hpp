@@ -18,7 +18,8 @@ namespace zs {
 // autograd off this is just body(inputs).
 // `unit`: the module whose forward body is; during the recompute result_is_unread(*unit) holds
 // (zero/unit.hpp), so it may skip what only makes its result's values. ZS_RECOMPUTE_UNREAD=0
-// turns that off (every recompute then runs the whole forward).
+// turns that off (every recompute then runs the whole forward). Each call has a RecomputeStore
+// (zero/recompute_store.hpp): what body keeps in it during the forward, its recompute takes back.
 std::vector<at::Tensor> checkpointed(const UnitBody& body, const std::vector<at::Tensor>& inputs,
                                      const torch::nn::Module* unit = nullptr);
 

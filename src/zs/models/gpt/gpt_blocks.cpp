@@ -4,9 +4,9 @@
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/ones.h>
-#include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/zeros.h>
 
+#include "zs/models/attention.hpp"
 #include "zs/models/device_layers.hpp"
 
 #ifdef ZS_WITH_CUDA
@@ -51,8 +51,8 @@ at::Tensor CausalSelfAttentionImpl::forward(const at::Tensor& x) {
   // [B, T, C] -> [B, n_head, T, head_size]
   auto heads = [&](const at::Tensor& t) { return t.view({B, T, n_head, C / n_head}).transpose(1, 2); };
   const double p = is_training() ? dropout : 0.0;
-  auto y = at::scaled_dot_product_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), /*attn_mask=*/{},
-                                            /*dropout_p=*/p, /*is_causal=*/true);
+  auto y = causal_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), /*dropout_p=*/p, /*enable_gqa=*/false,
+                            /*owner=*/this);
   y = y.transpose(1, 2).contiguous().view({B, T, C});
   return at::dropout(c_proj->forward(y), dropout, is_training());
 }

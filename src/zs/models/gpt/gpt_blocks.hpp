@@ -34,7 +34,7 @@ class LayerNormImpl : public torch::nn::Module {
 TORCH_MODULE(LayerNorm);
 
 // Multi-head causal self-attention through at::scaled_dot_product_attention (flash/efficient kernels
-// where the device has them).
+// where the device has them; under activation checkpointing kept for the recompute, attention.hpp).
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(const GPTConfig& config, c10::Device device);

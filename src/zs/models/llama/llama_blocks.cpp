@@ -4,9 +4,9 @@
 #include <ATen/ops/_fused_rms_norm.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/rsqrt.h>
-#include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/silu.h>
 
+#include "zs/models/attention.hpp"
 #include "zs/models/device_layers.hpp"
 #include "zs/models/llama/llama_rope.hpp"
 
@@ -59,9 +59,8 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
   const at::Tensor k = apply_rotary(heads(qkv[1], num_kv_heads), cos, sin).transpose(1, 2);
   const at::Tensor v = heads(qkv[2], num_kv_heads).transpose(1, 2);
   // Grouped-query attention: SDPA shares each key/value head among its query heads by itself.
-  const at::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, is_training() ? dropout : 0.0,
-                                                        /*is_causal=*/true, /*scale=*/std::nullopt,
-                                                        /*enable_gqa=*/num_kv_heads != num_heads);
+  const at::Tensor y = causal_attention(q, k, v, is_training() ? dropout : 0.0,
+                                        /*enable_gqa=*/num_kv_heads != num_heads, /*owner=*/this);
   return o_proj->forward(y.transpose(1, 2).reshape({B, T, num_heads * head_dim}));
 }
 
