@@ -375,13 +375,17 @@ std::pair<at::Tensor, at::Tensor> add_rms_norm_fused(const at::Tensor& x, const 
   return {out[0], out[1]};
 }
 
-bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
-  if (!fused_norm_bias_enabled() || !x.is_cuda() || !at::GradMode::is_enabled()) return false;
-  if (!x.requires_grad() && !weight.requires_grad()) return false;
+bool fused_layer_norm_applies(const at::Tensor& x, const at::Tensor& weight) {
+  if (!fused_norm_bias_enabled() || !x.is_cuda()) return false;
   const auto dtype = x.scalar_type();
   const bool float_dtype = dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf;
   return float_dtype && weight.scalar_type() == dtype && x.dim() >= 2 && x.size(-1) % 8 == 0 &&
          weight.size(0) % 8 == 0 && x.is_contiguous();
+}
+
+bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight) {
+  return fused_layer_norm_applies(x, weight) && at::GradMode::is_enabled() &&
+         (x.requires_grad() || weight.requires_grad());
 }
 
 at::Tensor linear_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool evaluate) {

@@ -20,6 +20,10 @@ namespace zs {
 // multiple of 8, and ZS_FUSED_NORM_BIAS not "0".
 bool fused_norm_bias_applies(const at::Tensor& x, const at::Tensor& weight);
 
+// The same without the autograd conditions, for LayerNorm: with or without autograd on our kernels,
+// so that a checkpointed forward and its recompute normalise alike.
+bool fused_layer_norm_applies(const at::Tensor& x, const at::Tensor& weight);
+
 // at::linear(x, weight, bias); bias may be undefined. Backward writes the weight's and bias's
 // gradients where the engine offers (base/grad_place.hpp). evaluate=false: the result's shape and
 // autograd history with uninitialised values, no GEMM (DeviceLinear::forward_unevaluated).

@@ -21,17 +21,18 @@ LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias, c10::Device device)
 }
 
 at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
-  // An undefined bias tensor tells layer_norm there is none. On GPUs in training the weight and
-  // bias gradients come from our column-sum kernel (norm_bias_cuda.hpp).
+  // An undefined bias tensor tells layer_norm there is none. On GPUs our kernels, with or without
+  // autograd (a checkpointed forward and its recompute then agree); in training the weight and bias
+  // gradients come from our column-sum kernel (norm_bias_cuda.hpp).
 #ifdef ZS_WITH_CUDA
-  if (fused_norm_bias_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, 1e-5);
+  if (fused_layer_norm_applies(x, weight)) return layer_norm_fused_param_grads(x, weight, bias, 1e-5);
 #endif
   return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
 }
 
 std::pair<at::Tensor, at::Tensor> LayerNormImpl::add_and_forward(const at::Tensor& x, const at::Tensor& y) {
 #ifdef ZS_WITH_CUDA
-  if (fused_norm_bias_applies(x, weight) && y.sizes() == x.sizes() && y.scalar_type() == x.scalar_type() &&
+  if (fused_layer_norm_applies(x, weight) && y.sizes() == x.sizes() && y.scalar_type() == x.scalar_type() &&
       y.is_contiguous())
     return add_layer_norm_fused(x, y, weight, bias, 1e-5);
 #endif
