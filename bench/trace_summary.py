@@ -30,8 +30,8 @@ SYNCING_CALLS = re.compile(r"Synchronize|cudaMemcpy(?!Async)|EventQuery|StreamWa
 
 KINDS = [  # first match wins
     ("nccl", r"nccl"),
+    ("attention", r"flash|fmha|attention|efficient|sdpa"),  # before gemm: cuDNN's names carry sm90_
     ("gemm", r"gemm|cutlass|xmma|nvjet|cublas|sm\d+_"),
-    ("attention", r"flash|fmha|attention|efficient"),
     ("optimizer", r"adam|multi_tensor|foreach|fused_"),
     ("layernorm", r"layer_norm|layernorm"),
     ("softmax/loss", r"softmax|nll_loss|cross_entropy"),
