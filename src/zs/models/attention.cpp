@@ -44,36 +44,36 @@ std::optional<at::SDPBackend> keepable_backend(const at::Tensor& q, const at::Te
   return std::nullopt;
 }
 
-// The forward once, as SDPA runs it when its inputs require gradients (statistics included).
+// What cuDNN's and flash's forwards return: output, logsumexp, cumulative sequence lengths (q, k),
+// longest sequences (q, k), philox seed and offset, debug mask.
+template <class Outputs>
+void keep_outputs(const Outputs& r, KeptAttention& kept) {
+  kept.out = std::get<0>(r);
+  kept.logsumexp = std::get<1>(r);
+  kept.cum_seq_q = std::get<2>(r);
+  kept.cum_seq_k = std::get<3>(r);
+  kept.max_q = std::get<4>(r).expect_int();
+  kept.max_k = std::get<5>(r).expect_int();
+  kept.philox_seed = std::get<6>(r);
+  kept.philox_offset = std::get<7>(r);
+}
+
+// The forward once, as SDPA runs it when its inputs require gradients (statistics included). Kept
+// attention has no dropout (keepable_backend).
 std::shared_ptr<const KeptAttention> forward_kept(at::SDPBackend backend, const at::Tensor& q, const at::Tensor& k,
-                                                  const at::Tensor& v, double dropout_p) {
+                                                  const at::Tensor& v) {
   auto kept = std::make_shared<KeptAttention>();
   kept->backend = backend;
-  if (backend == at::SDPBackend::cudnn_attention) {
-    auto r = at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/std::nullopt, /*compute_log_sumexp=*/true,
-                                                     dropout_p, /*is_causal=*/true);
-    kept->out = std::get<0>(r);
-    kept->logsumexp = std::get<1>(r);
-    kept->cum_seq_q = std::get<2>(r);
-    kept->cum_seq_k = std::get<3>(r);
-    kept->max_q = std::get<4>(r).expect_int();
-    kept->max_k = std::get<5>(r).expect_int();
-    kept->philox_seed = std::get<6>(r);
-    kept->philox_offset = std::get<7>(r);
-  } else if (q.is_cuda()) {
-    auto r = at::_scaled_dot_product_flash_attention(q, k, v, dropout_p, /*is_causal=*/true);
-    kept->out = std::get<0>(r);
-    kept->logsumexp = std::get<1>(r);
-    kept->cum_seq_q = std::get<2>(r);
-    kept->cum_seq_k = std::get<3>(r);
-    kept->max_q = std::get<4>(r).expect_int();
-    kept->max_k = std::get<5>(r).expect_int();
-    kept->philox_seed = std::get<6>(r);
-    kept->philox_offset = std::get<7>(r);
-  } else {
+  if (backend == at::SDPBackend::cudnn_attention)
+    keep_outputs(at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/std::nullopt,
+                                                         /*compute_log_sumexp=*/true, /*dropout_p=*/0.0,
+                                                         /*is_causal=*/true),
+                 *kept);
+  else if (q.is_cuda())
+    keep_outputs(at::_scaled_dot_product_flash_attention(q, k, v, /*dropout_p=*/0.0, /*is_causal=*/true), *kept);
+  else
     std::tie(kept->out, kept->logsumexp) =
-        at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, /*is_causal=*/true);
-  }
+        at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, /*dropout_p=*/0.0, /*is_causal=*/true);
   return kept;
 }
 
@@ -81,13 +81,12 @@ std::shared_ptr<const KeptAttention> forward_kept(at::SDPBackend backend, const 
 // the kernel's own backward.
 struct KeptAttentionFunction : torch::autograd::Function<KeptAttentionFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            double dropout_p, const std::shared_ptr<const KeptAttention>& kept) {
+                            const std::shared_ptr<const KeptAttention>& kept) {
     ctx->save_for_backward({q, k, v, kept->out, kept->logsumexp, kept->philox_seed, kept->philox_offset,
                             kept->cum_seq_q, kept->cum_seq_k});
     ctx->saved_data["backend"] = static_cast<int64_t>(kept->backend);
     ctx->saved_data["max_q"] = kept->max_q;
     ctx->saved_data["max_k"] = kept->max_k;
-    ctx->saved_data["dropout_p"] = dropout_p;
     return kept->out;
   }
 
@@ -96,19 +95,18 @@ struct KeptAttentionFunction : torch::autograd::Function<KeptAttentionFunction> 
     const at::Tensor &q = s[0], &k = s[1], &v = s[2], &out = s[3], &lse = s[4];
     const auto backend = static_cast<at::SDPBackend>(ctx->saved_data["backend"].toInt());
     const int64_t max_q = ctx->saved_data["max_q"].toInt(), max_k = ctx->saved_data["max_k"].toInt();
-    const double dropout_p = ctx->saved_data["dropout_p"].toDouble();
     std::tuple<at::Tensor, at::Tensor, at::Tensor> d;
     if (backend == at::SDPBackend::cudnn_attention)
       d = at::_scaled_dot_product_cudnn_attention_backward(grads[0], q, k, v, out, lse, s[5], s[6],
                                                            /*attn_bias=*/at::Tensor(), s[7], s[8], max_q, max_k,
-                                                           dropout_p, /*is_causal=*/true);
+                                                           /*dropout_p=*/0.0, /*is_causal=*/true);
     else if (q.is_cuda())
       d = at::_scaled_dot_product_flash_attention_backward(grads[0], q, k, v, out, lse, s[7], s[8], max_q, max_k,
-                                                           dropout_p, /*is_causal=*/true, s[5], s[6]);
+                                                           /*dropout_p=*/0.0, /*is_causal=*/true, s[5], s[6]);
     else
-      d = at::_scaled_dot_product_flash_attention_for_cpu_backward(grads[0], q, k, v, out, lse, dropout_p,
+      d = at::_scaled_dot_product_flash_attention_for_cpu_backward(grads[0], q, k, v, out, lse, /*dropout_p=*/0.0,
                                                                    /*is_causal=*/true);
-    return {std::get<0>(d), std::get<1>(d), std::get<2>(d), at::Tensor(), at::Tensor()};
+    return {std::get<0>(d), std::get<1>(d), std::get<2>(d), at::Tensor()};
   }
 };
 
@@ -123,11 +121,11 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
       TORCH_CHECK(kept->out.size(0) == q.size(0) && kept->out.size(1) == q.size(1) && kept->out.size(2) == q.size(2),
                   "causal_attention: the recompute's query ", q.sizes(), " does not match the attention its forward kept ",
                   kept->out.sizes());
-      return KeptAttentionFunction::apply(q, k, v, dropout_p, kept);
+      return KeptAttentionFunction::apply(q, k, v, kept);
     }
   } else if (enabled && active.store) {
     if (auto backend = keepable_backend(q, k, v, dropout_p, enable_gqa)) {
-      auto kept = forward_kept(*backend, q, k, v, dropout_p);
+      auto kept = forward_kept(*backend, q, k, v);
       active.store->keep(owner, kept);
       return kept->out;
     }
