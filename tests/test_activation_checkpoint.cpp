@@ -136,6 +136,18 @@ TEST(ActivationCheckpoint, AttentionIsKeptForTheRecomputeNotRunAgain) {
   zs::checkpointed(with_dropout, x).sum().backward();
   ASSERT_EQ(nodes.size(), 1u);
   EXPECT_EQ(nodes[0].find("KeptAttentionFunction"), std::string::npos) << nodes[0];
+
+  // A kept output changed in place after the forward would be read by backward: refused, as
+  // autograd refuses a saved tensor changed in place.
+  auto in_place = [&](const at::Tensor& in) {
+    return zs::causal_attention(in, in, in, 0.0, false, &first).mul_(2.0);
+  };
+  try {
+    zs::checkpointed(in_place, x).sum().backward();
+    ADD_FAILURE() << "backward read a kept attention output that was changed in place";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("changed in place"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ActivationCheckpoint, WithoutAutogradItIsAPlainCall) {

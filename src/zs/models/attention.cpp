@@ -26,6 +26,7 @@ struct KeptAttention {
   at::SDPBackend backend;
   at::Tensor out, logsumexp, philox_seed, philox_offset, cum_seq_q, cum_seq_k;
   int64_t max_q = 0, max_k = 0;
+  uint32_t out_version = 0;  // out's version when kept: a later in-place change would be read in backward
 };
 
 // The SDPA kernels whose forward gives what their backward needs, run the way SDPA runs them:
@@ -74,6 +75,7 @@ std::shared_ptr<const KeptAttention> forward_kept(at::SDPBackend backend, const 
   else
     std::tie(kept->out, kept->logsumexp) =
         at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, /*dropout_p=*/0.0, /*is_causal=*/true);
+  kept->out_version = kept->out._version();
   return kept;
 }
 
@@ -121,6 +123,9 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
       TORCH_CHECK(kept->out.size(0) == q.size(0) && kept->out.size(1) == q.size(1) && kept->out.size(2) == q.size(2),
                   "causal_attention: the recompute's query ", q.sizes(), " does not match the attention its forward kept ",
                   kept->out.sizes());
+      TORCH_CHECK(kept->out._version() == kept->out_version,
+                  "causal_attention: the attention output its checkpointed forward kept was changed in place "
+                  "afterwards; change a copy, or run with ZS_KEEP_ATTENTION=0");
       return KeptAttentionFunction::apply(q, k, v, kept);
     }
   } else if (enabled && active.store) {
