@@ -56,13 +56,14 @@ at::Tensor ParamGroup::staging(int b) {
 
 at::Tensor ParamGroup::grad_place(int entry) {
   // Staged groups in backward, once per parameter and backward (a weight used twice gets its second
-  // gradient the usual way), in buckets of several parameters (a bucket of one reduces straight from
-  // .grad), when the staging dtype is the gradient's.
+  // gradient the usual way), when the staging dtype is the gradient's; in buckets of several
+  // parameters, since a bucket of one reduces straight from .grad, unless the staging buffer is the
+  // shard gradient itself (one rank): then the gradient is written where the optimizer reads it.
   if (!in_backward_ || options_.grad_buffer || seen_[entry] != kNotYet) return {};
   const FlatEntry& e = layout_.entries[entry];
   const FlatBucket& bucket = layout_.buckets[e.bucket];
   const at::Tensor& p = params_[entry].tensor;
-  if (bucket.numel == e.numel || staging_dtype() != p.scalar_type()) return {};
+  if ((bucket.numel == e.numel && !stages_into_shard_grads()) || staging_dtype() != p.scalar_type()) return {};
   seen_[entry] = kPlaceTaken;
   return staging(e.bucket).narrow(0, e.offset - bucket.offset, e.numel).view(p.sizes());
 }
