@@ -10,10 +10,23 @@
 #include "zs/models/device_layers.hpp"
 
 #ifdef ZS_WITH_CUDA
+#include "zs/models/gpt/gelu_cuda.hpp"
 #include "zs/models/norm_bias_cuda.hpp"
 #endif
 
 namespace zs {
+namespace {
+
+// The MLP's activation: on GPUs in bfloat16 the exact form by table (gelu_cuda.hpp), ATen's bits
+// either way.
+at::Tensor activation(const at::Tensor& x, const std::string& approximate) {
+#ifdef ZS_WITH_CUDA
+  if (gelu_by_table_applies(x, approximate)) return gelu_by_table(x);
+#endif
+  return at::gelu(x, approximate);
+}
+
+}  // namespace
 
 LayerNormImpl::LayerNormImpl(int64_t n_embd, bool with_bias, c10::Device device) {
   weight = register_parameter("weight", at::ones({n_embd}, fp32_on(device)));
@@ -66,12 +79,12 @@ MLPImpl::MLPImpl(const GPTConfig& config, c10::Device device)
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x) {
-  return at::dropout(c_proj->forward(at::gelu(c_fc->forward(x), gelu_approximate)), dropout, is_training());
+  return at::dropout(c_proj->forward(activation(c_fc->forward(x), gelu_approximate)), dropout, is_training());
 }
 
 at::Tensor MLPImpl::forward_unevaluated(const at::Tensor& x) {
   // Dropout's mask is drawn from the random state, not the values, so it still matches the forward's.
-  return at::dropout(c_proj->forward_unevaluated(at::gelu(c_fc->forward(x), gelu_approximate)), dropout,
+  return at::dropout(c_proj->forward_unevaluated(activation(c_fc->forward(x), gelu_approximate)), dropout,
                      is_training());
 }
 
