@@ -283,6 +283,34 @@ TEST_P(NormBiasCuda, AddLayerNormMatchesAten) {
   EXPECT_TRUE(same_bits(ours[2], ours[3])) << "x and y share h's gradient";
 }
 
+// Without an addend the node hands x on as h and adds h's gradient (the residual stream's) to the
+// norm's input gradient inside the kernel: against ATen's norm with autograd summing the two.
+TEST_P(NormBiasCuda, LayerNormHandingItsInputOnMatchesAten) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto [dtype, batch, seq, c] = GetParam();
+  const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
+  const at::Tensor x0 = at::randn({batch, seq, c}, o) * 3 + 1, w0 = at::randn({c}, o), b0 = at::randn({c}, o);
+  const at::Tensor dh = at::randn({batch, seq, c}, o), dz = at::randn({batch, seq, c}, o);
+  auto run = [&](bool fused) {
+    const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true),
+                     b = b0.clone().requires_grad_(true);
+    at::Tensor h = x, z;
+    if (fused) std::tie(h, z) = zs::add_layer_norm_fused(x, at::Tensor(), w, b, 1e-5);
+    else z = at::layer_norm(x, {c}, w, b, 1e-5);
+    const auto g = torch::autograd::grad({h, z}, {x, w, b}, {dh, dz});
+    return std::vector<at::Tensor>{h.detach(), z.detach(), g[0], g[1], g[2]};
+  };
+  const auto ours = run(true), aten = run(false);
+  EXPECT_TRUE(same_bits(ours[0], aten[0])) << "h is x";
+  const char* names[] = {"h", "z", "dx", "dweight", "dbias"};
+  for (size_t i = 1; i < ours.size(); ++i) {
+    const double d = relative_diff(ours[i], aten[i]);
+    std::printf("[norm bias] layer norm handing x on %s [%lld x %lld]: relative difference %s %.1e\n",
+                c10::toString(dtype), (long long)(batch * seq), (long long)c, names[i], d);
+    EXPECT_LE(d, tolerance(dtype)) << names[i];
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, NormBiasCuda,
                          ::testing::Values(Case{at::kBFloat16, 64, 256, 384},   // shakespeare_char
                                            Case{at::kBFloat16, 8, 1024, 768},   // GPT-2 124M

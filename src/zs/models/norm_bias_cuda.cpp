@@ -275,26 +275,31 @@ struct LayerNormParamGrads : torch::autograd::Function<LayerNormParamGrads> {
 
 // h = x + y and z = LayerNorm(h) as one node: one pass over the rows each way, where apart the add
 // and the norm would each pass forward, and backward the norm's and the add's gradients of h would
-// be summed in a pass of their own.
+// be summed in a pass of their own. Without y, h is x itself: the node then only brings h's own
+// gradient (the residual stream's) into the norm's backward kernel.
 struct AddLayerNorm : torch::autograd::Function<AddLayerNorm> {
-  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y, const at::Tensor& weight,
-                             const std::optional<at::Tensor>& bias, double eps) {
-    NormForward f = layer_norm_forward(x, weight, bias, eps, y);
+  static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const std::optional<at::Tensor>& y,
+                             const at::Tensor& weight, const std::optional<at::Tensor>& bias, double eps) {
+    NormForward f = layer_norm_forward(x, weight, bias, eps, y.value_or(at::Tensor()));
     ctx->save_for_backward({f.input, weight, f.mean, f.rstd, bias.value_or(at::Tensor())});
     ctx->saved_data["has_bias"] = bias.has_value();
+    ctx->saved_data["has_y"] = y.has_value();
     return {f.input, f.y};
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor& h = saved[0];
-    const bool has_bias = ctx->saved_data["has_bias"].toBool();
+    const bool has_bias = ctx->saved_data["has_bias"].toBool(), has_y = ctx->saved_data["has_y"].toBool();
     const at::Tensor dz = grads[1].defined() ? grads[1] : at::zeros_like(h);
+    // needs_input_grad counts the tensors given: without y the weight is the second.
+    const int weight_index = has_y ? 2 : 1;
     auto [dh, dweight, dbias] =
         layer_norm_backward(dz, h, saved[1], saved[4], saved[2], saved[3],
-                            ctx->needs_input_grad(0) || ctx->needs_input_grad(1),
-                            ctx->needs_input_grad(2), has_bias && ctx->needs_input_grad(3), grads[0]);
-    return {dh, dh, dweight, dbias, at::Tensor()};
+                            ctx->needs_input_grad(0) || (has_y && ctx->needs_input_grad(1)),
+                            ctx->needs_input_grad(weight_index), has_bias && ctx->needs_input_grad(weight_index + 1),
+                            grads[0]);
+    return {dh, has_y ? dh : at::Tensor(), dweight, dbias, at::Tensor()};
   }
 };
 
@@ -405,7 +410,8 @@ at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& w
 std::pair<at::Tensor, at::Tensor> add_layer_norm_fused(const at::Tensor& x, const at::Tensor& y,
                                                        const at::Tensor& weight, const at::Tensor& bias, double eps) {
   const tensor_list out =
-      AddLayerNorm::apply(x, y, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, eps);
+      AddLayerNorm::apply(x, y.defined() ? std::optional<at::Tensor>(y) : std::nullopt, weight,
+                          bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, eps);
   return {out[0], out[1]};
 }
 

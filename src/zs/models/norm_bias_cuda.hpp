@@ -39,8 +39,10 @@ std::vector<at::Tensor> linears_cuda(const at::Tensor& x, const std::vector<at::
 at::Tensor layer_norm_fused_param_grads(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                         double eps);
 
-// {h, z} = {x + y, at::layer_norm(h, ...)} as one autograd node (y of x's shape, dtype and
-// contiguity): the residual stream's add and the next norm in one pass each way.
+// {h, z} = {x + y, at::layer_norm(h, ...)} as one autograd node (y undefined, or of x's shape,
+// dtype and contiguity): the residual stream's add and the next norm in one pass each way. Without
+// y, h is x itself, and backward adds h's own gradient (the residual stream's) to the norm's
+// input gradient inside its kernel instead of in a pass of autograd's.
 std::pair<at::Tensor, at::Tensor> add_layer_norm_fused(const at::Tensor& x, const at::Tensor& y,
                                                        const at::Tensor& weight, const at::Tensor& bias, double eps);
 

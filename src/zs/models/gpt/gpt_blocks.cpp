@@ -45,11 +45,11 @@ at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
 
 std::pair<at::Tensor, at::Tensor> LayerNormImpl::add_and_forward(const at::Tensor& x, const at::Tensor& y) {
 #ifdef ZS_WITH_CUDA
-  if (fused_layer_norm_applies(x, weight) && y.sizes() == x.sizes() && y.scalar_type() == x.scalar_type() &&
-      y.is_contiguous())
+  if (fused_layer_norm_applies(x, weight) &&
+      (!y.defined() || (y.sizes() == x.sizes() && y.scalar_type() == x.scalar_type() && y.is_contiguous())))
     return add_layer_norm_fused(x, y, weight, bias, 1e-5);
 #endif
-  at::Tensor h = x + y;
+  at::Tensor h = y.defined() ? x + y : x;
   return {h, forward(h)};
 }
 
@@ -96,7 +96,9 @@ BlockImpl::BlockImpl(const GPTConfig& config, c10::Device device) {
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x) {
-  auto [h, normed] = ln_2->add_and_forward(x, attn->forward(ln_1->forward(x)));  // h = x + attn(ln_1(x))
+  // x's two gradients, the residual stream's and ln_1's, meet inside ln_1's backward.
+  auto [residual, normed_1] = ln_1->add_and_forward(x, at::Tensor());
+  auto [h, normed] = ln_2->add_and_forward(residual, attn->forward(normed_1));  // h = x + attn(ln_1(x))
   // Recomputed for backward under activation checkpointing, the block's result is differentiated
   // but never read: the MLP's output projection and the residual add skip their arithmetic then.
   if (result_is_unread(*this)) return sum_unevaluated(h, mlp->forward_unevaluated(normed));

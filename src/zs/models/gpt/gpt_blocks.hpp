@@ -24,8 +24,9 @@ class LayerNormImpl : public torch::nn::Module {
  public:
   LayerNormImpl(int64_t n_embd, bool bias, c10::Device device);
   at::Tensor forward(const at::Tensor& x);
-  // {h, forward(h)} with h = x + y: the residual stream's add and this norm, on GPUs in training as
-  // one pass each way (norm_bias_cuda.hpp).
+  // {h, forward(h)} with h = x + y (y undefined: h is x): the residual stream's add and this norm,
+  // on GPUs in training as one pass each way, h's own gradient added inside the norm's backward
+  // (norm_bias_cuda.hpp).
   std::pair<at::Tensor, at::Tensor> add_and_forward(const at::Tensor& x, const at::Tensor& y);
 
   at::Tensor weight;
