@@ -48,14 +48,25 @@ __device__ __forceinline__ uint16_t backward_one(uint16_t dy, uint16_t x, const 
   return float_to_bf16_bits(bf16_bits_to_float(dy) * factor);
 }
 
+// The block's copy of the table in its dynamic shared memory, once every thread has written its part.
 template <typename Entry>
-__device__ __forceinline__ void load_table(const Entry* global, Entry* shared) {
+__device__ __forceinline__ const Entry* shared_table(const Entry* global) {
+  extern __shared__ uint4 shared_words[];
   constexpr int kWords = kGeluTableSize * int(sizeof(Entry)) / 16;
   static_assert(kGeluTableSize * sizeof(Entry) % 16 == 0, "whole 16-byte words");
-  for (int w = threadIdx.x; w < kWords; w += blockDim.x)
-    reinterpret_cast<uint4*>(shared)[w] = reinterpret_cast<const uint4*>(global)[w];
+  for (int w = threadIdx.x; w < kWords; w += blockDim.x) shared_words[w] = reinterpret_cast<const uint4*>(global)[w];
   __syncthreads();
+  return reinterpret_cast<const Entry*>(shared_words);
 }
+
+// A grid-stride loop's start and stride over 16-byte vectors (all of n when kVector), then over the
+// elements left.
+struct GridStride {
+  int64_t first, stride, vectors;
+  __device__ GridStride(int64_t n, bool vector)
+      : first(int64_t(blockIdx.x) * kThreads + threadIdx.x), stride(int64_t(gridDim.x) * kThreads),
+        vectors(vector ? n / 8 : 0) {}
+};
 
 union Vec8 {
   uint4 word;
@@ -65,31 +76,25 @@ union Vec8 {
 template <bool kVector>
 __global__ void __launch_bounds__(kThreads) gelu_forward(const uint16_t* __restrict__ x, uint16_t* __restrict__ y,
                                                          int64_t n, const uint16_t* __restrict__ table_global) {
-  extern __shared__ uint4 shared_words[];
-  auto* table = reinterpret_cast<uint16_t*>(shared_words);
-  load_table(table_global, table);
-  const int64_t first = int64_t(blockIdx.x) * kThreads + threadIdx.x, stride = int64_t(gridDim.x) * kThreads;
-  const int64_t vectors = kVector ? n / 8 : 0;
-  for (int64_t k = first; k < vectors; k += stride) {
+  const uint16_t* table = shared_table(table_global);
+  const GridStride g(n, kVector);
+  for (int64_t k = g.first; k < g.vectors; k += g.stride) {
     Vec8 in, out;
     in.word = reinterpret_cast<const uint4*>(x)[k];
 #pragma unroll
     for (int j = 0; j < 8; ++j) out.e[j] = forward_one(in.e[j], table);
     reinterpret_cast<uint4*>(y)[k] = out.word;
   }
-  for (int64_t i = vectors * 8 + first; i < n; i += stride) y[i] = forward_one(x[i], table);
+  for (int64_t i = g.vectors * 8 + g.first; i < n; i += g.stride) y[i] = forward_one(x[i], table);
 }
 
 template <bool kVector>
 __global__ void __launch_bounds__(kThreads) gelu_backward(const uint16_t* __restrict__ dy,
                                                           const uint16_t* __restrict__ x, uint16_t* __restrict__ dx,
                                                           int64_t n, const float* __restrict__ table_global) {
-  extern __shared__ uint4 shared_words[];
-  auto* table = reinterpret_cast<float*>(shared_words);
-  load_table(table_global, table);
-  const int64_t first = int64_t(blockIdx.x) * kThreads + threadIdx.x, stride = int64_t(gridDim.x) * kThreads;
-  const int64_t vectors = kVector ? n / 8 : 0;
-  for (int64_t k = first; k < vectors; k += stride) {
+  const float* table = shared_table(table_global);
+  const GridStride g(n, kVector);
+  for (int64_t k = g.first; k < g.vectors; k += g.stride) {
     Vec8 d, v, out;
     d.word = reinterpret_cast<const uint4*>(dy)[k];
     v.word = reinterpret_cast<const uint4*>(x)[k];
@@ -97,7 +102,7 @@ __global__ void __launch_bounds__(kThreads) gelu_backward(const uint16_t* __rest
     for (int j = 0; j < 8; ++j) out.e[j] = backward_one(d.e[j], v.e[j], table);
     reinterpret_cast<uint4*>(dx)[k] = out.word;
   }
-  for (int64_t i = vectors * 8 + first; i < n; i += stride) dx[i] = backward_one(dy[i], x[i], table);
+  for (int64_t i = g.vectors * 8 + g.first; i < n; i += g.stride) dx[i] = backward_one(dy[i], x[i], table);
 }
 
 bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
