@@ -6,12 +6,14 @@
 #                                   DDP + torch.compile; 1.5B stages 0-2 beside DDP; stage 3 beside FSDP2
 #   bash bench/two_gpu_visit.sh 2   DeepSpeed's 1.5B stages 2 and 3; the Llama-2-7B shape beside FSDP2
 #   bash bench/two_gpu_visit.sh 3   #15: ZeRO++ (qwZ, qgZ, hpZ) over sockets and NVLink
+#   bash bench/two_gpu_visit.sh 4   the GPU tests on two GPUs (the whole build: the two-rank
+#                                   equivalence matrix, NCCL probes, the kernel tests)
 #
 # Carry .deps/include .deps/googletest .deps/liburing .deps/data (scripts/prepare_gpu_carry.sh) and
 # .deps/deepspeed (cp -r ../shared/bench/deepspeed .deps/deepspeed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-call=${1:?which call: 1, 2 or 3}
+call=${1:?which call: 1, 2, 3 or 4}
 base=${OUT:-/tmp/zs_out}/call$call
 visit() { OUT="$base/$1" bash bench/gpu_visit.sh "${@:2}"; }
 export ZS_TARGETS="bench_gpt bench_llama zsrun"
@@ -24,7 +26,8 @@ case $call in
      DS_DEADLINE=300 visit b gpt_ds
      LLAMA_REDUCE=bf16 visit c llama ;;
   3) visit a build zeropp ;;
-  *) echo "two_gpu_visit.sh: call 1, 2 or 3, not '$call'" >&2; exit 2 ;;
+  4) ZS_TARGETS="" visit a build tests kernels ;;
+  *) echo "two_gpu_visit.sh: call 1, 2, 3 or 4, not '$call'" >&2; exit 2 ;;
 esac
 # One results file and one summary for the call (ratios across its parts: one machine, one call),
 # the parts' logs in one archive: the device tool brings back 8 files at most.
