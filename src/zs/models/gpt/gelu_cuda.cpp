@@ -36,7 +36,8 @@ struct GeluTables {
 // incoming gradient of 1 in fp32 is the very factor it multiplies a bfloat16 gradient by.
 const GeluTables& tables_for(const at::Tensor& x) {
   static std::mutex mutex;
-  static std::map<c10::DeviceIndex, GeluTables> by_device;
+  // Never destroyed: nothing frees GPU memory while the process exits.
+  static auto& by_device = *new std::map<c10::DeviceIndex, GeluTables>();
   std::lock_guard<std::mutex> lock(mutex);
   auto it = by_device.find(x.device().index());
   if (it != by_device.end()) return it->second;
