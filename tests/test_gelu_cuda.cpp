@@ -1,7 +1,7 @@
 // The GPT's GELU by table (models/gpt/gelu_cuda.hpp) against ATen's kernels on the GPU: for every
 // one of the 65,536 bfloat16 inputs (in the table and outside it: zero, the tiny, large, infinite, NaN), the
 // output and the gradient of random incoming gradients are ATen's bit for bit, through the vector
-// path, the unaligned path and an odd length; through autograd as at::gelu's; and one timing line
+// path with and without a tail, the unaligned path and an odd length; through autograd as at::gelu's; and one timing line
 // at the GPT-2 1.5B MLP's shape. GPU build only.
 #include <gtest/gtest.h>
 
@@ -49,8 +49,9 @@ TEST(GeluByTable, EveryBfloat16InputGivesAtensBits) {
   at::NoGradGuard no_grad;
   for (int draw = 0; draw < 3; ++draw) {
     const at::Tensor dy = at::randn(x.sizes(), x.options()) * (draw == 2 ? 1e4 : 1.0);
-    // 65,536 (vectors), one element in (no 16-byte alignment), an odd length.
-    for (const auto& [begin, length] : std::vector<std::pair<int64_t, int64_t>>{{0, 65536}, {1, 65535}, {3, 40001}}) {
+    // 65,536 (vectors), vectors and a tail, one element in (no 16-byte alignment), an odd length.
+    for (const auto& [begin, length] :
+         std::vector<std::pair<int64_t, int64_t>>{{0, 65536}, {0, 40001}, {1, 65535}, {3, 40001}}) {
       const at::Tensor xs = x.narrow(0, begin, length), dys = dy.narrow(0, begin, length);
       expect_same(zs::gelu_by_table(xs), at::gelu(xs), "output");
       // The gradient through the function's backward: autograd on a leaf copy.

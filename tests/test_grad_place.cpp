@@ -2,8 +2,8 @@
 // a place in their staging buffer; a layer that writes its weight gradient there spares the copy.
 // On GPUs our Linear and LayerNorm do (test_norm_bias_cuda.cpp); here a CPU layer of the test's
 // own takes the places, and training must give the same bits as when it does not — at stages 2
-// and 3, with accumulation, and with a weight used twice in one backward (only its first gradient
-// may take the place).
+// and 3, with accumulation, with a weight used twice in one backward (only its first gradient
+// may take the place), and with buckets of one parameter each.
 #include <gtest/gtest.h>
 
 #include <ATen/ops/linear.h>
@@ -77,7 +77,7 @@ class NetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-std::vector<at::Tensor> train(int stage, int accumulation, bool take) {
+std::vector<at::Tensor> train(int stage, int accumulation, bool take, int bucket_size = 600) {
   take_places = take;
   places_taken = 0;
   zs::World world = zs::init_distributed(zs::DevicePreference::cpu);
@@ -89,13 +89,14 @@ std::vector<at::Tensor> train(int stage, int accumulation, bool take) {
       R"({"train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": )" + std::to_string(accumulation) +
           R"(, "optimizer": {"type": "AdamW", "params": {"lr": 0.01}},
           "zero_optimization": {"stage": )" + std::to_string(stage) +
-          R"(, "reduce_bucket_size": 600, "stage3_param_persistence_threshold": 0}})",
+          R"(, "reduce_bucket_size": )" + std::to_string(bucket_size) +
+          R"(, "stage3_param_persistence_threshold": 0}})",
       1);
   zs::Engine engine(*net, config, world, options);
   for (int micro = 0; micro < 4 * accumulation; ++micro) {
     torch::manual_seed(50 + micro);
     engine.backward(net->forward(at::randn({4, 16})));
-    if (engine.is_gradient_accumulation_boundary()) engine.step();
+    engine.step();  // every micro-step, as with DeepSpeed: it updates on the window's last
   }
   zs::FullParameters full(engine);
   std::vector<at::Tensor> params;
@@ -116,6 +117,22 @@ TEST(GradPlace, WritingGradientsIntoTheBucketsChangesNothing) {
       for (size_t i = 0; i < copied.size(); ++i)
         EXPECT_TRUE(copied[i].equal(placed[i])) << "stage " << stage << ", accumulation " << accumulation << ", parameter " << i;
     }
+}
+
+// Buckets smaller than a parameter hold one parameter each (stage 2 here; at stage 3 a unit's
+// parameters share its buckets). Elsewhere such a bucket reduces straight from .grad; on one rank a
+// window's first micro-step stages into the shard gradient itself, so there the place is offered
+// too (and on later micro-steps, which add to it, not).
+TEST(GradPlace, OneRanksSingleParameterBucketsOfferTheShardGradient) {
+  for (const int accumulation : {1, 2}) {
+    const auto copied = train(/*stage=*/2, accumulation, /*take=*/false, /*bucket_size=*/200);
+    const auto placed = train(/*stage=*/2, accumulation, /*take=*/true, /*bucket_size=*/200);
+    // Every layer's `b` and its `a`'s first gradient, on each window's first micro-step.
+    EXPECT_EQ(places_taken, 3 * 2 * 4) << "accumulation " << accumulation;
+    ASSERT_EQ(copied.size(), placed.size());
+    for (size_t i = 0; i < copied.size(); ++i)
+      EXPECT_TRUE(copied[i].equal(placed[i])) << "accumulation " << accumulation << ", parameter " << i;
+  }
 }
 
 TEST(GradPlace, NothingIsOfferedWithoutAnEngineOrAfterIt) {

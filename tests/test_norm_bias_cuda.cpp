@@ -284,30 +284,40 @@ TEST_P(NormBiasCuda, AddLayerNormMatchesAten) {
 }
 
 // Without an addend the node hands x on as h and adds h's gradient (the residual stream's) to the
-// norm's input gradient inside the kernel: against ATen's norm with autograd summing the two.
+// norm's input gradient inside the kernel: against ATen's norm with autograd summing the two; with
+// and without a bias, and with the weight frozen (the node's inputs then count differently).
 TEST_P(NormBiasCuda, LayerNormHandingItsInputOnMatchesAten) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
   const auto [dtype, batch, seq, c] = GetParam();
   const auto o = at::TensorOptions().device(at::kCUDA).dtype(dtype);
   const at::Tensor x0 = at::randn({batch, seq, c}, o) * 3 + 1, w0 = at::randn({c}, o), b0 = at::randn({c}, o);
   const at::Tensor dh = at::randn({batch, seq, c}, o), dz = at::randn({batch, seq, c}, o);
-  auto run = [&](bool fused) {
-    const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true),
-                     b = b0.clone().requires_grad_(true);
-    at::Tensor h = x, z;
-    if (fused) std::tie(h, z) = zs::add_layer_norm_fused(x, at::Tensor(), w, b, 1e-5);
-    else z = at::layer_norm(x, {c}, w, b, 1e-5);
-    const auto g = torch::autograd::grad({h, z}, {x, w, b}, {dh, dz});
-    return std::vector<at::Tensor>{h.detach(), z.detach(), g[0], g[1], g[2]};
-  };
-  const auto ours = run(true), aten = run(false);
-  EXPECT_TRUE(same_bits(ours[0], aten[0])) << "h is x";
-  const char* names[] = {"h", "z", "dx", "dweight", "dbias"};
-  for (size_t i = 1; i < ours.size(); ++i) {
-    const double d = relative_diff(ours[i], aten[i]);
-    std::printf("[norm bias] layer norm handing x on %s [%lld x %lld]: relative difference %s %.1e\n",
-                c10::toString(dtype), (long long)(batch * seq), (long long)c, names[i], d);
-    EXPECT_LE(d, tolerance(dtype)) << names[i];
+  for (const auto& [with_bias, train_weight] : std::vector<std::pair<bool, bool>>{{true, true}, {false, true}, {true, false}}) {
+    // Returns h, z and the gradients of x, then the weight (when trained), then the bias (when there is one).
+    auto run = [&, with_bias = with_bias, train_weight = train_weight](bool fused) {
+      const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(train_weight);
+      const at::Tensor b = with_bias ? b0.clone().requires_grad_(true) : at::Tensor();
+      at::Tensor h = x, z;
+      if (fused) std::tie(h, z) = zs::add_layer_norm_fused(x, at::Tensor(), w, b, 1e-5);
+      else z = at::layer_norm(x, {c}, w, b, 1e-5);
+      std::vector<at::Tensor> inputs{x};
+      if (train_weight) inputs.push_back(w);
+      if (with_bias) inputs.push_back(b);
+      std::vector<at::Tensor> out{h.detach(), z.detach()};
+      for (const at::Tensor& g : torch::autograd::grad({h, z}, inputs, {dh, dz})) out.push_back(g);
+      return out;
+    };
+    const auto ours = run(true), aten = run(false);
+    ASSERT_EQ(ours.size(), aten.size());
+    EXPECT_TRUE(same_bits(ours[0], aten[0])) << "h is x";
+    for (size_t i = 1; i < ours.size(); ++i) {
+      const double d = relative_diff(ours[i], aten[i]);
+      std::printf("[norm bias] layer norm handing x on %s [%lld x %lld]%s%s: relative difference of output %zu %.1e\n",
+                  c10::toString(dtype), (long long)(batch * seq), (long long)c, with_bias ? "" : ", no bias",
+                  train_weight ? "" : ", weight frozen", i, d);
+      EXPECT_LE(d, tolerance(dtype)) << "output " << i << (with_bias ? "" : ", no bias")
+                                     << (train_weight ? "" : ", weight frozen");
+    }
   }
 }
 

@@ -58,7 +58,8 @@ at::Tensor ParamGroup::grad_place(int entry) {
   // Staged groups in backward, once per parameter and backward (a weight used twice gets its second
   // gradient the usual way), when the staging dtype is the gradient's; in buckets of several
   // parameters, since a bucket of one reduces straight from .grad, unless the staging buffer is the
-  // shard gradient itself (one rank): then the gradient is written where the optimizer reads it.
+  // shard gradient itself (stages_into_shard_grads: one rank, a window's first micro-step): then the
+  // gradient is written where the optimizer reads it.
   if (!in_backward_ || options_.grad_buffer || seen_[entry] != kNotYet) return {};
   const FlatEntry& e = layout_.entries[entry];
   const FlatBucket& bucket = layout_.buckets[e.bucket];

@@ -2,6 +2,7 @@
 // gelu_kernels.cu as an autograd function. GPU builds only.
 #include "zs/models/gpt/gelu_cuda.hpp"
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -12,6 +13,7 @@
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/gelu_backward.h>
 #include <ATen/ops/ones.h>
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -31,16 +33,22 @@ struct GeluTables {
   at::Tensor factors;  // float32: ATen's gradient of every table value for an incoming gradient of 1
 };
 
-// The tables for x's GPU, made on first use (a CUDA graph's warm-up runs make them before its
-// capture). ATen's gradient kernel computes in fp32 for bfloat16 inputs, so its factor for an
-// incoming gradient of 1 in fp32 is the very factor it multiplies a bfloat16 gradient by.
+// The tables for x's GPU, made on first use, outside any CUDA graph capture (a graph's warm-up
+// runs make them before its capture). ATen's gradient kernel computes in fp32 for bfloat16 inputs,
+// so its factor for an incoming gradient of 1 in fp32 is the very factor it multiplies a bfloat16
+// gradient by.
 const GeluTables& tables_for(const at::Tensor& x) {
   static std::mutex mutex;
-  // Never destroyed: nothing frees GPU memory while the process exits.
+  // Never destroyed: no GPU memory is freed during the process's static destruction, after the
+  // CUDA runtime may have gone.
   static auto& by_device = *new std::map<c10::DeviceIndex, GeluTables>();
   std::lock_guard<std::mutex> lock(mutex);
   auto it = by_device.find(x.device().index());
   if (it != by_device.end()) return it->second;
+  const c10::cuda::CUDAGuard guard(x.device());
+  TORCH_CHECK(c10::cuda::currentStreamCaptureStatusMayInitCtx() == c10::cuda::CaptureStatus::None,
+              "GELU by table: its tables are made on first use, which a CUDA graph capture cannot hold; run the "
+              "model once before capturing it (or set ZS_GELU_TABLE=0)");
   std::vector<uint16_t> bits(kernels::kGeluTableSize);
   for (int i = 0; i < kernels::kGeluTableSize; ++i) bits[size_t(i)] = kernels::gelu_table_bits(i);
   at::NoGradGuard no_grad;
@@ -52,6 +60,12 @@ const GeluTables& tables_for(const at::Tensor& x) {
   t.factors = at::gelu_backward(at::ones({kernels::kGeluTableSize}, values.options().dtype(at::kFloat)),
                                 values.to(at::kFloat))
                   .contiguous();
+  // The kernels copy the tables in 16-byte words.
+  TORCH_CHECK(reinterpret_cast<uintptr_t>(t.outputs.const_data_ptr()) % 16 == 0 &&
+                  reinterpret_cast<uintptr_t>(t.factors.const_data_ptr()) % 16 == 0,
+              "GELU by table: a table is not 16-byte aligned");
+  // Finished before any stream may read them.
+  c10::cuda::getCurrentCUDAStream().synchronize();
   return by_device.emplace(x.device().index(), std::move(t)).first->second;
 }
 

@@ -12,7 +12,9 @@ namespace zs {
 // ZS_GELU_TABLE not "0".
 bool gelu_by_table_applies(const at::Tensor& x, const std::string& approximate);
 
-// at::gelu(x) with its gradient, with or without autograd, the same bits as ATen's kernels.
+// at::gelu(x) with its gradient, with or without autograd, the same bits as ATen's kernels (the
+// result contiguous; no second derivative). The first call on a GPU makes its tables, so it must
+// not be inside a CUDA graph capture.
 at::Tensor gelu_by_table(const at::Tensor& x);
 
 }  // namespace zs

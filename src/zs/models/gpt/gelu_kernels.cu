@@ -110,9 +110,9 @@ bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 // As many blocks as the shared memory lets each multiprocessor hold, fewer for small tensors.
 template <typename Kernel>
 unsigned blocks_for(Kernel kernel, size_t shared_bytes, int64_t items) {
-  // Above 48 KiB a kernel must ask for its dynamic shared memory (once per kernel is enough, but
-  // the call is cheap next to a launch over millions of elements).
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes));
+  // Both tables fit the 48 KiB a kernel gets without asking; a larger one would need
+  // cudaFuncAttributeMaxDynamicSharedMemorySize set first.
+  static_assert(kGeluTableSize * sizeof(float) <= 48 * 1024, "the tables fit the default shared memory");
   int per_sm = 0;
   if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, shared_bytes) != cudaSuccess)
     per_sm = 1;
