@@ -105,6 +105,14 @@ double Engine::scheduled_lr() const {
 
 void Engine::backward(const at::Tensor& loss) {
   TORCH_CHECK(loss.numel() == 1, "Engine::backward expects a scalar loss, got shape ", loss.sizes());
+  // Two backwards in one micro-step would each begin the window's reductions afresh, and the
+  // first one's gradients would be lost.
+  TORCH_CHECK(!backward_since_step_,
+              "Engine::backward was called again before Engine::step. Call engine.step() after every backward, "
+              "as with DeepSpeed: it counts the micro-step and updates the parameters at the end of each window "
+              "of gradient_accumulation_steps (",
+              config_.gradient_accumulation_steps, ") backward passes");
+  backward_since_step_ = true;
   if (breakdown_) breakdown_->end(Phase::forward);
   if (flops_profiler_) flops_profiler_->before_backward();
   optimizer_->finish_update();  // an offloaded step still updating units the forward did not run
@@ -131,6 +139,7 @@ void Engine::backward(const at::Tensor& loss) {
 }
 
 bool Engine::step() {
+  backward_since_step_ = false;
   const bool boundary = is_gradient_accumulation_boundary();
   ++micro_steps_;
   if (!boundary) return false;

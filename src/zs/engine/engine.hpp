@@ -106,10 +106,12 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Backward of one micro-batch's loss (its mean over the micro-batch).
+  // Backward of one micro-batch's loss (its mean over the micro-batch). Each backward must be
+  // followed by step() before the next (as with DeepSpeed): a second backward is refused.
   void backward(const at::Tensor& loss);
-  // Optimizer step on the accumulation boundary; a no-op (returns false) on other micro-steps.
-  // Returns true when the parameters were updated (false also when fp16 overflow skipped it).
+  // Called after every backward: counts the micro-step and, on the accumulation boundary, runs the
+  // optimizer step; a no-op (returns false) on other micro-steps. Returns true when the
+  // parameters were updated (false also when fp16 overflow skipped it).
   bool step();
 
   // The learning rate schedule when the config has no "scheduler" section (e.g. a trainer's own).
@@ -222,6 +224,7 @@ class Engine {
   std::function<double(int64_t)> custom_schedule_;
 
   int64_t micro_steps_ = 0, global_steps_ = 0, skipped_steps_ = 0, scheduler_steps_ = 0;
+  bool backward_since_step_ = false;   // backward() ran and step() has not yet
   at::Tensor loss_sum_;
   at::Tensor last_loss_, last_grad_norm_;   // 0-dim fp32 on the device
   double last_lr_ = 0;
