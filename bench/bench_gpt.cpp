@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   app.add_option("--nvme_path", nvme_path, "directory for nvme offload");
   app.add_option("--pin_memory", pin_memory, "offloaded state in pinned host memory");
   app.add_flag("--overlap_step", overlap_step, "offload_optimizer.overlap_step (stages 1-2: units update during the next forward)");
+  double offload_ratio = 1.0;
+  app.add_option("--offload_ratio", offload_ratio, "offload_optimizer.ratio (the share of the step on the CPU; the rest on the GPU)");
   int64_t reuse_distance = 0;
   app.add_option("--reuse_distance", reuse_distance,
                  "stage3_max_reuse_distance (0: release every unit after each use, as in the published runs)");
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
       zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}};
       if (offload_optimizer == "nvme") zero["offload_optimizer"]["nvme_path"] = nvme_path;
       if (overlap_step) zero["offload_optimizer"]["overlap_step"] = true;
+      if (offload_ratio != 1.0) zero["offload_optimizer"]["ratio"] = offload_ratio;
     }
     if (offload_param != "none") {
       zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
@@ -278,7 +281,8 @@ int main(int argc, char** argv) {
                             {"engine_s", engine_s},
                             {"time_to_first_step_s", first_step_age},
                             {"host_peak_gib", double(zs::device_memory(c10::Device(c10::kCPU)).peak_allocated) / gib},
-                            {"offload", offload_optimizer + "/" + offload_param + (overlap_step ? " overlap_step" : "")},
+                            {"offload", offload_optimizer + "/" + offload_param + (overlap_step ? " overlap_step" : "") +
+                                           (offload_ratio != 1.0 ? " ratio " + std::to_string(offload_ratio).substr(0, 4) : "")},
                             {"checkpointing", checkpointing},
                             {"cuda_graph", cuda_graph},
                             {"first_loss", first_loss},

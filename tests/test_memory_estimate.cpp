@@ -65,6 +65,12 @@ TEST(MemoryEstimate, OffloadMovesStateToTheHost) {
   EXPECT_GE(both.host, 14 * double(m.unit_params) / n);
   const zs::MemoryEstimate nvme = zs::estimate_memory(m, {3, true, true, false}, zero);
   EXPECT_LT(nvme.host, 1e9);  // only the piece ring stays in host memory
+  // A partial offload (ratio 0.25): a quarter of the masters and state on the host, the rest on the GPU.
+  zs::ZeroConfig quarter = zero;
+  quarter.offload_optimizer.ratio = 0.25;
+  const zs::MemoryEstimate part = zs::estimate_memory(m, {2, true}, quarter);
+  EXPECT_DOUBLE_EQ(part.optimizer, 0.75 * 12 * psi / n);
+  EXPECT_DOUBLE_EQ(part.host - 0.25 * 12 * psi / n, opt.host - 12 * psi / n);  // the same piece ring
 }
 
 TEST(MemoryEstimate, RefusesWhatCannotFitAndNamesWhatWould) {

@@ -5,6 +5,7 @@
 // resume exactly and load into runs without offload (and back).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -127,6 +128,80 @@ TEST(SuperOffload, StartingTheStepInBackwardChangesNothing) {
     EXPECT_EQ(early["params"], plain["params"]) << what;
     EXPECT_LT(early["loss"].back().get<double>(), early["loss"].front().get<double>()) << what;
   }
+}
+
+// offload_optimizer.ratio below 1 (a partial offload): the first slots keep fp32 masters and
+// state on the device and are updated there by the device optimizer while the CPU updates the
+// rest. Ratio 0 leaves everything on the device: the same bits as no offload. Ratio 0.5 mixes the
+// two kernels, which differ only in the CPU kernel's rounding of a slot's last elements: it trains
+// as the whole offload and as none, at every stage, with overlap_step at stage 2 and super_offload
+// at stage 3 (the device's share is updated in the step, the CPU's during backward).
+TEST(OffloadRatio, APartialOffloadTrainsAsTheWholeOneAndAsNone) {
+  struct Case {
+    int stage, accum;
+    std::string dtype, options;
+    double clipping;
+  };
+  for (const Case& c : {Case{1, 2, "bf16", "", 0.5}, Case{2, 1, "bf16", R"(, "overlap_step": true)", 0.5},
+                        Case{3, 2, "bf16", "", 0.5}, Case{3, 1, "bf16", R"(, "super_offload": true)", 0.0},
+                        Case{3, 1, "fp32", "", 0.5}}) {
+    RunSetup s;
+    s.stage = c.stage;
+    s.dtype = c.dtype;
+    s.accum = c.accum;
+    s.world = 2;
+    s.clipping = c.clipping;
+    const std::string what = "stage " + std::to_string(c.stage) + " " + c.dtype + c.options;
+    const nlohmann::json plain = train(s);
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu")" + c.options + "}";
+    const nlohmann::json whole = train(s);
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0.5)" + c.options + "}";
+    const nlohmann::json half = train(s);
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0)" + c.options + "}";
+    const nlohmann::json none = train(s);
+    ASSERT_FALSE(plain.is_null()) << what;
+    ASSERT_FALSE(whole.is_null()) << what;
+    ASSERT_FALSE(half.is_null()) << what;
+    ASSERT_FALSE(none.is_null()) << what;
+    const auto [loss_whole, weights_whole] = difference(half, whole);
+    const auto [loss_plain, weights_plain] = difference(half, plain);
+    std::printf("[offload ratio] %s: ratio 0.5 against ratio 1: loss %.2e weights %.2e | against no offload: loss "
+                "%.2e weights %.2e\n", what.c_str(), loss_whole, weights_whole, loss_plain, weights_plain);
+    EXPECT_LT(loss_whole, 1e-5) << what;
+    EXPECT_LT(weights_whole, 1e-5) << what;
+    EXPECT_LT(loss_plain, 1e-5) << what;
+    EXPECT_LT(weights_plain, 1e-5) << what;
+    EXPECT_LT(half["loss"].back().get<double>(), half["loss"].front().get<double>()) << what;
+    EXPECT_EQ(none["loss"], plain["loss"]) << what;
+    EXPECT_EQ(none["params"], plain["params"]) << what;
+    if (c.clipping == 0) EXPECT_EQ(half["super_offload"], "") << what;
+    // Both sides took slots: neither share is empty.
+    const std::string split = half["offload"].get<std::string>();
+    std::printf("[offload ratio] %s: %s\n", what.c_str(), split.substr(std::min(split.find("| ratio"), split.size())).c_str());
+    EXPECT_NE(split.find("on the CPU, the rest on the device (AdamW)"), std::string::npos) << what << ": " << split;
+    EXPECT_EQ(split.find("| ratio: 0.0%"), std::string::npos) << what << ": " << split;
+    EXPECT_EQ(split.find("| ratio: 100.0%"), std::string::npos) << what << ": " << split;
+  }
+}
+
+// A partial offload's checkpoint holds every slot's master and state wherever they lived: it
+// resumes exactly, and continues under the whole offload as the partial run does.
+TEST(OffloadRatio, CheckpointsResumeExactlyAndLoadUnderTheWholeOffload) {
+  constexpr int kTotal = 8, kSplit = 4;
+  const std::string dir = temp_dir("offload_ratio_resume");
+  RunSetup setup = setup_of(2, 3, "bf16");
+  setup.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0.5})";
+  const TinyRun second = expect_bitwise_resume(setup, dir, kTotal, kSplit);
+  ASSERT_FALSE(second.result.is_null());
+  RunSetup whole = setup_of(2, 3, "bf16");
+  whole.zero_extra = kOffload;
+  const TinyRun continued = run_tiny(whole, dir, "whole", "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck");
+  ASSERT_EQ(continued.run.exit_code, 0) << continued.run.output;
+  const auto [loss, weights] = difference(continued.result, second.result);
+  std::printf("[offload ratio] stage 3 bf16: the partial offload's checkpoint continued under the whole offload: loss "
+              "%.2e weights %.2e\n", loss, weights);
+  EXPECT_LT(loss, 1e-5);
+  EXPECT_LT(weights, 1e-5);
 }
 
 std::string name_of(const ::testing::TestParamInfo<Offload::ParamType>& info) {
@@ -296,6 +371,19 @@ TEST(OffloadSummary, EngineNamesTheOffload) {
   // A CPU run cannot pin; the thread count and SIMD flavour depend on the machine.
   EXPECT_NE(r.output.find("[zeroshard] optimizer state offloaded to cpu (not pinned) | fused CPU AdamW, "), std::string::npos)
       << r.output;
+
+  // A partial offload says how the step is split. The layer's matrices and the embeddings are
+  // separate slots, so a ratio of 0.5 leaves some of them on each side.
+  write_text(dir + "/ds_ratio.json", R"({"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1,
+    "optimizer": {"type": "AdamW", "params": {"lr": 0.001}},
+    "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "ratio": 0.5}}})");
+  const RunResult partial = run_command(bin("train_gpt") + " --device cpu --dtype float32 --deepspeed_config " + dir +
+                                        "/ds_ratio.json --n_layer 1 --n_head 2 --n_embd 16 --block_size 8 --max_iters 2 "
+                                        "--eval_interval 0 --sample_tokens 0 2>&1", 120);
+  ASSERT_EQ(partial.exit_code, 0) << partial.output;
+  EXPECT_NE(partial.output.find("on the CPU, the rest on the device (AdamW)"), std::string::npos) << partial.output;
+  EXPECT_EQ(partial.output.find("| ratio: 0.0%"), std::string::npos) << partial.output;
+  EXPECT_EQ(partial.output.find("| ratio: 100.0%"), std::string::npos) << partial.output;
 }
 
 }  // namespace test_offload

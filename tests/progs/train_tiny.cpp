@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
       result["skipped"].push_back(engine.last_step_skipped());
     }
     result["super_offload"] = engine.super_offload_obstacle();  // empty: steps began in backward
+    result["offload"] = engine.offload_summary();
     zs::FullParameters full(engine);  // stage 3 keeps only shards between uses
     if (world.is_main()) {
       result["params"] = zs::testing::parameters_json(*model);

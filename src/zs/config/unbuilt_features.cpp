@@ -21,10 +21,12 @@ void reject_unbuilt_features(const Config& c) {
               "at startup either way)");
   }
   if (oo.device == "cpu") {
-    // The whole step runs on the CPU; a share of it on the device is not built.
-    if (oo.ratio != 1.0)
+    // A partial offload keeps the device's share next to the parameters; with offload_param those
+    // live in host memory, where the device's optimizer cannot reach them.
+    if (oo.ratio != 1.0 && c.zero.offload_param.enabled())
       not_yet("zero_optimization.offload_optimizer.ratio " + config_detail::number_text(oo.ratio) +
-              " (a partial offload; 1.0 offloads the whole optimizer step)");
+              " together with offload_param (a partial offload updates its device share in device memory; "
+              "use ratio 1.0 with offload_param)");
     // These tune NVMe swapping; with the state in CPU memory they would silently do nothing.
     if (oo.fast_init || oo.pipeline_read || oo.pipeline_write)
       throw ConfigError(

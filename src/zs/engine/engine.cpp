@@ -84,6 +84,8 @@ std::string Engine::super_offload_obstacle() const {
   return "";
 }
 
+std::string Engine::offload_summary() const { return optimizer_->offload_summary(); }
+
 bool Engine::is_gradient_accumulation_boundary() const {
   return (micro_steps_ + 1) % config_.gradient_accumulation_steps == 0;
 }
@@ -120,7 +122,8 @@ void Engine::backward(const at::Tensor& loss) {
   const bool boundary = is_gradient_accumulation_boundary();
   if (boundary && super_offload_obstacle().empty()) {
     // The window's last backward: the CPU update starts on each unit once its gradient is reduced.
-    if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
+    if (scheduler_)
+      for (Optimizer* o : optimizer_->optimizers()) apply_scheduled_momentum(*scheduler_, *o, scheduler_steps_);
     optimizer_->begin_step_in_backward(scheduled_lr());
   }
   for (const auto& g : groups_) g->begin_backward(boundary, micro_steps_ % gas == 0);
@@ -147,7 +150,8 @@ bool Engine::step() {
   const double lr = scheduled_lr();
   if (!optimizer_->step_begun_in_backward()) {
     optimizer_->finish_update();
-    if (scheduler_) apply_scheduled_momentum(*scheduler_, optimizer_->optimizer(), scheduler_steps_);
+    if (scheduler_)
+      for (Optimizer* o : optimizer_->optimizers()) apply_scheduled_momentum(*scheduler_, *o, scheduler_steps_);
   }
   const StepOutcome outcome = optimizer_->step(lr, scaler_->scale(), scaler_->enabled(), config_.gradient_clipping);
   if (!outcome.skipped) drop_secondary_partitions();
@@ -228,7 +232,7 @@ std::vector<ParamShard> Engine::param_shards() {
     const OwnedSlot& slot = optimizer_->slots()[i];
     const FlatBucket& bucket = slot.layout->buckets[slot.bucket];
     const int64_t own_lo = slot.own_begin, own_hi = own_lo + slot.own.numel();
-    const auto state = optimizer_->optimizer().state(int(i));
+    const auto state = optimizer_->slot_state(int(i));
     for (int e = bucket.first_entry; e < bucket.end_entry; ++e) {
       const FlatEntry& entry = slot.layout->entries[e];
       const NamedParam& p = (*slot.params)[e];
@@ -274,7 +278,7 @@ void Engine::set_counters(const TrainingCounters& c) {
   skipped_steps_ = c.skipped_steps;
   scheduler_steps_ = c.scheduler_steps;
   optimizer_->finish_update();
-  optimizer_->optimizer().set_steps(c.optimizer_steps);
+  for (Optimizer* o : optimizer_->optimizers()) o->set_steps(c.optimizer_steps);
   last_lr_ = scheduled_lr();
 }
 

@@ -152,6 +152,9 @@ class Engine {
   // Why the optimizer step cannot begin in backward (offload_optimizer.super_offload); empty when it
   // does.
   std::string super_offload_obstacle() const;
+  // With optimizer offload: where the optimizer state lives and how the step is split and runs
+  // (the line the engine prints at start); empty without offload.
+  std::string offload_summary() const;
   torch::nn::Module& module() { return model_; }
   // Stage 3: gathers every unit's parameters and keeps them gathered (pinned = true), or lets
   // them go (false). A no-op below stage 3. Collective. FullParameters scopes it.

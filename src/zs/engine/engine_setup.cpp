@@ -150,9 +150,12 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
                                                        : make_optimizer(config_.optimizer);
   std::vector<ParamGroup*> groups;
   for (const auto& g : groups_) groups.push_back(g.get());
+  // offload_optimizer.ratio < 1: the rest of the step stays on the device, with its own optimizer.
+  std::unique_ptr<Optimizer> device_share =
+      offload.device == "cpu" && offload.ratio < 1.0 ? make_optimizer(config_.optimizer) : nullptr;
   optimizer_ = std::make_unique<ZeroOptimizer>(std::move(groups), *world_.comm, policy, std::move(inner),
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
-                                               config_.zero.allgather_bucket_size, offload);
+                                               config_.zero.allgather_bucket_size, offload, std::move(device_share));
   if (!schedule_ && offload.overlap_step) overlap_offloaded_step_with_units();
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);

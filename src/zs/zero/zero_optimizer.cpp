@@ -25,12 +25,14 @@ constexpr int64_t kStepScratchElements = 64 << 20;
 
 ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                              std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                             int64_t allgather_elements, const OffloadConfig& offload)
+                             int64_t allgather_elements, const OffloadConfig& offload,
+                             std::unique_ptr<Optimizer> device_optimizer)
     : groups_(std::move(groups)),
       comm_(comm),
       policy_(policy),
       optimizer_(std::move(optimizer)),
-      allgather_elements_(allgather_elements) {
+      allgather_elements_(allgather_elements),
+      device_optimizer_(std::move(device_optimizer)) {
   TORCH_CHECK(!groups_.empty(), "ZeroOptimizer: no parameter groups");
   device_options_ = groups_.front()->tensor_options().dtype(at::kFloat);
   separate_master_ = groups_.front()->tensor_options().dtype() != at::kFloat || offload.enabled();
@@ -40,13 +42,20 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
     TORCH_CHECK(offload.device == "cpu" || offload.device == "nvme", "ZeroOptimizer: offload_optimizer.device \"",
                 offload.device, "\" is not handled here");
     TORCH_CHECK(policy_.shard_optimizer, "ZeroOptimizer: optimizer offload needs ZeRO stage 1, 2 or 3");
-    auto* host = dynamic_cast<HostOptimizer*>(optimizer_.get());
-    TORCH_CHECK(host, "ZeroOptimizer: optimizer offload needs a host optimizer (make_host_optimizer), got ",
+    host_optimizer_ = dynamic_cast<HostOptimizer*>(optimizer_.get());
+    TORCH_CHECK(host_optimizer_, "ZeroOptimizer: optimizer offload needs a host optimizer (make_host_optimizer), got ",
                 optimizer_->name());
     const c10::Device device = device_options_.device();
-    if (offload.device == "nvme") nvme_ = std::make_unique<NvmeOffload>(*host, device, offload, comm_.rank());
-    else offloaded_ = std::make_unique<OffloadedStep>(*host, device, offload);
+    if (offload.device == "nvme") nvme_ = std::make_unique<NvmeOffload>(*host_optimizer_, device, offload, comm_.rank());
+    else offloaded_ = std::make_unique<OffloadedStep>(*host_optimizer_, device, offload);
   }
+  TORCH_CHECK(!device_optimizer_ || (offloaded_ && offload.ratio < 1.0),
+              "ZeroOptimizer: a device optimizer beside the host one needs offload_optimizer device \"cpu\" with a "
+              "ratio below 1 (got device \"", offload.device, "\", ratio ", offload.ratio, ")");
+  TORCH_CHECK(!offloaded_ || offload.ratio >= 1.0 || device_optimizer_,
+              "ZeroOptimizer: offload_optimizer.ratio ", offload.ratio, " needs a device optimizer for the rest");
+  const std::vector<bool> keep_on_device = plan_device_slots(device_optimizer_ ? offload.ratio : 1.0);
+  size_t slot_number = 0;
   for (ParamGroup* g : groups_) {
     // A shard in a file is brought in while its slots are made (the CPU masters copy it).
     shards_in_files_ = shards_in_files_ || g->shard_in_file();
@@ -61,7 +70,7 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
       slot.own_begin = g->own_begin(int(b));
       slot.own = g->own(int(b));
       slot.group = g;
-      add_slot(std::move(slot), group_weight_decay.at(g->layout().buckets[b].group));
+      add_slot(std::move(slot), group_weight_decay.at(g->layout().buckets[b].group), keep_on_device[slot_number++]);
     }
     g->close_shard(/*write=*/false);
   }
@@ -75,8 +84,7 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
     }
   }
   const at::ScalarType param_dtype = groups_.front()->tensor_options().dtype().toScalarType();
-  fused_16bit_step_ = separate_master_ && !offloaded_ && !nvme_ &&
-                      (param_dtype == at::kBFloat16 || param_dtype == at::kHalf) && optimizer_->has_fused_16bit_step();
+  param16_ = param_dtype == at::kBFloat16 || param_dtype == at::kHalf;
   // CPU offload at stage 3 with shards in memory: the units' slots are updated while the next
   // forward runs, and a unit's gather waits only for its own (OffloadedStep::start).
   // With super_offload a unit's slots go to that update as soon as backward has reduced its
@@ -85,9 +93,9 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
     super_offload_ = offload.super_offload;
     slot_first_unit_.assign(slots_.size(), -1);
     for (size_t u = 0; u < units_.size(); ++u) {
-      std::vector<int> own_slots;
+      std::vector<int> own_slots;  // the unit's slots the CPU updates
       for (size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].group == units_[u]) {
+        if (slots_[i].group == units_[u] && !on_device(int(i))) {
           own_slots.push_back(int(i));
           slot_first_unit_[i] = int(u);
         }
@@ -145,6 +153,7 @@ void ZeroOptimizer::begin_step_in_backward(double lr) {
   finish_update();
   c10::NoGradGuard no_grad;
   optimizer_->begin_step();
+  if (device_optimizer_) device_optimizer_->begin_step();
   offloaded_->open(slots_, lr, /*grad_divisor=*/1.0);
   step_lr_ = lr;
   step_in_backward_ = true;
@@ -164,12 +173,13 @@ StepOutcome ZeroOptimizer::finish_step_begun_in_backward(double lr, double loss_
   std::vector<int> now;
   std::vector<at::Tensor> grads(slots_.size());
   for (size_t i = 0; i < slots_.size(); ++i)
-    if (slot_first_unit_[i] < 0) {
+    if (slot_first_unit_[i] < 0 && !on_device(int(i))) {
       now.push_back(int(i));
       grads[i] = grad(slots_[i]);
     }
   offloaded_->submit(now, std::move(grads), /*priority=*/-1);
   offloaded_->close();
+  update_device_share(step_lr_, std::nullopt);  // beside the copies of the slots just handed over
   for (int i : now) offloaded_->wait_slot(i);
   publish(/*copy_masters=*/false);
   return out;
@@ -229,7 +239,7 @@ void ZeroOptimizer::before_unit(int unit) {
   for (int s : unit_slots_.at(size_t(unit))) gather_awaiting(s);
 }
 
-void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
+void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay, bool keep_on_device) {
   c10::NoGradGuard no_grad;
   // fp32 training updates the parameter values in place; 16-bit keeps an fp32 copy; offload
   // keeps it in host memory.
@@ -238,10 +248,109 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay) {
     slots_.push_back(std::move(slot));
     return;
   }
-  if (offloaded_) slot.master = offloaded_->make_master(slot.own);
-  else slot.master = separate_master_ ? slot.own.to(at::kFloat) : slot.own;
-  optimizer_->add_param(slot.master, weight_decay);
+  if (offloaded_ && !keep_on_device) {
+    slot.master = offloaded_->make_master(slot.own);
+    optimizer_->add_param(slot.master, weight_decay);
+    if (device_optimizer_) device_index_.push_back(-1);
+  } else if (offloaded_) {
+    // The device's share of a partial offload: fp32 master and state beside the parameters. The
+    // host optimizer gets a placeholder so that its slot numbers stay ours.
+    slot.master = slot.own.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    device_index_.push_back(device_optimizer_->add_param(slot.master, weight_decay));
+    device_slots_.push_back(int(slots_.size()));
+    host_optimizer_->add_external_slot(slot.master.numel(), weight_decay);
+  } else {
+    slot.master = separate_master_ ? slot.own.to(at::kFloat) : slot.own;
+    optimizer_->add_param(slot.master, weight_decay);
+  }
   slots_.push_back(std::move(slot));
+}
+
+std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
+  // The CPU takes slots from the end of the slot order (at stage 3 the units the next forward
+  // runs last, so their update overlaps the forward of the others) until it holds the share of
+  // elements nearest to `ratio`; the device keeps the rest.
+  std::vector<int64_t> sizes;  // each slot's elements (own()'s size, read from the layout)
+  int64_t total = 0;
+  for (ParamGroup* g : groups_)
+    for (const FlatBucket& bucket : g->layout().buckets) {
+      sizes.push_back(g->partitioned() || policy_.shard_optimizer ? bucket.chunk : bucket.numel);
+      total += sizes.back();
+    }
+  std::vector<bool> keep(sizes.size(), false);
+  if (ratio >= 1.0) return keep;
+  const double target = ratio * double(total);
+  int64_t on_host = 0;
+  for (size_t k = sizes.size(); k-- > 0;) {
+    if (double(on_host) + 0.5 * double(sizes[k]) <= target) on_host += sizes[k];
+    else keep[k] = true;
+  }
+  return keep;
+}
+
+std::vector<Optimizer*> ZeroOptimizer::optimizers() {
+  std::vector<Optimizer*> all{optimizer_.get()};
+  if (device_optimizer_) all.push_back(device_optimizer_.get());
+  return all;
+}
+
+std::map<std::string, at::Tensor> ZeroOptimizer::slot_state(int slot) const {
+  if (on_device(slot)) return device_optimizer_->state(device_index_[size_t(slot)]);
+  return optimizer_->state(slot);
+}
+
+bool ZeroOptimizer::fused_16bit(const Optimizer& opt) const {
+  return separate_master_ && param16_ && opt.has_fused_16bit_step();
+}
+
+void ZeroOptimizer::update_on_device(Optimizer& opt, const std::vector<int>& which, const std::vector<int>& numbers,
+                                     double lr, const std::optional<at::Tensor>& divisor) {
+  if (which.empty()) return;
+  if (fused_16bit(opt)) {
+    // The gradients as they are, no fp32 scratch; the 16-bit values are written by the same pass
+    // (not for units that gather from their masters: their 16-bit shards are gone).
+    std::vector<at::Tensor> grads, params;
+    for (int i : which) {
+      grads.push_back(grad(slots_[size_t(i)]));
+      params.push_back(slots_[size_t(i)].group->gathers_from_masters() ? at::Tensor() : slots_[size_t(i)].own);
+    }
+    opt.step_slots_16bit(numbers, grads, params, lr, divisor);
+    return;
+  }
+  // 16-bit gradients become fp32 a few slots at a time, so the scratch stays bounded instead
+  // of doubling the gradient memory.
+  std::vector<int> batch;
+  std::vector<at::Tensor> grads;
+  int64_t scratch = 0;
+  auto flush = [&]() {
+    if (!batch.empty()) opt.step_slots(batch, grads, lr, divisor);
+    batch.clear();
+    grads.clear();
+    scratch = 0;
+  };
+  for (size_t k = 0; k < which.size(); ++k) {
+    at::Tensor g = grad(slots_[size_t(which[k])]);
+    if (g.scalar_type() != at::kFloat) {
+      g = g.to(at::kFloat);
+      scratch += g.numel();
+    }
+    batch.push_back(numbers[k]);
+    grads.push_back(g);
+    if (scratch >= kStepScratchElements) flush();
+  }
+  flush();
+  if (!separate_master_) return;
+  for (int i : which) {
+    const OwnedSlot& slot = slots_[size_t(i)];
+    if (!slot.group->gathers_from_masters()) slot.own.copy_(slot.master.view_as(slot.own));
+  }
+}
+
+void ZeroOptimizer::update_device_share(double lr, const std::optional<at::Tensor>& divisor) {
+  if (!device_optimizer_) return;
+  std::vector<int> numbers;
+  for (int i : device_slots_) numbers.push_back(device_index_[size_t(i)]);
+  update_on_device(*device_optimizer_, device_slots_, numbers, lr, divisor);
 }
 
 at::Tensor ZeroOptimizer::grad(const OwnedSlot& slot) { return slot.group->shard_grad(slot.bucket); }
@@ -286,32 +395,36 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
     // The CPU update wants the divisor as a number: one read, after which the gradients are final.
     const double host_divisor = divisor ? divisor->item<double>() : 1.0;
     optimizer_->begin_step();
-    const auto grad_of = [this](const OwnedSlot& slot) { return grad(slot); };
+    if (device_optimizer_) device_optimizer_->begin_step();
     // Unit shards in files: the update fills them completely, so they are not read first.
     const SlotAccess access = shard_access(/*read=*/false, /*write=*/true);
+    std::vector<int> now, later;  // the CPU's slots: updated before step() returns, and after
+    std::vector<at::Tensor> grads(slots_.size());
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (on_device(int(i))) continue;
+      (!slot_first_unit_.empty() && slot_first_unit_[i] >= 0 ? later : now).push_back(int(i));
+      grads[i] = grad(slots_[i]);
+    }
     if (!slot_first_unit_.empty()) {
       // The slots outside units (used before the first unit runs) now; the units' on the step's
       // thread in the order the units run, while the next forward runs. At stage 3 a unit's
       // gather waits for its own; at stages 1-2 its hook waits and all-gathers them
-      // (before_unit). Gradients the thread still reads go in finish_update().
-      std::vector<int> now, later;
-      std::vector<at::Tensor> grads(slots_.size());
-      for (size_t i = 0; i < slots_.size(); ++i) {
-        (slot_first_unit_[i] < 0 ? now : later).push_back(int(i));
-        grads[i] = grad(slots_[i]);
-      }
+      // (before_unit). Gradients the thread still reads go in finish_update(). The device's share
+      // (offload_optimizer.ratio) is updated once the thread's copies have started, beside them.
       std::stable_sort(later.begin(), later.end(), [this](int a, int b) { return slot_first_unit_[a] < slot_first_unit_[b]; });
       offloaded_->run(slots_, now, grads, lr, host_divisor);
       if (units_.empty()) {
         awaiting_gather_.assign(slots_.size(), 0);
         for (int i : later) awaiting_gather_[size_t(i)] = 1;
       }
-      publish(/*copy_masters=*/false);  // all-gathers what is not awaiting its update
       offloaded_->start(slots_, std::move(later), std::move(grads), lr, host_divisor);
+      update_device_share(lr, divisor);
+      publish(/*copy_masters=*/false);  // all-gathers what is not awaiting its update
       return out;
     }
-    if (nvme_) nvme_->run(slots_, grad_of, lr, host_divisor, access);
-    else offloaded_->run(slots_, grad_of, lr, host_divisor, access);
+    update_device_share(lr, divisor);
+    if (nvme_) nvme_->run(slots_, [this](const OwnedSlot& slot) { return grad(slot); }, lr, host_divisor, access);
+    else offloaded_->run(slots_, now, grads, lr, host_divisor, access);
     close_shards(/*write=*/true);
     zero_grads();
     publish(/*copy_masters=*/false);  // the step wrote the new values into the shards already
@@ -319,45 +432,11 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   }
 
   optimizer_->begin_step();
-  if (fused_16bit_step_) {
-    // The gradients as they are, no fp32 scratch; the 16-bit values are written by the same pass
-    // (not for units that gather from their masters: their 16-bit shards are gone).
-    std::vector<int> all(slots_.size());
-    std::vector<at::Tensor> grads, params;
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      all[i] = int(i);
-      grads.push_back(grad(slots_[i]));
-      params.push_back(slots_[i].group->gathers_from_masters() ? at::Tensor() : slots_[i].own);
-    }
-    optimizer_->step_slots_16bit(all, grads, params, lr, divisor);
-    zero_grads();
-    publish(/*copy_masters=*/false);
-    return out;
-  }
-  // 16-bit gradients become fp32 a few slots at a time, so the scratch stays bounded instead
-  // of doubling the gradient memory.
-  std::vector<int> batch;
-  std::vector<at::Tensor> grads;
-  int64_t scratch = 0;
-  auto flush = [&]() {
-    if (!batch.empty()) optimizer_->step_slots(batch, grads, lr, divisor);
-    batch.clear();
-    grads.clear();
-    scratch = 0;
-  };
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    at::Tensor g = grad(slots_[i]);
-    if (g.scalar_type() != at::kFloat) {
-      g = g.to(at::kFloat);
-      scratch += g.numel();
-    }
-    batch.push_back(int(i));
-    grads.push_back(g);
-    if (scratch >= kStepScratchElements) flush();
-  }
-  flush();
+  std::vector<int> all(slots_.size());
+  for (size_t i = 0; i < slots_.size(); ++i) all[i] = int(i);
+  update_on_device(*optimizer_, all, all, lr, divisor);
   zero_grads();
-  publish_parameters();
+  publish(/*copy_masters=*/false);  // update_on_device wrote the 16-bit values
   return out;
 }
 
@@ -372,7 +451,18 @@ void ZeroOptimizer::publish_parameters() {
 
 std::string ZeroOptimizer::offload_summary() const {
   if (nvme_) return nvme_->describe();
-  return offloaded_ ? offloaded_->describe() : std::string();
+  if (!offloaded_) return std::string();
+  if (!device_optimizer_) return offloaded_->describe();
+  int64_t on_device = 0, total = 0;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    total += slots_[i].own.numel();
+    if (this->on_device(int(i))) on_device += slots_[i].own.numel();
+  }
+  char share[160];
+  std::snprintf(share, sizeof(share), " | ratio: %.1f%% of the elements (%zu of %zu slots) on the CPU, the rest on the device (%s)",
+                total ? 100.0 * double(total - on_device) / double(total) : 0.0, slots_.size() - device_slots_.size(),
+                slots_.size(), device_optimizer_->name().c_str());
+  return offloaded_->describe() + share;
 }
 
 void ZeroOptimizer::publish(bool copy_masters) {

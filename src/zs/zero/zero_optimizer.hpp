@@ -2,10 +2,14 @@
 // rank's chunks only (all of them at stage 0), global gradient norm and overflow checks across
 // ranks, clipping, the update, and publishing the new 16-bit values (an all-gather for the
 // gathered parameters, a copy into the shard for ZeRO-3 units). With optimizer offload the
-// masters and state live in host memory and the update runs on the CPU (offloaded_step.hpp).
+// masters and state live in host memory and the update runs on the CPU (offloaded_step.hpp);
+// offload_optimizer.ratio below 1 keeps the rest of the slots' masters and state on the device,
+// updated there by an optimizer of their own while the CPU updates its share.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@
 
 namespace zs {
 
+class HostOptimizer;
 class NvmeOffload;
 class OffloadedStep;
 struct SlotAccess;
@@ -51,10 +56,14 @@ class ZeroOptimizer {
   // then the units). `group_weight_decay[g]` applies to buckets of weight-decay group g.
   // `allgather_elements` bounds how many parameter elements are all-gathered at a time after the
   // step. `offload` enabled (device "cpu" or "nvme"): `optimizer` must be a HostOptimizer
-  // (make_host_optimizer) and the masters go to host memory (or files).
+  // (make_host_optimizer) and the masters go to host memory (or files). With device "cpu" and
+  // offload.ratio < 1, `device_optimizer` (make_optimizer's, same config) updates the slots that
+  // stay on the device: the first ones in slot order, about 1 - ratio of the elements, so that the
+  // CPU holds the units the next forward needs last.
   ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                 std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
-                int64_t allgather_elements, const OffloadConfig& offload = OffloadConfig());
+                int64_t allgather_elements, const OffloadConfig& offload = OffloadConfig(),
+                std::unique_ptr<Optimizer> device_optimizer = nullptr);
   ~ZeroOptimizer();
 
   // One optimizer step on the reduced gradients. `loss_scale`: the factor the loss was scaled
@@ -83,8 +92,13 @@ class ZeroOptimizer {
   void overlap_with_units(const std::vector<std::vector<at::Tensor>>& unit_params);
   void before_unit(int unit);
 
+  // The optimizer of every slot (the host one with offload), and with offload_optimizer.ratio < 1
+  // also the device one: hyper-parameter changes and step counts go to all of them.
   Optimizer& optimizer() { return *optimizer_; }
+  std::vector<Optimizer*> optimizers();
   const std::vector<OwnedSlot>& slots() const { return slots_; }
+  // A slot's optimizer state by name (exp_avg, ...), from whichever optimizer updates it.
+  std::map<std::string, at::Tensor> slot_state(int slot) const;
   // Writes the masters into the 16-bit parameters and all-gathers the gathered ones (after a
   // step, or after a checkpoint load wrote new masters). Collective.
   void publish_parameters();
@@ -100,7 +114,16 @@ class ZeroOptimizer {
   at::Tensor grad(const OwnedSlot& slot);
   at::Tensor global_sq_norm();
   bool any_overflow();
-  void add_slot(OwnedSlot slot, double weight_decay);
+  void add_slot(OwnedSlot slot, double weight_decay, bool on_device);
+  // Which slots stay on the device under offload_optimizer.ratio (true: updated there).
+  std::vector<bool> plan_device_slots(double ratio) const;
+  bool on_device(int slot) const { return !device_index_.empty() && device_index_[size_t(slot)] >= 0; }
+  // Updates the slots `which` with `opt` on the device (`numbers[k]`: slot which[k]'s number in
+  // opt) and writes their 16-bit values, except for units that gather from their masters.
+  void update_on_device(Optimizer& opt, const std::vector<int>& which, const std::vector<int>& numbers, double lr,
+                        const std::optional<at::Tensor>& divisor);
+  bool fused_16bit(const Optimizer& opt) const;
+  void update_device_share(double lr, const std::optional<at::Tensor>& divisor);
   StepOutcome finish_step_begun_in_backward(double lr, double loss_scale, bool check_overflow, double max_norm);
   // offload_param "nvme": opens each unit's shard before its first slot (reading its file when
   // `read`) and closes it after its last (writing it back when `write`); empty otherwise.
@@ -118,8 +141,14 @@ class ZeroOptimizer {
   bool separate_master_;          // 16-bit parameters: fp32 masters live in their own tensors
   // 16-bit parameters with fp32 masters on the GPU and an optimizer that fuses the step there: one
   // pass per slot reads the 16-bit gradient, updates master and state, writes the 16-bit values.
-  bool fused_16bit_step_ = false;
+  bool param16_ = false;
   std::vector<OwnedSlot> slots_;
+  // offload_optimizer.ratio < 1: the optimizer of the slots kept on the device, each slot's number
+  // there (-1: on the host; empty without a device share), and those slots in order.
+  std::unique_ptr<Optimizer> device_optimizer_;
+  std::vector<int> device_index_;
+  std::vector<int> device_slots_;
+  HostOptimizer* host_optimizer_ = nullptr;
   std::unique_ptr<OffloadedStep> offloaded_;  // set with optimizer offload to the CPU
   std::unique_ptr<NvmeOffload> nvme_;         // set with optimizer offload to NVMe
   std::vector<double> slot_weight_decays_;    // NVMe: registered once every slot exists
