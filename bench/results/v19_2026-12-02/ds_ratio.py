@@ -1,7 +1,7 @@
 # DeepSpeed's ds_gpt.py with offload_optimizer.ratio set (ZeRO-Offload++ Twin-Flow), for one comparison.
-# Usage: DS_RATIO=0.3 torchrun ... .ab/ds_ratio.py <ds_gpt.py flags>
+# Usage (from the project root, .deps/deepspeed a copy of ../shared/bench/deepspeed): DS_RATIO=0.3 torchrun ... bench/results/v19_2026-12-02/ds_ratio.py <ds_gpt.py flags>
 import os, sys
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".deps", "deepspeed"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".deps", "deepspeed"))
 import ds_gpt
 _build = ds_gpt.build_config
 def build_config(args, world=1):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Visit 33 (one H200): offload_optimizer.ratio (a partial offload) — GPU test, ours at ratios 1 / 0.5 / 0.3 at stages 2
 # and 3 beside DeepSpeed's stage-3 offload at ratios 1 and 0.3 (its Twin-Flow) and our stage 2 without offload.
+# Call 3 ran it as .ab/visit33.sh (a git-ignored scratch folder); its paths now point here.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 O=${OUT:-/tmp/zs_out}; mkdir -p "$O"
 PY=/opt/torch/.venv/bin/python3; export PATH="$(dirname $PY):$PATH"
@@ -36,7 +37,7 @@ export PYTHONPATH=/tmp/site TORCH_EXTENSIONS_DIR=/tmp/ds_torch_extensions TORCH_
 export OMP_NUM_THREADS=$(nproc)
 ds() {
   local ratio=$1 stage=$2
-  DS_RATIO=$ratio timeout -k 10 150 torchrun --nproc_per_node 1 .ab/ds_ratio.py --torch_gpt bench/torch_gpt.py --model 1.5B \
+  DS_RATIO=$ratio timeout -k 10 150 torchrun --nproc_per_node 1 bench/results/v19_2026-12-02/ds_ratio.py --torch_gpt bench/torch_gpt.py --model 1.5B \
     --stage $stage --offload_optimizer cpu --warmup 2 --steps 5 --label "ds s$stage ratio $ratio" > "$O/ds_s${stage}_$ratio.log" 2>&1
   echo "$(el) ds s$stage ratio $ratio rc=$?"; grep '^{"bench": "deepspeed"' "$O/ds_s${stage}_$ratio.log" >> "$J"
   grep -E "Error|error" "$O/ds_s${stage}_$ratio.log" | grep -v INFO | tail -3 | cut -c1-300
