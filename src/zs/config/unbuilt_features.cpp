@@ -22,7 +22,7 @@ void reject_unbuilt_features(const Config& c) {
   }
   if (oo.device == "cpu") {
     // A partial offload keeps the device's share next to the parameters; with offload_param those
-    // live in host memory, where the device's optimizer cannot reach them.
+    // live in host memory or in files, where the device's optimizer cannot reach them.
     if (oo.ratio != 1.0 && c.zero.offload_param.enabled())
       not_yet("zero_optimization.offload_optimizer.ratio " + config_detail::number_text(oo.ratio) +
               " together with offload_param (a partial offload updates its device share in device memory; "

@@ -66,9 +66,12 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
     // Host: fp32 masters (always separate there) and state, or only the piece ring with NVMe. A
     // partial offload (ratio < 1) keeps the rest beside the parameters: fp32 master and state.
     const double ring = double(std::max<int64_t>(zero.offload_optimizer.buffer_count, 1)) * kOffloadPieceElements * (4.0 + p);
-    const double host_share = c.optimizer_nvme ? 1.0 : std::clamp(zero.offload_optimizer.ratio, 0.0, 1.0);
+    // (Only with device "cpu" and without offload_param; the split follows slot boundaries.)
+    const double host_share =
+        c.optimizer_nvme || c.params ? 1.0 : std::clamp(zero.offload_optimizer.ratio, 0.0, 1.0);
     e.host = (c.optimizer_nvme ? 0.0 : (4.0 + 4.0 * m.state_floats) * owned * host_share) + ring;
     e.optimizer = (4.0 + 4.0 * m.state_floats) * owned * (1.0 - host_share);
+    if (host_share < 1.0) e.buffers += 4.0 * std::min(kStepScratchElements, owned * (1.0 - host_share));
   } else {
     e.optimizer = state_bytes * owned;
     if (separate_master) e.buffers += 4.0 * std::min(kStepScratchElements, owned);

@@ -1,6 +1,6 @@
 // The optimizer step with offloaded optimizer state ("offload_optimizer": {"device": "cpu"}).
 //
-// Every slot's fp32 master weights and optimizer state live in host memory (pinned with
+// The fp32 master weights and optimizer state of every slot it is given live in host memory (pinned with
 // pin_memory on CUDA). The overflow check, the global gradient norm and the clipping divisor stay
 // on the device (ZeroOptimizer); the divisor is read to the host once, then the slots are worked
 // through in pieces:

@@ -250,7 +250,8 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay, bool keep_on_d
   }
   if (offloaded_ && !keep_on_device) {
     slot.master = offloaded_->make_master(slot.own);
-    optimizer_->add_param(slot.master, weight_decay);
+    TORCH_CHECK(optimizer_->add_param(slot.master, weight_decay) == int(slots_.size()),
+                "ZeroOptimizer: the host optimizer's slot numbers differ from ours");
     if (device_optimizer_) device_index_.push_back(-1);
   } else if (offloaded_) {
     // The device's share of a partial offload: fp32 master and state beside the parameters. The
@@ -258,7 +259,8 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay, bool keep_on_d
     slot.master = slot.own.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
     device_index_.push_back(device_optimizer_->add_param(slot.master, weight_decay));
     device_slots_.push_back(int(slots_.size()));
-    host_optimizer_->add_external_slot(slot.master.numel(), weight_decay);
+    TORCH_CHECK(host_optimizer_->add_external_slot(slot.master.numel(), weight_decay) == int(slots_.size()),
+                "ZeroOptimizer: the host optimizer's slot numbers differ from ours");
   } else {
     slot.master = separate_master_ ? slot.own.to(at::kFloat) : slot.own;
     optimizer_->add_param(slot.master, weight_decay);
@@ -267,9 +269,12 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay, bool keep_on_d
 }
 
 std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
-  // The CPU takes slots from the end of the slot order (at stage 3 the units the next forward
-  // runs last, so their update overlaps the forward of the others) until it holds the share of
-  // elements nearest to `ratio`; the device keeps the rest.
+  // The CPU takes a run of the slots the next forward reaches last, for as long as its share of
+  // the elements stays nearest to `ratio`; the device keeps the rest. At stage 3 those are the
+  // last slots (the units, in forward order); at stages 1-2 the first (the gathered layout is in
+  // reverse registration order: the last layers first). Their update then overlaps the forward
+  // of the others (stage 3, overlap_step). The share follows slot boundaries (units, or
+  // reduce_bucket_size buckets), so it is approximate; the summary line gives the real one.
   std::vector<int64_t> sizes;  // each slot's elements (own()'s size, read from the layout)
   int64_t total = 0;
   for (ParamGroup* g : groups_)
@@ -277,13 +282,16 @@ std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
       sizes.push_back(g->partitioned() || policy_.shard_optimizer ? bucket.chunk : bucket.numel);
       total += sizes.back();
     }
-  std::vector<bool> keep(sizes.size(), false);
+  std::vector<bool> keep(sizes.size(), ratio < 1.0);
   if (ratio >= 1.0) return keep;
   const double target = ratio * double(total);
+  const bool from_front = units_.empty();
   int64_t on_host = 0;
-  for (size_t k = sizes.size(); k-- > 0;) {
-    if (double(on_host) + 0.5 * double(sizes[k]) <= target) on_host += sizes[k];
-    else keep[k] = true;
+  for (size_t j = 0; j < sizes.size(); ++j) {
+    const size_t k = from_front ? j : sizes.size() - 1 - j;
+    if (double(on_host) + 0.5 * double(sizes[k]) > target) break;
+    on_host += sizes[k];
+    keep[k] = false;
   }
   return keep;
 }
@@ -422,9 +430,18 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
       publish(/*copy_masters=*/false);  // all-gathers what is not awaiting its update
       return out;
     }
-    update_device_share(lr, divisor);
-    if (nvme_) nvme_->run(slots_, [this](const OwnedSlot& slot) { return grad(slot); }, lr, host_divisor, access);
-    else offloaded_->run(slots_, now, grads, lr, host_divisor, access);
+    if (device_optimizer_) {
+      // The CPU's share on the step's thread, its copies ordered before the device's update (on
+      // the compute stream), so that both run at once. No shard is in a file here (refused with
+      // a ratio below 1), so no access is needed.
+      offloaded_->start(slots_, now, std::move(grads), lr, host_divisor);
+      update_device_share(lr, divisor);
+      offloaded_->finish();
+    } else if (nvme_) {
+      nvme_->run(slots_, [this](const OwnedSlot& slot) { return grad(slot); }, lr, host_divisor, access);
+    } else {
+      offloaded_->run(slots_, now, grads, lr, host_divisor, access);
+    }
     close_shards(/*write=*/true);
     zero_grads();
     publish(/*copy_masters=*/false);  // the step wrote the new values into the shards already

@@ -45,8 +45,9 @@ struct OwnedSlot {
                                             // shard is open (ParamGroup::open_shard); no storage
                                             // for a unit that gathers from its masters
   at::Tensor master;                        // fp32 master values (== own in fp32 training without
-                                            // offload; in host memory with offload; undefined with
-                                            // NVMe offload, where they live in files)
+                                            // offload; in host memory with offload, except for a
+                                            // partial offload's device share; undefined with NVMe
+                                            // offload, where they live in files)
   ParamGroup* group = nullptr;              // the group holding it (partitioned: a ZeRO-3 unit)
 };
 
@@ -58,8 +59,8 @@ class ZeroOptimizer {
   // step. `offload` enabled (device "cpu" or "nvme"): `optimizer` must be a HostOptimizer
   // (make_host_optimizer) and the masters go to host memory (or files). With device "cpu" and
   // offload.ratio < 1, `device_optimizer` (make_optimizer's, same config) updates the slots that
-  // stay on the device: the first ones in slot order, about 1 - ratio of the elements, so that the
-  // CPU holds the units the next forward needs last.
+  // stay on the device, about 1 - ratio of the elements; the CPU holds the ones the next forward
+  // needs last (plan_device_slots).
   ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                 std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
                 int64_t allgather_elements, const OffloadConfig& offload = OffloadConfig(),
@@ -114,7 +115,7 @@ class ZeroOptimizer {
   at::Tensor grad(const OwnedSlot& slot);
   at::Tensor global_sq_norm();
   bool any_overflow();
-  void add_slot(OwnedSlot slot, double weight_decay, bool on_device);
+  void add_slot(OwnedSlot slot, double weight_decay, bool keep_on_device);
   // Which slots stay on the device under offload_optimizer.ratio (true: updated there).
   std::vector<bool> plan_device_slots(double ratio) const;
   bool on_device(int slot) const { return !device_index_.empty() && device_index_[size_t(slot)] >= 0; }
@@ -139,8 +140,9 @@ class ZeroOptimizer {
   std::unique_ptr<Optimizer> optimizer_;
   int64_t allgather_elements_;
   bool separate_master_;          // 16-bit parameters: fp32 masters live in their own tensors
-  // 16-bit parameters with fp32 masters on the GPU and an optimizer that fuses the step there: one
-  // pass per slot reads the 16-bit gradient, updates master and state, writes the 16-bit values.
+  // bf16/fp16 parameters: with fp32 masters on the GPU and an optimizer that fuses the step there
+  // (fused_16bit), one pass per slot reads the 16-bit gradient, updates master and state, and
+  // writes the 16-bit values.
   bool param16_ = false;
   std::vector<OwnedSlot> slots_;
   // offload_optimizer.ratio < 1: the optimizer of the slots kept on the device, each slot's number
