@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   int stage = 3, warmup = 2, steps = 6;
   int64_t micro = 4, seq = 2048, layers = 0, reuse_distance = 0;
   bool checkpointing = false, pin_memory = true, super_offload = false;
-  double clipping = 1.0, cpuadam_cores_perc = 0.8;
+  double clipping = 1.0, cpuadam_cores_perc = 0.8, offload_ratio = 1.0;
   app.add_option("--model", model_name, "a preset (llama2-7b, llama3-8b, tinyllama-1.1b, ...)");
   app.add_option("--layers", layers, "override the preset's number of layers (0: keep)");
   app.add_option("--init_from", init_from, "a Hugging Face directory to load (its config.json gives the shape)");
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
                                                  "when nothing needs the whole gradient first)");
   app.add_option("--clip", clipping, "gradient_clipping (0: off)");
   app.add_option("--cpuadam_cores_perc", cpuadam_cores_perc, "with --super_offload: the CPU Adam's share of the cores");
+  app.add_option("--offload_ratio", offload_ratio, "offload_optimizer.ratio (the share of the step on the CPU; the rest on the GPU)");
   app.add_option("--reuse_distance", reuse_distance, "stage3_max_reuse_distance");
   app.add_option("--micro", micro);
   app.add_option("--seq", seq);
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
     if (offload_optimizer != "none")
       zero["offload_optimizer"] = {{"device", offload_optimizer}, {"pin_memory", pin_memory}, {"super_offload", super_offload}};
     if (super_offload) zero["offload_optimizer"]["cpuadam_cores_perc"] = cpuadam_cores_perc;
+    if (offload_ratio != 1.0) zero["offload_optimizer"]["ratio"] = offload_ratio;
     if (offload_param != "none") zero["offload_param"] = {{"device", offload_param}, {"pin_memory", pin_memory}};
     if (dtype == "bf16") cfg["bf16"] = {{"enabled", true}};
     if (dtype == "fp16") cfg["fp16"] = {{"enabled", true}};
@@ -186,6 +188,7 @@ int main(int argc, char** argv) {
                             {"offload", offload_optimizer + "/" + offload_param},
                             {"super_offload", super_offload},
                             {"cpuadam_cores_perc", super_offload ? cpuadam_cores_perc : 1.0},
+                            {"offload_ratio", offload_ratio},
                             {"clip", clipping},
                             {"step_ms", median * 1e3},
                             {"tok_s_per_gpu", tok_s},

@@ -46,6 +46,10 @@ def main():
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--offload", action="store_true", help="deepspeed: CPU optimizer and parameter offload")
     ap.add_argument("--super_offload", action="store_true", help="deepspeed --offload: offload_optimizer.super_offload")
+    ap.add_argument("--offload_param", default="cpu", choices=["cpu", "none"],
+                    help="deepspeed --offload: where the parameter shards live (none: optimizer offload only)")
+    ap.add_argument("--offload_ratio", type=float, default=1.0,
+                    help="deepspeed --offload: offload_optimizer.ratio (the share of the step on the CPU)")
     ap.add_argument("--clip", type=float, default=1.0, help="gradient_clipping (0: off)")
     ap.add_argument("--no_checkpointing", action="store_true")
     ap.add_argument("--label", default="")
@@ -95,7 +99,10 @@ def main():
         zero = {"stage": 3, "overlap_comm": True, "contiguous_gradients": True}
         if args.offload:
             zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True, "super_offload": args.super_offload}
-            zero["offload_param"] = {"device": "cpu", "pin_memory": True}
+            if args.offload_ratio != 1.0:
+                zero["offload_optimizer"]["ratio"] = args.offload_ratio
+            if args.offload_param == "cpu":
+                zero["offload_param"] = {"device": "cpu", "pin_memory": True}
         ds_config = {"train_micro_batch_size_per_gpu": args.micro, "gradient_accumulation_steps": 1,
                      "train_batch_size": args.micro * world, "gradient_clipping": args.clip, "bf16": {"enabled": True},
                      "optimizer": {"type": "AdamW", "params": {"lr": 3e-4, "weight_decay": 0.1}},
@@ -149,8 +156,8 @@ def main():
     if rank == 0:
         bench = "torch_fsdp2_llama" if args.strategy == "fsdp2" else "deepspeed_llama"
         print(json.dumps({"bench": bench, "label": args.label, "model": args.shape, "params": n_params, "world": world,
-                          "micro": args.micro, "seq": args.seq, "offload": "cpu/cpu" if args.offload else "none/none",
-                          "super_offload": args.super_offload, "clip": args.clip,
+                          "micro": args.micro, "seq": args.seq, "offload": "cpu/" + args.offload_param if args.offload else "none/none",
+                          "super_offload": args.super_offload, "offload_ratio": args.offload_ratio, "clip": args.clip,
                           "activation_checkpointing": not args.no_checkpointing, "step_ms": median * 1e3,
                           "tok_s_per_gpu": tok_s, "mfu": tok_s * flops_per_token / 989e12,
                           "peak_gib": peak[0].item() / 2**30, "host_rss_gib": peak[1].item(),

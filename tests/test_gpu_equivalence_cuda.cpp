@@ -114,11 +114,14 @@ namespace {
 // updated by the fused CUDA step beside their parameters while the CPU updates the rest and copies
 // them up. It trains as the whole offload and as no offload (within the two kernels' rounding), at
 // stage 2 (with overlap_step: the device's share is updated beside the CPU's copies) and stage 3
-// (with super_offload).
+// (with super_offload, and with offload_param: some units' shards in pinned host memory, the
+// rest on the device).
 TEST(GpuOffloadRatio, APartialOffloadTrainsAsTheWholeOneAndAsNone) {
   if (torch::cuda::device_count() < 1) GTEST_SKIP() << "needs a GPU";
-  for (const auto& [stage, options, clipping] : std::vector<std::tuple<int, std::string, double>>{
-           {2, R"(, "overlap_step": true)", 0.5}, {3, "", 0.5}, {3, R"(, "super_offload": true)", 0.0}}) {
+  const std::string param = R"(, "offload_param": {"device": "cpu", "pin_memory": true})";
+  for (const auto& [stage, options, clipping, extra] : std::vector<std::tuple<int, std::string, double, std::string>>{
+           {2, R"(, "overlap_step": true)", 0.5, ""}, {3, "", 0.5, ""}, {3, R"(, "super_offload": true)", 0.0, ""},
+           {3, "", 0.5, param}, {3, R"(, "super_offload": true)", 0.0, param}}) {
     RunSetup s;
     s.stage = stage;
     s.dtype = "bf16";
@@ -127,9 +130,9 @@ TEST(GpuOffloadRatio, APartialOffloadTrainsAsTheWholeOneAndAsNone) {
     s.device = "cuda";
     s.clipping = clipping;
     const nlohmann::json plain = train(s);
-    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true)" + options + "}";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true)" + options + "}" + extra;
     const nlohmann::json whole = train(s);
-    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": 0.5)" + options + "}";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "pin_memory": true, "ratio": 0.5)" + options + "}" + extra;
     const nlohmann::json half = train(s);
     ASSERT_FALSE(plain.is_null());
     ASSERT_FALSE(whole.is_null());
@@ -137,8 +140,8 @@ TEST(GpuOffloadRatio, APartialOffloadTrainsAsTheWholeOneAndAsNone) {
     const auto [loss_whole, weights_whole] = difference(half, whole);
     const auto [loss_plain, weights_plain] = difference(half, plain);
     const std::string split = half["offload"].get<std::string>();
-    std::printf("[gpu offload ratio] stage %d%s world %d: ratio 0.5 against ratio 1: loss %.2e weights %.2e | against no "
-                "offload: loss %.2e weights %.2e\n  %s\n", stage, options.c_str(), s.world, loss_whole, weights_whole,
+    std::printf("[gpu offload ratio] stage %d%s%s world %d: ratio 0.5 against ratio 1: loss %.2e weights %.2e | against no "
+                "offload: loss %.2e weights %.2e\n  %s\n", stage, options.c_str(), extra.c_str(), s.world, loss_whole, weights_whole,
                 loss_plain, weights_plain, split.c_str());
     // The CPU kernel and the CUDA one round the fp32 update differently in its last bit, so now and
     // then a bf16 weight lands an ulp apart (~4e-3 relative), and the runs drift by about that.

@@ -71,6 +71,11 @@ TEST(MemoryEstimate, OffloadMovesStateToTheHost) {
   const zs::MemoryEstimate part = zs::estimate_memory(m, {2, true}, quarter);
   EXPECT_DOUBLE_EQ(part.optimizer, 0.75 * 12 * psi / n);
   EXPECT_DOUBLE_EQ(part.host - 0.25 * 12 * psi / n, opt.host - 12 * psi / n);  // the same piece ring
+  // With offload_param a quarter of the units' 16-bit shards goes along.
+  const zs::MemoryEstimate part_both = zs::estimate_memory(m, {3, true, false, true}, quarter);
+  EXPECT_DOUBLE_EQ(part_both.params, both.params + 0.75 * 2 * double(m.unit_params) / n);
+  EXPECT_DOUBLE_EQ(part_both.host - 0.25 * 2 * double(m.unit_params) / n, part.host);
+  EXPECT_DOUBLE_EQ(part_both.optimizer, part.optimizer);
 }
 
 TEST(MemoryEstimate, RefusesWhatCannotFitAndNamesWhatWould) {

@@ -135,29 +135,33 @@ TEST(SuperOffload, StartingTheStepInBackwardChangesNothing) {
 // rest. Ratio 0 leaves everything on the device: the same bits as no offload. Ratio 0.5 mixes the
 // two kernels, which differ only in the CPU kernel's rounding of a slot's last elements: it trains
 // as the whole offload and as none, at every stage, with overlap_step at stage 2 and super_offload
-// at stage 3 (the device's share is updated in the step, the CPU's during backward).
+// at stage 3 (the device's share is updated in the step, the CPU's during backward). With
+// offload_param the split moves whole units, their shards and state to the host.
 TEST(OffloadRatio, APartialOffloadTrainsAsTheWholeOneAndAsNone) {
   struct Case {
     int stage, accum;
     std::string dtype, options;
     double clipping;
+    bool offload_param = false;
   };
   for (const Case& c : {Case{1, 2, "bf16", "", 0.5}, Case{2, 1, "bf16", R"(, "overlap_step": true)", 0.5},
                         Case{3, 2, "bf16", "", 0.5}, Case{3, 1, "bf16", R"(, "super_offload": true)", 0.0},
-                        Case{3, 1, "fp32", "", 0.5}}) {
+                        Case{3, 1, "fp32", "", 0.5}, Case{3, 2, "bf16", "", 0.5, true},
+                        Case{3, 1, "bf16", R"(, "super_offload": true)", 0.0, true}}) {
     RunSetup s;
     s.stage = c.stage;
     s.dtype = c.dtype;
     s.accum = c.accum;
     s.world = 2;
     s.clipping = c.clipping;
-    const std::string what = "stage " + std::to_string(c.stage) + " " + c.dtype + c.options;
+    const std::string param = c.offload_param ? R"(, "offload_param": {"device": "cpu"})" : "";
+    const std::string what = "stage " + std::to_string(c.stage) + " " + c.dtype + c.options + param;
     const nlohmann::json plain = train(s);
-    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu")" + c.options + "}";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu")" + c.options + "}" + param;
     const nlohmann::json whole = train(s);
-    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0.5)" + c.options + "}";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0.5)" + c.options + "}" + param;
     const nlohmann::json half = train(s);
-    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0)" + c.options + "}";
+    s.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0)" + c.options + "}" + param;
     const nlohmann::json none = train(s);
     ASSERT_FALSE(plain.is_null()) << what;
     ASSERT_FALSE(whole.is_null()) << what;
@@ -181,27 +185,31 @@ TEST(OffloadRatio, APartialOffloadTrainsAsTheWholeOneAndAsNone) {
     EXPECT_NE(split.find("on the CPU, the rest on the device (AdamW)"), std::string::npos) << what << ": " << split;
     EXPECT_EQ(split.find("| ratio: 0.0%"), std::string::npos) << what << ": " << split;
     EXPECT_EQ(split.find("| ratio: 100.0%"), std::string::npos) << what << ": " << split;
+    EXPECT_EQ(split.find(" units)") != std::string::npos, c.offload_param) << what << ": " << split;
   }
 }
 
 // A partial offload's checkpoint holds every slot's master and state wherever they lived: it
 // resumes exactly, and continues under the whole offload as the partial run does.
+// With offload_param too, the units on the host and those on the device load alike.
 TEST(OffloadRatio, CheckpointsResumeExactlyAndLoadUnderTheWholeOffload) {
   constexpr int kTotal = 8, kSplit = 4;
-  const std::string dir = temp_dir("offload_ratio_resume");
-  RunSetup setup = setup_of(2, 3, "bf16");
-  setup.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0.5})";
-  const TinyRun second = expect_bitwise_resume(setup, dir, kTotal, kSplit);
-  ASSERT_FALSE(second.result.is_null());
-  RunSetup whole = setup_of(2, 3, "bf16");
-  whole.zero_extra = kOffload;
-  const TinyRun continued = run_tiny(whole, dir, "whole", "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck");
-  ASSERT_EQ(continued.run.exit_code, 0) << continued.run.output;
-  const auto [loss, weights] = difference(continued.result, second.result);
-  std::printf("[offload ratio] stage 3 bf16: the partial offload's checkpoint continued under the whole offload: loss "
-              "%.2e weights %.2e\n", loss, weights);
-  EXPECT_LT(loss, 1e-5);
-  EXPECT_LT(weights, 1e-5);
+  for (const std::string param : {"", R"(, "offload_param": {"device": "cpu"})"}) {
+    const std::string dir = temp_dir(param.empty() ? "offload_ratio_resume" : "offload_ratio_param_resume");
+    RunSetup setup = setup_of(2, 3, "bf16");
+    setup.zero_extra = R"(, "offload_optimizer": {"device": "cpu", "ratio": 0.5})" + param;
+    const TinyRun second = expect_bitwise_resume(setup, dir, kTotal, kSplit);
+    ASSERT_FALSE(second.result.is_null()) << param;
+    RunSetup whole = setup_of(2, 3, "bf16");
+    whole.zero_extra = kOffload + param;
+    const TinyRun continued = run_tiny(whole, dir, "whole", "--steps " + std::to_string(kTotal) + " --load_dir " + dir + "/ck");
+    ASSERT_EQ(continued.run.exit_code, 0) << continued.run.output;
+    const auto [loss, weights] = difference(continued.result, second.result);
+    std::printf("[offload ratio] stage 3 bf16%s: the partial offload's checkpoint continued under the whole offload: "
+                "loss %.2e weights %.2e\n", param.c_str(), loss, weights);
+    EXPECT_LT(loss, 1e-5) << param;
+    EXPECT_LT(weights, 1e-5) << param;
+  }
 }
 
 std::string name_of(const ::testing::TestParamInfo<Offload::ParamType>& info) {

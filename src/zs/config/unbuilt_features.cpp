@@ -21,12 +21,11 @@ void reject_unbuilt_features(const Config& c) {
               "at startup either way)");
   }
   if (oo.device == "cpu") {
-    // A partial offload keeps the device's share next to the parameters; with offload_param those
-    // live in host memory or in files, where the device's optimizer cannot reach them.
-    if (oo.ratio != 1.0 && c.zero.offload_param.enabled())
+    // With offload_param "cpu" a partial offload moves whole units to the host; in files (NVMe)
+    // the device's share of the units could not be updated where it lives.
+    if (oo.ratio != 1.0 && c.zero.offload_param.device == "nvme")
       not_yet("zero_optimization.offload_optimizer.ratio " + config_detail::number_text(oo.ratio) +
-              " together with offload_param (a partial offload updates its device share in device memory; "
-              "use ratio 1.0 with offload_param)");
+              " together with offload_param device \"nvme\" (use ratio 1.0, or offload_param device \"cpu\")");
     // These tune NVMe swapping; with the state in CPU memory they would silently do nothing.
     if (oo.fast_init || oo.pipeline_read || oo.pipeline_write)
       throw ConfigError(

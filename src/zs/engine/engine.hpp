@@ -188,6 +188,8 @@ class Engine {
  private:
   double scheduled_lr() const;
   void build_groups(const ParamPlan& plan, const StagePolicy& policy);
+  // Each unit's shard placement: in host memory (offload_param "cpu"; with a ratio, some units).
+  std::vector<bool> units_on_host(const ParamPlan& plan, bool offload_param) const;
   void materialize_rest();
   void overlap_offloaded_step_with_units();
   ParamGroup* group_of(torch::nn::Module& unit) const;

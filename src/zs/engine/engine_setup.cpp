@@ -248,11 +248,34 @@ void Engine::build_groups(const ParamPlan& plan, const StagePolicy& policy) {
     param_swapper_ = make_param_swapper(config_.zero.offload_param, plan.units, comm, param_dtype_, unit.placement.pin_memory);
     unit.placement.nvme = param_swapper_.get();
   }
-  for (const UnitParams& u : plan.units) {
+  const std::vector<bool> on_host = units_on_host(plan, unit.placement.on_host);
+  for (size_t i = 0; i < plan.units.size(); ++i) {
+    const UnitParams& u = plan.units[i];
+    unit.placement.on_host = on_host[i];
     groups_.push_back(std::make_unique<ParamGroup>(u.name, u.params, make_unit_layout(u.params, u.groups, comm.size()),
                                                    comm, *reductions_, unit, tensor_options, options_.meta_init));
     schedule_->add(groups_.back().get());
   }
+}
+
+std::vector<bool> Engine::units_on_host(const ParamPlan& plan, bool offload_param) const {
+  // offload_param "cpu" with offload_optimizer.ratio < 1: whole units go to the host, parameter
+  // shards and optimizer state together, the ones the next forward reaches last (the optimizer's
+  // split, by unit: the gathered parameters first, then the units in forward order). The rest
+  // stay on the device as in a partial offload without offload_param.
+  const double ratio = config_.zero.offload_optimizer.ratio;
+  if (!offload_param || ratio >= 1.0) return std::vector<bool>(plan.units.size(), offload_param);
+  const int64_t world = world_.size();
+  std::vector<int64_t> sizes{0};
+  for (const NamedParam& p : plan.persistent) sizes[0] += p.tensor.numel();
+  for (const UnitParams& u : plan.units) {
+    int64_t n = 0;
+    for (const NamedParam& p : u.params) n += p.tensor.numel();
+    sizes.push_back(n);
+  }
+  for (int64_t& n : sizes) n = (n + world - 1) / world;  // this rank's share
+  const std::vector<bool> split = offload_ratio_split(sizes, ratio, /*from_front=*/false);
+  return std::vector<bool>(split.begin() + 1, split.end());
 }
 
 void Engine::materialize_rest() {

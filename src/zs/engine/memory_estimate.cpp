@@ -59,19 +59,22 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   // Stage-3 units of 16-bit training with the optimizer on the GPU gather straight from their
   // fp32 masters and keep no 16-bit shard; their reduced gradients are in the communication dtype.
   const bool units_from_masters = separate_master && !c.optimizer;
+  // offload_optimizer.ratio (device "cpu", parameters not in files): the host's share of the step,
+  // and with offload_param of the units' shards too (whole units move). The split follows slot or
+  // unit boundaries, so the run's share is near this one, not equal.
+  const double ratio_share =
+      c.optimizer && !c.optimizer_nvme && !c.params_nvme ? std::clamp(zero.offload_optimizer.ratio, 0.0, 1.0) : 1.0;
+  const double params_on_host = c.params ? ratio_share : 0.0;
   MemoryEstimate e;
-  e.params = p * gathered_psi + (c.params || units_from_masters ? 0.0 : p * units / n);
+  e.params = p * gathered_psi + (units_from_masters ? 0.0 : (1.0 - params_on_host) * p * units / n);
   e.grads = c.stage <= 1 ? p * psi : (p * gathered_psi + double(m.unit_grad_bytes) * units) / n;
   if (c.optimizer) {
     // Host: fp32 masters (always separate there) and state, or only the piece ring with NVMe. A
     // partial offload (ratio < 1) keeps the rest beside the parameters: fp32 master and state.
     const double ring = double(std::max<int64_t>(zero.offload_optimizer.buffer_count, 1)) * kOffloadPieceElements * (4.0 + p);
-    // (Only with device "cpu" and without offload_param; the split follows slot boundaries.)
-    const double host_share =
-        c.optimizer_nvme || c.params ? 1.0 : std::clamp(zero.offload_optimizer.ratio, 0.0, 1.0);
-    e.host = (c.optimizer_nvme ? 0.0 : (4.0 + 4.0 * m.state_floats) * owned * host_share) + ring;
-    e.optimizer = (4.0 + 4.0 * m.state_floats) * owned * (1.0 - host_share);
-    if (host_share < 1.0) e.buffers += 4.0 * std::min(kStepScratchElements, owned * (1.0 - host_share));
+    e.host = (c.optimizer_nvme ? 0.0 : (4.0 + 4.0 * m.state_floats) * owned * ratio_share) + ring;
+    e.optimizer = (4.0 + 4.0 * m.state_floats) * owned * (1.0 - ratio_share);
+    if (ratio_share < 1.0) e.buffers += 4.0 * std::min(kStepScratchElements, owned * (1.0 - ratio_share));
   } else {
     e.optimizer = state_bytes * owned;
     if (separate_master) e.buffers += 4.0 * std::min(kStepScratchElements, owned);
@@ -81,7 +84,7 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
     const double shard = std::min(std::ceil(double(m.largest_unit) / n), double(zero.offload_param.buffer_size));
     e.host += double(std::max<int64_t>(zero.offload_param.buffer_count, 1)) * p * (units > 0 ? shard : 0.0);
   } else if (c.params) {
-    e.host += p * units / n;
+    e.host += params_on_host * p * units / n;
   }
   if (c.stage == 2 || c.stage == 3) e.buffers += 2.0 * p * std::min(double(zero.reduce_bucket_size), gathered_psi);
   if (c.stage == 3 && units > 0) {

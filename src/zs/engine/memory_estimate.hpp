@@ -12,6 +12,8 @@
 //   offload_optimizer                                      0 on the GPU, kΨ/N (+4Ψ/N fp32 masters) in host memory
 //   offload_param      pΨu/N moves to host memory (with device "nvme" to files: the host keeps
 //                      only buffer_count buffers of the largest unit shard)
+//   ratio r < 1        (offload_optimizer.ratio, device "cpu") only r of the offloaded state moves:
+//                      the rest stays on the GPU, as without offload
 //
 // * 0 for the units when the fp32 masters are on the GPU in 16-bit training: gathers round them
 // directly. g is the bytes of the communication dtype (the units' gradients are reduced and kept

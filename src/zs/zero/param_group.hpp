@@ -146,6 +146,8 @@ class ParamGroup {
   // that own(b) may be read and written; close_shard() writes it back when `write` and lets the
   // buffer go. No-ops for shards in memory.
   bool shard_in_file() const { return nvme_ != nullptr; }
+  // offload_param "cpu": the shard's home is host memory (on a CPU rank that is all memory).
+  bool shard_on_host() const { return options_.placement.on_host; }
   void open_shard(bool read);
   void close_shard(bool write);
 

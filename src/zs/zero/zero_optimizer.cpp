@@ -268,31 +268,48 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay, bool keep_on_d
   slots_.push_back(std::move(slot));
 }
 
-std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
-  // The CPU takes a run of the slots the next forward reaches last, for as long as its share of
-  // the elements stays nearest to `ratio`; the device keeps the rest. At stage 3 those are the
-  // last slots (the units, in forward order); at stages 1-2 the first (the gathered layout is in
-  // reverse registration order: the last layers first). Their update then overlaps the forward
-  // of the others (stage 3, overlap_step). The share follows slot boundaries (units, or
-  // reduce_bucket_size buckets), so it is approximate; the summary line gives the real one.
-  std::vector<int64_t> sizes;  // each slot's elements (own()'s size, read from the layout)
+std::vector<bool> offload_ratio_split(const std::vector<int64_t>& sizes, double ratio, bool from_front) {
   int64_t total = 0;
-  for (ParamGroup* g : groups_)
-    for (const FlatBucket& bucket : g->layout().buckets) {
-      sizes.push_back(g->partitioned() || policy_.shard_optimizer ? bucket.chunk : bucket.numel);
-      total += sizes.back();
-    }
-  std::vector<bool> keep(sizes.size(), ratio < 1.0);
-  if (ratio >= 1.0) return keep;
+  for (int64_t n : sizes) total += n;
+  std::vector<bool> on_host(sizes.size(), ratio >= 1.0);
+  if (ratio >= 1.0) return on_host;
   const double target = ratio * double(total);
-  const bool from_front = units_.empty();
-  int64_t on_host = 0;
+  int64_t taken = 0;
   for (size_t j = 0; j < sizes.size(); ++j) {
     const size_t k = from_front ? j : sizes.size() - 1 - j;
-    if (double(on_host) + 0.5 * double(sizes[k]) > target) break;
-    on_host += sizes[k];
-    keep[k] = false;
+    if (double(taken) + 0.5 * double(sizes[k]) > target) break;
+    taken += sizes[k];
+    on_host[k] = true;
   }
+  return on_host;
+}
+
+std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
+  // The CPU takes the slots the next forward reaches last, so that their update overlaps the
+  // forward of the others (stage 3, overlap_step): at stage 3 the last slots (the units, in
+  // forward order), at stages 1-2 the first (the gathered layout is in reverse registration
+  // order: the last layers first). The share follows slot boundaries (units, or
+  // reduce_bucket_size buckets), so it is approximate; the summary line gives the real one.
+  std::vector<int64_t> sizes;         // each slot's elements (own()'s size, read from the layout)
+  std::vector<const ParamGroup*> of;  // each slot's group
+  bool units_on_host = false;
+  for (ParamGroup* g : groups_) {
+    units_on_host = units_on_host || (g->partitioned() && g->shard_on_host());
+    for (const FlatBucket& bucket : g->layout().buckets) {
+      sizes.push_back(g->partitioned() || policy_.shard_optimizer ? bucket.chunk : bucket.numel);
+      of.push_back(g);
+    }
+  }
+  std::vector<bool> keep(sizes.size(), ratio < 1.0);
+  if (ratio >= 1.0) return keep;
+  // offload_param: the engine split whole units with the same rule, and the CPU writes their
+  // shards in host memory; every other slot stays on the device.
+  if (units_on_host) {
+    for (size_t k = 0; k < sizes.size(); ++k) keep[k] = !(of[k]->partitioned() && of[k]->shard_on_host());
+    return keep;
+  }
+  const std::vector<bool> on_host = offload_ratio_split(sizes, ratio, /*from_front=*/units_.empty());
+  for (size_t k = 0; k < sizes.size(); ++k) keep[k] = !on_host[k];
   return keep;
 }
 
@@ -475,10 +492,15 @@ std::string ZeroOptimizer::offload_summary() const {
     total += slots_[i].own.numel();
     if (this->on_device(int(i))) on_device += slots_[i].own.numel();
   }
-  char share[160];
-  std::snprintf(share, sizeof(share), " | ratio: %.1f%% of the elements (%zu of %zu slots) on the CPU, the rest on the device (%s)",
+  int units_on_host = 0;
+  for (const ParamGroup* unit : units_) units_on_host += unit->shard_on_host() ? 1 : 0;
+  const std::string params = units_on_host ? ", with the parameter shards of " + std::to_string(units_on_host) + " of " +
+                                                 std::to_string(units_.size()) + " units"
+                                           : "";
+  char share[256];
+  std::snprintf(share, sizeof(share), " | ratio: %.1f%% of the elements (%zu of %zu slots%s) on the CPU, the rest on the device (%s)",
                 total ? 100.0 * double(total - on_device) / double(total) : 0.0, slots_.size() - device_slots_.size(),
-                slots_.size(), device_optimizer_->name().c_str());
+                slots_.size(), params.c_str(), device_optimizer_->name().c_str());
   return offloaded_->describe() + share;
 }
 

@@ -51,6 +51,12 @@ struct OwnedSlot {
   ParamGroup* group = nullptr;              // the group holding it (partitioned: a ZeRO-3 unit)
 };
 
+// offload_optimizer.ratio's split of pieces of `sizes` elements (slots, or stage-3 units), in the
+// order the next forward needs them: the CPU takes a contiguous run from the back (from the front
+// with `from_front`) for as long as its share of the elements stays nearest to `ratio`. True:
+// the CPU's. The engine places units with it, the optimizer its slots.
+std::vector<bool> offload_ratio_split(const std::vector<int64_t>& sizes, double ratio, bool from_front);
+
 class ZeroOptimizer {
  public:
   // A slot for every bucket of every group, in the order given (at stage 3: the gathered group,
@@ -116,7 +122,8 @@ class ZeroOptimizer {
   at::Tensor global_sq_norm();
   bool any_overflow();
   void add_slot(OwnedSlot slot, double weight_decay, bool keep_on_device);
-  // Which slots stay on the device under offload_optimizer.ratio (true: updated there).
+  // Which slots stay on the device under offload_optimizer.ratio (true: updated there). Units
+  // whose shards live in host memory (offload_param with a ratio) take all their slots along.
   std::vector<bool> plan_device_slots(double ratio) const;
   bool on_device(int slot) const { return !device_index_.empty() && device_index_[size_t(slot)] >= 0; }
   // Updates the slots `which` with `opt` on the device (`numbers[k]`: slot which[k]'s number in
