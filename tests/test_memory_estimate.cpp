@@ -100,6 +100,44 @@ TEST(MemoryEstimate, RefusesWhatCannotFitAndNamesWhatWould) {
   EXPECT_NO_THROW(zs::check_memory_fits(m, config, 0, 0));
 }
 
+// The smallest offload_optimizer.ratio that a GPU holds: the state at that ratio fits, at the
+// next smaller one (0.05 less) it does not; the startup text names it, and a refusal of a ratio
+// too small for the GPU suggests it first.
+TEST(MemoryEstimate, FindsTheSmallestRatioThatFits) {
+  const zs::ModelSizes m = sizes_1_5b();
+  zs::Config config;
+  config.zero.stage = 3;
+  config.zero.offload_optimizer.device = "cpu";
+  const zs::OffloadChoice cpu{3, true};
+  const double whole = zs::estimate_memory(m, {3}, config.zero).gpu_total();
+  const int64_t gpu = int64_t(0.6 * whole);  // stage 3 alone does not fit
+  const double r = zs::smallest_fitting_ratio(m, cpu, config.zero, gpu, 0);
+  std::printf("smallest ratio for a GPU of %.1f GiB: %.2f\n", double(gpu) / double(1 << 30), r);
+  ASSERT_GT(r, 0.0);
+  ASSERT_LT(r, 1.0);
+  zs::ZeroConfig at = config.zero;
+  at.offload_optimizer.ratio = r;
+  EXPECT_LE(zs::estimate_memory(m, cpu, at).gpu_total(), double(gpu));
+  at.offload_optimizer.ratio = r - 0.05;
+  EXPECT_GT(zs::estimate_memory(m, cpu, at).gpu_total(), double(gpu));
+  // NVMe takes no ratio; a GPU too small even for the whole offload gets none.
+  EXPECT_EQ(zs::smallest_fitting_ratio(m, {3, true, true}, config.zero, gpu, 0), -1.0);
+  EXPECT_EQ(zs::smallest_fitting_ratio(m, cpu, config.zero, int64_t(1) << 20, 0), -1.0);
+
+  const std::string text = zs::describe_memory(m, config, gpu, 0);
+  EXPECT_NE(text.find("offload_optimizer.ratio: this GPU has room for the device's share from ratio 0.70 up"), std::string::npos) << text;
+  std::printf("%s", text.c_str());
+  config.zero.offload_optimizer.ratio = 0.0;
+  try {
+    zs::check_memory_fits(m, config, gpu, 0);
+    FAIL() << "expected a refusal";
+  } catch (const zs::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("These would fit: offload_optimizer.ratio 0."), std::string::npos) << what;
+    std::printf("%s\n", what.c_str());
+  }
+}
+
 TEST(MemoryEstimate, DescribesEveryChoice) {
   zs::Config config;
   config.zero.stage = 3;

@@ -105,6 +105,38 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   return e;
 }
 
+namespace {
+
+// Whether choice `c` fits (capacities of 0 are unknown and never bind); `why` says what does not.
+bool fits(const ModelSizes& m, const OffloadChoice& c, const ZeroConfig& zero, int64_t gpu_capacity,
+          int64_t host_available, std::string* why) {
+  const MemoryEstimate e = estimate_memory(m, c, zero);
+  if (gpu_capacity > 0 && e.gpu_total() > double(gpu_capacity)) {
+    if (why)
+      *why = "needs " + gib(e.gpu_total()) + " per GPU for model states, gathered units and buffers alone, "
+             "but the GPU has " + gib(double(gpu_capacity));
+    return false;
+  }
+  if (host_available > 0 && e.host * m.ranks_per_host > double(host_available)) {
+    if (why)
+      *why = "needs " + gib(e.host * m.ranks_per_host) + " of host memory for offloaded state (" +
+             std::to_string(m.ranks_per_host) + " rank(s) on this host), but " + gib(double(host_available)) +
+             " are available";
+    return false;
+  }
+  return true;
+}
+
+bool takes_a_ratio(const OffloadChoice& c) { return c.optimizer && !c.optimizer_nvme && !c.params_nvme; }
+
+std::string ratio_text(double r) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.2f", r);
+  return text;
+}
+
+}  // namespace
+
 std::string describe_memory(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available,
                             bool on_gpu) {
   const OffloadChoice chosen = offload_choice(config);
@@ -137,33 +169,39 @@ std::string describe_memory(const ModelSizes& m, const Config& config, int64_t g
     out += "; host " + gib(e.host * m.ranks_per_host) + " per host";
     if (host_available > 0) out += " (" + gib(double(host_available)) + " available)";
   }
-  return out + "\n";
+  out += "\n";
+  // A CPU offload can keep a share of the step on the GPU (offload_optimizer.ratio): the smallest
+  // share for the CPU that this GPU holds, which is the fastest.
+  const double ratio = on_gpu && gpu_capacity > 0 ? smallest_fitting_ratio(m, chosen, config.zero, gpu_capacity, host_available) : -1.0;
+  if (ratio >= 0)
+    out += "[zeroshard] offload_optimizer.ratio: this GPU has room for the device's share from ratio " + ratio_text(ratio) +
+           " up (a smaller ratio keeps more of the step on the GPU; activations not counted; this run: " +
+           ratio_text(config.zero.offload_optimizer.ratio) + ")\n";
+  return out;
+}
+
+double smallest_fitting_ratio(const ModelSizes& m, const OffloadChoice& choice, const ZeroConfig& zero,
+                              int64_t gpu_capacity, int64_t host_available) {
+  if (!takes_a_ratio(choice)) return -1.0;
+  ZeroConfig z = zero;
+  for (int k = 0; k <= 20; ++k) {
+    z.offload_optimizer.ratio = k / 20.0;
+    if (fits(m, choice, z, gpu_capacity, host_available, nullptr)) return z.offload_optimizer.ratio;
+  }
+  return -1.0;
 }
 
 void check_memory_fits(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available) {
-  auto fits = [&](const OffloadChoice& c, std::string* why) {
-    const MemoryEstimate e = estimate_memory(m, c, config.zero);
-    if (gpu_capacity > 0 && e.gpu_total() > double(gpu_capacity)) {
-      if (why)
-        *why = "needs " + gib(e.gpu_total()) + " per GPU for model states, gathered units and buffers alone, "
-               "but the GPU has " + gib(double(gpu_capacity));
-      return false;
-    }
-    if (host_available > 0 && e.host * m.ranks_per_host > double(host_available)) {
-      if (why)
-        *why = "needs " + gib(e.host * m.ranks_per_host) + " of host memory for offloaded state (" +
-               std::to_string(m.ranks_per_host) + " rank(s) on this host), but " + gib(double(host_available)) +
-               " are available";
-      return false;
-    }
-    return true;
-  };
   const OffloadChoice chosen = offload_choice(config);
   std::string why;
-  if (fits(chosen, &why)) return;
+  if (fits(m, chosen, config.zero, gpu_capacity, host_available, &why)) return;
   std::string alternatives;
+  // A partial offload that is too small for the GPU: the ratio that would fit comes first.
+  const double ratio = smallest_fitting_ratio(m, chosen, config.zero, gpu_capacity, host_available);
+  if (ratio > config.zero.offload_optimizer.ratio) alternatives = "offload_optimizer.ratio " + ratio_text(ratio) + " or more";
   for (const OffloadChoice& c : all_choices())
-    if (c.stage >= chosen.stage && fits(c, nullptr)) alternatives += (alternatives.empty() ? "" : ", ") + c.name();
+    if (c.stage >= chosen.stage && fits(m, c, config.zero, gpu_capacity, host_available, nullptr))
+      alternatives += (alternatives.empty() ? "" : ", ") + c.name();
   throw ConfigError("this model does not fit: " + chosen.name() + " " + why + " (" + std::to_string(m.params) +
                     " parameters, " + std::to_string(m.world_size) + " rank(s)). " +
                     (alternatives.empty() ? "No stage or offload choice fits on this many ranks; add GPUs or nodes."

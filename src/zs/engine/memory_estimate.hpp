@@ -75,6 +75,14 @@ OffloadChoice offload_choice(const Config& config);
 std::string describe_memory(const ModelSizes& sizes, const Config& config, int64_t gpu_capacity,
                             int64_t host_available, bool on_gpu = true);
 
+// offload_optimizer.ratio for a CPU offload (`choice` with the optimizer on device "cpu" and no
+// NVMe): the smallest ratio, in steps of 0.05, whose state fits the GPU's `gpu_capacity` and the
+// host's `host_available` (0: unknown, never binding), the rest of the config as in `zero`. The
+// smaller the ratio, the more of the step stays on the GPU. -1 when none fits, or the choice takes
+// no ratio. Activations are not counted: a run needs room above this.
+double smallest_fitting_ratio(const ModelSizes& sizes, const OffloadChoice& choice, const ZeroConfig& zero,
+                              int64_t gpu_capacity, int64_t host_available);
+
 // Throws ConfigError, before anything is allocated, when the chosen config's model states alone
 // cannot fit: on the GPU (`gpu_capacity` > 0) or in host memory shared by the ranks of a host
 // (`host_available` > 0). The message names the alternatives that would fit.
