@@ -4,9 +4,10 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_super_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [offload_ratio] [llama_offload_ratio] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
 #   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
-#   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True)
+#   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True; OFFLOAD_RATIO sets the
+#   offload_optimizer.ratio of offload_ratio and llama_offload_ratio, default 0.3)
 #
 # ZS_TARGETS="bench_llama zsrun ..." builds only those targets (default: everything); a step needs
 # the programs it runs among them (zsrun for every multi-GPU step, bench_gpt, train_gpt, tests...).

@@ -142,9 +142,35 @@ def stage3(rows):
                   f"{r['peak_gib'] / f['peak_gib']:.3f} |")
 
 
+def is_ratio_run(r):
+    return str(r.get("label", "")).startswith("ratio:")
+
+
+def offload_ratio(rows):
+    """The partial-offload steps (offload_ratio, llama_offload_ratio): ours and DeepSpeed's of one config
+    share a label; each family's no-offload run of ours is the baseline."""
+    runs = [r for r in rows if is_ratio_run(r)]
+    if not runs:
+        return
+    print("\n## A partial offload (offload_optimizer.ratio): ours beside DeepSpeed's same config\n")
+    print("| model | run | ZeroShard tok/s/GPU (peak, host GiB) | DeepSpeed | ours / DeepSpeed | ours / ours without offload |")
+    print("|---|---|---|---|---|---|")
+    ours_bench = ("zeroshard", "zeroshard_llama")
+    host = lambda r: r.get("host_peak_gib", r.get("host_rss_gib", 0)) or 0
+    cell = lambda r: f"{r['tok_s_per_gpu']:,.0f} ({r['peak_gib']:.1f}, {host(r):.1f})" if r else "-"
+    for r in runs:
+        if r.get("bench") not in ours_bench:
+            continue
+        ds = next((d for d in runs if d.get("bench") not in ours_bench and d.get("label") == r["label"]), None)
+        base = next((b for b in runs if b.get("bench") == r["bench"] and "no offload" in b["label"]), None)
+        vs_ds = f"{r['tok_s_per_gpu'] / ds['tok_s_per_gpu']:.2f}" if ds else "-"
+        vs_base = f"{r['tok_s_per_gpu'] / base['tok_s_per_gpu']:.2f}" if base else "-"
+        print(f"| {r.get('model', '')} | {r['label'][len('ratio:'):].strip()} | {cell(r)} | {cell(ds)} | {vs_ds} | {vs_base} |")
+
+
 def deepspeed_gpt(rows):
     """DeepSpeed's GPT-2 runs (gpt_ds) beside ours at the same model, stage and offload."""
-    runs = [r for r in rows if r.get("bench") == "deepspeed" and "model" in r]
+    runs = [r for r in rows if r.get("bench") == "deepspeed" and "model" in r and not is_ratio_run(r)]
     if not runs:
         return
     print("\n## GPT-2 beside DeepSpeed: tokens/s per GPU (peak GiB), launch to the end of the first step\n")
@@ -179,7 +205,8 @@ def cnn(rows):
 
 
 def llama(rows):
-    runs = [r for r in rows if r.get("bench") in ("zeroshard_llama", "torch_fsdp2_llama", "deepspeed_llama")]
+    runs = [r for r in rows if r.get("bench") in ("zeroshard_llama", "torch_fsdp2_llama", "deepspeed_llama")
+            and not is_ratio_run(r)]
     if not runs:
         return
     print("\n## Llama: tokens/s per GPU, MFU, peak GiB\n")
@@ -204,6 +231,7 @@ def main():
     deepspeed_gpt(rows)
     memory_model([r for r in plain if r.get("bench") == "zeroshard" and r.get("stage") == 3 and "est_state_gib" in r])
     offload(rows)
+    offload_ratio(rows)
     scale(rows)
     cnn(rows)
     llama(rows)

@@ -97,6 +97,32 @@ if has offload; then
       | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
   done
 fi
+if has offload_ratio; then
+  # A partial offload (offload_optimizer.ratio, default 0.3 here), GPT-2 1.5B on every GPU: ours at stage 2 with
+  # overlap_step and at stage 3 with optimizer offload and with parameter offload too, beside our stage 2 without
+  # offload (first and last) and DeepSpeed's stage 3 at the same ratio (bench/ds_ratio.py). A run and DeepSpeed's
+  # of the same config share a label; summarize.py pairs them.
+  r=${OFFLOAD_RATIO:-0.3}
+  note "GPT-2 1.5B, offload_optimizer.ratio $r, $NGPU GPUs: ours vs DeepSpeed, beside our stage 2"
+  ratio_gpt() {
+    local label=$1; shift
+    timeout 300 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/bench_gpt --model 1.5B --warmup 2 --steps 5 --label "$label" "$@" \
+      2>> "$OUT/zs_offload_ratio.err" | sed 's/^\[rank 0\] //' | grep '^{' | tee -a "$results"
+  }
+  ratio_gpt "ratio: stage 2, no offload" --stage 2
+  ratio_gpt "ratio: stage 2 cpu/none $r, overlap_step" --stage 2 --offload_optimizer cpu --offload_ratio "$r" --overlap_step
+  for param in none cpu; do
+    ratio_gpt "ratio: stage 3 cpu/$param $r" --stage 3 --offload_optimizer cpu --offload_param $param --offload_ratio "$r"
+  done
+  if ds_setup; then
+    for param in none cpu; do
+      DS_RATIO=$r timeout -k 10 400 torchrun --nproc_per_node "$NGPU" bench/ds_ratio.py --torch_gpt bench/torch_gpt.py \
+        --model 1.5B --stage 3 --offload_optimizer cpu --offload_param $param --warmup 2 --steps 5 \
+        --label "ratio: stage 3 cpu/$param $r" 2>> "$OUT/ds_offload_ratio.err" | grep '^{"bench"' | tee -a "$results"
+    done
+  fi
+  ratio_gpt "ratio: stage 2, no offload (again)" --stage 2
+fi
 if has scale; then
   # Large GPTs (width 4096, 32 heads), micro 1, activation checkpointing, 10 steps on one fixed
   # batch (the loss must fall). SCALE_RUNS lists "label gpus layers stage offload_optimizer offload_param".

@@ -47,6 +47,25 @@ if has llama_super_offload; then
       --super_offload --clip 0 --warmup 2 --steps 8 --label "super_offload, clip 0" 2>> "$OUT/ds_llama_offload.err" | tee -a "$results"
   fi
 fi
+if has llama_offload_ratio; then
+  # A partial offload (offload_optimizer.ratio, default 0.3 here) of the 7B on ONE GPU, with optimizer offload and
+  # with parameter offload too: ours and DeepSpeed's of each config (sharing a label; summarize.py pairs them),
+  # beside ours without offload. DeepSpeed's whole offload (ratio 1) of this shape needs ~154 GiB of host memory.
+  r=${OFFLOAD_RATIO:-0.3}
+  note "Llama-2-7B shape, offload_optimizer.ratio $r, 1 GPU: ours vs DeepSpeed, beside ours without offload"
+  CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+    --warmup 2 --steps 6 --label "ratio: no offload" 2>> "$OUT/zs_llama_ratio.err" | grep '^{' | tee -a "$results"
+  for param in none cpu; do
+    CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
+      --offload_optimizer cpu --offload_param $param --offload_ratio "$r" --warmup 2 --steps 6 \
+      --label "ratio: cpu/$param $r" 2>> "$OUT/zs_llama_ratio.err" | grep '^{' | tee -a "$results"
+    if ds_setup; then
+      CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout -k 10 420 torchrun --nproc_per_node 1 bench/llama_reference.py \
+        --strategy deepspeed --offload --offload_param $param --offload_ratio "$r" --warmup 2 --steps 6 \
+        --label "ratio: cpu/$param $r" 2>> "$OUT/ds_llama_ratio.err" | grep '^{' | tee -a "$results"
+    fi
+  done
+fi
 if has llama_offload_tune; then
   # Ours alone with offload, one run per ';'-separated list of environment settings in
   # OFFLOAD_TUNE (e.g. "ZS_CPU_ADAM_THREADS=28;ZS_OFFLOAD_PIECE_ELEMENTS=16777216"; "-" is the default).

@@ -37,7 +37,7 @@ export PYTHONPATH=/tmp/site TORCH_EXTENSIONS_DIR=/tmp/ds_torch_extensions TORCH_
 export OMP_NUM_THREADS=$(nproc)
 ds() {
   local ratio=$1 stage=$2
-  DS_RATIO=$ratio timeout -k 10 150 torchrun --nproc_per_node 1 bench/results/v19_2026-12-02/ds_ratio.py --torch_gpt bench/torch_gpt.py --model 1.5B \
+  DS_RATIO=$ratio timeout -k 10 150 torchrun --nproc_per_node 1 bench/ds_ratio.py --torch_gpt bench/torch_gpt.py --model 1.5B \
     --stage $stage --offload_optimizer cpu --warmup 2 --steps 5 --label "ds s$stage ratio $ratio" > "$O/ds_s${stage}_$ratio.log" 2>&1
   echo "$(el) ds s$stage ratio $ratio rc=$?"; grep '^{"bench": "deepspeed"' "$O/ds_s${stage}_$ratio.log" >> "$J"
   grep -E "Error|error" "$O/ds_s${stage}_$ratio.log" | grep -v INFO | tail -3 | cut -c1-300

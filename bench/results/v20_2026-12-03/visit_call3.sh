@@ -30,7 +30,7 @@ ours "s3 reuse 1e9" --stage 3 --reuse_distance 1000000000
 wait $ds_pid; echo "ds setup rc=$?"
 export PYTHONPATH=/tmp/site TORCH_EXTENSIONS_DIR=/tmp/ds_torch_extensions TORCH_CUDA_ARCH_LIST=9.0 DS_SKIP_CUDA_CHECK=1
 export OMP_NUM_THREADS=$(nproc)
-DS_RATIO=0.3 timeout -k 10 200 torchrun --nproc_per_node 1 bench/results/v19_2026-12-02/ds_ratio.py --torch_gpt bench/torch_gpt.py \
+DS_RATIO=0.3 timeout -k 10 200 torchrun --nproc_per_node 1 bench/ds_ratio.py --torch_gpt bench/torch_gpt.py \
   --model 1.5B --stage 3 --offload_optimizer cpu --offload_param cpu --warmup 2 --steps 5 --label "ds s3 cpu/cpu ratio 0.3" \
   > "$O/ds_s3.log" 2>&1
 echo "$(el) ds rc=$?"; grep '^{"bench": "deepspeed"' "$O/ds_s3.log" >> "$J"
