@@ -71,11 +71,18 @@ TEST(MemoryEstimate, OffloadMovesStateToTheHost) {
   const zs::MemoryEstimate part = zs::estimate_memory(m, {2, true}, quarter);
   EXPECT_DOUBLE_EQ(part.optimizer, 0.75 * 12 * psi / n);
   EXPECT_DOUBLE_EQ(part.host - 0.25 * 12 * psi / n, opt.host - 12 * psi / n);  // the same piece ring
-  // With offload_param a quarter of the units' 16-bit shards goes along.
+  // With offload_param whole units move, shards and state together: a quarter of the parameters,
+  // all from the units.
+  const double units = double(m.unit_params), moved = 0.25 * psi;
   const zs::MemoryEstimate part_both = zs::estimate_memory(m, {3, true, false, true}, quarter);
-  EXPECT_DOUBLE_EQ(part_both.params, both.params + 0.75 * 2 * double(m.unit_params) / n);
-  EXPECT_DOUBLE_EQ(part_both.host - 0.25 * 2 * double(m.unit_params) / n, part.host);
+  EXPECT_DOUBLE_EQ(part_both.params, both.params + 2 * (units - moved) / n);
+  EXPECT_DOUBLE_EQ(part_both.host - 2 * moved / n, part.host);
   EXPECT_DOUBLE_EQ(part_both.optimizer, part.optimizer);
+  // Above the units' share every unit moves, and the gathered parameters' state stays on the GPU.
+  quarter.offload_optimizer.ratio = 0.99;
+  const zs::MemoryEstimate most = zs::estimate_memory(m, {3, true, false, true}, quarter);
+  EXPECT_DOUBLE_EQ(most.params, both.params);
+  EXPECT_DOUBLE_EQ(most.optimizer, 12 * (psi - units) / n);
 }
 
 TEST(MemoryEstimate, RefusesWhatCannotFitAndNamesWhatWould) {
@@ -100,10 +107,10 @@ TEST(MemoryEstimate, RefusesWhatCannotFitAndNamesWhatWould) {
   EXPECT_NO_THROW(zs::check_memory_fits(m, config, 0, 0));
 }
 
-// The smallest offload_optimizer.ratio that a GPU holds: the state at that ratio fits, at the
-// next smaller one (0.05 less) it does not; the startup text names it, and a refusal of a ratio
-// too small for the GPU suggests it first.
-TEST(MemoryEstimate, FindsTheSmallestRatioThatFits) {
+// The offload_optimizer.ratios a GPU and a host have room for: at the smallest the state fits the
+// GPU, 0.05 less it does not; with a small host the largest is bounded too. The startup text names
+// them, and a refusal of a ratio that does not fit suggests them first.
+TEST(MemoryEstimate, FindsTheRatiosThatFit) {
   const zs::ModelSizes m = sizes_1_5b();
   zs::Config config;
   config.zero.stage = 3;
@@ -111,21 +118,28 @@ TEST(MemoryEstimate, FindsTheSmallestRatioThatFits) {
   const zs::OffloadChoice cpu{3, true};
   const double whole = zs::estimate_memory(m, {3}, config.zero).gpu_total();
   const int64_t gpu = int64_t(0.6 * whole);  // stage 3 alone does not fit
-  const double r = zs::smallest_fitting_ratio(m, cpu, config.zero, gpu, 0);
-  std::printf("smallest ratio for a GPU of %.1f GiB: %.2f\n", double(gpu) / double(1 << 30), r);
-  ASSERT_GT(r, 0.0);
-  ASSERT_LT(r, 1.0);
+  const zs::RatioRange fit = zs::fitting_ratios(m, cpu, config.zero, gpu, 0);
+  std::printf("ratios for a GPU of %.1f GiB: %.2f to %.2f\n", double(gpu) / double(1 << 30), fit.smallest, fit.largest);
+  ASSERT_GT(fit.smallest, 0.0);
+  ASSERT_LT(fit.smallest, 1.0);
+  EXPECT_EQ(fit.largest, 1.0);
   zs::ZeroConfig at = config.zero;
-  at.offload_optimizer.ratio = r;
+  at.offload_optimizer.ratio = fit.smallest;
   EXPECT_LE(zs::estimate_memory(m, cpu, at).gpu_total(), double(gpu));
-  at.offload_optimizer.ratio = r - 0.05;
+  at.offload_optimizer.ratio = fit.smallest - 0.05;
   EXPECT_GT(zs::estimate_memory(m, cpu, at).gpu_total(), double(gpu));
+  // A host with room for about 0.85 of the state bounds the range from above.
+  at.offload_optimizer.ratio = 0.85;
+  const int64_t host = int64_t(zs::estimate_memory(m, cpu, at).host * m.ranks_per_host) + 1;
+  const zs::RatioRange bounded = zs::fitting_ratios(m, cpu, config.zero, gpu, host);
+  EXPECT_EQ(bounded.smallest, fit.smallest);
+  EXPECT_NEAR(bounded.largest, 0.85, 1e-9);
   // NVMe takes no ratio; a GPU too small even for the whole offload gets none.
-  EXPECT_EQ(zs::smallest_fitting_ratio(m, {3, true, true}, config.zero, gpu, 0), -1.0);
-  EXPECT_EQ(zs::smallest_fitting_ratio(m, cpu, config.zero, int64_t(1) << 20, 0), -1.0);
+  EXPECT_FALSE(zs::fitting_ratios(m, {3, true, true}, config.zero, gpu, 0).any());
+  EXPECT_FALSE(zs::fitting_ratios(m, cpu, config.zero, int64_t(1) << 20, 0).any());
 
   const std::string text = zs::describe_memory(m, config, gpu, 0);
-  EXPECT_NE(text.find("offload_optimizer.ratio: this GPU has room for the device's share from ratio 0.70 up"), std::string::npos) << text;
+  EXPECT_NE(text.find("offload_optimizer.ratio: this GPU and host have room for ratio 0.70 and up"), std::string::npos) << text;
   std::printf("%s", text.c_str());
   config.zero.offload_optimizer.ratio = 0.0;
   try {
@@ -133,7 +147,7 @@ TEST(MemoryEstimate, FindsTheSmallestRatioThatFits) {
     FAIL() << "expected a refusal";
   } catch (const zs::ConfigError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("These would fit: offload_optimizer.ratio 0."), std::string::npos) << what;
+    EXPECT_NE(what.find("These would fit: offload_optimizer.ratio 0.70 and up, stage 3 + offload_optimizer,"), std::string::npos) << what;
     std::printf("%s\n", what.c_str());
   }
 }

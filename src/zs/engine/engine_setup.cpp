@@ -153,9 +153,11 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
   // offload_optimizer.ratio < 1: the rest of the step stays on the device, with its own optimizer.
   std::unique_ptr<Optimizer> device_share =
       offload.device == "cpu" && offload.ratio < 1.0 ? make_optimizer(config_.optimizer) : nullptr;
+  const bool split_by_units = device_share && config_.zero.offload_param.device == "cpu";
   optimizer_ = std::make_unique<ZeroOptimizer>(std::move(groups), *world_.comm, policy, std::move(inner),
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
-                                               config_.zero.allgather_bucket_size, offload, std::move(device_share));
+                                               config_.zero.allgather_bucket_size, offload, std::move(device_share),
+                                               split_by_units);
   if (!schedule_ && offload.overlap_step) overlap_offloaded_step_with_units();
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);
@@ -275,7 +277,11 @@ std::vector<bool> Engine::units_on_host(const ParamPlan& plan, bool offload_para
   }
   for (int64_t& n : sizes) n = (n + world - 1) / world;  // this rank's share
   const std::vector<bool> split = offload_ratio_split(sizes, ratio, /*from_front=*/false);
-  return std::vector<bool>(split.begin() + 1, split.end());
+  std::vector<bool> on_host(split.begin() + 1, split.end());
+  if (ratio > 0 && std::find(on_host.begin(), on_host.end(), true) == on_host.end() && world_.is_main() && options_.log)
+    std::printf("[zeroshard] warning: offload_optimizer.ratio %g is less than half of the last unit's share of the "
+                "parameters, so every unit stays on the device and nothing is offloaded\n", ratio);
+  return on_host;
 }
 
 void Engine::materialize_rest() {

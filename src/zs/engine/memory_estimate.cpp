@@ -59,12 +59,18 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   // Stage-3 units of 16-bit training with the optimizer on the GPU gather straight from their
   // fp32 masters and keep no 16-bit shard; their reduced gradients are in the communication dtype.
   const bool units_from_masters = separate_master && !c.optimizer;
-  // offload_optimizer.ratio (device "cpu", parameters not in files): the host's share of the step,
-  // and with offload_param of the units' shards too (whole units move). The split follows slot or
-  // unit boundaries, so the run's share is near this one, not equal.
-  const double ratio_share =
+  // offload_optimizer.ratio (device "cpu", parameters not in files): the host's share of the
+  // optimizer state. With offload_param only whole units move, with their shards: at most all of
+  // the units, while the gathered parameters' state stays on the GPU. The run's split follows slot
+  // or unit boundaries, so its share is near this one, not equal (the summary line gives it).
+  double ratio_share =
       c.optimizer && !c.optimizer_nvme && !c.params_nvme ? std::clamp(zero.offload_optimizer.ratio, 0.0, 1.0) : 1.0;
-  const double params_on_host = c.params ? ratio_share : 0.0;
+  double params_on_host = c.params ? 1.0 : 0.0;  // the units' shards' share in host memory
+  if (c.params && ratio_share < 1.0) {
+    const double moved = std::min(ratio_share * psi, units);
+    params_on_host = units > 0 ? moved / units : 0.0;
+    ratio_share = psi > 0 ? moved / psi : 0.0;
+  }
   MemoryEstimate e;
   e.params = p * gathered_psi + (units_from_masters ? 0.0 : (1.0 - params_on_host) * p * units / n);
   e.grads = c.stage <= 1 ? p * psi : (p * gathered_psi + double(m.unit_grad_bytes) * units) / n;
@@ -135,6 +141,11 @@ std::string ratio_text(double r) {
   return text;
 }
 
+// "0.70 and up", or "0.70 to 0.85" where the host runs out above.
+std::string describe(const RatioRange& r) {
+  return ratio_text(r.smallest) + (r.largest >= 1.0 ? " and up" : " to " + ratio_text(r.largest));
+}
+
 }  // namespace
 
 std::string describe_memory(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available,
@@ -151,8 +162,11 @@ std::string describe_memory(const ModelSizes& m, const Config& config, int64_t g
                   m.params / 1e6, m.unit_params / 1e6, m.largest_unit / 1e6, m.world_size, m.ranks_per_host);
     out += line;
   }
+  // The table's offload choices are the whole offload (ratio 1), as their names say.
+  ZeroConfig whole = config.zero;
+  whole.offload_optimizer.ratio = 1.0;
   for (const OffloadChoice& c : on_gpu ? all_choices() : std::vector<OffloadChoice>{}) {
-    const MemoryEstimate e = estimate_memory(m, c, config.zero);
+    const MemoryEstimate e = estimate_memory(m, c, whole);
     std::snprintf(line, sizeof(line), "[zeroshard]   %-56s %11s | %11s\n", c.name().c_str(), gib(e.gpu_total()).c_str(),
                   gib(e.host * m.ranks_per_host).c_str());
     out += line;
@@ -170,25 +184,29 @@ std::string describe_memory(const ModelSizes& m, const Config& config, int64_t g
     if (host_available > 0) out += " (" + gib(double(host_available)) + " available)";
   }
   out += "\n";
-  // A CPU offload can keep a share of the step on the GPU (offload_optimizer.ratio): the smallest
-  // share for the CPU that this GPU holds, which is the fastest.
-  const double ratio = on_gpu && gpu_capacity > 0 ? smallest_fitting_ratio(m, chosen, config.zero, gpu_capacity, host_available) : -1.0;
-  if (ratio >= 0)
-    out += "[zeroshard] offload_optimizer.ratio: this GPU has room for the device's share from ratio " + ratio_text(ratio) +
-           " up (a smaller ratio keeps more of the step on the GPU; activations not counted; this run: " +
+  // A CPU offload can keep a share of the step on the GPU (offload_optimizer.ratio): the ratios
+  // whose state this GPU and this host both have room for; the smallest is the fastest.
+  const RatioRange fit = on_gpu && gpu_capacity > 0 ? fitting_ratios(m, chosen, config.zero, gpu_capacity, host_available)
+                                                    : RatioRange();
+  if (fit.any())
+    out += "[zeroshard] offload_optimizer.ratio: this GPU and host have room for ratio " + describe(fit) +
+           " (a smaller ratio keeps more of the step on the GPU; activations not counted; this run: " +
            ratio_text(config.zero.offload_optimizer.ratio) + ")\n";
   return out;
 }
 
-double smallest_fitting_ratio(const ModelSizes& m, const OffloadChoice& choice, const ZeroConfig& zero,
-                              int64_t gpu_capacity, int64_t host_available) {
-  if (!takes_a_ratio(choice)) return -1.0;
+RatioRange fitting_ratios(const ModelSizes& m, const OffloadChoice& choice, const ZeroConfig& zero,
+                          int64_t gpu_capacity, int64_t host_available) {
+  RatioRange range;
+  if (!takes_a_ratio(choice)) return range;
   ZeroConfig z = zero;
   for (int k = 0; k <= 20; ++k) {
     z.offload_optimizer.ratio = k / 20.0;
-    if (fits(m, choice, z, gpu_capacity, host_available, nullptr)) return z.offload_optimizer.ratio;
+    if (!fits(m, choice, z, gpu_capacity, host_available, nullptr)) continue;
+    if (range.smallest < 0) range.smallest = z.offload_optimizer.ratio;
+    range.largest = z.offload_optimizer.ratio;
   }
-  return -1.0;
+  return range;
 }
 
 void check_memory_fits(const ModelSizes& m, const Config& config, int64_t gpu_capacity, int64_t host_available) {
@@ -196,11 +214,14 @@ void check_memory_fits(const ModelSizes& m, const Config& config, int64_t gpu_ca
   std::string why;
   if (fits(m, chosen, config.zero, gpu_capacity, host_available, &why)) return;
   std::string alternatives;
-  // A partial offload that is too small for the GPU: the ratio that would fit comes first.
-  const double ratio = smallest_fitting_ratio(m, chosen, config.zero, gpu_capacity, host_available);
-  if (ratio > config.zero.offload_optimizer.ratio) alternatives = "offload_optimizer.ratio " + ratio_text(ratio) + " or more";
+  // A partial offload the GPU or the host has no room for: the ratios that would fit come first;
+  // the other choices as named (offloads whole, ratio 1).
+  const RatioRange fit = fitting_ratios(m, chosen, config.zero, gpu_capacity, host_available);
+  if (fit.any()) alternatives = "offload_optimizer.ratio " + describe(fit);
+  ZeroConfig whole = config.zero;
+  whole.offload_optimizer.ratio = 1.0;
   for (const OffloadChoice& c : all_choices())
-    if (c.stage >= chosen.stage && fits(m, c, config.zero, gpu_capacity, host_available, nullptr))
+    if (c.stage >= chosen.stage && fits(m, c, whole, gpu_capacity, host_available, nullptr))
       alternatives += (alternatives.empty() ? "" : ", ") + c.name();
   throw ConfigError("this model does not fit: " + chosen.name() + " " + why + " (" + std::to_string(m.params) +
                     " parameters, " + std::to_string(m.world_size) + " rank(s)). " +

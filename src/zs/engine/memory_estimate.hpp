@@ -13,7 +13,8 @@
 //   offload_param      pΨu/N moves to host memory (with device "nvme" to files: the host keeps
 //                      only buffer_count buffers of the largest unit shard)
 //   ratio r < 1        (offload_optimizer.ratio, device "cpu") only r of the offloaded state moves:
-//                      the rest stays on the GPU, as without offload
+//                      the rest stays on the GPU, as without offload; with offload_param whole
+//                      units move, min(rΨ, Ψu) elements, shards and state together
 //
 // * 0 for the units when the fp32 masters are on the GPU in 16-bit training: gathers round them
 // directly. g is the bytes of the communication dtype (the units' gradients are reduced and kept
@@ -76,12 +77,17 @@ std::string describe_memory(const ModelSizes& sizes, const Config& config, int64
                             int64_t host_available, bool on_gpu = true);
 
 // offload_optimizer.ratio for a CPU offload (`choice` with the optimizer on device "cpu" and no
-// NVMe): the smallest ratio, in steps of 0.05, whose state fits the GPU's `gpu_capacity` and the
-// host's `host_available` (0: unknown, never binding), the rest of the config as in `zero`. The
-// smaller the ratio, the more of the step stays on the GPU. -1 when none fits, or the choice takes
-// no ratio. Activations are not counted: a run needs room above this.
-double smallest_fitting_ratio(const ModelSizes& sizes, const OffloadChoice& choice, const ZeroConfig& zero,
-                              int64_t gpu_capacity, int64_t host_available);
+// NVMe): the ratios, in steps of 0.05, whose state fits the GPU's `gpu_capacity` and the host's
+// `host_available` (0: unknown, never binding), the rest of the config as in `zero`. The GPU's
+// share shrinks and the host's grows with the ratio, so they are one range; the smaller the ratio,
+// the more of the step stays on the GPU. Empty (-1) when none fits, or the choice takes no ratio.
+// Activations are not counted: a run needs room above this.
+struct RatioRange {
+  double smallest = -1.0, largest = -1.0;
+  bool any() const { return smallest >= 0; }
+};
+RatioRange fitting_ratios(const ModelSizes& sizes, const OffloadChoice& choice, const ZeroConfig& zero,
+                          int64_t gpu_capacity, int64_t host_available);
 
 // Throws ConfigError, before anything is allocated, when the chosen config's model states alone
 // cannot fit: on the GPU (`gpu_capacity` > 0) or in host memory shared by the ranks of a host

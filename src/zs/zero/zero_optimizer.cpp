@@ -26,13 +26,14 @@ constexpr int64_t kStepScratchElements = 64 << 20;
 ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                              std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
                              int64_t allgather_elements, const OffloadConfig& offload,
-                             std::unique_ptr<Optimizer> device_optimizer)
+                             std::unique_ptr<Optimizer> device_optimizer, bool split_by_units)
     : groups_(std::move(groups)),
       comm_(comm),
       policy_(policy),
       optimizer_(std::move(optimizer)),
       allgather_elements_(allgather_elements),
-      device_optimizer_(std::move(device_optimizer)) {
+      device_optimizer_(std::move(device_optimizer)),
+      split_by_units_(split_by_units) {
   TORCH_CHECK(!groups_.empty(), "ZeroOptimizer: no parameter groups");
   device_options_ = groups_.front()->tensor_options().dtype(at::kFloat);
   separate_master_ = groups_.front()->tensor_options().dtype() != at::kFloat || offload.enabled();
@@ -256,6 +257,8 @@ void ZeroOptimizer::add_slot(OwnedSlot slot, double weight_decay, bool keep_on_d
   } else if (offloaded_) {
     // The device's share of a partial offload: fp32 master and state beside the parameters. The
     // host optimizer gets a placeholder so that its slot numbers stay ours.
+    TORCH_CHECK(slot.own.device() == device_options_.device(), "ZeroOptimizer: a slot of the device's share (",
+                slot.group->name(), ") has its values on ", slot.own.device());
     slot.master = slot.own.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
     device_index_.push_back(device_optimizer_->add_param(slot.master, weight_decay));
     device_slots_.push_back(int(slots_.size()));
@@ -292,9 +295,7 @@ std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
   // reduce_bucket_size buckets), so it is approximate; the summary line gives the real one.
   std::vector<int64_t> sizes;         // each slot's elements (own()'s size, read from the layout)
   std::vector<const ParamGroup*> of;  // each slot's group
-  bool units_on_host = false;
   for (ParamGroup* g : groups_) {
-    units_on_host = units_on_host || (g->partitioned() && g->shard_on_host());
     for (const FlatBucket& bucket : g->layout().buckets) {
       sizes.push_back(g->partitioned() || policy_.shard_optimizer ? bucket.chunk : bucket.numel);
       of.push_back(g);
@@ -303,8 +304,8 @@ std::vector<bool> ZeroOptimizer::plan_device_slots(double ratio) const {
   std::vector<bool> keep(sizes.size(), ratio < 1.0);
   if (ratio >= 1.0) return keep;
   // offload_param: the engine split whole units with the same rule, and the CPU writes their
-  // shards in host memory; every other slot stays on the device.
-  if (units_on_host) {
+  // shards in host memory; every other slot stays on the device (all of them when no unit went).
+  if (split_by_units_) {
     for (size_t k = 0; k < sizes.size(); ++k) keep[k] = !(of[k]->partitioned() && of[k]->shard_on_host());
     return keep;
   }

@@ -66,11 +66,13 @@ class ZeroOptimizer {
   // (make_host_optimizer) and the masters go to host memory (or files). With device "cpu" and
   // offload.ratio < 1, `device_optimizer` (make_optimizer's, same config) updates the slots that
   // stay on the device, about 1 - ratio of the elements; the CPU holds the ones the next forward
-  // needs last (plan_device_slots).
+  // needs last (plan_device_slots). `split_by_units` (offload_param "cpu" with a ratio): the
+  // engine has split whole units already, and the CPU takes exactly the slots of the units whose
+  // shards are in host memory.
   ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm, StagePolicy policy,
                 std::unique_ptr<Optimizer> optimizer, std::vector<double> group_weight_decay,
                 int64_t allgather_elements, const OffloadConfig& offload = OffloadConfig(),
-                std::unique_ptr<Optimizer> device_optimizer = nullptr);
+                std::unique_ptr<Optimizer> device_optimizer = nullptr, bool split_by_units = false);
   ~ZeroOptimizer();
 
   // One optimizer step on the reduced gradients. `loss_scale`: the factor the loss was scaled
@@ -122,8 +124,7 @@ class ZeroOptimizer {
   at::Tensor global_sq_norm();
   bool any_overflow();
   void add_slot(OwnedSlot slot, double weight_decay, bool keep_on_device);
-  // Which slots stay on the device under offload_optimizer.ratio (true: updated there). Units
-  // whose shards live in host memory (offload_param with a ratio) take all their slots along.
+  // Which slots stay on the device under offload_optimizer.ratio (true: updated there).
   std::vector<bool> plan_device_slots(double ratio) const;
   bool on_device(int slot) const { return !device_index_.empty() && device_index_[size_t(slot)] >= 0; }
   // Updates the slots `which` with `opt` on the device (`numbers[k]`: slot which[k]'s number in
@@ -155,6 +156,7 @@ class ZeroOptimizer {
   // offload_optimizer.ratio < 1: the optimizer of the slots kept on the device, each slot's number
   // there (-1: on the host; empty without a device share), and those slots in order.
   std::unique_ptr<Optimizer> device_optimizer_;
+  bool split_by_units_ = false;   // the CPU's share is the units whose shards are in host memory
   std::vector<int> device_index_;
   std::vector<int> device_slots_;
   HostOptimizer* host_optimizer_ = nullptr;
