@@ -435,11 +435,11 @@ TEST(Config, ExampleConfigsParse) {
       {"optimizer.params.betas", {json::array({0.9, 0.95}), ""}},
       {"optimizer.params.weight_decay", {0.1, ""}},
   };
-  for (int stage = 0; stage <= 2; ++stage) {
-    std::string path = std::string(ZS_SOURCE_DIR) + "/configs/ds_zero" + std::to_string(stage) + ".json";
+  for (const std::string name : {"ds_zero0", "ds_zero1", "ds_zero2", "ds_zero3", "ds_zero3_offload"}) {
+    std::string path = std::string(ZS_SOURCE_DIR) + "/configs/" + name + ".json";
     SCOPED_TRACE(path);
     Config c = load_config(path, 4, autos);
-    EXPECT_EQ(c.zero.stage, stage);
+    EXPECT_EQ(c.zero.stage, name[7] - '0');
     EXPECT_EQ(c.precision, Precision::bf16);
     EXPECT_EQ(c.train_batch_size, 64);
     EXPECT_EQ(c.optimizer.type, "AdamW");
@@ -451,6 +451,12 @@ TEST(Config, ExampleConfigsParse) {
     EXPECT_TRUE(c.warnings.empty());
     // Without the program's values, "auto" is an error that says what to set.
     EXPECT_THROW(load_config(path, 4), ConfigError);
+    // The offload example: a partial offload (30% of the step on the CPU) with the CPU's units'
+    // parameters in host memory too.
+    const bool offload = name == std::string("ds_zero3_offload");
+    EXPECT_EQ(c.zero.offload_optimizer.device, offload ? "cpu" : "none");
+    EXPECT_DOUBLE_EQ(c.zero.offload_optimizer.ratio, offload ? 0.3 : 1.0);
+    EXPECT_EQ(c.zero.offload_param.device, offload ? "cpu" : "none");
   }
 }
 

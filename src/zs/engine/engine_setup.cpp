@@ -278,9 +278,15 @@ std::vector<bool> Engine::units_on_host(const ParamPlan& plan, bool offload_para
   for (int64_t& n : sizes) n = (n + world - 1) / world;  // this rank's share
   const std::vector<bool> split = offload_ratio_split(sizes, ratio, /*from_front=*/false);
   std::vector<bool> on_host(split.begin() + 1, split.end());
-  if (ratio > 0 && std::find(on_host.begin(), on_host.end(), true) == on_host.end() && world_.is_main() && options_.log)
-    std::printf("[zeroshard] warning: offload_optimizer.ratio %g is less than half of the last unit's share of the "
-                "parameters, so every unit stays on the device and nothing is offloaded\n", ratio);
+  if (ratio > 0 && std::find(on_host.begin(), on_host.end(), true) == on_host.end() && world_.is_main() && options_.log) {
+    int64_t total = 0;
+    for (int64_t n : sizes) total += n;
+    const double units_share = total ? 100.0 * double(total - sizes[0]) / double(total) : 0.0;
+    const double last_share = total && sizes.size() > 1 ? 100.0 * double(sizes.back()) / double(total) : 0.0;
+    std::printf("[zeroshard] warning: offload_optimizer.ratio %g with offload_param moves whole units, and none went "
+                "to the host (the units hold %.1f%% of the parameters, the last one %.1f%%; the rest stay gathered, "
+                "below stage3_param_persistence_threshold), so nothing is offloaded\n", ratio, units_share, last_share);
+  }
   return on_host;
 }
 
