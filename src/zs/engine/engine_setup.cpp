@@ -268,13 +268,8 @@ std::vector<bool> Engine::units_on_host(const ParamPlan& plan, bool offload_para
   const double ratio = config_.zero.offload_optimizer.ratio;
   if (!offload_param || ratio >= 1.0) return std::vector<bool>(plan.units.size(), offload_param);
   const int64_t world = world_.size();
-  std::vector<int64_t> sizes{0};
-  for (const NamedParam& p : plan.persistent) sizes[0] += p.tensor.numel();
-  for (const UnitParams& u : plan.units) {
-    int64_t n = 0;
-    for (const NamedParam& p : u.params) n += p.tensor.numel();
-    sizes.push_back(n);
-  }
+  std::vector<int64_t> sizes{numel_of(plan.persistent)};
+  for (const UnitParams& u : plan.units) sizes.push_back(numel_of(u.params));
   for (int64_t& n : sizes) n = (n + world - 1) / world;  // this rank's share
   const std::vector<bool> split = offload_ratio_split(sizes, ratio, /*from_front=*/false);
   std::vector<bool> on_host(split.begin() + 1, split.end());
@@ -334,8 +329,7 @@ ModelSizes Engine::model_sizes(const ParamPlan& plan) {
                                 ? plan_parameters(model_, options_.decay, true, config_.zero.stage3_param_persistence_threshold)
                                 : plan;
     for (const UnitParams& u : units.units) {
-      int64_t n = 0;
-      for (const NamedParam& p : u.params) n += p.tensor.numel();
+      const int64_t n = numel_of(u.params);
       m.unit_params += n;
       m.largest_unit = std::max(m.largest_unit, n);
     }

@@ -141,6 +141,13 @@ std::string ratio_text(double r) {
   return text;
 }
 
+// `zero` with the whole optimizer step offloaded (ratio 1): what the choices' names say.
+ZeroConfig whole_offload(const ZeroConfig& zero) {
+  ZeroConfig whole = zero;
+  whole.offload_optimizer.ratio = 1.0;
+  return whole;
+}
+
 // "0.70 and up", or "0.70 to 0.85" where the host runs out above.
 std::string describe(const RatioRange& r) {
   return ratio_text(r.smallest) + (r.largest >= 1.0 ? " and up" : " to " + ratio_text(r.largest));
@@ -163,8 +170,7 @@ std::string describe_memory(const ModelSizes& m, const Config& config, int64_t g
     out += line;
   }
   // The table's offload choices are the whole offload (ratio 1), as their names say.
-  ZeroConfig whole = config.zero;
-  whole.offload_optimizer.ratio = 1.0;
+  const ZeroConfig whole = whole_offload(config.zero);
   for (const OffloadChoice& c : on_gpu ? all_choices() : std::vector<OffloadChoice>{}) {
     const MemoryEstimate e = estimate_memory(m, c, whole);
     std::snprintf(line, sizeof(line), "[zeroshard]   %-56s %11s | %11s\n", c.name().c_str(), gib(e.gpu_total()).c_str(),
@@ -218,8 +224,7 @@ void check_memory_fits(const ModelSizes& m, const Config& config, int64_t gpu_ca
   // the other choices as named (offloads whole, ratio 1).
   const RatioRange fit = fitting_ratios(m, chosen, config.zero, gpu_capacity, host_available);
   if (fit.any()) alternatives = "offload_optimizer.ratio " + describe(fit);
-  ZeroConfig whole = config.zero;
-  whole.offload_optimizer.ratio = 1.0;
+  const ZeroConfig whole = whole_offload(config.zero);
   for (const OffloadChoice& c : all_choices())
     if (c.stage >= chosen.stage && fits(m, c, whole, gpu_capacity, host_available, nullptr))
       alternatives += (alternatives.empty() ? "" : ", ") + c.name();

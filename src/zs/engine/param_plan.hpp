@@ -21,6 +21,13 @@ struct UnitParams {
   std::vector<int> groups;        // 0: decays, 1: no weight decay
 };
 
+// The elements of these parameters together.
+inline int64_t numel_of(const std::vector<NamedParam>& params) {
+  int64_t n = 0;
+  for (const NamedParam& p : params) n += p.tensor.numel();
+  return n;
+}
+
 struct ParamPlan {
   std::vector<NamedParam> persistent;  // in layout order
   std::vector<int> persistent_groups;
