@@ -87,26 +87,22 @@ nlohmann::json load_checkpoint(Engine& engine, const std::string& dir, const std
     const std::vector<ParamShard> shards = engine.param_shards();
     check_compatible(index, shards, engine, where);
     CheckpointFiles files(dir, resolved, index);
+    // Through a host tensor into whichever store holds the state (device, host or files).
+    at::Tensor values;
     for (const ParamShard& s : shards) {
       if (s.begin >= s.end) continue;
       const ParamRecord& p = *index.find_param(s.name);
-      if (s.write) {  // NVMe optimizer offload: through a host tensor into the offload files
-        at::Tensor values = at::empty({s.end - s.begin}, at::TensorOptions().dtype(at::kFloat));
-        files.read_range(p, "master", s.begin, s.end, values);
-        s.write("master", values);
-        for (const std::string& key : s.state_keys)
-          if (std::find(index.optimizer_state_keys.begin(), index.optimizer_state_keys.end(), key) !=
-              index.optimizer_state_keys.end()) {
-            files.read_range(p, key, s.begin, s.end, values);
-            s.write(key, values);
-          }
-        continue;
-      }
-      files.read_range(p, "master", s.begin, s.end, s.master);
-      for (const auto& [key, t] : s.optimizer_state)
+      if (values.numel() < s.end - s.begin) values = at::empty({s.end - s.begin}, at::TensorOptions().dtype(at::kFloat));
+      const at::Tensor range = values.narrow(0, 0, s.end - s.begin);
+      std::vector<std::string> keys{"master"};
+      for (const std::string& key : s.state_keys)
         if (std::find(index.optimizer_state_keys.begin(), index.optimizer_state_keys.end(), key) !=
             index.optimizer_state_keys.end())
-          files.read_range(p, key, s.begin, s.end, t);
+          keys.push_back(key);
+      for (const std::string& key : keys) {
+        files.read_range(p, key, s.begin, s.end, range);
+        s.write(key, range);
+      }
     }
     load_module_tensors(index, files, engine);
     // Ranks beyond the saving run's world size keep their own generator state.

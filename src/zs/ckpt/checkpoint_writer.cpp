@@ -29,13 +29,11 @@ void check_tag(const std::string& tag) {
     throw CheckpointError("checkpoint tag \"" + tag + "\" is not a plain directory name");
 }
 
-// This rank's slices of the engine's state, as a shard file plan plus the views holding them.
+// This rank's slices of the engine's state, as a shard file plan plus a reader per parameter,
+// called when the writer reaches the tensor (from files, one slice in memory at a time).
 struct RankShard {
   ShardFilePlan plan;
-  std::map<std::string, std::map<std::string, at::Tensor>> views;   // param -> key ("master", ...) -> view
-  // NVMe optimizer offload: param -> reader of its slice from the offload files, called when the
-  // writer reaches the tensor (one slice in memory at a time).
-  std::map<std::string, std::function<at::Tensor(const std::string& key)>> readers;
+  std::map<std::string, std::function<at::Tensor(const std::string& key)>> readers;  // param -> reader of a key
 };
 
 RankShard collect_rank_shard(Engine& engine) {
@@ -50,28 +48,22 @@ RankShard collect_rank_shard(Engine& engine) {
     auto it = by_name.find(name);
     if (it == by_name.end()) continue;   // not handed to the engine
     const ParamShard& s = it->second;
-    int64_t begin = s.begin, end = s.end, view_offset = 0;
+    int64_t begin = s.begin, end = s.end;
     if (engine.shards_replicated()) {   // every rank holds all of it: write the rank's N-th
       const int64_t n = s.end - s.begin;
       begin = s.begin + n * world.rank() / world.size();
       end = s.begin + n * (world.rank() + 1) / world.size();
-      view_offset = begin - s.begin;
     }
     if (begin >= end) continue;
     out.plan.slices.push_back({name, begin, end});
-    if (s.read) {  // never replicated: NVMe offload needs stage 1-3
-      out.readers[name] = s.read;
-      if (!keys_known) out.plan.state_keys = s.state_keys;
-      keys_known = true;
-      continue;
-    }
-    auto& views = out.views[name];
-    views["master"] = s.master.narrow(0, view_offset, end - begin);
-    for (const auto& [key, t] : s.optimizer_state) views[key] = t.narrow(0, view_offset, end - begin);
     if (!keys_known) {   // the optimizer keeps the same state for every slice
-      for (const auto& item : s.optimizer_state) out.plan.state_keys.push_back(item.first);
+      out.plan.state_keys = s.state_keys;
       keys_known = true;
     }
+    const int64_t offset = begin - s.begin, count = end - begin;
+    out.readers[name] = [read = s.read, offset, count, whole = count == s.end - s.begin](const std::string& key) {
+      return whole ? read(key) : read(key).narrow(0, offset, count);
+    };
   }
   const c10::Device cpu(c10::kCPU);
   out.plan.extra_tensors.emplace_back(rng_tensor_name(cpu), rng_state(cpu));
@@ -85,13 +77,7 @@ RankShard collect_rank_shard(Engine& engine) {
 FileSummary write_rank_shard(Engine& engine, const std::string& path) {
   const RankShard shard = collect_rank_shard(engine);
   return write_shard_file(path, shard.plan, [&](const ShardSlice& slice, const std::string& key) {
-    auto reader = shard.readers.find(slice.param);
-    if (reader != shard.readers.end()) return reader->second(key);
-    const auto& views = shard.views.at(slice.param);
-    auto it = views.find(key);
-    if (it == views.end())
-      throw CheckpointError(path + ": the optimizer holds no " + key + " for " + slice.param);
-    return it->second;
+    return shard.readers.at(slice.param)(key);
   });
 }
 

@@ -15,7 +15,7 @@ void reject_unbuilt_features(const Config& c) {
     if (oo.ratio != 1.0)
       not_yet("zero_optimization.offload_optimizer.ratio " + config_detail::number_text(oo.ratio) +
               " (a partial offload; 1.0 offloads the whole optimizer step)");
-    // The initial state is always written to the files at startup (zero/nvme_offload.hpp).
+    // The initial state is always written to the files at startup (zero/state/nvme_state_store.hpp).
     if (oo.fast_init)
       not_yet("zero_optimization.offload_optimizer.fast_init (the initial optimizer state is written to nvme_path "
               "at startup either way)");

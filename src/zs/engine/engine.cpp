@@ -24,7 +24,6 @@
 #include "zs/engine/param_plan.hpp"
 #include "zs/monitor/memory.hpp"
 #include "zs/engine/auto_units.hpp"
-#include "zs/zero/nvme_offload.hpp"
 #include "zs/zero/param_group.hpp"
 #include "zs/zero/param_swapper.hpp"
 #include "zs/zero/reduction.hpp"
@@ -232,7 +231,6 @@ std::vector<ParamShard> Engine::param_shards() {
     const OwnedSlot& slot = optimizer_->slots()[i];
     const FlatBucket& bucket = slot.layout->buckets[slot.bucket];
     const int64_t own_lo = slot.own_begin, own_hi = own_lo + slot.own.numel();
-    const auto state = optimizer_->slot_state(int(i));
     for (int e = bucket.first_entry; e < bucket.end_entry; ++e) {
       const FlatEntry& entry = slot.layout->entries[e];
       const NamedParam& p = (*slot.params)[e];
@@ -243,16 +241,12 @@ std::vector<ParamShard> Engine::param_shards() {
       if (lo < hi) {
         shard.begin = lo - entry.offset;
         shard.end = hi - entry.offset;
-        if (NvmeOffload* nvme = optimizer_->nvme_offload()) {  // master and state live in files
-          const int index = int(i);
-          const int64_t offset = lo - own_lo, count = hi - lo;
-          shard.state_keys = nvme->state_keys();
-          shard.read = [nvme, index, offset, count](const std::string& key) { return nvme->read(index, key, offset, count); };
-          shard.write = [nvme, index, offset](const std::string& key, const at::Tensor& v) { nvme->write(index, key, offset, v); };
-        } else {
-          shard.master = slot.master.narrow(0, lo - own_lo, hi - lo);
-          for (const auto& [key, tensor] : state) shard.optimizer_state[key] = tensor.narrow(0, lo - own_lo, hi - lo);
-        }
+        SlotStateRange state = optimizer_->slot_state(int(i), lo - own_lo, hi - lo);
+        shard.master = std::move(state.master);
+        shard.optimizer_state = std::move(state.state);
+        shard.state_keys = std::move(state.keys);
+        shard.read = std::move(state.read);
+        shard.write = std::move(state.write);
       }
       shards.push_back(std::move(shard));
     }

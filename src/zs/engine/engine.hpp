@@ -51,20 +51,22 @@ struct ParamPlan;
 
 // One trainable parameter as this rank holds it: the part of its flattened fp32 master weights
 // and optimizer state that lives here. Checkpoints read and write the training state through
-// these views (writing into them changes the engine's state).
+// read() and write(), whichever store holds it (zero/state/state_store.hpp); writes take effect
+// for training with refresh_parameters().
 struct ParamShard {
   std::string name;
   std::vector<int64_t> shape;
   int64_t begin = 0, end = 0;   // this rank's elements [begin, end) of the flattened parameter
-  at::Tensor master;            // fp32, end - begin elements (undefined when the range is empty)
-  std::map<std::string, at::Tensor> optimizer_state;  // e.g. exp_avg, exp_avg_sq: same elements
-  // NVMe optimizer offload keeps master and state in files: `master` stays undefined and
-  // `optimizer_state` empty, and these move "master" or one of `state_keys` between the files and
-  // a host fp32 tensor of end - begin elements, a piece at a time. Writes take effect for
-  // training with refresh_parameters().
+  // The state keys besides "master" (e.g. exp_avg, exp_avg_sq); read(key) gives "master" or one
+  // of them (fp32, end - begin elements), write(key, values) replaces it. Unset when the range is
+  // empty.
   std::vector<std::string> state_keys;
   std::function<at::Tensor(const std::string& key)> read;
   std::function<void(const std::string& key, const at::Tensor& values)> write;
+  // The same elements as views where they live in memory (on the device or the host), for
+  // readers that fill them in place; undefined and empty when they live in files (NVMe offload).
+  at::Tensor master;
+  std::map<std::string, at::Tensor> optimizer_state;
 };
 
 // Step counters a resumed run continues from.

@@ -27,7 +27,6 @@
 #include "zs/engine/param_plan.hpp"
 #include "zs/monitor/memory.hpp"
 #include "zs/engine/auto_units.hpp"
-#include "zs/zero/nvme_offload.hpp"
 #include "zs/zero/param_group.hpp"
 #include "zs/zero/param_swapper.hpp"
 #include "zs/zero/reduction.hpp"
@@ -143,7 +142,8 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
     units_.emplace_back(u.unit, std::move(runner));
   }
 
-  // Optimizer offload: masters and state in host memory, updated on the CPU (zero/offloaded_step.hpp).
+  // Optimizer offload: masters and state in host memory (or files), updated on the CPU
+  // (zero/state/host_state_store.hpp, nvme_state_store.hpp).
   const OffloadConfig& offload = config_.zero.offload_optimizer;
   std::unique_ptr<Optimizer> inner = offload.enabled() ? make_host_optimizer(config_.optimizer, offload.pin_memory && world_.device.is_cuda(),
                                                                              cpu_adam_core_share(config_))

@@ -3,8 +3,8 @@
 //
 // Besides the Optimizer interface they update a slot piece by piece (step_range), so the ZeRO
 // step can overlap the copy of one piece's gradient with the update of the previous one
-// (zero/offloaded_step.hpp), and they can write the updated values as bf16/fp16 in the same pass,
-// ready to go back to the device. State names equal the device optimizers' (exp_avg, exp_avg_sq,
+// (zero/state/host_state_store.hpp), and they can write the updated values as bf16/fp16 in the
+// same pass, ready to go back to the device. State names equal the device optimizers' (exp_avg, exp_avg_sq,
 // momentum_buffer), so checkpoints of offloaded and device runs are interchangeable.
 #pragma once
 
@@ -32,8 +32,8 @@ class HostOptimizer : public Optimizer {
   virtual std::string describe() const = 0;
 
   // Slots whose master and state the caller keeps (NVMe offload keeps them in files and hands
-  // them over a piece at a time, zero/nvme_offload.hpp). add_external_slot registers a slot of
-  // `numel` elements and allocates nothing; state(slot) of such a slot is empty and step_range
+  // them over a piece at a time, zero/state/nvme_state_store.hpp). add_external_slot registers a
+  // slot of `numel` elements and allocates nothing; state(slot) of such a slot is empty and step_range
   // refuses it: step_piece updates it instead.
   virtual int add_external_slot(int64_t numel, double weight_decay) = 0;
   // Names of the fp32 state tensors of every slot, in the order step_piece takes them:

@@ -1,10 +1,11 @@
 // The optimizer step over sharded state: fp32 master weights and optimizer state for this
 // rank's chunks only (all of them at stage 0), global gradient norm and overflow checks across
 // ranks, clipping, the update, and publishing the new 16-bit values (an all-gather for the
-// gathered parameters, a copy into the shard for ZeRO-3 units). With optimizer offload the
-// masters and state live in host memory and the update runs on the CPU (offloaded_step.hpp);
-// offload_optimizer.ratio below 1 keeps the rest of the slots' masters and state on the device,
-// updated there by an optimizer of their own while the CPU updates its share.
+// gathered parameters, a copy into the shard for ZeRO-3 units). Where the masters and state live
+// and where the update runs is a StateStore's business (zero/state/state_store.hpp): on the
+// device, in host memory with the CPU updating (optimizer offload), or in files on NVMe;
+// offload_optimizer.ratio below 1 keeps the rest of the slots in a device store beside the host
+// one. This class decides which slot goes where, and when each store's update runs.
 #pragma once
 
 #include <map>
@@ -19,36 +20,15 @@
 #include "zs/optim/optimizer.hpp"
 #include "zs/zero/param_group.hpp"
 #include "zs/zero/stage_policy.hpp"
+#include "zs/zero/state/state_store.hpp"
 
 namespace zs {
-
-class HostOptimizer;
-class NvmeOffload;
-class OffloadedStep;
-struct SlotAccess;
 
 struct StepOutcome {
   bool skipped = false;     // overflow (fp16): nobody stepped
   // Global norm of the unscaled gradient before clipping: a 0-dim fp32 tensor on the device,
   // read on the host only when someone asks (reading it waits for the device).
   at::Tensor grad_norm;
-};
-
-// One optimizer slot: a bucket's worth of parameter values this rank owns.
-struct OwnedSlot {
-  const FlatLayout* layout;                 // the layout the bucket belongs to
-  const std::vector<NamedParam>* params;    // that layout's parameters
-  int bucket = 0;
-  int64_t own_begin = 0;                    // where `own` starts in the layout's flat coordinates
-  at::Tensor own;                           // this rank's parameter values (16-bit, or fp32); with
-                                            // offload_param "nvme" reachable only while the unit's
-                                            // shard is open (ParamGroup::open_shard); no storage
-                                            // for a unit that gathers from its masters
-  at::Tensor master;                        // fp32 master values (== own in fp32 training without
-                                            // offload; in host memory with offload, except for a
-                                            // partial offload's device share; undefined with NVMe
-                                            // offload, where they live in files)
-  ParamGroup* group = nullptr;              // the group holding it (partitioned: a ZeRO-3 unit)
 };
 
 // offload_optimizer.ratio's split of pieces of `sizes` elements (slots, or stage-3 units), in the
@@ -101,43 +81,41 @@ class ZeroOptimizer {
   void overlap_with_units(const std::vector<std::vector<at::Tensor>>& unit_params);
   void before_unit(int unit);
 
-  // The optimizer of every slot (the host one with offload), and with offload_optimizer.ratio < 1
-  // also the device one: hyper-parameter changes and step counts go to all of them.
-  Optimizer& optimizer() { return *optimizer_; }
+  // The optimizers of the slots' stores (the host one first with offload): hyper-parameter
+  // changes and step counts go to all of them. optimizer() is the first.
+  Optimizer& optimizer() { return stores_.front()->optimizer(); }
   std::vector<Optimizer*> optimizers();
   const std::vector<OwnedSlot>& slots() const { return slots_; }
-  // A slot's optimizer state by name (exp_avg, ...), from whichever optimizer updates it.
-  std::map<std::string, at::Tensor> slot_state(int slot) const;
+  // Elements [begin, begin + numel) of slot `slot`'s master and optimizer state, from whichever
+  // store holds it: what checkpoints read and write (publish_parameters() makes writes count).
+  SlotStateRange slot_state(int slot, int64_t begin, int64_t numel);
   // Writes the masters into the 16-bit parameters and all-gathers the gathered ones (after a
   // step, or after a checkpoint load wrote new masters). Collective.
   void publish_parameters();
   // With offload: where the optimizer state lives and how the step runs; empty otherwise.
   std::string offload_summary() const;
-  // With NVMe offload (device "nvme"): the files holding every slot's master and state, which
-  // checkpoints read and write through it; null otherwise.
-  NvmeOffload* nvme_offload() { return nvme_.get(); }
 
  private:
-  void publish(bool copy_masters);
+  // All-gathers the gathered parameters' buckets (those not awaiting their update).
+  void publish();
   void zero_grads();
-  at::Tensor grad(const OwnedSlot& slot);
   at::Tensor global_sq_norm();
   bool any_overflow();
-  void add_slot(OwnedSlot slot, double weight_decay, bool keep_on_device);
-  // Which slots stay on the device under offload_optimizer.ratio (true: updated there).
+  // Which slots stay on the device under offload_optimizer.ratio (true: in the device store).
   std::vector<bool> plan_device_slots(double ratio) const;
-  bool on_device(int slot) const { return !device_index_.empty() && device_index_[size_t(slot)] >= 0; }
-  // Updates the slots `which` with `opt` on the device (`numbers[k]`: slot which[k]'s number in
-  // opt) and writes their 16-bit values, except for units that gather from their masters.
-  void update_on_device(Optimizer& opt, const std::vector<int>& which, const std::vector<int>& numbers, double lr,
-                        const std::optional<at::Tensor>& divisor);
-  bool fused_16bit(const Optimizer& opt) const;
-  void update_device_share(double lr, const std::optional<at::Tensor>& divisor);
+  StateStore& store_of(int slot) const { return *slot_store_[size_t(slot)]; }
+  // Opens every store for one step (after begin_step); `background`: the stores that can update
+  // on a thread of their own do.
+  void open_stores(const StepScale& scale, bool background, const SlotAccess& access);
+  // Hands the slots in `order` to their stores (the host store first, so its copies start before
+  // the device's update).
+  void submit(const std::vector<int>& order, int priority);
   StepOutcome finish_step_begun_in_backward(double lr, double loss_scale, bool check_overflow, double max_norm);
   // offload_param "nvme": opens each unit's shard before its first slot (reading its file when
   // `read`) and closes it after its last (writing it back when `write`); empty otherwise.
   SlotAccess shard_access(bool read, bool write) const;
   void close_shards(bool write);  // any shard an access left open (a last slot without pieces)
+  void gather_awaiting(int slot);
 
   std::vector<ParamGroup*> groups_;
   std::vector<ParamGroup*> units_;  // the partitioned ones (stage 3)
@@ -145,34 +123,26 @@ class ZeroOptimizer {
   Communicator& comm_;
   StagePolicy policy_;
   bool shards_in_files_ = false;  // offload_param "nvme"
-  std::unique_ptr<Optimizer> optimizer_;
   int64_t allgather_elements_;
-  bool separate_master_;          // 16-bit parameters: fp32 masters live in their own tensors
-  // bf16/fp16 parameters: with fp32 masters on the GPU and an optimizer that fuses the step there
-  // (fused_16bit), one pass per slot reads the 16-bit gradient, updates master and state, and
-  // writes the 16-bit values.
-  bool param16_ = false;
+  bool separate_master_;          // the masters are not the parameters themselves
   std::vector<OwnedSlot> slots_;
-  // offload_optimizer.ratio < 1: the optimizer of the slots kept on the device, each slot's number
-  // there (-1: on the host; empty without a device share), and those slots in order.
-  std::unique_ptr<Optimizer> device_optimizer_;
-  bool split_by_units_ = false;   // the CPU's share is the units whose shards are in host memory
-  std::vector<int> device_index_;
-  std::vector<int> device_slots_;
-  HostOptimizer* host_optimizer_ = nullptr;
-  std::unique_ptr<OffloadedStep> offloaded_;  // set with optimizer offload to the CPU
-  std::unique_ptr<NvmeOffload> nvme_;         // set with optimizer offload to NVMe
-  std::vector<double> slot_weight_decays_;    // NVMe: registered once every slot exists
-  // CPU offload at stage 3, or at stages 1-2 with overlap_with_units: each slot's first unit in
-  // forward order (-1: updated within step(); empty: no overlap); at stages 1-2 also each unit's
-  // slots and the slots whose all-gather waits for their update.
+  // The stores (the host or NVMe one first with offload; with offload_optimizer.ratio < 1 a
+  // device store second) and each slot's.
+  std::vector<std::unique_ptr<StateStore>> stores_;
+  std::vector<StateStore*> slot_store_;
+  StateStore* device_share_ = nullptr;  // offload_optimizer.ratio < 1: the device store
+  bool offload_ = false;                // optimizer offload (to the CPU or NVMe)
+  bool cpu_offload_ = false;            // to the CPU: the host store can update in the background
+  bool split_by_units_ = false;         // the CPU's share is the units whose shards are in host memory
+  // A CPU update that overlaps the next forward (offload at stage 3, or overlap_step at stages
+  // 1-2): each slot's first unit in forward order (-1: updated within step(); empty: no overlap);
+  // at stages 1-2 also each unit's slots and the slots whose all-gather waits for their update.
   std::vector<std::vector<int>> unit_slots_;
   std::vector<int> slot_first_unit_;
   std::vector<char> awaiting_gather_;
   bool super_offload_ = false;     // the config asks for steps begun in backward
   bool step_in_backward_ = false;  // one is running: between begin_step_in_backward() and step()
   double step_lr_ = 0;
-  void gather_awaiting(int slot);
 };
 
 }  // namespace zs

@@ -1,4 +1,4 @@
-// The gradient side of an offloaded step (zero/offloaded_step.hpp, zero/nvme_offload.hpp): the
+// The gradient side of an offloaded step (host_state_store.hpp, nvme_state_store.hpp): the
 // pieces' device gradients come to the host through the transfer's ring of B buffers, B - 1
 // pieces ahead of the one being updated (with one buffer, each piece just before its update).
 #pragma once
@@ -9,7 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "zs/zero/offload_transfer.hpp"
+#include "zs/zero/state/offload_transfer.hpp"
 
 namespace zs {
 

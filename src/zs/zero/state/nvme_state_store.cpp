@@ -1,4 +1,4 @@
-#include "zs/zero/nvme_offload.hpp"
+#include "zs/zero/state/nvme_state_store.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,9 +8,7 @@
 #include <c10/util/Exception.h>
 
 #include "zs/io/tensor_swap.hpp"
-#include "zs/zero/gradient_ring.hpp"
-#include "zs/zero/offloaded_step.hpp"
-#include "zs/zero/zero_optimizer.hpp"
+#include "zs/zero/state/gradient_ring.hpp"
 
 namespace zs {
 
@@ -27,35 +25,43 @@ std::string gigabytes(double bytes) {
 
 }  // namespace
 
-NvmeOffload::NvmeOffload(HostOptimizer& optimizer, c10::Device device, const OffloadConfig& config, int rank)
-    : optimizer_(optimizer),
+NvmeStateStore::NvmeStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device, const OffloadConfig& config,
+                               int rank)
+    : optimizer_(std::move(optimizer)),
       device_(device),
       config_(config),
       rank_(rank),
       buffers_(int(std::max<int64_t>(1, config.buffer_count))),
       piece_elements_(offload_piece_elements()),
-      state_keys_(optimizer.state_keys()) {
-  TORCH_CHECK(config.device == "nvme", "NvmeOffload: offload_optimizer.device is \"", config.device, "\"");
+      state_keys_(optimizer_->state_keys()) {
+  TORCH_CHECK(config.device == "nvme", "NvmeStateStore: offload_optimizer.device is \"", config.device, "\"");
   TORCH_CHECK(!config.fast_init, "zero_optimization.offload_optimizer.fast_init is not available: the initial ",
               "optimizer state is always written to nvme_path at startup; remove fast_init");
 }
 
-NvmeOffload::~NvmeOffload() = default;
+NvmeStateStore::~NvmeStateStore() = default;
 
-int64_t NvmeOffload::record_elements(int64_t numel) const {
+void NvmeStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
+  TORCH_CHECK(!store_, "NvmeStateStore: a slot attached after the files were written");
+  if (number_.size() <= size_t(index)) number_.resize(size_t(index) + 1, -1);
+  number_[size_t(index)] = optimizer_->add_external_slot(slot.own.numel(), weight_decay);
+  attached_.push_back(index);
+}
+
+int64_t NvmeStateStore::record_elements(int64_t numel) const {
   const int64_t n = int64_t(1 + state_keys_.size()) * numel;
   return (n + kRecordAlignElements - 1) / kRecordAlignElements * kRecordAlignElements;
 }
 
-at::Tensor NvmeOffload::record(int buffer, const Piece& piece) const {
+at::Tensor NvmeStateStore::record(int buffer, const Piece& piece) const {
   return ring_[buffer].narrow(0, 0, record_elements(piece.numel));
 }
 
-at::Tensor NvmeOffload::part(const at::Tensor& record, const Piece& piece, int index) const {
+at::Tensor NvmeStateStore::part(const at::Tensor& record, const Piece& piece, int index) const {
   return record.narrow(0, int64_t(index) * piece.numel, piece.numel);
 }
 
-int NvmeOffload::part_index(const std::string& key) const {
+int NvmeStateStore::part_index(const std::string& key) const {
   if (key == "master") return 0;
   std::string known = "master";
   for (size_t i = 0; i < state_keys_.size(); ++i) {
@@ -65,21 +71,19 @@ int NvmeOffload::part_index(const std::string& key) const {
   TORCH_CHECK(false, "NVMe optimizer offload: no state \"", key, "\" (the offload files hold ", known, ")");
 }
 
-void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays,
-                        const SlotAccess& access) {
+void NvmeStateStore::attached(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
   c10::NoGradGuard no_grad;
-  TORCH_CHECK(!store_, "NvmeOffload::start called twice");
+  TORCH_CHECK(!store_, "NvmeStateStore::attached called twice");
   int64_t largest = 0;
   uint64_t total_bytes = 0;
   slot_pieces_.assign(slots.size(), {});
-  for (size_t i = 0; i < slots.size(); ++i) {
-    const int64_t numel = slots[i].own.numel();
-    optimizer_.add_external_slot(numel, weight_decays.at(i));
+  for (int i : attached_) {
+    const int64_t numel = slots[size_t(i)].own.numel();
     for (int64_t b = 0; b < numel; b += piece_elements_) {
-      const Piece piece{int(i), b, std::min(piece_elements_, numel - b)};
-      slot_pieces_[i].push_back(pieces_.size());
+      const Piece piece{i, b, std::min(piece_elements_, numel - b)};
+      slot_pieces_[size_t(i)].push_back(pieces_.size());
       pieces_.push_back(piece);
-      piece_slots_.push_back(int(i));
+      piece_slots_.push_back(i);
       largest = std::max(largest, record_elements(piece.numel));
       total_bytes += uint64_t(record_elements(piece.numel)) * sizeof(float);
     }
@@ -110,15 +114,32 @@ void NvmeOffload::start(const std::vector<OwnedSlot>& slots, const std::vector<d
     at::Tensor rec = record(b, p);
     rec.zero_();
     access.before(piece_slots_, k);
-    part(rec, p, 0).copy_(slots[p.slot].own.narrow(0, p.begin, p.numel));
+    part(rec, p, 0).copy_(slots[size_t(p.slot)].own.narrow(0, p.begin, p.numel));
     access.after(piece_slots_, k);
     writes[b] = store_->swap_out(key(k), rec);
   }
   for (const SwapHandle& w : writes) w.wait();
 }
 
-void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad,
-                      double lr, double grad_divisor, const SlotAccess& access) {
+void NvmeStateStore::open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
+                          const SlotAccess& access) {
+  TORCH_CHECK(!background, "NVMe optimizer offload updates within the step, not beside it");
+  slots_ = &slots;
+  lr_ = scale.lr();
+  divisor_ = scale.host_divisor();
+  access_ = access;
+}
+
+void NvmeStateStore::submit(std::vector<int> order, int priority) {
+  TORCH_CHECK(slots_, "NvmeStateStore: submit() outside a step");
+  if (order.empty()) return;
+  TORCH_CHECK(order == attached_, "NvmeStateStore: the update takes every slot at once, in order");
+  run();
+}
+
+void NvmeStateStore::run() {
+  const std::vector<OwnedSlot>& slots = *slots_;
+  const SlotAccess& access = access_;
   flush();
   cached_piece_ = -1;  // the step rewrites every record and reuses ring buffer 0
   const size_t n = pieces_.size();
@@ -139,14 +160,14 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
     transfer_->begin();
     GradientRing ring(*transfer_, buffers_, n, [&](size_t k) {
       const Piece& p = pieces_[k];
-      return grad(slots[p.slot]).narrow(0, p.begin, p.numel);
+      return slots[size_t(p.slot)].grad().narrow(0, p.begin, p.numel);
     });
     for (size_t k = 0; k < n; ++k) {
       for (; next_read < n && next_read <= k + reads_ahead; ++next_read) issue_read(next_read);
       const at::Tensor& host_grad = ring.take(k);
       const int b = int(k % buffers);
       const Piece& p = pieces_[k];
-      const OwnedSlot& slot = slots[p.slot];
+      const OwnedSlot& slot = slots[size_t(p.slot)];
       reads[b].wait();
       const at::Tensor rec = record(b, p);
       const at::Tensor master = part(rec, p, 0);
@@ -158,10 +179,10 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
       if (dst.scalar_type() == at::kFloat) {
         // fp32 parameters: the master goes back; it is copied out first, since the record's
         // buffer is reused before the step's sends are over.
-        optimizer_.step_piece(p.slot, master, state, host_grad, lr, grad_divisor, at::Tensor());
+        optimizer_->step_piece(number_[size_t(p.slot)], master, state, host_grad, lr_, divisor_, at::Tensor());
         out.copy_(master);
       } else {
-        optimizer_.step_piece(p.slot, master, state, host_grad, lr, grad_divisor, out);
+        optimizer_->step_piece(number_[size_t(p.slot)], master, state, host_grad, lr_, divisor_, out);
       }
       transfer_->send(b, out, dst);
       access.after(piece_slots_, k);
@@ -180,7 +201,7 @@ void NvmeOffload::run(const std::vector<OwnedSlot>& slots, const std::function<a
   for (const SwapHandle& w : writes) w.wait();
 }
 
-void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
+void NvmeStateStore::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
   c10::NoGradGuard no_grad;
   flush();
   cached_piece_ = -1;
@@ -196,7 +217,7 @@ void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAc
       const Piece& p = pieces_[k];
       reads[b].wait();
       access.before(piece_slots_, k);
-      slots[p.slot].own.narrow(0, p.begin, p.numel).copy_(part(record(b, p), p, 0));
+      slots[size_t(p.slot)].own.narrow(0, p.begin, p.numel).copy_(part(record(b, p), p, 0));
       access.after(piece_slots_, k);
     }
   } catch (...) {
@@ -205,7 +226,7 @@ void NvmeOffload::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAc
   }
 }
 
-at::Tensor NvmeOffload::cached(size_t piece) {
+at::Tensor NvmeStateStore::cached(size_t piece) {
   const at::Tensor rec = record(0, pieces_[piece]);
   if (cached_piece_ != int64_t(piece)) {
     flush();
@@ -216,7 +237,7 @@ at::Tensor NvmeOffload::cached(size_t piece) {
   return rec;
 }
 
-at::Tensor NvmeOffload::read(int slot, const std::string& key, int64_t begin, int64_t numel) {
+at::Tensor NvmeStateStore::read(int slot, const std::string& key, int64_t begin, int64_t numel) {
   const int index = part_index(key);
   at::Tensor out = at::empty({numel}, at::TensorOptions().dtype(at::kFloat));
   for (size_t k : slot_pieces_.at(slot)) {
@@ -228,7 +249,7 @@ at::Tensor NvmeOffload::read(int slot, const std::string& key, int64_t begin, in
   return out;
 }
 
-void NvmeOffload::write(int slot, const std::string& key, int64_t begin, const at::Tensor& values) {
+void NvmeStateStore::write(int slot, const std::string& key, int64_t begin, const at::Tensor& values) {
   const int index = part_index(key);
   const at::Tensor flat = values.reshape({-1});
   const int64_t numel = flat.numel();
@@ -241,17 +262,25 @@ void NvmeOffload::write(int slot, const std::string& key, int64_t begin, const a
   }
 }
 
-void NvmeOffload::flush() {
+void NvmeStateStore::flush() {
   if (cached_piece_ < 0 || !cached_dirty_) return;
   store_->swap_out(key(size_t(cached_piece_)), record(0, pieces_[size_t(cached_piece_)])).wait();
   cached_dirty_ = false;
 }
 
-std::string NvmeOffload::describe() const {
+SlotStateRange NvmeStateStore::state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) {
+  SlotStateRange range;
+  range.keys = state_keys_;
+  range.read = [this, index, begin, numel](const std::string& key) { return read(index, key, begin, numel); };
+  range.write = [this, index, begin](const std::string& key, const at::Tensor& values) { write(index, key, begin, values); };
+  return range;
+}
+
+std::string NvmeStateStore::describe() const {
   const int64_t ring_elements = ring_.empty() ? 0 : ring_[0].numel();
   std::string text = "optimizer state offloaded to nvme (" + (store_ ? store_->directory() : config_.nvme_path) + ", " +
                      (store_ ? store_->engine_name() : "not started") + ", " +
-                     gigabytes(double(store_ ? store_->stored_bytes() : 0)) + " in files) | " + optimizer_.describe() +
+                     gigabytes(double(store_ ? store_->stored_bytes() : 0)) + " in files) | " + optimizer_->describe() +
                      " | " + std::to_string(buffers_) + " piece buffer(s) of " + std::to_string(ring_elements) +
                      " fp32 values, pieces of " + std::to_string(piece_elements_) + " elements, pipeline read " +
                      (config_.pipeline_read ? "on" : "off") + ", write " + (config_.pipeline_write ? "on" : "off");

@@ -1,5 +1,5 @@
-// The optimizer step with the optimizer state on NVMe ("offload_optimizer": {"device": "nvme",
-// "nvme_path": ...}).
+// The optimizer state on NVMe ("offload_optimizer": {"device": "nvme", "nvme_path": ...}); see
+// state_store.hpp.
 //
 // The fp32 master weights and optimizer state of every slot live in files under
 // <nvme_path>/zeroshard_rank<r>/ (io/tensor_swap.hpp), not in host memory. Slots are cut into pieces
@@ -13,88 +13,87 @@
 //   piece k-1:          record written back (pipeline_write: waited only before its buffer is reused)
 //
 // Without pipeline_read a piece's record is read when its turn comes; without pipeline_write each
-// write is waited for at once. Checkpoints reach the records through read()/write(), which keep
-// one piece in a ring buffer between calls.
+// write is waited for at once. The update runs within the step, over every slot in one pass.
+// Checkpoints reach the records through state(), which keeps one piece in a ring buffer between
+// calls.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
 #include "zs/config/config.hpp"
 #include "zs/optim/host_optimizer.hpp"
-#include "zs/zero/offload_transfer.hpp"
-#include "zs/zero/offloaded_step.hpp"
+#include "zs/zero/state/offload_transfer.hpp"
+#include "zs/zero/state/state_store.hpp"
 
 namespace zs {
 
-struct OwnedSlot;
 class TensorSwapStore;
 
-class NvmeOffload {
+class NvmeStateStore final : public StateStore {
  public:
   // Checks the config (fast_init is refused: the initial state is always written). Nothing is
-  // written until start().
-  NvmeOffload(HostOptimizer& optimizer, c10::Device device, const OffloadConfig& config, int rank);
-  ~NvmeOffload();
+  // written until attached().
+  NvmeStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device, const OffloadConfig& config, int rank);
+  ~NvmeStateStore() override;
 
-  // Registers every slot with the optimizer (add_external_slot), opens the store (checks that
-  // nvme_path exists, is writable and has room for every record) and writes each slot's initial
-  // master (its `own` values in fp32) and zero state. Once, after all slots exist. `access` as
-  // for run().
-  void start(const std::vector<OwnedSlot>& slots, const std::vector<double>& weight_decays,
-             const SlotAccess& access = {});
-
-  // The update of every slot after optimizer.begin_step(), as OffloadedStep::run.
-  void run(const std::vector<OwnedSlot>& slots, const std::function<at::Tensor(const OwnedSlot&)>& grad, double lr,
-           double grad_divisor, const SlotAccess& access = {});
-
-  // Writes every slot's master into its `own` values (after a checkpoint load).
-  void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access = {});
-
-  // "master" or a state key of slot `slot`, elements [begin, begin + numel): read into a new host
-  // fp32 tensor, or overwritten with `values`. Writes reach the file at the latest on flush().
-  std::vector<std::string> state_keys() const { return state_keys_; }
-  at::Tensor read(int slot, const std::string& key, int64_t begin, int64_t numel);
-  void write(int slot, const std::string& key, int64_t begin, const at::Tensor& values);
-  void flush();
-
+  void attach(OwnedSlot& slot, int index, double weight_decay) override;
+  // Opens the files (checks that nvme_path exists, is writable and has room for every record)
+  // and writes each slot's initial master (its `own` values in fp32) and zero state.
+  void attached(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
+  Optimizer& optimizer() override { return *optimizer_; }
+  void open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
+            const SlotAccess& access) override;
+  // Every attached slot, in order, in one call.
+  void submit(std::vector<int> order, int priority) override;
+  void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
+  SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) override;
   // "optimizer state offloaded to nvme (/nvme/zeroshard_rank0, io_uring, 1.23 GB) | ..."
-  std::string describe() const;
+  std::string describe() const override;
 
  private:
   struct Piece {
     int slot;
     int64_t begin, numel;
   };
+  void run();  // the update of every piece
   int64_t record_elements(int64_t numel) const;  // (1 + states) x numel, padded for O_DIRECT
   at::Tensor record(int buffer, const Piece& piece) const;
   // A record's part: 0 the master, 1.. the state tensors.
   at::Tensor part(const at::Tensor& record, const Piece& piece, int index) const;
   std::string key(size_t piece) const { return "piece" + std::to_string(piece); }
   int part_index(const std::string& key) const;
+  // "master" or a state key of slot `slot`, elements [begin, begin + numel): read into a new host
+  // fp32 tensor, or overwritten with `values` (reaching the file at the latest on flush()).
+  at::Tensor read(int slot, const std::string& key, int64_t begin, int64_t numel);
+  void write(int slot, const std::string& key, int64_t begin, const at::Tensor& values);
+  void flush();
   // The cached piece for read()/write(): brought into ring buffer 0.
   at::Tensor cached(size_t piece);
 
-  HostOptimizer& optimizer_;
+  std::unique_ptr<HostOptimizer> optimizer_;
   c10::Device device_;
   OffloadConfig config_;
   int rank_;
   int buffers_;
   int64_t piece_elements_;
   std::vector<std::string> state_keys_;
+  std::vector<int> number_;                       // slot index -> its number in optimizer_
   std::vector<Piece> pieces_;
   std::vector<int> piece_slots_;                  // piece -> its slot (for SlotAccess)
-  std::vector<std::vector<size_t>> slot_pieces_;  // slot -> its pieces, in order
+  std::vector<std::vector<size_t>> slot_pieces_;  // slot index -> its pieces, in order
   std::vector<at::Tensor> ring_;                  // buffer_count records, aligned for O_DIRECT
   std::unique_ptr<TensorSwapStore> store_;
   std::unique_ptr<OffloadTransfer> transfer_;
   int64_t cached_piece_ = -1;  // the piece ring_[0] holds for read()/write(), -1: none
   bool cached_dirty_ = false;
+  // The open step.
+  const std::vector<OwnedSlot>* slots_ = nullptr;
+  double lr_ = 0, divisor_ = 1;
+  SlotAccess access_;
 };
 
 }  // namespace zs

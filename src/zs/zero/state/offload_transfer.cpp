@@ -1,10 +1,19 @@
 // OffloadTransfer on the CPU (no copies), and the choice of implementation by device.
-#include "zs/zero/offload_transfer.hpp"
+#include "zs/zero/state/offload_transfer.hpp"
 
 #include <stdexcept>
 #include <string>
 
+#include "zs/config/env.hpp"
+
 namespace zs {
+
+int64_t offload_piece_elements() {
+  constexpr int64_t kDefault = int64_t(4) << 20;
+  const int64_t n = positive_int_from_env("ZS_OFFLOAD_PIECE_ELEMENTS").value_or(kDefault);
+  return (n + 15) / 16 * 16;
+}
+
 namespace {
 
 // The ranks' "device" is the CPU: gradients and parameters already are host memory.

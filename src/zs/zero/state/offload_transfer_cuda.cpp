@@ -12,7 +12,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include "zs/zero/offload_transfer.hpp"
+#include "zs/zero/state/offload_transfer.hpp"
 
 namespace zs {
 namespace {

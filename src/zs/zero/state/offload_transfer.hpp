@@ -1,5 +1,5 @@
-// The copies of an offloaded optimizer step (zero/offloaded_step.hpp): shard gradients from the
-// device to the host, updated parameter values back. Work goes through a small ring of numbered
+// The copies of an offloaded optimizer step (host_state_store.hpp, nvme_state_store.hpp): shard
+// gradients from the device to the host, updated parameter values back. Work goes through a small ring of numbered
 // buffers, so the step can update one piece while the next piece's gradient is still in flight.
 //
 // Two implementations: on CUDA (offload_transfer_cuda.cpp, GPU build only) the copies run on a
@@ -37,18 +37,22 @@ class OffloadTransfer {
   virtual void send(int b, const at::Tensor& host, const at::Tensor& device_dst) = 0;
   // Makes device work queued from now on wait for every send of this step.
   virtual void finish() = 0;
-  // For a step that runs while the device computes (OffloadedStep::start): `count` slots will be
-  // marked; mark_slot(s) after slot s's last send; wait_slot(s) makes device work queued from now
-  // on (on the caller's current stream) wait for those sends.
+  // For a step that runs while the device computes (HostStateStore in the background): `count`
+  // slots will be marked; mark_slot(s) after slot s's last send; wait_slot(s) makes device work
+  // queued from now on (on the caller's current stream) wait for those sends.
   virtual void prepare_slots(int count) = 0;
   virtual void mark_slot(int slot) = 0;
   virtual void wait_slot(int slot) = 0;
-  // For a step whose slots arrive during backward (OffloadedStep::submit): mark_grads_ready(s),
+  // For a step whose slots arrive during backward (HostStateStore::submit): mark_grads_ready(s),
   // on the stream that finished slot s's gradient, notes that point; copies_after_grads(s) makes
   // the copies queued from now on wait for it (called by the thread that fetches them).
   virtual void mark_grads_ready(int slot) = 0;
   virtual void copies_after_grads(int slot) = 0;
 };
+
+// Elements per piece: 4M (16 MiB of fp32), a multiple of the CPU kernel's 16-element vectors;
+// ZS_OFFLOAD_PIECE_ELEMENTS overrides it (tests use small pieces to split slots).
+int64_t offload_piece_elements();
 
 // `buffers`: ring size (>= 1); `buffer_elements`: the largest piece a buffer holds.
 std::unique_ptr<OffloadTransfer> make_offload_transfer(c10::Device device, int buffers, int64_t buffer_elements);

@@ -1,0 +1,124 @@
+#include "zs/zero/state/device_state_store.hpp"
+
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+
+namespace zs {
+
+namespace {
+// fp32 gradient scratch an unfused update may hold at once (elements): 256 MiB, or one bucket if
+// larger.
+constexpr int64_t kStepScratchElements = 64 << 20;
+}  // namespace
+
+SlotStateRange state_in_memory(const at::Tensor& master, const std::map<std::string, at::Tensor>& state,
+                               int64_t begin, int64_t numel) {
+  SlotStateRange range;
+  range.master = master.narrow(0, begin, numel);
+  for (const auto& [key, t] : state) {
+    range.keys.push_back(key);
+    range.state[key] = t.narrow(0, begin, numel);
+  }
+  auto view = [master = range.master, state = range.state](const std::string& key) {
+    if (key == "master") return master;
+    auto it = state.find(key);
+    TORCH_CHECK(it != state.end(), "the optimizer holds no state \"", key, "\"");
+    return it->second;
+  };
+  range.read = view;
+  range.write = [view](const std::string& key, const at::Tensor& values) {
+    c10::NoGradGuard no_grad;
+    at::Tensor dst = view(key);
+    dst.copy_(values.reshape({-1}));
+  };
+  return range;
+}
+
+DeviceStateStore::DeviceStateStore(std::unique_ptr<Optimizer> optimizer, c10::Device device, bool separate_master)
+    : optimizer_(std::move(optimizer)), device_(device), separate_master_(separate_master) {}
+
+void DeviceStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
+  c10::NoGradGuard no_grad;
+  TORCH_CHECK(slot.own.device() == device_, "DeviceStateStore: slot ", index, " (", slot.group->name(),
+              ") has its values on ", slot.own.device(), ", not on ", device_);
+  slot.master = separate_master_ ? slot.own.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true) : slot.own;
+  if (number_.size() <= size_t(index)) number_.resize(size_t(index) + 1, -1);
+  number_[size_t(index)] = optimizer_->add_param(slot.master, weight_decay);
+  attached_.push_back(index);
+}
+
+void DeviceStateStore::open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
+                            const SlotAccess& access) {
+  TORCH_CHECK(access.empty(), "DeviceStateStore: the device's slots have no shards in files");
+  slots_ = &slots;
+  scale_ = scale;
+}
+
+bool DeviceStateStore::fused_16bit(const OwnedSlot& slot) const {
+  const at::ScalarType dtype = slot.own.scalar_type();
+  return separate_master_ && (dtype == at::kBFloat16 || dtype == at::kHalf) && optimizer_->has_fused_16bit_step();
+}
+
+void DeviceStateStore::submit(std::vector<int> order, int priority) {
+  TORCH_CHECK(slots_ && scale_, "DeviceStateStore: submit() outside a step");
+  if (order.empty()) return;
+  const std::vector<OwnedSlot>& slots = *slots_;
+  std::vector<int> numbers;
+  for (int i : order) numbers.push_back(number_.at(size_t(i)));
+  if (fused_16bit(slots[size_t(order.front())])) {
+    // The gradients as they are, no fp32 scratch; the 16-bit values are written by the same pass
+    // (not for units that gather from their masters: their 16-bit shards are gone).
+    std::vector<at::Tensor> grads, params;
+    for (int i : order) {
+      const OwnedSlot& slot = slots[size_t(i)];
+      grads.push_back(slot.grad());
+      params.push_back(slot.group->gathers_from_masters() ? at::Tensor() : slot.own);
+    }
+    optimizer_->step_slots_16bit(numbers, grads, params, scale_->lr(), scale_->divisor());
+    return;
+  }
+  // 16-bit gradients become fp32 a few slots at a time, so the scratch stays bounded instead of
+  // doubling the gradient memory.
+  std::vector<int> batch;
+  std::vector<at::Tensor> grads;
+  int64_t scratch = 0;
+  auto flush = [&]() {
+    if (!batch.empty()) optimizer_->step_slots(batch, grads, scale_->lr(), scale_->divisor());
+    batch.clear();
+    grads.clear();
+    scratch = 0;
+  };
+  for (size_t k = 0; k < order.size(); ++k) {
+    at::Tensor g = slots[size_t(order[k])].grad();
+    if (g.scalar_type() != at::kFloat) {
+      g = g.to(at::kFloat);
+      scratch += g.numel();
+    }
+    batch.push_back(numbers[k]);
+    grads.push_back(g);
+    if (scratch >= kStepScratchElements) flush();
+  }
+  flush();
+  if (!separate_master_) return;
+  for (int i : order) {
+    const OwnedSlot& slot = slots[size_t(i)];
+    if (!slot.group->gathers_from_masters()) slot.own.copy_(slot.master.view_as(slot.own));
+  }
+}
+
+void DeviceStateStore::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
+  c10::NoGradGuard no_grad;
+  if (!separate_master_) return;  // the masters are the parameters
+  for (int i : attached_) {
+    const OwnedSlot& slot = slots[size_t(i)];
+    if (!slot.group->gathers_from_masters()) slot.own.copy_(slot.master.view_as(slot.own));
+  }
+}
+
+SlotStateRange DeviceStateStore::state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) {
+  return state_in_memory(slot.master, optimizer_->state(number_.at(size_t(index))), begin, numel);
+}
+
+std::string DeviceStateStore::describe() const { return "optimizer state on the device (" + optimizer_->name() + ")"; }
+
+}  // namespace zs
