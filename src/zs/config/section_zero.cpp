@@ -85,8 +85,8 @@ static OffloadConfig read_offload_optimizer(Section& zero) {
   o.pipeline_read = s.get_bool("pipeline_read", pipeline);
   o.pipeline_write = s.get_bool("pipeline_write", pipeline);
   o.overlap_step = s.get_bool("overlap_step", o.overlap_step);
-  if (o.overlap_step && o.device != "cpu")
-    fail(s.key_path("overlap_step") + " needs " + s.key_path("device") + " \"cpu\"");
+  if (o.overlap_step && !o.enabled())
+    fail(s.key_path("overlap_step") + " needs " + s.key_path("device") + " \"cpu\" or \"nvme\"");
   o.super_offload = s.get_bool("super_offload", o.super_offload);
   if (o.super_offload && o.device != "cpu")
     fail(s.key_path("super_offload") + " needs " + s.key_path("device") + " \"cpu\"");

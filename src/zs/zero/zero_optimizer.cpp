@@ -98,11 +98,11 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
       unit->gather_from_masters(std::move(masters));
     }
   }
-  // CPU offload at stage 3 with shards in memory: the units' slots are updated while the next
-  // forward runs, and a unit's gather waits only for its own. With super_offload a unit's slots go
-  // to that update as soon as backward has reduced its gradient (begin_step_in_backward), the
-  // units nearest the forward's start first.
-  if (cpu_offload_ && !units_.empty() && !shards_in_files_) {
+  // Optimizer offload (CPU or NVMe) at stage 3 with shards in memory: the units' slots are updated
+  // while the next forward runs, and a unit's gather waits only for its own. With super_offload a
+  // unit's slots go to that update as soon as backward has reduced its gradient
+  // (begin_step_in_backward), the units nearest the forward's start first.
+  if (offload_ && !units_.empty() && !shards_in_files_) {
     super_offload_ = offload.super_offload;
     slot_first_unit_.assign(slots_.size(), -1);
     StateStore* host = stores_.front().get();
@@ -224,13 +224,13 @@ void ZeroOptimizer::zero_grads() {
 }
 
 void ZeroOptimizer::overlap_with_units(const std::vector<std::vector<at::Tensor>>& unit_params) {
-  if (!cpu_offload_ || !units_.empty() || !policy_.gather_after_step || unit_params.empty()) return;
+  if (!offload_ || !units_.empty() || !policy_.gather_after_step || unit_params.empty()) return;
   std::unordered_map<const c10::TensorImpl*, int> unit_of;
   for (size_t u = 0; u < unit_params.size(); ++u)
     for (const at::Tensor& t : unit_params[u]) unit_of[t.unsafeGetTensorImpl()] = int(u);
   unit_slots_.assign(unit_params.size(), {});
   slot_first_unit_.assign(slots_.size(), -1);
-  for (int i : stores_.front()->slots()) {  // the CPU's (a device share is updated within step())
+  for (int i : stores_.front()->slots()) {  // the offloaded ones (a device share is updated within step())
     const OwnedSlot& slot = slots_[size_t(i)];
     const FlatBucket& bucket = slot.layout->buckets[slot.bucket];
     std::vector<int> units;

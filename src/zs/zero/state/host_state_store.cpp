@@ -1,7 +1,6 @@
 #include "zs/zero/state/host_state_store.hpp"
 
 #include <algorithm>
-#include <stdexcept>
 #include <string>
 
 #include <c10/core/GradMode.h>
@@ -14,19 +13,10 @@ namespace zs {
 
 HostStateStore::HostStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device,
                                const OffloadConfig& config)
-    : optimizer_(std::move(optimizer)),
-      device_(device),
+    : OffloadedStateStore(device, int(std::max<int64_t>(1, config.buffer_count)), offload_piece_elements()),
+      optimizer_(std::move(optimizer)),
       // Only a CUDA build can pin; a CPU "device" needs no page-locked memory anyway.
-      pin_memory_(config.pin_memory && device.is_cuda()),
-      buffers_(int(std::max<int64_t>(1, config.buffer_count))),
-      piece_elements_(offload_piece_elements()),
-      transfer_(make_offload_transfer(device, buffers_, piece_elements_)) {}
-
-HostStateStore::~HostStateStore() {
-  if (!worker_.joinable()) return;
-  close();
-  worker_.join();
-}
+      pin_memory_(config.pin_memory && device.is_cuda()) {}
 
 void HostStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
   c10::NoGradGuard no_grad;
@@ -35,107 +25,6 @@ void HostStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
   if (number_.size() <= size_t(index)) number_.resize(size_t(index) + 1, -1);
   number_[size_t(index)] = optimizer_->add_param(slot.master, weight_decay);
   attached_.push_back(index);
-}
-
-void HostStateStore::open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
-                          const SlotAccess& access) {
-  TORCH_CHECK(!running(), "offload: a step started while the previous one is still updating");
-  TORCH_CHECK(!background || access.empty(), "offload: shards in files are updated within the step, not beside it");
-  slots_ = &slots;
-  lr_ = scale.lr();
-  divisor_ = scale.host_divisor();
-  background_ = background;
-  access_ = access;
-  open_ = true;
-  transfer_->begin();  // on the caller's stream: after the gradients and the previous step's sends
-  if (!background_) return;
-  transfer_->prepare_slots(int(slots.size()));
-  sent_.assign(slots.size(), 0);
-  queue_.clear();
-  closed_ = drained_ = false;
-  error_ = nullptr;
-  worker_ = std::thread([this] { work(); });
-}
-
-void HostStateStore::submit(std::vector<int> order, int priority) {
-  TORCH_CHECK(open_, "offload: slots handed over outside a step");
-  if (order.empty()) return;
-  Batch batch{std::move(order), {}, priority};
-  for (int i : batch.order) batch.grads.push_back((*slots_)[size_t(i)].grad());
-  if (!background_) return update(batch, access_, {});
-  transfer_->mark_grads_ready(batch.order.front());
-  std::lock_guard<std::mutex> lock(mutex_);
-  TORCH_CHECK(!closed_, "offload: slots handed to a step that was closed");
-  queue_.push_back(std::move(batch));
-  batch_queued_.notify_one();
-}
-
-void HostStateStore::close() {
-  if (!background_) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  closed_ = true;
-  batch_queued_.notify_one();
-}
-
-void HostStateStore::work() {
-  const auto slot_done = [this](int s) {
-    transfer_->mark_slot(s);
-    std::lock_guard<std::mutex> lock(mutex_);
-    sent_[size_t(s)] = 1;
-    slot_sent_.notify_all();
-  };
-  try {
-    while (true) {
-      Batch batch;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        batch_queued_.wait(lock, [&] { return !queue_.empty() || closed_; });
-        if (queue_.empty()) break;
-        auto next = std::min_element(queue_.begin(), queue_.end(),
-                                     [](const Batch& a, const Batch& b) { return a.priority < b.priority; });
-        batch = std::move(*next);
-        queue_.erase(next);
-      }
-      transfer_->copies_after_grads(batch.order.front());
-      update(batch, {}, slot_done);
-    }
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    error_ = std::current_exception();
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  drained_ = true;
-  slot_sent_.notify_all();
-}
-
-void HostStateStore::wait(int slot) {
-  if (!background_ || !worker_.joinable()) return;
-  bool failed = false;
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    slot_sent_.wait(lock, [&] { return sent_.at(size_t(slot)) || error_ || drained_; });
-    if (!error_ && !sent_[size_t(slot)])
-      error_ = std::make_exception_ptr(std::runtime_error(
-          "offload: optimizer slot " + std::to_string(slot) + " was never handed to the step that just ended"));
-    failed = error_ != nullptr;
-  }
-  if (failed) finish();  // rethrows
-  transfer_->wait_slot(slot);
-}
-
-void HostStateStore::finish() {
-  if (!open_) return;
-  open_ = false;
-  if (worker_.joinable()) {
-    close();
-    worker_.join();
-    if (error_) {
-      std::exception_ptr error = error_;
-      error_ = nullptr;
-      std::rethrow_exception(error);
-    }
-  }
-  transfer_->finish();
 }
 
 void HostStateStore::update(const Batch& batch, const SlotAccess& access, const std::function<void(int)>& slot_done) {

@@ -27,19 +27,17 @@ std::string gigabytes(double bytes) {
 
 NvmeStateStore::NvmeStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device, const OffloadConfig& config,
                                int rank)
-    : optimizer_(std::move(optimizer)),
-      device_(device),
+    : OffloadedStateStore(device, int(std::max<int64_t>(1, config.buffer_count)), offload_piece_elements()),
+      optimizer_(std::move(optimizer)),
       config_(config),
       rank_(rank),
-      buffers_(int(std::max<int64_t>(1, config.buffer_count))),
-      piece_elements_(offload_piece_elements()),
       state_keys_(optimizer_->state_keys()) {
   TORCH_CHECK(config.device == "nvme", "NvmeStateStore: offload_optimizer.device is \"", config.device, "\"");
   TORCH_CHECK(!config.fast_init, "zero_optimization.offload_optimizer.fast_init is not available: the initial ",
               "optimizer state is always written to nvme_path at startup; remove fast_init");
 }
 
-NvmeStateStore::~NvmeStateStore() = default;
+NvmeStateStore::~NvmeStateStore() { stop_background(); }
 
 void NvmeStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
   TORCH_CHECK(!store_, "NvmeStateStore: a slot attached after the files were written");
@@ -102,7 +100,6 @@ void NvmeStateStore::attached(const std::vector<OwnedSlot>& slots, const SlotAcc
     throw IoError(std::string("zero_optimization.offload_optimizer (device \"nvme\"): ") + e.what());
   }
   for (int b = 0; b < buffers_; ++b) ring_.push_back(make_aligned_host_tensor(largest, at::kFloat));
-  transfer_ = make_offload_transfer(device_, buffers_, piece_elements_);
 
   // The initial records: master = the slot's values in fp32, state zero. Writes overlap the
   // filling of the next buffers; a buffer is reused once its write finished.
@@ -121,28 +118,23 @@ void NvmeStateStore::attached(const std::vector<OwnedSlot>& slots, const SlotAcc
   for (const SwapHandle& w : writes) w.wait();
 }
 
-void NvmeStateStore::open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
-                          const SlotAccess& access) {
-  TORCH_CHECK(!background, "NVMe optimizer offload updates within the step, not beside it");
-  slots_ = &slots;
-  lr_ = scale.lr();
-  divisor_ = scale.host_divisor();
-  access_ = access;
-}
-
-void NvmeStateStore::submit(std::vector<int> order, int priority) {
-  TORCH_CHECK(slots_, "NvmeStateStore: submit() outside a step");
-  if (order.empty()) return;
-  TORCH_CHECK(order == attached_, "NvmeStateStore: the update takes every slot at once, in order");
-  run();
-}
-
-void NvmeStateStore::run() {
+void NvmeStateStore::update(const Batch& batch, const SlotAccess& access, const std::function<void(int)>& slot_done) {
   const std::vector<OwnedSlot>& slots = *slots_;
-  const SlotAccess& access = access_;
   flush();
-  cached_piece_ = -1;  // the step rewrites every record and reuses ring buffer 0
-  const size_t n = pieces_.size();
+  cached_piece_ = -1;  // the step rewrites the records and reuses ring buffer 0
+  // The batch's pieces, slot by slot in its order.
+  std::vector<size_t> todo, todo_grads;  // piece; its slot's position in the batch
+  std::vector<int> todo_slots;
+  for (size_t j = 0; j < batch.order.size(); ++j) {
+    const int i = batch.order[j];
+    if (slot_pieces_.at(size_t(i)).empty() && slot_done) slot_done(i);  // nothing to update: ready now
+    for (size_t piece : slot_pieces_[size_t(i)]) {
+      todo.push_back(piece);
+      todo_grads.push_back(j);
+      todo_slots.push_back(i);
+    }
+  }
+  const size_t n = todo.size();
   const size_t buffers = size_t(buffers_);
   // Ring buffers: one being updated, one being written back (pipeline_write), the rest read ahead.
   const size_t busy = config_.pipeline_write ? 2 : 1;
@@ -153,44 +145,44 @@ void NvmeStateStore::run() {
   auto issue_read = [&](size_t j) {
     const int b = int(j % buffers);
     writes[b].wait();  // the buffer's previous piece is on its way to the file
-    reads[b] = store_->swap_in(key(j), record(b, pieces_[j]));
+    reads[b] = store_->swap_in(key(todo[j]), record(b, pieces_[todo[j]]));
     if (!config_.pipeline_read) reads[b].wait();
   };
   try {
-    transfer_->begin();
     GradientRing ring(*transfer_, buffers_, n, [&](size_t k) {
-      const Piece& p = pieces_[k];
-      return slots[size_t(p.slot)].grad().narrow(0, p.begin, p.numel);
+      const Piece& p = pieces_[todo[k]];
+      return batch.grads[todo_grads[k]].narrow(0, p.begin, p.numel);
     });
     for (size_t k = 0; k < n; ++k) {
       for (; next_read < n && next_read <= k + reads_ahead; ++next_read) issue_read(next_read);
       const at::Tensor& host_grad = ring.take(k);
       const int b = int(k % buffers);
-      const Piece& p = pieces_[k];
+      const Piece& p = pieces_[todo[k]];
       const OwnedSlot& slot = slots[size_t(p.slot)];
+      const int number = number_[size_t(p.slot)];
       reads[b].wait();
       const at::Tensor rec = record(b, p);
       const at::Tensor master = part(rec, p, 0);
       std::vector<at::Tensor> state;
       for (size_t s = 0; s < state_keys_.size(); ++s) state.push_back(part(rec, p, int(s) + 1));
-      access.before(piece_slots_, k);
+      access.before(todo_slots, k);
       const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
       const at::Tensor out = transfer_->param_buffer(b, dst);
       if (dst.scalar_type() == at::kFloat) {
         // fp32 parameters: the master goes back; it is copied out first, since the record's
         // buffer is reused before the step's sends are over.
-        optimizer_->step_piece(number_[size_t(p.slot)], master, state, host_grad, lr_, divisor_, at::Tensor());
+        optimizer_->step_piece(number, master, state, host_grad, lr_, divisor_, at::Tensor());
         out.copy_(master);
       } else {
-        optimizer_->step_piece(number_[size_t(p.slot)], master, state, host_grad, lr_, divisor_, out);
+        optimizer_->step_piece(number, master, state, host_grad, lr_, divisor_, out);
       }
       transfer_->send(b, out, dst);
-      access.after(piece_slots_, k);
+      access.after(todo_slots, k);
       ring.release(k);
-      writes[b] = store_->swap_out(key(k), rec);
+      writes[b] = store_->swap_out(key(todo[k]), rec);
       if (!config_.pipeline_write) writes[b].wait();
+      if (slot_done && (k + 1 == n || todo_slots[k + 1] != p.slot)) slot_done(p.slot);
     }
-    transfer_->finish();
   } catch (...) {
     // The ring buffers must not be touched again while transfers into or out of them run.
     for (const SwapHandle& r : reads) (void)r.wait_for_error();

@@ -13,9 +13,10 @@
 //   piece k-1:          record written back (pipeline_write: waited only before its buffer is reused)
 //
 // Without pipeline_read a piece's record is read when its turn comes; without pipeline_write each
-// write is waited for at once. The update runs within the step, over every slot in one pass.
-// Checkpoints reach the records through state(), which keeps one piece in a ring buffer between
-// calls.
+// write is waited for at once. In the background (offloaded_state_store.hpp) this runs on a thread
+// of its own while the device goes on, as with the state in host memory: at stage 3 a unit's
+// gather waits only for its own slots. Checkpoints reach the records through state(), which keeps
+// one piece in a ring buffer between calls.
 #pragma once
 
 #include <memory>
@@ -26,14 +27,13 @@
 
 #include "zs/config/config.hpp"
 #include "zs/optim/host_optimizer.hpp"
-#include "zs/zero/state/offload_transfer.hpp"
-#include "zs/zero/state/state_store.hpp"
+#include "zs/zero/state/offloaded_state_store.hpp"
 
 namespace zs {
 
 class TensorSwapStore;
 
-class NvmeStateStore final : public StateStore {
+class NvmeStateStore final : public OffloadedStateStore {
  public:
   // Checks the config (fast_init is refused: the initial state is always written). Nothing is
   // written until attached().
@@ -45,21 +45,13 @@ class NvmeStateStore final : public StateStore {
   // and writes each slot's initial master (its `own` values in fp32) and zero state.
   void attached(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
   Optimizer& optimizer() override { return *optimizer_; }
-  void open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
-            const SlotAccess& access) override;
-  // Every attached slot, in order, in one call.
-  void submit(std::vector<int> order, int priority) override;
   void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
   SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) override;
   // "optimizer state offloaded to nvme (/nvme/zeroshard_rank0, io_uring, 1.23 GB) | ..."
   std::string describe() const override;
 
  private:
-  struct Piece {
-    int slot;
-    int64_t begin, numel;
-  };
-  void run();  // the update of every piece
+  void update(const Batch& batch, const SlotAccess& access, const std::function<void(int)>& slot_done) override;
   int64_t record_elements(int64_t numel) const;  // (1 + states) x numel, padded for O_DIRECT
   at::Tensor record(int buffer, const Piece& piece) const;
   // A record's part: 0 the master, 1.. the state tensors.
@@ -75,11 +67,8 @@ class NvmeStateStore final : public StateStore {
   at::Tensor cached(size_t piece);
 
   std::unique_ptr<HostOptimizer> optimizer_;
-  c10::Device device_;
   OffloadConfig config_;
   int rank_;
-  int buffers_;
-  int64_t piece_elements_;
   std::vector<std::string> state_keys_;
   std::vector<int> number_;                       // slot index -> its number in optimizer_
   std::vector<Piece> pieces_;
@@ -87,13 +76,8 @@ class NvmeStateStore final : public StateStore {
   std::vector<std::vector<size_t>> slot_pieces_;  // slot index -> its pieces, in order
   std::vector<at::Tensor> ring_;                  // buffer_count records, aligned for O_DIRECT
   std::unique_ptr<TensorSwapStore> store_;
-  std::unique_ptr<OffloadTransfer> transfer_;
   int64_t cached_piece_ = -1;  // the piece ring_[0] holds for read()/write(), -1: none
   bool cached_dirty_ = false;
-  // The open step.
-  const std::vector<OwnedSlot>* slots_ = nullptr;
-  double lr_ = 0, divisor_ = 1;
-  SlotAccess access_;
 };
 
 }  // namespace zs
