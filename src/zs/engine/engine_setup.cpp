@@ -158,6 +158,11 @@ Engine::Engine(torch::nn::Module& model, const Config& config, World& world, Eng
                                                std::vector<double>{config_.optimizer.weight_decay, 0.0},
                                                config_.zero.allgather_bucket_size, offload, std::move(device_share),
                                                split_by_units);
+  // 16-bit units whose fp32 masters live beside them gather from the masters and drop their
+  // 16-bit shards: 12 bytes a parameter between steps instead of 14.
+  if (!offload.enabled() && groups_.front()->tensor_options().dtype() != at::kFloat)
+    for (const auto& g : groups_)
+      if (g->partitioned()) g->gather_from_masters(optimizer_->masters_of(*g));
   if (!schedule_ && offload.overlap_step) overlap_offloaded_step_with_units();
   if (config_.scheduler) scheduler_ = make_scheduler(*config_.scheduler, config_.optimizer.lr);
   scaler_ = std::make_unique<LossScaler>(config_.loss_scale, config_.precision == Precision::fp16);

@@ -10,7 +10,8 @@ namespace zs {
 namespace {
 
 constexpr double kGiB = double(1 << 30);
-// The fp32 gradient scratch of a 16-bit step (zero_optimizer.cpp) and the offload piece size.
+// The fp32 gradient scratch of a 16-bit step (kDeviceStepScratchElements,
+// zero/state/device_state_store.hpp) and the offload piece size (offload_piece_elements()).
 constexpr double kStepScratchElements = double(64 << 20);
 constexpr double kOffloadPieceElements = double(4 << 20);
 

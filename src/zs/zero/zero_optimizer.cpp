@@ -89,15 +89,6 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
   for (auto& store : stores_) store->attached(slots_, shard_access(/*read=*/true, /*write=*/false));
   close_shards(/*write=*/false);
 
-  // 16-bit units with their masters on the device gather from the masters; their 16-bit shards go.
-  if (separate_master_ && !offload_) {
-    for (ParamGroup* unit : units_) {
-      std::vector<at::Tensor> masters;
-      for (const OwnedSlot& slot : slots_)
-        if (slot.group == unit) masters.push_back(slot.master);
-      unit->gather_from_masters(std::move(masters));
-    }
-  }
   // Optimizer offload (CPU or NVMe) at stage 3 with shards in memory: the units' slots are updated
   // while the next forward runs, and a unit's gather waits only for its own. With super_offload a
   // unit's slots go to that update as soon as backward has reduced its gradient
@@ -306,6 +297,13 @@ std::vector<Optimizer*> ZeroOptimizer::optimizers() {
   std::vector<Optimizer*> all;
   for (auto& store : stores_) all.push_back(&store->optimizer());
   return all;
+}
+
+std::vector<at::Tensor> ZeroOptimizer::masters_of(const ParamGroup& group) const {
+  std::vector<at::Tensor> masters;
+  for (const OwnedSlot& slot : slots_)
+    if (slot.group == &group) masters.push_back(slot.master);
+  return masters;
 }
 
 SlotStateRange ZeroOptimizer::slot_state(int slot, int64_t begin, int64_t numel) {

@@ -86,6 +86,8 @@ class ZeroOptimizer {
   Optimizer& optimizer() { return stores_.front()->optimizer(); }
   std::vector<Optimizer*> optimizers();
   const std::vector<OwnedSlot>& slots() const { return slots_; }
+  // The fp32 masters of `group`'s slots, bucket by bucket (undefined where they live in files).
+  std::vector<at::Tensor> masters_of(const ParamGroup& group) const;
   // Elements [begin, begin + numel) of slot `slot`'s master and optimizer state, from whichever
   // store holds it: what checkpoints read and write (publish_parameters() makes writes count).
   SlotStateRange slot_state(int slot, int64_t begin, int64_t numel);

@@ -5,12 +5,6 @@
 
 namespace zs {
 
-namespace {
-// fp32 gradient scratch an unfused update may hold at once (elements): 256 MiB, or one bucket if
-// larger.
-constexpr int64_t kStepScratchElements = 64 << 20;
-}  // namespace
-
 SlotStateRange state_in_memory(const at::Tensor& master, const std::map<std::string, at::Tensor>& state,
                                int64_t begin, int64_t numel) {
   SlotStateRange range;
@@ -96,7 +90,7 @@ void DeviceStateStore::submit(std::vector<int> order, int priority) {
     }
     batch.push_back(numbers[k]);
     grads.push_back(g);
-    if (scratch >= kStepScratchElements) flush();
+    if (scratch >= kDeviceStepScratchElements) flush();
   }
   flush();
   if (!separate_master_) return;

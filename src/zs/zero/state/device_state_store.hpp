@@ -11,6 +11,10 @@
 
 namespace zs {
 
+// fp32 gradient scratch an unfused update may hold at once (elements): 256 MiB, or one slot if
+// larger. The memory estimate counts it.
+constexpr int64_t kDeviceStepScratchElements = 64 << 20;
+
 class DeviceStateStore final : public StateStore {
  public:
   // `device`: where the parameters live (every attached slot's values must be there).

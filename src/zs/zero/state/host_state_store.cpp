@@ -13,8 +13,8 @@ namespace zs {
 
 HostStateStore::HostStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device,
                                const OffloadConfig& config)
-    : OffloadedStateStore(device, int(std::max<int64_t>(1, config.buffer_count)), offload_piece_elements()),
-      optimizer_(std::move(optimizer)),
+    : OffloadedStateStore(std::move(optimizer), device, int(std::max<int64_t>(1, config.buffer_count)),
+                          offload_piece_elements()),
       // Only a CUDA build can pin; a CPU "device" needs no page-locked memory anyway.
       pin_memory_(config.pin_memory && device.is_cuda()) {}
 

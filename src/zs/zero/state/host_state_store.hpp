@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "zs/config/config.hpp"
-#include "zs/optim/host_optimizer.hpp"
 #include "zs/zero/state/offloaded_state_store.hpp"
 
 namespace zs {
@@ -38,7 +37,6 @@ class HostStateStore final : public OffloadedStateStore {
   ~HostStateStore() override { stop_background(); }
 
   void attach(OwnedSlot& slot, int index, double weight_decay) override;
-  Optimizer& optimizer() override { return *optimizer_; }
   void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
   SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) override;
   // "optimizer state offloaded to cpu (pinned) | fused CPU AdamW, avx2, 8 thread(s) | 4 buffers".
@@ -47,7 +45,6 @@ class HostStateStore final : public OffloadedStateStore {
  private:
   void update(const Batch& batch, const SlotAccess& access, const std::function<void(int)>& slot_done) override;
 
-  std::unique_ptr<HostOptimizer> optimizer_;
   bool pin_memory_;
   std::vector<int> number_;  // slot index -> its number in optimizer_ (-1: not attached)
 };

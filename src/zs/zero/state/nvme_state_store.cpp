@@ -27,8 +27,8 @@ std::string gigabytes(double bytes) {
 
 NvmeStateStore::NvmeStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device, const OffloadConfig& config,
                                int rank)
-    : OffloadedStateStore(device, int(std::max<int64_t>(1, config.buffer_count)), offload_piece_elements()),
-      optimizer_(std::move(optimizer)),
+    : OffloadedStateStore(std::move(optimizer), device, int(std::max<int64_t>(1, config.buffer_count)),
+                          offload_piece_elements()),
       config_(config),
       rank_(rank),
       state_keys_(optimizer_->state_keys()) {

@@ -26,7 +26,6 @@
 #include <c10/core/Device.h>
 
 #include "zs/config/config.hpp"
-#include "zs/optim/host_optimizer.hpp"
 #include "zs/zero/state/offloaded_state_store.hpp"
 
 namespace zs {
@@ -44,7 +43,6 @@ class NvmeStateStore final : public OffloadedStateStore {
   // Opens the files (checks that nvme_path exists, is writable and has room for every record)
   // and writes each slot's initial master (its `own` values in fp32) and zero state.
   void attached(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
-  Optimizer& optimizer() override { return *optimizer_; }
   void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
   SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) override;
   // "optimizer state offloaded to nvme (/nvme/zeroshard_rank0, io_uring, 1.23 GB) | ..."
@@ -66,7 +64,6 @@ class NvmeStateStore final : public OffloadedStateStore {
   // The cached piece for read()/write(): brought into ring buffer 0.
   at::Tensor cached(size_t piece);
 
-  std::unique_ptr<HostOptimizer> optimizer_;
   OffloadConfig config_;
   int rank_;
   std::vector<std::string> state_keys_;

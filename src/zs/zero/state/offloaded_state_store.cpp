@@ -4,8 +4,10 @@
 
 namespace zs {
 
-OffloadedStateStore::OffloadedStateStore(c10::Device device, int buffers, int64_t piece_elements)
-    : device_(device),
+OffloadedStateStore::OffloadedStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device, int buffers,
+                                         int64_t piece_elements)
+    : optimizer_(std::move(optimizer)),
+      device_(device),
       buffers_(buffers),
       piece_elements_(piece_elements),
       transfer_(make_offload_transfer(device, buffers, piece_elements)) {}

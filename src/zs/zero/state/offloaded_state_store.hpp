@@ -11,6 +11,7 @@
 
 #include <c10/core/Device.h>
 
+#include "zs/optim/host_optimizer.hpp"
 #include "zs/zero/state/background_update.hpp"
 #include "zs/zero/state/offload_transfer.hpp"
 #include "zs/zero/state/state_store.hpp"
@@ -19,8 +20,12 @@ namespace zs {
 
 class OffloadedStateStore : public StateStore {
  public:
-  // `buffers`: the transfer's ring of staging buffers of `piece_elements` each.
-  OffloadedStateStore(c10::Device device, int buffers, int64_t piece_elements);
+  // `optimizer` updates the pieces on the CPU; `buffers`: the transfer's ring of staging buffers
+  // of `piece_elements` each.
+  OffloadedStateStore(std::unique_ptr<HostOptimizer> optimizer, c10::Device device, int buffers,
+                      int64_t piece_elements);
+
+  Optimizer& optimizer() override { return *optimizer_; }
 
   void open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
             const SlotAccess& access) override;
@@ -48,6 +53,7 @@ class OffloadedStateStore : public StateStore {
   // destructor calls it, since the thread runs the subclass's update().
   void stop_background() { thread_.stop(); }
 
+  std::unique_ptr<HostOptimizer> optimizer_;
   c10::Device device_;
   int buffers_;
   int64_t piece_elements_;
