@@ -153,12 +153,14 @@ void ZeroOptimizer::open_stores(const StepScale& scale, bool background, const S
   }
 }
 
-void ZeroOptimizer::submit(const std::vector<int>& order, int priority) {
+void ZeroOptimizer::submit(const std::vector<std::pair<std::vector<int>, int>>& batches) {
   for (auto& store : stores_) {
-    std::vector<int> mine;
-    for (int i : order)
-      if (slot_store_[size_t(i)] == store.get()) mine.push_back(i);
-    if (!mine.empty()) store->submit(std::move(mine), priority);
+    for (const auto& [order, priority] : batches) {
+      std::vector<int> mine;
+      for (int i : order)
+        if (slot_store_[size_t(i)] == store.get()) mine.push_back(i);
+      if (!mine.empty()) store->submit(std::move(mine), priority);
+    }
   }
 }
 
@@ -186,7 +188,7 @@ StepOutcome ZeroOptimizer::finish_step_begun_in_backward(double lr, double loss_
   std::vector<int> now;
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slot_first_unit_[i] < 0) now.push_back(int(i));
-  submit(now, /*priority=*/-1);
+  submit({{now, /*priority=*/-1}});
   for (auto& store : stores_) store->close();
   for (int i : now) store_of(i).wait(i);
   publish();
@@ -360,8 +362,7 @@ StepOutcome ZeroOptimizer::step(double lr, double loss_scale, bool check_overflo
   // update fills them completely.
   const bool background = !slot_first_unit_.empty() || device_share_;
   open_stores(StepScale(lr, divisor), background, shard_access(/*read=*/false, /*write=*/true));
-  submit(now, /*priority=*/-1);
-  submit(later, /*priority=*/0);
+  submit({{now, /*priority=*/-1}, {later, /*priority=*/0}});
   for (auto& store : stores_) store->close();
   if (later.empty()) {
     for (auto& store : stores_) store->finish();

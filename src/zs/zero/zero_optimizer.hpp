@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -109,9 +110,9 @@ class ZeroOptimizer {
   // Opens every store for one step (after begin_step); `background`: the stores that can update
   // on a thread of their own do.
   void open_stores(const StepScale& scale, bool background, const SlotAccess& access);
-  // Hands the slots in `order` to their stores (the host store first, so its copies start before
-  // the device's update).
-  void submit(const std::vector<int>& order, int priority);
+  // Hands every store its slots of each batch (slots, priority), store by store: the host store's
+  // batches all go first, so that none of its copies waits for the device's update.
+  void submit(const std::vector<std::pair<std::vector<int>, int>>& batches);
   StepOutcome finish_step_begun_in_backward(double lr, double loss_scale, bool check_overflow, double max_norm);
   // offload_param "nvme": opens each unit's shard before its first slot (reading its file when
   // `read`) and closes it after its last (writing it back when `write`); empty otherwise.
