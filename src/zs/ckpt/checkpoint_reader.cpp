@@ -20,6 +20,9 @@ namespace zs {
 
 namespace {
 
+// Elements a load moves at a time (16 MiB of fp32).
+constexpr int64_t kLoadPieceElements = int64_t(1) << 22;
+
 // Adam and AdamW share their state; SGD's is another kind.
 std::string optimizer_family(const std::string& type) {
   const std::string t = ascii_lowercase(type);
@@ -87,22 +90,24 @@ nlohmann::json load_checkpoint(Engine& engine, const std::string& dir, const std
     const std::vector<ParamShard> shards = engine.param_shards();
     check_compatible(index, shards, engine, where);
     CheckpointFiles files(dir, resolved, index);
-    // Through a host tensor into whichever store holds the state (device, host or files).
-    at::Tensor values;
+    // A piece at a time through one host buffer into whichever store holds the state (the
+    // device, host memory or files): host memory stays at one piece whatever the model's size.
+    const at::Tensor buffer = at::empty({kLoadPieceElements}, at::TensorOptions().dtype(at::kFloat));
     for (const ParamShard& s : shards) {
       if (s.begin >= s.end) continue;
       const ParamRecord& p = *index.find_param(s.name);
-      if (values.numel() < s.end - s.begin) values = at::empty({s.end - s.begin}, at::TensorOptions().dtype(at::kFloat));
-      const at::Tensor range = values.narrow(0, 0, s.end - s.begin);
       std::vector<std::string> keys{"master"};
       for (const std::string& key : s.state_keys)
         if (std::find(index.optimizer_state_keys.begin(), index.optimizer_state_keys.end(), key) !=
             index.optimizer_state_keys.end())
           keys.push_back(key);
-      for (const std::string& key : keys) {
-        files.read_range(p, key, s.begin, s.end, range);
-        s.write(key, range);
-      }
+      for (const std::string& key : keys)
+        for (int64_t lo = s.begin; lo < s.end; lo += kLoadPieceElements) {
+          const int64_t hi = std::min(s.end, lo + kLoadPieceElements);
+          const at::Tensor piece = buffer.narrow(0, 0, hi - lo);
+          files.read_range(p, key, lo, hi, piece);
+          s.write(key, lo - s.begin, piece);
+        }
     }
     load_module_tensors(index, files, engine);
     // Ranks beyond the saving run's world size keep their own generator state.

@@ -58,13 +58,14 @@ struct ParamShard {
   std::vector<int64_t> shape;
   int64_t begin = 0, end = 0;   // this rank's elements [begin, end) of the flattened parameter
   // The state keys besides "master" (e.g. exp_avg, exp_avg_sq); read(key) gives "master" or one
-  // of them (fp32, end - begin elements), write(key, values) replaces it. Unset when the range is
-  // empty.
+  // of them (fp32, end - begin elements), write(key, offset, values) replaces values.numel() of
+  // them from element begin + offset on (a piece at a time keeps host memory small). Unset when
+  // the range is empty.
   std::vector<std::string> state_keys;
   std::function<at::Tensor(const std::string& key)> read;
-  std::function<void(const std::string& key, const at::Tensor& values)> write;
-  // The same elements as views where they live in memory (on the device or the host), for
-  // readers that fill them in place; undefined and empty when they live in files (NVMe offload).
+  std::function<void(const std::string& key, int64_t offset, const at::Tensor& values)> write;
+  // The same elements as views where they live in memory (on the device or the host); undefined
+  // and empty when they live in files (NVMe offload).
   at::Tensor master;
   std::map<std::string, at::Tensor> optimizer_state;
 };

@@ -22,9 +22,9 @@ namespace zs {
 
 namespace {
 
-// Elements read at a time into a master: bounds the host buffer (bf16 -> fp32 conversion, or the
-// staging copy of a GPU master) whatever the tensor's size.
-constexpr int64_t kPieceElements = int64_t(1) << 24;
+// Elements read at a time into a master: bounds the host buffers (the file's values, and the
+// fp32 piece handed to the master's store) whatever the tensor's size.
+constexpr int64_t kPieceElements = int64_t(1) << 21;
 
 // A plan entry and the file tensor that holds it.
 struct Match {
@@ -111,6 +111,7 @@ HfLoadStats load_hf_weights(Engine& engine, const std::string& dir) {
     const HfPlan plan = hf_plan(params);
     const std::vector<Match> matched = match(plan, files);
     c10::NoGradGuard no_grad;
+    at::Tensor buffer;  // one piece in fp32
     std::string last_file;
     for (const Match& m : matched) {
       const SafetensorsReader& reader = files.reader(m.file);
@@ -129,17 +130,17 @@ HfLoadStats load_hf_weights(Engine& engine, const std::string& dir) {
       if (s.begin >= s.end) continue;
       const int64_t element_bytes = safetensors_dtype_size(files.info(m.tensor).dtype);
       stats.bytes_read += (m.entry->transpose ? files.info(m.tensor).numel() : s.end - s.begin) * element_bytes;
-      if (s.write) {   // NVMe optimizer offload: the masters live in files, written a shard at a time
-        s.write("master", read_param_range(reader, m, s.begin, s.end).to(at::kFloat));
-        continue;
-      }
+      // Into the fp32 masters, wherever their store keeps them (device, host memory, files).
       if (m.entry->transpose) {
-        s.master.copy_(read_param_range(reader, m, s.begin, s.end));
+        s.write("master", 0, read_param_range(reader, m, s.begin, s.end).to(at::kFloat));
         continue;
       }
       for (int64_t lo = s.begin; lo < s.end; lo += kPieceElements) {
         const int64_t hi = std::min(s.end, lo + kPieceElements);
-        reader.read_elements_into(m.tensor, lo, hi, s.master.narrow(0, lo - s.begin, hi - lo));
+        if (!buffer.defined()) buffer = at::empty({kPieceElements}, at::TensorOptions().dtype(at::kFloat));
+        const at::Tensor piece = buffer.narrow(0, 0, hi - lo);
+        reader.read_elements_into(m.tensor, lo, hi, piece);
+        s.write("master", lo - s.begin, piece);
       }
     }
   });

@@ -6,10 +6,10 @@
 //   zs::load_hf_weights(engine, dir);                                           // every rank calls it
 //
 // Into an engine, each rank reads, file after file, only the elements [begin, end) of each
-// flattened parameter that it owns (Engine::param_shards) into its fp32 masters (or through the
-// NVMe read/write callbacks), in bounded pieces, then the engine refreshes its 16-bit parameters:
-// no rank ever holds the whole model, and host memory stays at a piece of one tensor whatever
-// the model's size. Every file tensor must be a parameter of the model (or a known buffer), with
+// flattened parameter that it owns (Engine::param_shards) into its fp32 masters (through
+// ParamShard::write, wherever the optimizer state lives), in bounded pieces, then the engine
+// refreshes its 16-bit parameters: no rank ever holds the whole model, and host memory stays at a
+// piece of one tensor whatever the model's size. Every file tensor must be a parameter of the model (or a known buffer), with
 // its shape; every parameter must be in the files. bf16, fp16 and fp32 files are converted.
 #pragma once
 

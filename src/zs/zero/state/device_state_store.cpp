@@ -20,10 +20,10 @@ SlotStateRange state_in_memory(const at::Tensor& master, const std::map<std::str
     return it->second;
   };
   range.read = view;
-  range.write = [view](const std::string& key, const at::Tensor& values) {
+  range.write = [view](const std::string& key, int64_t offset, const at::Tensor& values) {
     c10::NoGradGuard no_grad;
-    at::Tensor dst = view(key);
-    dst.copy_(values.reshape({-1}));
+    const at::Tensor flat = values.reshape({-1});
+    view(key).narrow(0, offset, flat.numel()).copy_(flat);
   };
   return range;
 }

@@ -264,7 +264,9 @@ SlotStateRange NvmeStateStore::state(const OwnedSlot& slot, int index, int64_t b
   SlotStateRange range;
   range.keys = state_keys_;
   range.read = [this, index, begin, numel](const std::string& key) { return read(index, key, begin, numel); };
-  range.write = [this, index, begin](const std::string& key, const at::Tensor& values) { write(index, key, begin, values); };
+  range.write = [this, index, begin](const std::string& key, int64_t offset, const at::Tensor& values) {
+    write(index, key, begin + offset, values);
+  };
   return range;
 }
 

@@ -80,14 +80,15 @@ class StepScale {
 };
 
 // Elements [begin, begin + numel) of one slot's master and optimizer state, as checkpoints move
-// them: read(key) gives "master" or a state key's values (fp32, 1-D), write(key, values) replaces
-// them. Where they live in memory `master` and `state` are the same elements as views.
+// them: read(key) gives "master" or a state key's values (fp32, 1-D); write(key, offset, values)
+// replaces `values.numel()` of them from `offset` on. Where they live in memory `master` and
+// `state` are the same elements as views.
 struct SlotStateRange {
   std::vector<std::string> keys;                    // the state keys besides "master": exp_avg, ...
   at::Tensor master;                                // views; undefined/empty in files
   std::map<std::string, at::Tensor> state;
   std::function<at::Tensor(const std::string& key)> read;
-  std::function<void(const std::string& key, const at::Tensor& values)> write;
+  std::function<void(const std::string& key, int64_t offset, const at::Tensor& values)> write;
 };
 
 class StateStore {
