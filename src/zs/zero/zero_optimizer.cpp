@@ -27,7 +27,6 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
       policy_(policy),
       allgather_elements_(allgather_elements),
       offload_(offload.enabled()),
-      cpu_offload_(offload.enabled() && offload.device == "cpu"),
       split_by_units_(split_by_units) {
   TORCH_CHECK(!groups_.empty(), "ZeroOptimizer: no parameter groups");
   device_options_ = groups_.front()->tensor_options().dtype(at::kFloat);
@@ -38,6 +37,7 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
 
   // The stores: optimizer offload puts every slot's state in host memory (or files), except the
   // device's share of a ratio below 1; without offload it stays beside the parameters.
+  const bool cpu_offload = offload_ && offload.device == "cpu";
   if (offload_) {
     TORCH_CHECK(offload.device == "cpu" || offload.device == "nvme", "ZeroOptimizer: offload_optimizer.device \"",
                 offload.device, "\" is not handled here");
@@ -47,15 +47,15 @@ ZeroOptimizer::ZeroOptimizer(std::vector<ParamGroup*> groups, Communicator& comm
                 optimizer->name());
     std::unique_ptr<HostOptimizer> host_optimizer(host);
     optimizer.release();
-    if (cpu_offload_) stores_.push_back(std::make_unique<HostStateStore>(std::move(host_optimizer), device, offload));
+    if (cpu_offload) stores_.push_back(std::make_unique<HostStateStore>(std::move(host_optimizer), device, offload));
     else stores_.push_back(std::make_unique<NvmeStateStore>(std::move(host_optimizer), device, offload, comm_.rank()));
   } else {
     stores_.push_back(std::make_unique<DeviceStateStore>(std::move(optimizer), device, separate_master_));
   }
-  TORCH_CHECK(!device_optimizer || (cpu_offload_ && offload.ratio < 1.0),
+  TORCH_CHECK(!device_optimizer || (cpu_offload && offload.ratio < 1.0),
               "ZeroOptimizer: a device optimizer beside the host one needs offload_optimizer device \"cpu\" with a "
               "ratio below 1 (got device \"", offload.device, "\", ratio ", offload.ratio, ")");
-  TORCH_CHECK(!cpu_offload_ || offload.ratio >= 1.0 || device_optimizer,
+  TORCH_CHECK(!cpu_offload || offload.ratio >= 1.0 || device_optimizer,
               "ZeroOptimizer: offload_optimizer.ratio ", offload.ratio, " needs a device optimizer for the rest");
   if (device_optimizer) {
     stores_.push_back(std::make_unique<DeviceStateStore>(std::move(device_optimizer), device, /*separate_master=*/true));

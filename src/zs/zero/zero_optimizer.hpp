@@ -135,7 +135,6 @@ class ZeroOptimizer {
   std::vector<StateStore*> slot_store_;
   StateStore* device_share_ = nullptr;  // offload_optimizer.ratio < 1: the device store
   bool offload_ = false;                // optimizer offload (to the CPU or NVMe)
-  bool cpu_offload_ = false;            // to the CPU's memory
   bool split_by_units_ = false;         // the CPU's share is the units whose shards are in host memory
   // A CPU update that overlaps the next forward (offload at stage 3, or overlap_step at stages
   // 1-2): each slot's first unit in forward order (-1: updated within step(); empty: no overlap);

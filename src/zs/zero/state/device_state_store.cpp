@@ -5,29 +5,6 @@
 
 namespace zs {
 
-SlotStateRange state_in_memory(const at::Tensor& master, const std::map<std::string, at::Tensor>& state,
-                               int64_t begin, int64_t numel) {
-  SlotStateRange range;
-  range.master = master.narrow(0, begin, numel);
-  for (const auto& [key, t] : state) {
-    range.keys.push_back(key);
-    range.state[key] = t.narrow(0, begin, numel);
-  }
-  auto view = [master = range.master, state = range.state](const std::string& key) {
-    if (key == "master") return master;
-    auto it = state.find(key);
-    TORCH_CHECK(it != state.end(), "the optimizer holds no state \"", key, "\"");
-    return it->second;
-  };
-  range.read = view;
-  range.write = [view](const std::string& key, int64_t offset, const at::Tensor& values) {
-    c10::NoGradGuard no_grad;
-    const at::Tensor flat = values.reshape({-1});
-    view(key).narrow(0, offset, flat.numel()).copy_(flat);
-  };
-  return range;
-}
-
 DeviceStateStore::DeviceStateStore(std::unique_ptr<Optimizer> optimizer, c10::Device device, bool separate_master)
     : optimizer_(std::move(optimizer)), device_(device), separate_master_(separate_master) {}
 
@@ -36,9 +13,7 @@ void DeviceStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
   TORCH_CHECK(slot.own.device() == device_, "DeviceStateStore: slot ", index, " (", slot.group->name(),
               ") has its values on ", slot.own.device(), ", not on ", device_);
   slot.master = separate_master_ ? slot.own.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true) : slot.own;
-  if (number_.size() <= size_t(index)) number_.resize(size_t(index) + 1, -1);
-  number_[size_t(index)] = optimizer_->add_param(slot.master, weight_decay);
-  attached_.push_back(index);
+  remember(index, optimizer_->add_param(slot.master, weight_decay));
 }
 
 void DeviceStateStore::open(const std::vector<OwnedSlot>& slots, const StepScale& scale, bool background,
@@ -58,7 +33,7 @@ void DeviceStateStore::submit(std::vector<int> order, int priority) {
   if (order.empty()) return;
   const std::vector<OwnedSlot>& slots = *slots_;
   std::vector<int> numbers;
-  for (int i : order) numbers.push_back(number_.at(size_t(i)));
+  for (int i : order) numbers.push_back(number(i));
   if (fused_16bit(slots[size_t(order.front())])) {
     // The gradients as they are, no fp32 scratch; the 16-bit values are written by the same pass
     // (not for units that gather from their masters: their 16-bit shards are gone).
@@ -101,16 +76,7 @@ void DeviceStateStore::submit(std::vector<int> order, int priority) {
 }
 
 void DeviceStateStore::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
-  c10::NoGradGuard no_grad;
-  if (!separate_master_) return;  // the masters are the parameters
-  for (int i : attached_) {
-    const OwnedSlot& slot = slots[size_t(i)];
-    if (!slot.group->gathers_from_masters()) slot.own.copy_(slot.master.view_as(slot.own));
-  }
-}
-
-SlotStateRange DeviceStateStore::state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) {
-  return state_in_memory(slot.master, optimizer_->state(number_.at(size_t(index))), begin, numel);
+  if (separate_master_) copy_masters_in_memory(slots, access);  // else the masters are the parameters
 }
 
 std::string DeviceStateStore::describe() const { return "optimizer state on the device (" + optimizer_->name() + ")"; }

@@ -28,7 +28,6 @@ class DeviceStateStore final : public StateStore {
             const SlotAccess& access) override;
   void submit(std::vector<int> order, int priority) override;
   void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
-  SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) override;
   std::string describe() const override;
 
  private:
@@ -39,7 +38,6 @@ class DeviceStateStore final : public StateStore {
   std::unique_ptr<Optimizer> optimizer_;
   c10::Device device_;
   bool separate_master_;
-  std::vector<int> number_;  // slot index -> its number in optimizer_ (-1: not attached)
   const std::vector<OwnedSlot>* slots_ = nullptr;  // the open step's
   std::optional<StepScale> scale_;
 };

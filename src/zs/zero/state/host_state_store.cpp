@@ -22,9 +22,7 @@ void HostStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
   c10::NoGradGuard no_grad;
   slot.master = empty_host(slot.own.numel(), at::kFloat, pin_memory_);
   slot.master.copy_(slot.own.reshape({slot.own.numel()}));
-  if (number_.size() <= size_t(index)) number_.resize(size_t(index) + 1, -1);
-  number_[size_t(index)] = optimizer_->add_param(slot.master, weight_decay);
-  attached_.push_back(index);
+  remember(index, optimizer_->add_param(slot.master, weight_decay));
 }
 
 void HostStateStore::update(const Batch& batch, const SlotAccess& access, const std::function<void(int)>& slot_done) {
@@ -52,7 +50,7 @@ void HostStateStore::update(const Batch& batch, const SlotAccess& access, const 
     const int b = int(k % buffers_);
     const Piece& p = pieces[k];
     const OwnedSlot& slot = slots[size_t(p.slot)];
-    const int number = number_.at(size_t(p.slot));
+    const int number = this->number(p.slot);
     access.before(piece_slots, k);
     const at::Tensor dst = slot.own.narrow(0, p.begin, p.numel);
     if (dst.scalar_type() == at::kFloat) {
@@ -72,17 +70,7 @@ void HostStateStore::update(const Batch& batch, const SlotAccess& access, const 
 }
 
 void HostStateStore::copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) {
-  c10::NoGradGuard no_grad;
-  for (int i : attached_) {
-    const OwnedSlot& slot = slots[size_t(i)];
-    if (access.open) access.open(i);
-    slot.own.copy_(slot.master.view_as(slot.own));
-    if (access.close) access.close(i);
-  }
-}
-
-SlotStateRange HostStateStore::state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) {
-  return state_in_memory(slot.master, optimizer_->state(number_.at(size_t(index))), begin, numel);
+  copy_masters_in_memory(slots, access);
 }
 
 std::string HostStateStore::describe() const {

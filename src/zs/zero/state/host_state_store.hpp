@@ -38,7 +38,6 @@ class HostStateStore final : public OffloadedStateStore {
 
   void attach(OwnedSlot& slot, int index, double weight_decay) override;
   void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) override;
-  SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) override;
   // "optimizer state offloaded to cpu (pinned) | fused CPU AdamW, avx2, 8 thread(s) | 4 buffers".
   std::string describe() const override;
 
@@ -46,7 +45,6 @@ class HostStateStore final : public OffloadedStateStore {
   void update(const Batch& batch, const SlotAccess& access, const std::function<void(int)>& slot_done) override;
 
   bool pin_memory_;
-  std::vector<int> number_;  // slot index -> its number in optimizer_ (-1: not attached)
 };
 
 }  // namespace zs

@@ -41,9 +41,7 @@ NvmeStateStore::~NvmeStateStore() { stop_background(); }
 
 void NvmeStateStore::attach(OwnedSlot& slot, int index, double weight_decay) {
   TORCH_CHECK(!store_, "NvmeStateStore: a slot attached after the files were written");
-  if (number_.size() <= size_t(index)) number_.resize(size_t(index) + 1, -1);
-  number_[size_t(index)] = optimizer_->add_external_slot(slot.own.numel(), weight_decay);
-  attached_.push_back(index);
+  remember(index, optimizer_->add_external_slot(slot.own.numel(), weight_decay));
 }
 
 int64_t NvmeStateStore::record_elements(int64_t numel) const {
@@ -159,7 +157,7 @@ void NvmeStateStore::update(const Batch& batch, const SlotAccess& access, const 
       const int b = int(k % buffers);
       const Piece& p = pieces_[todo[k]];
       const OwnedSlot& slot = slots[size_t(p.slot)];
-      const int number = number_[size_t(p.slot)];
+      const int number = this->number(p.slot);
       reads[b].wait();
       const at::Tensor rec = record(b, p);
       const at::Tensor master = part(rec, p, 0);

@@ -67,7 +67,6 @@ class NvmeStateStore final : public OffloadedStateStore {
   OffloadConfig config_;
   int rank_;
   std::vector<std::string> state_keys_;
-  std::vector<int> number_;                       // slot index -> its number in optimizer_
   std::vector<Piece> pieces_;
   std::vector<int> piece_slots_;                  // piece -> its slot (for SlotAccess)
   std::vector<std::vector<size_t>> slot_pieces_;  // slot index -> its pieces, in order

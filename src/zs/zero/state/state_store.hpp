@@ -127,18 +127,25 @@ class StateStore {
   // Writes every attached slot's master into its values (after a checkpoint load wrote masters).
   virtual void copy_masters(const std::vector<OwnedSlot>& slots, const SlotAccess& access) = 0;
   // Elements [begin, begin + numel) of slot `index`'s master and state, for checkpoints. Writes
-  // reach the values the next step reads at the latest with copy_masters().
-  virtual SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel) = 0;
+  // reach the values the next step reads at the latest with copy_masters(). By default the
+  // master and state live in memory (slot.master and optimizer().state()).
+  virtual SlotStateRange state(const OwnedSlot& slot, int index, int64_t begin, int64_t numel);
 
   // "optimizer state offloaded to cpu (pinned) | fused CPU AdamW, avx2, 8 thread(s) | ...".
   virtual std::string describe() const = 0;
 
  protected:
-  std::vector<int> attached_;  // the attached slots' indices, increasing
-};
+  // Bookkeeping for attach(): slot `index` is slot `number` of optimizer().
+  void remember(int index, int number);
+  int number(int index) const { return number_.at(size_t(index)); }
+  // copy_masters() where the masters live in memory: each attached slot's `own` from its
+  // `master`, except for units that gather from their masters (they hold no values of their own).
+  void copy_masters_in_memory(const std::vector<OwnedSlot>& slots, const SlotAccess& access) const;
 
-// A SlotStateRange over views that live in memory (device or host).
-SlotStateRange state_in_memory(const at::Tensor& master, const std::map<std::string, at::Tensor>& state,
-                               int64_t begin, int64_t numel);
+  std::vector<int> attached_;  // the attached slots' indices, increasing
+
+ private:
+  std::vector<int> number_;    // slot index -> its number in optimizer() (-1: not attached)
+};
 
 }  // namespace zs
