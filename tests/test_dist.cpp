@@ -260,6 +260,17 @@ TEST(MpiFailure, RanksStartedWithoutMpiAreToldHowToStart) {
       << r.output;
 }
 
+// `zsrun --num_gpus 2` (or torchrun) where no GPU is visible: the ranks, on the automatic device,
+// say that they were started as GPU ranks and how to start CPU ranks instead.
+TEST(MpiFailure, GpuRanksWithoutAGpuAreToldToUseCpuRanks) {
+  auto r = run("env CUDA_VISIBLE_DEVICES= " + zsrun_path() + " --num_gpus 2 " + std::string(ZS_BIN_DIR) +
+                   "/train_gpt --max_iters 1",
+               60);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 0 of 2 was started as a GPU rank")) << r.output;
+  EXPECT_TRUE(contains(r.output, "start CPU ranks with `zsrun --num_procs 2`")) << r.output;
+}
+
 TEST(MpiFailure, SrunWithoutMpiPluginIsToldWhatToDo) {
   // What srun sets for task 1 of 2 when the cluster's default MPI plugin is "none".
   auto r = run("env -u RANK -u WORLD_SIZE SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_LOCALID=1 SLURM_JOB_NODELIST=node1 " +

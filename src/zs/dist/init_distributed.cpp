@@ -18,8 +18,18 @@
 namespace zs {
 namespace {
 
+// Ranks that only the environment describes (RANK/WORLD_SIZE without MPI: zsrun --num_gpus,
+// torchrun) can only talk over NCCL, so with no GPU they are told so here rather than by MPI.
+std::runtime_error no_gpu_for_env_ranks(const RankInfo& info, const std::string& why) {
+  return std::runtime_error("rank " + std::to_string(info.rank) + " of " + std::to_string(info.world_size) +
+                            " was started as a GPU rank (RANK/WORLD_SIZE from zsrun --num_gpus or torchrun, no MPI), "
+                            "but " + why + ". On a machine without GPUs start CPU ranks with `zsrun --num_procs " +
+                            std::to_string(info.world_size) + "` (or mpirun)");
+}
+
 c10::Device choose_device(const RankInfo& info, DevicePreference pref) {
   if (pref == DevicePreference::cpu) return c10::Device(c10::kCPU);
+  const bool env_ranks = pref == DevicePreference::automatic && info.launcher == Launcher::env && info.world_size > 1;
 #ifdef ZS_WITH_CUDA
   int gpus = cuda_device_count();
   if (gpus > 0) {
@@ -32,10 +42,12 @@ c10::Device choose_device(const RankInfo& info, DevicePreference pref) {
   if (pref == DevicePreference::cuda) {
     throw std::runtime_error("no CUDA device is visible to this process (check CUDA_VISIBLE_DEVICES and the driver)");
   }
+  if (env_ranks) throw no_gpu_for_env_ranks(info, "it sees no CUDA device (check CUDA_VISIBLE_DEVICES and the driver)");
 #else
   if (pref == DevicePreference::cuda) {
     throw std::runtime_error("no CUDA device: this ZeroShard build has no CUDA support (configure with -DZS_CUDA=ON)");
   }
+  if (env_ranks) throw no_gpu_for_env_ranks(info, "this ZeroShard build has no CUDA support (configure with -DZS_CUDA=ON)");
 #endif
   return c10::Device(c10::kCPU);
 }
