@@ -4,8 +4,9 @@
 #
 #   bench/gpu_visit.sh [build] [tests] [shakespeare] [shakespeare_torch] [gpt2] [stage3] [probe3] [offload] [scale]
 #     [multinode] [gpt_regress] [llama] [llama_ds] [llama_profile] [llama_offload] [llama_super_offload] [llama_load] [monitors] [images]
-#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [offload_ratio] [llama_offload_ratio] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
-#   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama;
+#     [cnn_logits] [cnn] [cnn_ds] [cnn_train] [kernels] [llama_offload_profile] [llama_offload_tune] [offload_ratio] [llama_offload_ratio] [llama_offload_ratio_ds] [zeropp] [small] [startup] [ce_ab] [graphs] [big_ab] [ln_ab]   (default: build tests shakespeare gpt2;
+#   shakespeare_torch is the PyTorch half of shakespeare alone, llama_ds the DeepSpeed half of llama,
+#   llama_offload_ratio_ds that of llama_offload_ratio (RATIO_DS_PARAM: its offload_param values, default "none cpu");
 #   SHAKESPEARE_FLAGS adds train_gpt flags to the recipe, e.g. --cuda_graph=True; OFFLOAD_RATIO sets the
 #   offload_optimizer.ratio of offload_ratio and llama_offload_ratio, default 0.3)
 #

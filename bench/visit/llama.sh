@@ -49,22 +49,29 @@ if has llama_super_offload; then
 fi
 if has llama_offload_ratio; then
   # A partial offload (offload_optimizer.ratio, default 0.3 here) of the 7B on ONE GPU, with optimizer offload and
-  # with parameter offload too: ours and DeepSpeed's of each config (sharing a label; summarize.py pairs them),
-  # beside ours without offload. DeepSpeed's whole offload (ratio 1) of this shape needs ~154 GiB of host memory.
+  # with parameter offload too, beside ours without offload; llama_offload_ratio_ds runs DeepSpeed's of each config
+  # (sharing a label; summarize.py pairs them). The halves are separate steps so that each fits one device call.
   r=${OFFLOAD_RATIO:-0.3}
-  note "Llama-2-7B shape, offload_optimizer.ratio $r, 1 GPU: ours vs DeepSpeed, beside ours without offload"
+  note "Llama-2-7B shape, offload_optimizer.ratio $r, 1 GPU: ours, beside ours without offload"
   CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
     --warmup 2 --steps 6 --label "ratio: no offload" 2>> "$OUT/zs_llama_ratio.err" | grep '^{' | tee -a "$results"
   for param in none cpu; do
     CUDA_VISIBLE_DEVICES=0 timeout 300 $B/bin/bench_llama --model llama2-7b --stage 3 --activation_checkpointing \
       --offload_optimizer cpu --offload_param $param --offload_ratio "$r" --warmup 2 --steps 6 \
       --label "ratio: cpu/$param $r" 2>> "$OUT/zs_llama_ratio.err" | grep '^{' | tee -a "$results"
-    if ds_setup; then
+  done
+fi
+if has llama_offload_ratio_ds; then
+  # DeepSpeed's whole offload (ratio 1) of this shape needs ~154 GiB of host memory; its partial one fits.
+  r=${OFFLOAD_RATIO:-0.3}
+  note "Llama-2-7B shape, offload_optimizer.ratio $r, 1 GPU: DeepSpeed"
+  if ds_setup; then
+    for param in ${RATIO_DS_PARAM:-none cpu}; do
       CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=$(nproc) timeout -k 10 420 torchrun --nproc_per_node 1 bench/llama_reference.py \
         --strategy deepspeed --offload --offload_param $param --offload_ratio "$r" --warmup 2 --steps 6 \
         --label "ratio: cpu/$param $r" 2>> "$OUT/ds_llama_ratio.err" | grep '^{' | tee -a "$results"
-    fi
-  done
+    done
+  fi
 fi
 if has llama_offload_tune; then
   # Ours alone with offload, one run per ';'-separated list of environment settings in
