@@ -254,7 +254,8 @@ std::vector<ParamShard> Engine::param_shards() {
   return shards;
 }
 
-bool Engine::shards_replicated() const { return config_.zero.stage == 0; }
+// Without a sharded optimizer (stage 0) every rank holds every master and state.
+bool Engine::shards_replicated() const { return !StagePolicy::for_stage(config_.zero.stage).shard_optimizer; }
 
 TrainingCounters Engine::counters() const {
   TrainingCounters c;

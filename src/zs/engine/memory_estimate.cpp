@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "zs/zero/stage_policy.hpp"
+
 namespace zs {
 
 namespace {
@@ -51,11 +53,13 @@ OffloadChoice offload_choice(const Config& config) {
 }
 
 MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, const ZeroConfig& zero) {
-  const double psi = double(m.params), units = c.stage == 3 ? double(m.unit_params) : 0.0;
+  // What the stage keeps whole or sharded (the same flags the reducer and the optimizer read).
+  const StagePolicy policy = StagePolicy::for_stage(c.stage);
+  const double psi = double(m.params), units = policy.partition_parameters ? double(m.unit_params) : 0.0;
   const double gathered_psi = psi - units, n = double(m.world_size), p = double(m.bytes_per_param);
   const bool separate_master = m.bytes_per_param != 4;
   const double state_bytes = 4.0 * m.state_floats + (separate_master ? 4.0 : 0.0);  // k
-  const double owned = c.stage == 0 ? psi : psi / n;                                   // optimizer elements here
+  const double owned = policy.shard_optimizer ? psi / n : psi;                          // optimizer elements here
 
   // Stage-3 units of 16-bit training with the optimizer on the GPU gather straight from their
   // fp32 masters and keep no 16-bit shard; their reduced gradients are in the communication dtype.
@@ -74,7 +78,7 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   }
   MemoryEstimate e;
   e.params = p * gathered_psi + (units_from_masters ? 0.0 : (1.0 - params_on_host) * p * units / n);
-  e.grads = c.stage <= 1 ? p * psi : (p * gathered_psi + double(m.unit_grad_bytes) * units) / n;
+  e.grads = policy.shard_gradients ? (p * gathered_psi + double(m.unit_grad_bytes) * units) / n : p * psi;
   if (c.optimizer) {
     // Host: fp32 masters (always separate there) and state, or only the piece ring with NVMe. A
     // partial offload (ratio < 1) keeps the rest beside the parameters: fp32 master and state.
@@ -93,8 +97,8 @@ MemoryEstimate estimate_memory(const ModelSizes& m, const OffloadChoice& c, cons
   } else if (c.params) {
     e.host += params_on_host * p * units / n;
   }
-  if (c.stage == 2 || c.stage == 3) e.buffers += 2.0 * p * std::min(double(zero.reduce_bucket_size), gathered_psi);
-  if (c.stage == 3 && units > 0) {
+  if (policy.shard_gradients) e.buffers += 2.0 * p * std::min(double(zero.reduce_bucket_size), gathered_psi);
+  if (units > 0) {
     const double largest = double(m.largest_unit);
     // The running unit, and prefetched ones below the bucket size plus the one that crosses it.
     const double bucket = double(zero.stage3_prefetch_bucket_size);

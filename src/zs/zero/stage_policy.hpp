@@ -1,5 +1,6 @@
 // What each ZeRO stage keeps whole or sharded, and when it talks (DESIGN.md's stage table).
-// The reducer and the optimizer read these flags; no other code asks "which stage is this?".
+// The reducer, the optimizer and the memory estimate read these flags; no other code asks "which
+// stage is this?".
 #pragma once
 
 #include <stdexcept>
