@@ -31,6 +31,25 @@ Config parse(const std::string& text, int world = 1, const AutoValues& autos = {
 
 }  // namespace
 
+// Lion and Adagrad with the defaults of DeepSpeed's FusedLion and of torch's (and DeepSpeed's CPU) Adagrad.
+TEST(Config, LionAndAdagradReadTheirParameters) {
+  Config lion = parse(R"({"train_batch_size": 8, "optimizer": {"type": "lion", "params": {"lr": 1e-4, "betas": [0.95, 0.98], "weight_decay": 0.1}}})", 2);
+  EXPECT_EQ(lion.optimizer.type, "Lion");
+  EXPECT_DOUBLE_EQ(lion.optimizer.lr, 1e-4);
+  EXPECT_DOUBLE_EQ(lion.optimizer.beta1, 0.95);
+  EXPECT_DOUBLE_EQ(lion.optimizer.beta2, 0.98);
+  EXPECT_DOUBLE_EQ(lion.optimizer.weight_decay, 0.1);
+  Config adagrad = parse(R"({"train_batch_size": 8, "optimizer": {"type": "Adagrad"}})", 2);
+  EXPECT_EQ(adagrad.optimizer.type, "Adagrad");
+  EXPECT_DOUBLE_EQ(adagrad.optimizer.lr, 1e-2);
+  EXPECT_DOUBLE_EQ(adagrad.optimizer.eps, 1e-10);
+  EXPECT_DOUBLE_EQ(adagrad.optimizer.lr_decay, 0.0);
+  Config given = parse(R"({"train_batch_size": 8, "optimizer": {"type": "Adagrad", "params": {"lr": 0.1, "eps": 1e-8, "lr_decay": 0.01, "initial_accumulator_value": 0}}})", 2);
+  EXPECT_DOUBLE_EQ(given.optimizer.lr, 0.1);
+  EXPECT_DOUBLE_EQ(given.optimizer.eps, 1e-8);
+  EXPECT_DOUBLE_EQ(given.optimizer.lr_decay, 0.01);
+}
+
 TEST(Config, DefaultsFollowDeepSpeed) {
   Config c = parse(R"({"train_batch_size": 8})", 2);
   EXPECT_EQ(c.train_batch_size, 8);

@@ -1,12 +1,15 @@
-// Optimizers against LibTorch's own torch::optim::Adam / AdamW / SGD, step by step.
+// Optimizers against LibTorch's own torch::optim::Adam / AdamW / SGD / Adagrad (Lion against the
+// rule written out here), step by step; Lion and Adagrad piece by piece as offload runs them.
 #include <gtest/gtest.h>
 
 #include <ATen/Context.h>
 #include <ATen/Functions.h>
+#include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include "zs/optim/host_optimizer.hpp"
 #include "zs/optim/lr_scheduler.hpp"
 #include "zs/optim/optimizer.hpp"
 
@@ -250,7 +253,7 @@ TEST(Optimizer, StateNamesAndValuesMatchTorch) {
 
 TEST(Optimizer, RestoredStateContinuesIdentically) {
   // A checkpoint round trip: copy state + step count into a fresh optimizer, continue both.
-  for (const char* type : {"Adam", "AdamW", "SGD"}) {
+  for (const char* type : {"Adam", "AdamW", "SGD", "Lion", "Adagrad"}) {
     zs::OptimizerConfig c = adam_config(type, std::string(type) == "AdamW");
     c.momentum = 0.9;
     auto first = zs::make_optimizer(c);
@@ -345,6 +348,103 @@ TEST(Optimizer, OneCycleMomentumGoesToAdamBetasOnly) {
   EXPECT_NO_THROW(zs::apply_scheduled_momentum(*schedule, *sgd, 3));
 }
 
+MakeReference torch_adagrad(const zs::OptimizerConfig& c) {
+  return [c](at::Tensor p, double wd) {
+    auto o = torch::optim::AdagradOptions(c.lr).lr_decay(c.lr_decay).eps(c.eps).weight_decay(wd);
+    return std::make_unique<torch::optim::Adagrad>(std::vector<at::Tensor>{p}, o);
+  };
+}
+
+TEST(Optimizer, AdagradMatchesTorch) {
+  zs::OptimizerConfig c;
+  c.type = "Adagrad";
+  c.eps = 1e-10;
+  c.lr_decay = 0.01;
+  EXPECT_LT(compare_with_reference(c, torch_adagrad(c), set_lr_of<torch::optim::AdagradOptions>(), {0.0, 0.1, 0.01}),
+            kTolerance);
+  EXPECT_LT(compare_with_reference(c, torch_adagrad(c), set_lr_of<torch::optim::AdagradOptions>(), {0.0, 0.1, 0.01}, 4.0),
+            kTolerance);
+}
+
+// Lion has no LibTorch counterpart: its rule, element by element, in double precision.
+TEST(Optimizer, LionFollowsItsRule) {
+  zs::OptimizerConfig c;
+  c.type = "Lion";
+  c.beta1 = 0.9;
+  c.beta2 = 0.99;
+  const std::vector<double> decays = {0.0, 0.1, 0.01};
+  auto ours = zs::make_optimizer(c);
+  std::vector<at::Tensor> mine = random_params(7), p, m;
+  for (size_t i = 0; i < mine.size(); ++i) {
+    ours->add_param(mine[i], decays[i]);
+    p.push_back(mine[i].to(at::kDouble));
+    m.push_back(at::zeros_like(p.back()));
+  }
+  for (int s = 0; s < kSteps; ++s) {
+    std::vector<at::Tensor> grads = random_grads(s), scaled;
+    for (const auto& g : grads) scaled.push_back(g * 2.0);
+    ours->step(scaled, lr_at(s), 2.0);
+    for (size_t i = 0; i < p.size(); ++i) {
+      const at::Tensor g = grads[i].to(at::kDouble);
+      p[i] = p[i] * (1 - lr_at(s) * decays[i]) - lr_at(s) * at::sign(c.beta1 * m[i] + (1 - c.beta1) * g);
+      m[i] = c.beta2 * m[i] + (1 - c.beta2) * g;
+    }
+  }
+  std::vector<at::Tensor> reference;
+  for (auto& t : p) reference.push_back(t.to(at::kFloat));
+  EXPECT_LT(rel_diff(mine, reference), kTolerance);
+  EXPECT_EQ(ours->state(0).count("exp_avg"), 1u);
+}
+
+// Offload updates a slot piece by piece (step_range, with the values written as bf16 on the way)
+// or hands over pieces it keeps in files (step_piece): the same bits as the whole slot at once.
+TEST(Optimizer, LionAndAdagradInPiecesMatchTheWholeSlot) {
+  for (const char* type : {"Lion", "Adagrad"}) {
+    zs::OptimizerConfig c;
+    c.type = type;
+    c.weight_decay = 0.05;
+    c.lr_decay = 0.02;
+    auto whole = zs::make_optimizer(c);
+    auto pieces = zs::make_host_optimizer(c, /*pin_memory=*/false);
+    auto external = zs::make_host_optimizer(c, /*pin_memory=*/false);
+    std::vector<at::Tensor> a = random_params(21), b = clones(a), held = clones(a), held_state;
+    const std::vector<std::string> keys = external->state_keys();
+    ASSERT_EQ(keys.size(), 1u) << type;
+    for (size_t i = 0; i < a.size(); ++i) {
+      whole->add_param(a[i], 0.05);
+      pieces->add_param(b[i], 0.05);
+      external->add_external_slot(held[i].numel(), 0.05);
+      held_state.push_back(at::zeros_like(held[i]));
+    }
+    std::vector<at::Tensor> bf16(a.size());
+    for (int s = 0; s < 5; ++s) {
+      std::vector<at::Tensor> g = random_grads(s), g16;
+      for (auto& t : g) g16.push_back((t * 3.0).to(at::kBFloat16));
+      std::vector<at::Tensor> g32;
+      for (auto& t : g16) g32.push_back(t.to(at::kFloat));
+      whole->step(g32, lr_at(s), 3.0);
+      pieces->begin_step();
+      external->begin_step();
+      for (size_t i = 0; i < a.size(); ++i) {
+        bf16[i] = at::empty({a[i].numel()}, at::kBFloat16);
+        for (int64_t begin = 0; begin < a[i].numel(); begin += 333) {
+          const int64_t n = std::min<int64_t>(333, a[i].numel() - begin);
+          pieces->step_range(int(i), begin, g16[i].narrow(0, begin, n), lr_at(s), 3.0, bf16[i].narrow(0, begin, n));
+          external->step_piece(int(i), held[i].narrow(0, begin, n), {held_state[i].narrow(0, begin, n)},
+                               g16[i].narrow(0, begin, n), lr_at(s), 3.0, at::Tensor());
+        }
+      }
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(at::equal(a[i], b[i])) << type << " slot " << i;
+      EXPECT_TRUE(at::equal(a[i], held[i])) << type << " slot " << i;
+      EXPECT_TRUE(at::equal(whole->state(int(i)).at(keys[0]), held_state[i])) << type << " slot " << i;
+      EXPECT_TRUE(at::equal(bf16[i], a[i].to(at::kBFloat16))) << type << " slot " << i;
+    }
+    EXPECT_TRUE(external->state(0).empty()) << "the caller holds an external slot's state";
+  }
+}
+
 TEST(Optimizer, ConfigErrors) {
   zs::OptimizerConfig c;
   c.type = "Lamb";
@@ -361,6 +461,14 @@ TEST(Optimizer, ConfigErrors) {
   c = zs::OptimizerConfig{};
   c.lr = -1;
   EXPECT_THROW(zs::make_optimizer(c), zs::ConfigError);
+  c = zs::OptimizerConfig{};
+  c.type = "Lion";
+  c.beta1 = 1.5;
+  EXPECT_THROW(zs::make_optimizer(c), zs::ConfigError);
+  c = zs::OptimizerConfig{};
+  c.type = "Adagrad";
+  c.lr_decay = -0.1;
+  EXPECT_THROW(zs::make_optimizer(c), zs::ConfigError);
 }
 
 TEST(Optimizer, BadArgumentsAreReported) {
@@ -375,7 +483,7 @@ TEST(Optimizer, BadArgumentsAreReported) {
 
 TEST(Optimizer, CudaMatchesCpu) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
-  for (const char* type : {"Adam", "AdamW", "SGD"}) {
+  for (const char* type : {"Adam", "AdamW", "SGD", "Lion", "Adagrad"}) {
     zs::OptimizerConfig c = adam_config(type, std::string(type) == "AdamW");
     c.momentum = 0.9;
     auto cpu = zs::make_optimizer(c);

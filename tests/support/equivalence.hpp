@@ -32,6 +32,8 @@ struct RunSetup {
   double clipping = 0.5;           // gradient_clipping (0: off)
   std::string device = "cpu";   // cpu (MPI ranks) or cuda (NCCL ranks, one GPU each)
   std::string program = "tests/train_tiny";   // the trainer (same flags and output)
+  // The "optimizer" member.
+  std::string optimizer = R"({"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}})";
 };
 
 // At stage 3 the tiny GPT's blocks are units: its matrices are partitioned, while biases and
@@ -48,7 +50,7 @@ inline std::string config_json(const RunSetup& s) {
     "train_micro_batch_size_per_gpu": )" + std::to_string(micro) + R"(,
     "gradient_accumulation_steps": )" + std::to_string(s.accum) + R"(,
     "gradient_clipping": )" + std::to_string(s.clipping) + R"(,
-    "optimizer": {"type": "AdamW", "params": {"lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1}},
+    "optimizer": )" + s.optimizer + R"(,
     "zero_optimization": {"stage": )" + std::to_string(s.stage) + R"(, "reduce_bucket_size": 3000,
        "stage3_param_persistence_threshold": 100, "stage3_prefetch_bucket_size": )" + std::to_string(s.prefetch_bucket) + R"(,
        "allgather_bucket_size": 5000, "overlap_comm": )" + (s.overlap ? "true" : "false") +

@@ -51,7 +51,7 @@ struct CheckpointIndex {
   int stage = 0;
   std::string precision;          // of the run that saved: "fp32", "bf16", "fp16"
   std::string master_dtype = "F32";
-  std::string optimizer;          // "Adam", "AdamW", "SGD"
+  std::string optimizer;          // "Adam", "AdamW", "SGD", "Lion", "Adagrad"
   std::vector<std::string> optimizer_state_keys;   // e.g. exp_avg, exp_avg_sq
   nlohmann::json config;          // the resolved DeepSpeed config
   TrainingCounters counters;

@@ -23,7 +23,7 @@ namespace {
 // Elements a load moves at a time (16 MiB of fp32).
 constexpr int64_t kLoadPieceElements = int64_t(1) << 22;
 
-// Adam and AdamW share their state; SGD's is another kind.
+// Adam and AdamW share their state; SGD's, Lion's and Adagrad's are each another kind.
 std::string optimizer_family(const std::string& type) {
   const std::string t = ascii_lowercase(type);
   return t.rfind("adam", 0) == 0 ? "adam" : t;

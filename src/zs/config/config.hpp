@@ -37,10 +37,11 @@ struct LossScaleConfig {
 
 // optimizer.{type, params}
 struct OptimizerConfig {
-  std::string type = "AdamW";       // canonical: "Adam", "AdamW", "SGD"
-  double lr = 1e-3;
+  std::string type = "AdamW";       // canonical: "Adam", "AdamW", "SGD", "Lion", "Adagrad"
+  double lr = 1e-3;                 // Adagrad's default: 1e-2
   double beta1 = 0.9, beta2 = 0.999;
-  double eps = 1e-8;
+  double eps = 1e-8;                // Adagrad's default: 1e-10
+  double lr_decay = 0.0;            // Adagrad
   double weight_decay = 0.0;
   bool adam_w_mode = true;          // Adam with adam_w_mode=true is AdamW (DeepSpeed's default)
   double momentum = 0.0;            // SGD

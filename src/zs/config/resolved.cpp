@@ -69,6 +69,11 @@ static json optimizer_json(const OptimizerConfig& o) {
     p["momentum"] = o.momentum;
     p["dampening"] = o.dampening;
     p["nesterov"] = o.nesterov;
+  } else if (o.type == "Lion") {
+    p["betas"] = {o.beta1, o.beta2};
+  } else if (o.type == "Adagrad") {
+    p["eps"] = o.eps;
+    p["lr_decay"] = o.lr_decay;
   } else {
     p["betas"] = {o.beta1, o.beta2};
     p["eps"] = o.eps;

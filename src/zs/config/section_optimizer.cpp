@@ -1,4 +1,6 @@
-// optimizer.{type, params}: Adam, AdamW and SGD with DeepSpeed's parameter names and defaults.
+// optimizer.{type, params}: Adam, AdamW, SGD, Lion and Adagrad with DeepSpeed's parameter names and
+// defaults (Lion and Adagrad are, with Adam, the optimizers DeepSpeed's ZeRO runs without
+// zero_allow_untested_optimizer).
 //
 // DeepSpeed runs "Adam" as AdamW (decoupled weight decay) unless params.adam_w_mode is false.
 // ZeroShard resolves that here: OptimizerConfig.type is "AdamW" for decoupled weight decay and
@@ -13,7 +15,7 @@ namespace zs::config_detail {
 
 // Optimizer names DeepSpeed knows (lowercase), to tell "not supported" from "misspelled".
 static const std::vector<std::string> kDeepSpeedOnlyOptimizers = {
-    "adagrad", "lamb", "onebitadam", "zerooneadam", "onebitlamb", "lion", "muadam", "muadamw",
+    "lamb", "onebitadam", "zerooneadam", "onebitlamb", "muadam", "muadamw",
     "musgd", "muon", "fusedadam", "cpuadam"};
 
 static std::string optimizer_type_name(const std::string& path, const std::string& type) {
@@ -21,11 +23,14 @@ static std::string optimizer_type_name(const std::string& path, const std::strin
   if (lower == "adam") return "Adam";
   if (lower == "adamw") return "AdamW";
   if (lower == "sgd") return "SGD";
-  std::string message = path + " \"" + type + "\" is not supported by ZeroShard (supported: Adam, AdamW, SGD)";
+  if (lower == "lion") return "Lion";
+  if (lower == "adagrad") return "Adagrad";
+  std::string message =
+      path + " \"" + type + "\" is not supported by ZeroShard (supported: Adam, AdamW, SGD, Lion, Adagrad)";
   bool deepspeed_has_it = std::find(kDeepSpeedOnlyOptimizers.begin(), kDeepSpeedOnlyOptimizers.end(),
                                     lower) != kDeepSpeedOnlyOptimizers.end();
   if (!deepspeed_has_it) {
-    std::string guess = closest_name(lower, {"adam", "adamw", "sgd"});
+    std::string guess = closest_name(lower, {"adam", "adamw", "sgd", "lion", "adagrad"});
     if (!guess.empty()) message += "; did you mean \"" + optimizer_type_name(path, guess) + "\"?";
   }
   fail(message);
@@ -55,6 +60,28 @@ static void read_adam_params(Section& params, OptimizerConfig& opt) {
     fail(params.key_path("bias_correction") + " false is not supported by ZeroShard; remove it or set it to true");
 }
 
+static void read_lion_params(Section& params, OptimizerConfig& opt) {
+  auto betas = params.get_numbers("betas", {opt.beta1, opt.beta2});
+  opt.beta1 = betas[0];
+  opt.beta2 = betas[1];
+  for (double b : betas)
+    if (!(b >= 0 && b < 1))
+      fail(params.key_path("betas") + " must be two numbers in [0, 1), got " + params.find("betas")->dump());
+}
+
+// torch.optim.Adagrad's defaults (lr 1e-2, eps 1e-10), which DeepSpeed's CPU Adagrad shares.
+static void read_adagrad_params(Section& params, OptimizerConfig& opt) {
+  if (!params.find("lr")) opt.lr = 1e-2;
+  opt.eps = params.get_double("eps", 1e-10);
+  require(opt.eps >= 0, params.key_path("eps"), "at least 0", number_text(opt.eps));
+  opt.lr_decay = params.get_double("lr_decay", 0.0);
+  require(opt.lr_decay >= 0, params.key_path("lr_decay"), "at least 0", number_text(opt.lr_decay));
+  const double initial = params.get_double("initial_accumulator_value", 0.0);
+  if (initial != 0.0)
+    fail(params.key_path("initial_accumulator_value") + " " + number_text(initial) +
+         " is not supported by ZeroShard (the sums start at 0); remove it or set it to 0");
+}
+
 static void read_sgd_params(Section& params, OptimizerConfig& opt) {
   opt.momentum = params.get_double("momentum", 0.0);
   require(opt.momentum >= 0, params.key_path("momentum"), "at least 0", number_text(opt.momentum));
@@ -74,12 +101,16 @@ void read_optimizer(Section& top, Config& cfg) {
   OptimizerConfig& opt = cfg.optimizer;
   opt.present = true;
   auto type = section.opt_string("type");
-  if (!type) fail("optimizer.type is missing (supported: Adam, AdamW, SGD)");
+  if (!type) fail("optimizer.type is missing (supported: Adam, AdamW, SGD, Lion, Adagrad)");
   opt.type = optimizer_type_name(section.key_path("type"), *type);
 
   Section params = section.child("params");
   if (opt.type == "SGD")
     params.allow_only({"lr", "momentum", "dampening", "weight_decay", "nesterov"}, "for SGD");
+  else if (opt.type == "Lion")
+    params.allow_only({"lr", "betas", "weight_decay"}, "for Lion");
+  else if (opt.type == "Adagrad")
+    params.allow_only({"lr", "eps", "weight_decay", "lr_decay", "initial_accumulator_value"}, "for Adagrad");
   else
     params.allow_only({"lr", "betas", "eps", "weight_decay", "adam_w_mode", "torch_adam", "amsgrad",
                        "bias_correction"},
@@ -92,6 +123,11 @@ void read_optimizer(Section& top, Config& cfg) {
   if (opt.type == "SGD") {
     opt.adam_w_mode = false;
     read_sgd_params(params, opt);
+  } else if (opt.type == "Lion") {
+    read_lion_params(params, opt);  // weight decay is decoupled, as in AdamW
+  } else if (opt.type == "Adagrad") {
+    opt.adam_w_mode = false;        // weight decay joins the gradient (L2), as in torch
+    read_adagrad_params(params, opt);
   } else {
     read_adam_params(params, opt);
   }

@@ -63,10 +63,11 @@ std::optional<at::ScalarType> comm_dtype(const Config& c) {
 // 0.8 by default); otherwise all of them.
 double cpu_adam_core_share(const Config& c) {
   const OffloadConfig& o = c.zero.offload_optimizer;
-  if (ascii_lowercase(c.optimizer.type) == "sgd") {
+  const std::string type = ascii_lowercase(c.optimizer.type);
+  if (type != "adam" && type != "adamw") {
     if (o.super_offload && o.cpuadam_cores_perc)
       throw ConfigError("zero_optimization.offload_optimizer.cpuadam_cores_perc sets the CPU Adam's threads; the "
-                        "optimizer is SGD, whose host step runs on LibTorch's threads (remove the key)");
+                        "optimizer is " + c.optimizer.type + ", whose host step runs on LibTorch's threads (remove the key)");
     return 1.0;
   }
   return o.super_offload ? o.cpuadam_cores_perc.value_or(0.8) : 1.0;
@@ -343,8 +344,8 @@ ModelSizes Engine::model_sizes(const ParamPlan& plan) {
   }
   m.bytes_per_param = int(c10::elementSize(param_dtype_));
   m.unit_grad_bytes = int(c10::elementSize(comm_dtype(config_).value_or(param_dtype_)));
-  const bool adam = config_.optimizer.type != "SGD";
-  m.state_floats = adam ? 2 : (config_.optimizer.momentum > 0 ? 1 : 0);
+  const std::string& type = config_.optimizer.type;
+  m.state_floats = type == "SGD" ? (config_.optimizer.momentum > 0 ? 1 : 0) : type == "Lion" || type == "Adagrad" ? 1 : 2;
   m.world_size = world_.size();
   m.ranks_per_host = std::max(1, world_.info.local_world_size);
   return m;

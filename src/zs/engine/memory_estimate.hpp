@@ -40,7 +40,7 @@ struct ModelSizes {
   int64_t largest_unit = 0;    // elements of the largest unit
   int bytes_per_param = 2;     // 2 for bf16/fp16 training, 4 for fp32
   int unit_grad_bytes = 2;     // stage-3 unit gradients: the communication dtype's bytes
-  int state_floats = 2;        // optimizer state per parameter: Adam 2, SGD with momentum 1, else 0
+  int state_floats = 2;        // optimizer state per parameter: Adam 2, Lion, Adagrad and SGD with momentum 1, else 0
   int world_size = 1;
   int ranks_per_host = 1;
 };

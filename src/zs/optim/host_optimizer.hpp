@@ -37,7 +37,8 @@ class HostOptimizer : public Optimizer {
   // refuses it: step_piece updates it instead.
   virtual int add_external_slot(int64_t numel, double weight_decay) = 0;
   // Names of the fp32 state tensors of every slot, in the order step_piece takes them:
-  // exp_avg, exp_avg_sq (Adam); momentum_buffer (SGD with momentum); none (plain SGD).
+  // exp_avg, exp_avg_sq (Adam); momentum_buffer (SGD with momentum); none (plain SGD); exp_avg
+  // (Lion); sum (Adagrad).
   virtual std::vector<std::string> state_keys() const = 0;
   // step_range on caller-held pieces: `master` and state[k] (contiguous fp32, grad.numel()
   // elements each) are elements [begin, begin + n) of `slot`, updated in place.
@@ -46,7 +47,8 @@ class HostOptimizer : public Optimizer {
 };
 
 // The host optimizer the config names: Adam/AdamW on the fused SIMD CPU kernel (cpu_adam.hpp),
-// SGD on LibTorch's fused CPU kernel; the same update rules as make_optimizer's. Throws
+// SGD on LibTorch's fused CPU kernel, Lion and Adagrad on LibTorch's CPU operations; the same update
+// rules as make_optimizer's. Throws
 // ConfigError as make_optimizer does. `pin_memory`: allocate the state in pinned (page-locked)
 // memory, which only a CUDA build can.
 // `cpu_adam_core_share` (0, 1]: the share of this rank's cores the CPU Adam step uses (super_offload's
@@ -60,6 +62,9 @@ namespace optim_detail {
 std::unique_ptr<HostOptimizer> make_host_adam(const OptimizerConfig& config, bool decoupled, bool pin_memory,
                                               int threads);
 std::unique_ptr<HostOptimizer> make_host_sgd(const OptimizerConfig& config, bool pin_memory);
+// Lion and Adagrad: one class for masters on the device and in host memory (elementwise_optimizer.hpp).
+std::unique_ptr<HostOptimizer> make_lion(const OptimizerConfig& config, bool pin_memory);
+std::unique_ptr<HostOptimizer> make_adagrad(const OptimizerConfig& config, bool pin_memory);
 // A zero-filled fp32 host tensor shaped like `like`, pinned when asked.
 at::Tensor host_zeros_like(const at::Tensor& like, bool pin_memory);
 }  // namespace optim_detail

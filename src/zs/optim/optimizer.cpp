@@ -1,4 +1,4 @@
-// make_optimizer: validates the optimizer section and builds Adam, AdamW or SGD.
+// make_optimizer: validates the optimizer section and builds Adam, AdamW, SGD, Lion or Adagrad.
 #include "zs/optim/optimizer.hpp"
 
 #include <ATen/ops/full.h>
@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "zs/base/strings.hpp"
+#include "zs/optim/host_optimizer.hpp"
 #include "zs/optim/optimizer_checks.hpp"
 
 namespace zs {
@@ -24,6 +25,9 @@ void validate(const OptimizerConfig& c, const std::string& type) {
     require(!c.nesterov || (c.momentum > 0 && c.dampening == 0),
             "nesterov needs momentum > 0 and dampening = 0 (got momentum " +
                 std::to_string(c.momentum) + ", dampening " + std::to_string(c.dampening) + ")");
+  } else if (type == "adagrad") {
+    require(c.eps >= 0, "eps must be >= 0, got " + std::to_string(c.eps));
+    require(c.lr_decay >= 0, "lr_decay must be >= 0, got " + std::to_string(c.lr_decay));
   } else {
     require(c.beta1 >= 0 && c.beta1 < 1, "betas[0] must be in [0, 1), got " + std::to_string(c.beta1));
     require(c.beta2 >= 0 && c.beta2 < 1, "betas[1] must be in [0, 1), got " + std::to_string(c.beta2));
@@ -35,12 +39,14 @@ void validate(const OptimizerConfig& c, const std::string& type) {
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
   const std::string type = ascii_lowercase(config.type);
-  if (type != "adam" && type != "adamw" && type != "sgd") {
+  if (type != "adam" && type != "adamw" && type != "sgd" && type != "lion" && type != "adagrad") {
     throw ConfigError("optimizer.type: '" + config.type +
-                      "' is not supported; use one of Adam, AdamW, SGD");
+                      "' is not supported; use one of Adam, AdamW, SGD, Lion, Adagrad");
   }
   validate(config, type);
   if (type == "sgd") return make_sgd(config);
+  if (type == "lion") return optim_detail::make_lion(config, /*pin_memory=*/false);
+  if (type == "adagrad") return optim_detail::make_adagrad(config, /*pin_memory=*/false);
   // "Adam" follows adam_w_mode (decoupled decay unless it is false); "AdamW" always decouples.
   const bool decoupled = type == "adamw" || config.adam_w_mode;
   return make_adam(config, decoupled);

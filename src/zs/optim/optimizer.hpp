@@ -1,8 +1,9 @@
 // Optimizers over flat fp32 tensors: the ZeRO layer hands each rank's shard of the master weights
 // (one flat tensor per parameter group) and the matching fp32 gradient shard.
 //
-// Adam/AdamW/SGD follow torch.optim's (and DeepSpeed's) update rules exactly, so a run can be
-// checked against LibTorch's own optimizers. State lives next to the master weights (same device).
+// Adam/AdamW/SGD/Adagrad follow torch.optim's (and DeepSpeed's) update rules exactly, so a run can
+// be checked against LibTorch's own optimizers; Lion follows DeepSpeed's FusedLion. State lives
+// next to the master weights (same device).
 #pragma once
 
 #include <map>
@@ -56,24 +57,24 @@ class Optimizer {
                                 const std::vector<at::Tensor>& params, double lr,
                                 const std::optional<at::Tensor>& grad_divisor);
 
-  // Momentum-like hyper-parameter, for schedules that cycle it (OneCycle): Adam's beta1, SGD's momentum.
+  // Momentum-like hyper-parameter: Adam's and Lion's beta1, SGD's momentum (Adagrad has none and throws).
   virtual void set_momentum(double momentum) = 0;
-  // Adam-family optimizers have (beta1, beta2); SGD has none and throws std::logic_error from
-  // set_betas. A momentum-cycling schedule sets both (see apply_scheduled_momentum).
+  // Adam-family optimizers and Lion have (beta1, beta2); SGD and Adagrad have none and throw
+  // std::logic_error from set_betas. A momentum-cycling schedule sets both (see apply_scheduled_momentum).
   virtual bool has_betas() const = 0;
   virtual void set_betas(double beta1, double beta2) = 0;
 
   // Number of steps so far (Adam's bias-correction step).
   virtual int64_t steps() const = 0;
 
-  // Named state of a slot ("exp_avg", "exp_avg_sq", "momentum_buffer"), for checkpoints.
+  // Named state of a slot ("exp_avg", "exp_avg_sq", "momentum_buffer", "sum"), for checkpoints.
   virtual std::map<std::string, at::Tensor> state(int slot) const = 0;
   virtual void set_steps(int64_t steps) = 0;
 
   virtual std::string name() const = 0;
 };
 
-// Builds the optimizer the config names (Adam, AdamW, SGD; any letter case). Throws ConfigError
+// Builds the optimizer the config names (Adam, AdamW, SGD, Lion, Adagrad; any letter case). Throws ConfigError
 // for another name or out-of-range hyper-parameters.
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config);
 
