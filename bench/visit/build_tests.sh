@@ -24,7 +24,7 @@ if has tests; then
   note "GPU tests"
   ( cd $B && ZS_COMM_TIMEOUT=60 timeout 400 ./bin/test_gpu_equivalence_cuda 2>&1 ) > "$OUT/gpu_tests.log"
   echo "gpu_equivalence rc=$?" >> "$OUT/gpu_tests.log"
-  grep -E "gpu equivalence|gpu nvme|OK|FAILED|rc=" "$OUT/gpu_tests.log" | tail -24
+  grep -E "gpu equivalence|gpu nvme|gpu optimizer kinds|OK|FAILED|rc=" "$OUT/gpu_tests.log" | tail -26
   if [ -x $B/bin/tests/dist_probe ]; then
     timeout 120 $B/bin/zsrun --num_gpus "$NGPU" $B/bin/tests/dist_probe --device cuda > "$OUT/dist_probe.log" 2>&1
     echo "dist_probe (NCCL, $NGPU GPUs) rc=$?" | tee -a "$OUT/gpu_tests.log"
