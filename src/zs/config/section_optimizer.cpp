@@ -36,13 +36,17 @@ static std::string optimizer_type_name(const std::string& path, const std::strin
   fail(message);
 }
 
-static void read_adam_params(Section& params, OptimizerConfig& opt) {
+static void read_betas(Section& params, OptimizerConfig& opt) {
   auto betas = params.get_numbers("betas", {opt.beta1, opt.beta2});
   opt.beta1 = betas[0];
   opt.beta2 = betas[1];
   for (double b : betas)
     if (!(b >= 0 && b < 1))
       fail(params.key_path("betas") + " must be two numbers in [0, 1), got " + params.find("betas")->dump());
+}
+
+static void read_adam_params(Section& params, OptimizerConfig& opt) {
+  read_betas(params, opt);
   opt.eps = params.get_double("eps", opt.eps);
   require(opt.eps > 0, params.key_path("eps"), "greater than 0", number_text(opt.eps));
   opt.torch_adam = params.get_bool("torch_adam", false);
@@ -58,15 +62,6 @@ static void read_adam_params(Section& params, OptimizerConfig& opt) {
     fail(params.key_path("amsgrad") + " true is not supported by ZeroShard; remove it or set it to false");
   if (!params.get_bool("bias_correction", true))
     fail(params.key_path("bias_correction") + " false is not supported by ZeroShard; remove it or set it to true");
-}
-
-static void read_lion_params(Section& params, OptimizerConfig& opt) {
-  auto betas = params.get_numbers("betas", {opt.beta1, opt.beta2});
-  opt.beta1 = betas[0];
-  opt.beta2 = betas[1];
-  for (double b : betas)
-    if (!(b >= 0 && b < 1))
-      fail(params.key_path("betas") + " must be two numbers in [0, 1), got " + params.find("betas")->dump());
 }
 
 // torch.optim.Adagrad's defaults (lr 1e-2, eps 1e-10), which DeepSpeed's CPU Adagrad shares.
@@ -124,7 +119,7 @@ void read_optimizer(Section& top, Config& cfg) {
     opt.adam_w_mode = false;
     read_sgd_params(params, opt);
   } else if (opt.type == "Lion") {
-    read_lion_params(params, opt);  // weight decay is decoupled, as in AdamW
+    read_betas(params, opt);  // weight decay is decoupled, as in AdamW
   } else if (opt.type == "Adagrad") {
     opt.adam_w_mode = false;        // weight decay joins the gradient (L2), as in torch
     read_adagrad_params(params, opt);
