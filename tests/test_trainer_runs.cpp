@@ -298,6 +298,20 @@ TEST(TrainerRuns, WrongInputsGetOneMessage) {
 }
 
 // --log_interval acts also with a DeepSpeed config (it replaces steps_per_print) and says so.
+// A DeepSpeed config's own lr leads nanoGPT's schedule when --learning_rate is not given (it
+// used to peak at the flag's default), with min_lr at the same ratio to it.
+TEST(TrainerRuns, ConfigLrLeadsNanoGptSchedule) {
+  const std::string dir = temp_dir("trainer_config_lr");
+  write_text(dir + "/ds.json", R"({"train_micro_batch_size_per_gpu": 4,
+    "optimizer": {"type": "Lion", "params": {"lr": 0.01, "weight_decay": 0.1}}})");
+  const RunResult r = run_command(bin("train_gpt") + " --device=cpu --n_layer=1 --n_head=2 --n_embd=16 --block_size=16"
+                                  " --eval_interval=0 --log_interval=1 --sample_tokens=0 --warmup_iters=2"
+                                  " --lr_decay_iters=8 --max_iters=4 --deepspeed_config=" + dir + "/ds.json", 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "lr schedule: nanoGPT's (decay_lr True) with the config's lr 0.01, min_lr 0.001")) << r.output;
+  EXPECT_TRUE(contains(r.output, "| lr 1.00e-02 |")) << r.output;  // the peak, after the 2 warm-up iterations
+}
+
 TEST(TrainerRuns, LogIntervalWithDeepSpeedConfig) {
   const std::string dir = temp_dir("trainer_log_interval");
   const RunResult r = train_gpt(2, dir, "--n_layer=1 --max_iters=4 --eval_interval=0 --log_interval=2 "
