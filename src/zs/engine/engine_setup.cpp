@@ -73,6 +73,14 @@ double cpu_adam_core_share(const Config& c) {
   return o.super_offload ? o.cpuadam_cores_perc.value_or(0.8) : 1.0;
 }
 
+// The fp32 state values the optimizer keeps per parameter besides the master: Adam's two moments,
+// Lion's momentum, Adagrad's sum, SGD's momentum buffer when it has momentum (the type is canonical).
+int state_floats_per_param(const OptimizerConfig& o) {
+  if (o.type == "SGD") return o.momentum > 0 ? 1 : 0;
+  if (o.type == "Lion" || o.type == "Adagrad") return 1;
+  return 2;
+}
+
 // offload_param to NVMe: the files and the buffer pool for the units' shards. Every shard must
 // fit one pool buffer; that is checked before anything is written.
 std::unique_ptr<ParamSwapper> make_param_swapper(const OffloadConfig& offload, const std::vector<UnitParams>& units,
@@ -344,8 +352,7 @@ ModelSizes Engine::model_sizes(const ParamPlan& plan) {
   }
   m.bytes_per_param = int(c10::elementSize(param_dtype_));
   m.unit_grad_bytes = int(c10::elementSize(comm_dtype(config_).value_or(param_dtype_)));
-  const std::string& type = config_.optimizer.type;
-  m.state_floats = type == "SGD" ? (config_.optimizer.momentum > 0 ? 1 : 0) : type == "Lion" || type == "Adagrad" ? 1 : 2;
+  m.state_floats = state_floats_per_param(config_.optimizer);
   m.world_size = world_.size();
   m.ranks_per_host = std::max(1, world_.info.local_world_size);
   return m;
