@@ -266,7 +266,10 @@ TEST(TrainFlags, NonsenseValuesAreRefused) {
   EXPECT_TRUE(contains(check({"--eval_iters=0"}), "eval_iters"));
   EXPECT_EQ(check({"--eval_iters=0", "--eval_interval=0"}), "");
   EXPECT_TRUE(contains(check({"--log_interval=0"}), "log_interval"));
-  EXPECT_TRUE(contains(check({"--min_lr=1"}), "min_lr"));
+  EXPECT_TRUE(contains(check({"--min_lr=1", "--learning_rate=0.1"}), "--min_lr=1: must be between 0 and --learning_rate"));
+  EXPECT_TRUE(contains(check({"--min_lr=-1"}), "min_lr"));
+  // Above --learning_rate's default: a DeepSpeed config's lr may be the peak; the trainer checks it.
+  EXPECT_EQ(check({"--min_lr=1"}), "");
   EXPECT_TRUE(contains(check({"--beta2=1.5"}), "beta2"));
   EXPECT_TRUE(contains(check({"--warmup_iters=500", "--lr_decay_iters=100"}), "lr_decay_iters"));
   EXPECT_TRUE(contains(check({"--zero_stage=4"}), "zero_stage"));

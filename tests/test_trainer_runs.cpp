@@ -310,6 +310,17 @@ TEST(TrainerRuns, ConfigLrLeadsNanoGptSchedule) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "lr schedule: nanoGPT's (decay_lr True) with the config's lr 0.01, min_lr 0.001")) << r.output;
   EXPECT_TRUE(contains(r.output, "| lr 1.00e-02 |")) << r.output;  // the peak, after the 2 warm-up iterations
+  // A --min_lr above --learning_rate's default (6e-4) but under the config's lr is the user's floor;
+  // above the config's lr it is an error that names the peak.
+  const std::string run = bin("train_gpt") + " --device=cpu --n_layer=1 --n_head=2 --n_embd=16 --block_size=16"
+                          " --eval_interval=0 --sample_tokens=0 --max_iters=1 --deepspeed_config=" + dir + "/ds.json";
+  const RunResult floor = run_command(run + " --min_lr=0.002", 120);
+  ASSERT_EQ(floor.exit_code, 0) << floor.output;
+  EXPECT_TRUE(contains(floor.output, "with the config's lr 0.01, min_lr 0.002")) << floor.output;
+  const RunResult above = run_command(run + " --min_lr=0.02", 120);
+  EXPECT_EQ(above.exit_code, 2) << above.output;
+  EXPECT_TRUE(contains(above.output, "--min_lr=0.02 is above the schedule's peak lr 0.01 (the config's "
+                                     "optimizer.params.lr)")) << above.output;
 }
 
 TEST(TrainerRuns, LogIntervalWithDeepSpeedConfig) {

@@ -81,7 +81,10 @@ void check_train_flags(const FlagSet& flags, TrainFlags& f) {
           "must be at least 1 to evaluate (or set --eval_interval=0 to not evaluate)");
   require(f.log_interval >= 1, flags, "log_interval", "must be at least 1");
   require(f.learning_rate > 0 && std::isfinite(f.learning_rate), flags, "learning_rate", "must be positive");
-  require(f.min_lr >= 0 && f.min_lr <= f.learning_rate, flags, "min_lr", "must be between 0 and --learning_rate");
+  // Against the schedule's peak once it is known (a DeepSpeed config's lr may stand in for
+  // --learning_rate's default: the trainer checks it there); here against a given --learning_rate.
+  require(f.min_lr >= 0 && (!flags.given("learning_rate") || f.min_lr <= f.learning_rate), flags, "min_lr",
+          "must be between 0 and --learning_rate");
   require(f.weight_decay >= 0, flags, "weight_decay", "must be 0 or more");
   require(f.beta1 >= 0 && f.beta1 < 1, flags, "beta1", "must be in [0, 1)");
   require(f.beta2 >= 0 && f.beta2 < 1, flags, "beta2", "must be in [0, 1)");

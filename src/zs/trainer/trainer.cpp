@@ -362,15 +362,17 @@ void Trainer::run(TrainerModel& m) {
     // --learning_rate was not given (a given one that contradicts it was refused), and min_lr
     // keeps its ratio to it unless --min_lr was given.
     TrainFlags f = f_;
-    if (config_.optimizer.lr != f.learning_rate) {
+    const bool config_lr = config_.optimizer.lr != f.learning_rate;
+    if (config_lr) {
       if (!flags_.given("min_lr")) f.min_lr = f.learning_rate > 0 ? f.min_lr * config_.optimizer.lr / f.learning_rate : 0.0;
-      if (f.min_lr > config_.optimizer.lr)
-        throw ConfigError(flags_.describe("min_lr") + " is above the config's optimizer.params.lr " +
-                          printf_string("%g", config_.optimizer.lr) + ", the schedule's peak");
       f.learning_rate = config_.optimizer.lr;
       print("lr schedule: nanoGPT's (decay_lr " + std::string(f.decay_lr ? "True" : "False") + ") with the config's lr " +
             printf_string("%g", f.learning_rate) + (f.decay_lr ? ", min_lr " + printf_string("%g", f.min_lr) : std::string()));
     }
+    if (f.decay_lr && f.min_lr > f.learning_rate)
+      throw ConfigError(flags_.describe("min_lr") + " is above the schedule's peak lr " +
+                        printf_string("%g", f.learning_rate) +
+                        (config_lr ? " (the config's optimizer.params.lr)" : " (--learning_rate)"));
     engine_->set_lr_schedule([f](int64_t step) { return nanogpt_lr(f, step); });
   }
   if (!hf_folder.empty()) {
