@@ -10,7 +10,6 @@
 #include <c10/core/GradMode.h>
 
 #include "zs/base/clock.hpp"
-#include "zs/base/strings.hpp"
 #include "zs/dist/communicator.hpp"
 #include "zs/monitor/comms_logger.hpp"
 #include "zs/monitor/flops_profiler.hpp"
@@ -63,8 +62,7 @@ std::optional<at::ScalarType> comm_dtype(const Config& c) {
 // 0.8 by default); otherwise all of them.
 double cpu_adam_core_share(const Config& c) {
   const OffloadConfig& o = c.zero.offload_optimizer;
-  const std::string type = ascii_lowercase(c.optimizer.type);
-  if (type != "adam" && type != "adamw") {
+  if (!runs_on_cpu_adam(c.optimizer)) {
     if (o.super_offload && o.cpuadam_cores_perc)
       throw ConfigError("zero_optimization.offload_optimizer.cpuadam_cores_perc sets the CPU Adam's threads; the "
                         "optimizer is " + c.optimizer.type + ", whose host step runs on LibTorch's threads (remove the key)");

@@ -161,14 +161,19 @@ std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config
   // errors whether or not the state is offloaded.
   make_optimizer(config);
   const std::string type = ascii_lowercase(config.type);
-  if (type == "sgd" || type == "lion" || type == "adagrad") {
-    TORCH_CHECK(cpu_adam_core_share == 1.0, "make_host_optimizer: the host ", config.type, " step takes no core share");
-    if (type == "lion") return optim_detail::make_lion(config, pin_memory);
-    if (type == "adagrad") return optim_detail::make_adagrad(config, pin_memory);
-    return optim_detail::make_host_sgd(config, pin_memory);
+  if (runs_on_cpu_adam(config)) {
+    const bool decoupled = type == "adamw" || config.adam_w_mode;
+    return optim_detail::make_host_adam(config, decoupled, pin_memory, default_cpu_threads(cpu_adam_core_share));
   }
-  const bool decoupled = type == "adamw" || config.adam_w_mode;
-  return optim_detail::make_host_adam(config, decoupled, pin_memory, default_cpu_threads(cpu_adam_core_share));
+  TORCH_CHECK(cpu_adam_core_share == 1.0, "make_host_optimizer: the host ", config.type, " step takes no core share");
+  if (type == "lion") return optim_detail::make_lion(config, pin_memory);
+  if (type == "adagrad") return optim_detail::make_adagrad(config, pin_memory);
+  return optim_detail::make_host_sgd(config, pin_memory);
+}
+
+bool runs_on_cpu_adam(const OptimizerConfig& config) {
+  const std::string type = ascii_lowercase(config.type);
+  return type == "adam" || type == "adamw";
 }
 
 }  // namespace zs

@@ -57,6 +57,10 @@ class HostOptimizer : public Optimizer {
 std::unique_ptr<HostOptimizer> make_host_optimizer(const OptimizerConfig& config, bool pin_memory,
                                                    double cpu_adam_core_share = 1.0);
 
+// Whether make_host_optimizer runs this config's step on the SIMD CPU Adam (Adam and AdamW), the
+// one host step that takes a core share.
+bool runs_on_cpu_adam(const OptimizerConfig& config);
+
 namespace optim_detail {
 // Concrete host optimizers (make_host_optimizer picks one).
 std::unique_ptr<HostOptimizer> make_host_adam(const OptimizerConfig& config, bool decoupled, bool pin_memory,
