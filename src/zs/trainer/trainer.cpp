@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include <ATen/ops/zeros.h>
@@ -340,9 +341,38 @@ void Trainer::save(int64_t iter, const TrainerModel& m) {
         (f_.keep_last > 0 ? " (keeping the newest " + std::to_string(f_.keep_last) + ")" : ""));
 }
 
+namespace {
+
+// nanoGPT's schedule around the optimizer's lr: a DeepSpeed config's own lr stands where
+// --learning_rate was not given (a given one that contradicts it was refused), and min_lr keeps its
+// ratio to it unless --min_lr was given. A min_lr above the peak is an error that names the peak.
+TrainFlags nanogpt_schedule(const FlagSet& flags, const TrainFlags& given, const Config& config) {
+  TrainFlags f = given;
+  const bool config_lr = config.optimizer.lr != f.learning_rate;
+  if (config_lr) {
+    if (!flags.given("min_lr")) f.min_lr = f.learning_rate > 0 ? f.min_lr * config.optimizer.lr / f.learning_rate : 0.0;
+    f.learning_rate = config.optimizer.lr;
+  }
+  if (f.decay_lr && f.min_lr > f.learning_rate)
+    throw ConfigError(flags.describe("min_lr") + " is above the schedule's peak lr " + printf_string("%g", f.learning_rate) +
+                      (config_lr ? " (the config's optimizer.params.lr)" : " (--learning_rate)"));
+  return f;
+}
+
+}  // namespace
+
 void Trainer::run(TrainerModel& m) {
   std::vector<std::string> notes;
   config_ = make_train_config(flags_, f_, world_, m.autos, notes);
+  // Checked before anything is built or loaded: a bad min_lr is a flag error.
+  std::optional<TrainFlags> nanogpt;
+  if (!config_.scheduler) {
+    nanogpt = nanogpt_schedule(flags_, f_, config_);
+    if (nanogpt->learning_rate != f_.learning_rate)
+      print("lr schedule: nanoGPT's (decay_lr " + std::string(nanogpt->decay_lr ? "True" : "False") +
+            ") with the config's lr " + printf_string("%g", nanogpt->learning_rate) +
+            (nanogpt->decay_lr ? ", min_lr " + printf_string("%g", nanogpt->min_lr) : std::string()));
+  }
   const std::string hf_folder = init_weights(m);
 
   EngineOptions options;
@@ -357,24 +387,7 @@ void Trainer::run(TrainerModel& m) {
   if (!m.module || !m.batch || !m.loss) throw std::logic_error("TrainerModel needs a module, a batch and a loss");
   module_ = m.module;
   engine_ = std::make_unique<Engine>(*module_, config_, world_, options);
-  if (!config_.scheduler) {
-    // nanoGPT's schedule around the optimizer's lr: a DeepSpeed config's own lr stands where
-    // --learning_rate was not given (a given one that contradicts it was refused), and min_lr
-    // keeps its ratio to it unless --min_lr was given.
-    TrainFlags f = f_;
-    const bool config_lr = config_.optimizer.lr != f.learning_rate;
-    if (config_lr) {
-      if (!flags_.given("min_lr")) f.min_lr = f.learning_rate > 0 ? f.min_lr * config_.optimizer.lr / f.learning_rate : 0.0;
-      f.learning_rate = config_.optimizer.lr;
-      print("lr schedule: nanoGPT's (decay_lr " + std::string(f.decay_lr ? "True" : "False") + ") with the config's lr " +
-            printf_string("%g", f.learning_rate) + (f.decay_lr ? ", min_lr " + printf_string("%g", f.min_lr) : std::string()));
-    }
-    if (f.decay_lr && f.min_lr > f.learning_rate)
-      throw ConfigError(flags_.describe("min_lr") + " is above the schedule's peak lr " +
-                        printf_string("%g", f.learning_rate) +
-                        (config_lr ? " (the config's optimizer.params.lr)" : " (--learning_rate)"));
-    engine_->set_lr_schedule([f](int64_t step) { return nanogpt_lr(f, step); });
-  }
+  if (nanogpt) engine_->set_lr_schedule([f = *nanogpt](int64_t step) { return nanogpt_lr(f, step); });
   if (!hf_folder.empty()) {
     try {
       m.load_hf_folder(hf_folder, *engine_);
