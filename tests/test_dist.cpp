@@ -267,7 +267,8 @@ TEST(MpiFailure, GpuRanksWithoutAGpuAreToldToUseCpuRanks) {
                    "/train_gpt --max_iters 1",
                60);
   EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(contains(r.output, "rank 0 of 2 was started as a GPU rank")) << r.output;
+  // Whichever rank fails first is reported; zsrun then stops the other before it may print.
+  EXPECT_TRUE(contains(r.output, "of 2 was started as a GPU rank")) << r.output;
   EXPECT_TRUE(contains(r.output, "start CPU ranks with `zsrun --num_procs 2`")) << r.output;
 }
 
