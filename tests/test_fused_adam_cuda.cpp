@@ -310,3 +310,39 @@ TEST(FusedAdamTiming, PrintsBothPaths) {
 }
 
 }  // namespace
+
+namespace {
+// Not a timed test: the batched step's bandwidth (16 slots of 32M elements, bf16 gradients, with
+// and without parameters) beside a plain copy of as many bytes, the ceiling it is measured against.
+TEST(FusedAdamTiming, BatchBandwidthBesideACopy) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no GPU";
+  const auto f32 = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  const int64_t n = int64_t(32) << 20, count = 16;
+  const at::Tensor master = at::randn({n * count}, f32), m = at::zeros({n * count}, f32),
+                   v = at::zeros({n * count}, f32), grad = at::randn({n * count}, f32).to(at::kBFloat16),
+                   param = master.to(at::kBFloat16), step = at::zeros({}, f32), divisor = at::full({}, 2.0, f32);
+  std::vector<zs::FusedAdamSlot> slots, slots_no_param;
+  for (int64_t s = 0; s < count; ++s) {
+    slots.push_back({master.narrow(0, s * n, n), m.narrow(0, s * n, n), v.narrow(0, s * n, n),
+                     grad.narrow(0, s * n, n), param.narrow(0, s * n, n), 0.1});
+    slots_no_param.push_back({master.narrow(0, s * n, n), m.narrow(0, s * n, n), v.narrow(0, s * n, n),
+                              grad.narrow(0, s * n, n), at::Tensor(), 0.1});
+  }
+  using zs::testing::gpu_time_ms;
+  const double elements = double(n * count);
+  const auto time_step = [&](const std::vector<zs::FusedAdamSlot>& batch) {
+    return gpu_time_ms([&] {
+      step.add_(1);
+      zs::fused_adam_step(batch, step, {kLr, kBeta1, kBeta2, kEps, 0.1, true}, divisor);
+    }, 5);
+  };
+  const double with_param = time_step(slots), without = time_step(slots_no_param);
+  // 28 bytes an element with the parameter (grad 2, master and moments 12 read and 12 written, parameter 2).
+  const at::Tensor src = at::empty({int64_t(elements * 14 / 4)}, f32), dst = at::empty_like(src);
+  const double copy = gpu_time_ms([&] { dst.copy_(src); }, 5);
+  std::printf("[fused adam] %.0fM elements, AdamW: with parameters %.2f ms (%.2f TB/s), without %.2f ms (%.2f TB/s); "
+              "a copy of %.1f GB read + written %.2f ms (%.2f TB/s)\n",
+              elements / 1e6, with_param, elements * 28 / with_param / 1e9, without, elements * 26 / without / 1e9,
+              elements * 28 / 1e9, copy, elements * 28 / copy / 1e9);
+}
+}  // namespace
