@@ -397,51 +397,65 @@ TEST(Optimizer, LionFollowsItsRule) {
 }
 
 // Offload updates a slot piece by piece (step_range, with the values written as bf16 on the way)
-// or hands over pieces it keeps in files (step_piece): the same bits as the whole slot at once.
+// or hands over pieces it keeps in files (step_piece), through loops of its own on the CPU
+// (optim/elementwise_cpu.hpp): the same bits as LibTorch's operations over the whole slot, for
+// bf16, fp16 and fp32 gradients, with and without a divisor and weight decay, and with gradients
+// that are zero (Lion's sign of 0).
 TEST(Optimizer, LionAndAdagradInPiecesMatchTheWholeSlot) {
   for (const char* type : {"Lion", "Adagrad"}) {
-    zs::OptimizerConfig c;
-    c.type = type;
-    c.weight_decay = 0.05;
-    c.lr_decay = 0.02;
-    auto whole = zs::make_optimizer(c);
-    auto pieces = zs::make_host_optimizer(c, /*pin_memory=*/false);
-    auto external = zs::make_host_optimizer(c, /*pin_memory=*/false);
-    std::vector<at::Tensor> a = random_params(21), b = clones(a), held = clones(a), held_state;
-    const std::vector<std::string> keys = external->state_keys();
-    ASSERT_EQ(keys.size(), 1u) << type;
-    for (size_t i = 0; i < a.size(); ++i) {
-      whole->add_param(a[i], 0.05);
-      pieces->add_param(b[i], 0.05);
-      external->add_external_slot(held[i].numel(), 0.05);
-      held_state.push_back(at::zeros_like(held[i]));
-    }
-    std::vector<at::Tensor> bf16(a.size());
-    for (int s = 0; s < 5; ++s) {
-      std::vector<at::Tensor> g = random_grads(s), g16;
-      for (auto& t : g) g16.push_back((t * 3.0).to(at::kBFloat16));
-      std::vector<at::Tensor> g32;
-      for (auto& t : g16) g32.push_back(t.to(at::kFloat));
-      whole->step(g32, lr_at(s), 3.0);
-      pieces->begin_step();
-      external->begin_step();
-      for (size_t i = 0; i < a.size(); ++i) {
-        bf16[i] = at::empty({a[i].numel()}, at::kBFloat16);
-        for (int64_t begin = 0; begin < a[i].numel(); begin += 333) {
-          const int64_t n = std::min<int64_t>(333, a[i].numel() - begin);
-          pieces->step_range(int(i), begin, g16[i].narrow(0, begin, n), lr_at(s), 3.0, bf16[i].narrow(0, begin, n));
-          external->step_piece(int(i), held[i].narrow(0, begin, n), {held_state[i].narrow(0, begin, n)},
-                               g16[i].narrow(0, begin, n), lr_at(s), 3.0, at::Tensor());
+    for (const auto grad_dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
+      for (const double divisor : {3.0, 1.0}) {
+        const double decay = divisor == 1.0 ? 0.0 : 0.05;
+        const std::string what = std::string(type) + " " + c10::toString(grad_dtype) + " divisor " +
+                                 std::to_string(divisor);
+        zs::OptimizerConfig c;
+        c.type = type;
+        c.weight_decay = decay;
+        c.lr_decay = 0.02;
+        auto whole = zs::make_optimizer(c);
+        auto pieces = zs::make_host_optimizer(c, /*pin_memory=*/false);
+        auto external = zs::make_host_optimizer(c, /*pin_memory=*/false);
+        std::vector<at::Tensor> a = random_params(21), b = clones(a), held = clones(a), held_state;
+        const std::vector<std::string> keys = external->state_keys();
+        ASSERT_EQ(keys.size(), 1u) << type;
+        for (size_t i = 0; i < a.size(); ++i) {
+          whole->add_param(a[i], decay);
+          pieces->add_param(b[i], decay);
+          external->add_external_slot(held[i].numel(), decay);
+          held_state.push_back(at::zeros_like(held[i]));
         }
+        std::vector<at::Tensor> bf16(a.size());
+        for (int s = 0; s < 5; ++s) {
+          std::vector<at::Tensor> g = random_grads(s), g16;
+          for (auto& t : g) {
+            g16.push_back((t * divisor).to(grad_dtype));
+            g16.back().narrow(0, 0, std::min<int64_t>(5, t.numel())).zero_();
+          }
+          std::vector<at::Tensor> g32;
+          for (auto& t : g16) g32.push_back(t.to(at::kFloat));
+          whole->step(g32, lr_at(s), divisor);
+          pieces->begin_step();
+          external->begin_step();
+          for (size_t i = 0; i < a.size(); ++i) {
+            bf16[i] = at::empty({a[i].numel()}, at::kBFloat16);
+            for (int64_t begin = 0; begin < a[i].numel(); begin += 333) {
+              const int64_t n = std::min<int64_t>(333, a[i].numel() - begin);
+              pieces->step_range(int(i), begin, g16[i].narrow(0, begin, n), lr_at(s), divisor,
+                                 bf16[i].narrow(0, begin, n));
+              external->step_piece(int(i), held[i].narrow(0, begin, n), {held_state[i].narrow(0, begin, n)},
+                                   g16[i].narrow(0, begin, n), lr_at(s), divisor, at::Tensor());
+            }
+          }
+        }
+        for (size_t i = 0; i < a.size(); ++i) {
+          EXPECT_TRUE(at::equal(a[i], b[i])) << what << " slot " << i;
+          EXPECT_TRUE(at::equal(a[i], held[i])) << what << " slot " << i;
+          EXPECT_TRUE(at::equal(whole->state(int(i)).at(keys[0]), held_state[i])) << what << " slot " << i;
+          EXPECT_TRUE(at::equal(bf16[i], a[i].to(at::kBFloat16))) << what << " slot " << i;
+        }
+        EXPECT_TRUE(external->state(0).empty()) << "the caller holds an external slot's state";
       }
     }
-    for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_TRUE(at::equal(a[i], b[i])) << type << " slot " << i;
-      EXPECT_TRUE(at::equal(a[i], held[i])) << type << " slot " << i;
-      EXPECT_TRUE(at::equal(whole->state(int(i)).at(keys[0]), held_state[i])) << type << " slot " << i;
-      EXPECT_TRUE(at::equal(bf16[i], a[i].to(at::kBFloat16))) << type << " slot " << i;
-    }
-    EXPECT_TRUE(external->state(0).empty()) << "the caller holds an external slot's state";
   }
 }
 

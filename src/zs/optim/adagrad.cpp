@@ -28,13 +28,19 @@ class Adagrad final : public optim_detail::ElementwiseOptimizer {
   void update(int slot, const at::Tensor& master, const std::vector<at::Tensor>& state, at::Tensor g,
               double lr) override {
     const at::Tensor& sum = state[0];
-    const double clr = lr / (1.0 + double(steps() - 1) * lr_decay_);
     const double wd = weight_decay(slot);
     if (wd != 0.0) g.add_(master.mul(wd));
     sum.add_(g.mul(g));
     const at::Tensor denominator = at::sqrt(sum).add_(eps_);
-    master.sub_(g.div_(denominator).mul_(clr));
+    master.sub_(g.div_(denominator).mul_(decayed_lr(lr)));
   }
+
+  void update_cpu(int slot, const optim_detail::CpuPiece& piece, double lr) override {
+    optim_detail::adagrad_cpu(piece, {decayed_lr(lr), weight_decay(slot), eps_});
+  }
+
+  // lr / (1 + (t - 1) * lr_decay) at step t, as LibTorch's Adagrad.
+  double decayed_lr(double lr) const { return lr / (1.0 + double(steps() - 1) * lr_decay_); }
 
   double eps_, lr_decay_;
 };

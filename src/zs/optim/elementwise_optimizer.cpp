@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/div.h>
 #include <ATen/ops/zeros_like.h>
 
@@ -82,10 +83,19 @@ void ElementwiseOptimizer::step_piece(int slot, const at::Tensor& master, const 
   TORCH_CHECK(grad.device() == master.device(), name_, ": the gradient is on ", grad.device(), ", the master on ",
               master.device());
   c10::NoGradGuard no_grad;
-  at::Tensor g = grad.reshape({n}).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-  if (grad_divisor != 1.0) g.div_(grad_divisor);
-  update(slot, master, state, std::move(g), lr);
+  const auto piece = state.size() == 1 ? cpu_piece(master, state[0], grad.reshape({n}), grad_divisor) : std::nullopt;
+  if (piece) {
+    update_cpu(slot, *piece, lr);
+  } else {
+    at::Tensor g = grad.reshape({n}).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    if (grad_divisor != 1.0) g.div_(grad_divisor);
+    update(slot, master, state, std::move(g), lr);
+  }
   if (param16.defined()) param16.copy_(master.reshape(param16.sizes()));
+}
+
+std::string ElementwiseOptimizer::describe() const {
+  return "fused CPU " + name_ + ", " + std::to_string(at::get_num_threads()) + " thread(s)";
 }
 
 void ElementwiseOptimizer::set_steps(int64_t steps) {

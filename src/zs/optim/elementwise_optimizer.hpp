@@ -1,9 +1,9 @@
 // Optimizers whose update is a few ATen operations on each element, for masters on the device or
 // in host memory alike (Lion, Adagrad). One class serves both places: make_optimizer hands it out
 // for the device, make_host_optimizer for offloaded state, where the ZeRO step updates a slot
-// piece by piece (step_range) or hands over pieces it keeps in files (step_piece). The same
-// operations run either way, so an offloaded run and one without offload agree bit for bit on
-// the same kind of device.
+// piece by piece (step_range) or hands over pieces it keeps in files (step_piece). Pieces on the
+// CPU take one loop an element (elementwise_cpu.hpp) that rounds as the operations do, so an
+// offloaded run and one without offload agree bit for bit on the same kind of device.
 #pragma once
 
 #include <map>
@@ -13,6 +13,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "zs/optim/elementwise_cpu.hpp"
 #include "zs/optim/host_optimizer.hpp"
 
 namespace zs::optim_detail {
@@ -38,7 +39,7 @@ class ElementwiseOptimizer : public HostOptimizer {
   void set_steps(int64_t steps) override;
   std::map<std::string, at::Tensor> state(int slot) const override;
   std::string name() const override { return name_; }
-  std::string describe() const override { return "LibTorch " + name_ + " on the CPU"; }
+  std::string describe() const override;
 
  protected:
   // `state_keys`: the fp32 tensors each slot keeps beside its master, zero-filled at the start.
@@ -49,6 +50,9 @@ class ElementwiseOptimizer : public HostOptimizer {
   // the fp32 gradient already divided by the step's divisor (a fresh tensor the update may change).
   virtual void update(int slot, const at::Tensor& master, const std::vector<at::Tensor>& state, at::Tensor g,
                       double lr) = 0;
+  // The same update as one loop over a piece on the CPU (elementwise_cpu.hpp), the same bits: what
+  // an offloaded step runs. `piece.state` is the slot's one state tensor.
+  virtual void update_cpu(int slot, const CpuPiece& piece, double lr) = 0;
   double weight_decay(int slot) const { return weight_decays_[static_cast<size_t>(slot)]; }
 
  private:

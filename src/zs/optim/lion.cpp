@@ -37,6 +37,10 @@ class Lion final : public optim_detail::ElementwiseOptimizer {
     exp_avg.mul_(beta2_).add_(g.mul_(1.0 - beta2_));
   }
 
+  void update_cpu(int slot, const optim_detail::CpuPiece& piece, double lr) override {
+    optim_detail::lion_cpu(piece, {lr, weight_decay(slot), beta1_, beta2_});
+  }
+
   double beta1_, beta2_;
 };
 
