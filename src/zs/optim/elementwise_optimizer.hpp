@@ -2,7 +2,7 @@
 // in host memory alike (Lion, Adagrad). One class serves both places: make_optimizer hands it out
 // for the device, make_host_optimizer for offloaded state, where the ZeRO step updates a slot
 // piece by piece (step_range) or hands over pieces it keeps in files (step_piece). Pieces on the
-// CPU take one loop an element (elementwise_cpu.hpp) that rounds as the operations do, so an
+// CPU take loops of their own (elementwise_cpu.hpp) that round as the operations do, so an
 // offloaded run and one without offload agree bit for bit on the same kind of device.
 #pragma once
 
@@ -50,8 +50,8 @@ class ElementwiseOptimizer : public HostOptimizer {
   // the fp32 gradient already divided by the step's divisor (a fresh tensor the update may change).
   virtual void update(int slot, const at::Tensor& master, const std::vector<at::Tensor>& state, at::Tensor g,
                       double lr) = 0;
-  // The same update as one loop over a piece on the CPU (elementwise_cpu.hpp), the same bits: what
-  // an offloaded step runs. `piece.state` is the slot's one state tensor.
+  // The same update as loops over a piece on the CPU (elementwise_cpu.hpp), the same bits: what an
+  // offloaded step runs. `piece.state` is the slot's one state tensor.
   virtual void update_cpu(int slot, const CpuPiece& piece, double lr) = 0;
   double weight_decay(int slot) const { return weight_decays_[static_cast<size_t>(slot)]; }
 
