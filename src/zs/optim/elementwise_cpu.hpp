@@ -2,11 +2,11 @@
 // Adagrad in two around LibTorch's square root; the fp32 master and state updated in place. The
 // LibTorch operations they are written in (lion.cpp, adagrad.cpp) take 8-11 passes over a piece
 // and temporaries of its size; an offloaded step runs these loops instead
-// (ElementwiseOptimizer::step_piece). Per element they do the same
-// fp32 operations in the same order, each rounded as LibTorch's CPU kernels round it (the file
-// compiles with -ffp-contract=off, so no multiply and add are fused behind our back), so the
-// results equal the operations' bit for bit (tests/test_optim.cpp). Threads: LibTorch's intra-op
-// pool, as its operations use it.
+// (ElementwiseOptimizer::step_piece). Per element they do the same fp32 operations in the same
+// order, each rounded as LibTorch's CPU kernels round it (the file compiles with
+// -ffp-contract=off, so no multiply and add are fused behind our back), so the results equal the
+// operations' bit for bit (tests/test_optim.cpp). Threads: LibTorch's intra-op pool, as its
+// operations use it.
 #pragma once
 
 #include <cstdint>
