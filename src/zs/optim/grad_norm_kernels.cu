@@ -14,7 +14,7 @@ namespace {
 
 constexpr int kLanes = kVec8;
 constexpr int kThreads = 256;
-constexpr int kBlocksPerSm = 4;
+constexpr int kBlocksPerSm = 4;  // on an H200, 2 read at two-thirds the speed and 8 no faster
 constexpr int kGroupsPerThread = kSlotChunkGroups / kThreads;
 static_assert(kSlotChunkGroups % kThreads == 0, "a chunk is whole groups per thread");
 constexpr int kSumThreads = 1024;
