@@ -44,9 +44,9 @@ fi
 if has kernels; then
   # Our fused CUDA kernels against the ATen formulas they replace, on the GPU.
   note "fused kernels vs ATen"
-  for t in ${KERNEL_TESTS:-test_llama_rope_cuda test_swiglu_cuda test_fused_adam_cuda test_cross_entropy_cuda test_norm_bias_cuda test_gelu_cuda}; do
+  for t in ${KERNEL_TESTS:-test_llama_rope_cuda test_swiglu_cuda test_fused_adam_cuda test_cross_entropy_cuda test_norm_bias_cuda test_gelu_cuda test_grad_norm_cuda}; do
     ( cd $B && timeout 120 ./bin/$t 2>&1 ) > "$OUT/$t.log"
     echo "$t rc=$?" | tee -a "$OUT/gpu_tests.log"
-    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward|\[norm bias\]|\[gelu\]" "$OUT/$t.log" | tail -32
+    grep -E "PASSED|FAILED|tests ran|\[fused adam\]|\[cross entropy\] forward|\[norm bias\]|\[gelu\]|\[squared norm\]" "$OUT/$t.log" | tail -32
   done
 fi
