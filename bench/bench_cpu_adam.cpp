@@ -8,14 +8,11 @@
 //
 //   bench_cpu_adam [--numel 100000000] [--threads 1,2,16,32] [--reps 7]
 //   ZS_CPU_ADAM_ISA=avx2 bench_cpu_adam ...     (force a flavour)
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +27,7 @@
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 
+#include "bench_threads.hpp"
 #include "zs/optim/cpu_adam.hpp"
 
 namespace {
@@ -44,26 +42,6 @@ std::string cpu_model() {
     }
   }
   return "unknown CPU";
-}
-
-int affinity_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-}
-
-std::vector<int> parse_threads(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    const int t = std::stoi(item);
-    if (t < 1) throw std::invalid_argument("--threads: thread counts must be >= 1, got " + item);
-    out.push_back(t);
-  }
-  if (out.empty()) throw std::invalid_argument("--threads: no thread counts in '" + text + "'");
-  return out;
 }
 
 struct Adam {
@@ -99,7 +77,7 @@ std::vector<double> median_seconds(int reps, const std::vector<std::function<voi
 
 int main(int argc, char** argv) {
   int64_t numel = 100'000'000;
-  const int cores = affinity_cores();
+  const int cores = zs::bench::affinity_cores();
   std::string threads_text = "1,2," + std::to_string(cores);
   int reps = 7;
   CLI::App app("Fused CPU Adam vs LibTorch's fused CPU AdamW");
@@ -107,7 +85,17 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads_text, "comma-separated thread counts");
   app.add_option("--reps", reps, "timed steps per measurement (median reported)")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
-  std::vector<int> thread_counts = parse_threads(threads_text);
+  std::vector<int> thread_counts;
+  try {
+    thread_counts = zs::bench::parse_thread_counts(threads_text);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "--threads '%s': %s\n", threads_text.c_str(), e.what());
+    return 2;
+  }
+  if (thread_counts.empty()) {
+    std::fprintf(stderr, "--threads: no thread counts in '%s'\n", threads_text.c_str());
+    return 2;
+  }
   thread_counts.erase(std::unique(thread_counts.begin(), thread_counts.end()), thread_counts.end());
 
   zs::AdamHyper h;  // AdamW, torch's defaults

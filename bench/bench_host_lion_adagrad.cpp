@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include <ATen/ops/equal.h>
 #include <ATen/ops/rand.h>
 
+#include "bench_threads.hpp"
 #include "zs/optim/host_optimizer.hpp"
 
 namespace {
@@ -51,9 +51,12 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed steps a measurement (median)")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   std::vector<int> threads;
-  std::stringstream list(threads_text);
-  for (std::string item; std::getline(list, item, ',');)
-    if (!item.empty()) threads.push_back(std::max(1, std::stoi(item)));
+  try {
+    threads = zs::bench::parse_thread_counts(threads_text);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "--threads '%s': %s\n", threads_text.c_str(), e.what());
+    return 2;
+  }
 
   at::manual_seed(0);
   const at::Tensor init = at::rand({numel}) * 2 - 1;

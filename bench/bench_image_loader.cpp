@@ -8,13 +8,10 @@
 //                      [--batch 64] [--image_size 224] [--seconds 3]
 // Without JPEGs in DIR (default /tmp/zs_bench_jpegs), the program writes --images of them there first
 // (ImageNet-like size, 8 class folders): a smooth picture with texture and noise, quality 90.
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <thread>
@@ -24,6 +21,7 @@
 
 #include <ATen/ops/empty.h>
 
+#include "bench_threads.hpp"
 #include "zs/data/images/file_listing.hpp"
 #include "zs/data/images/image_codec.hpp"
 #include "zs/data/images/image_data.hpp"
@@ -36,27 +34,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-int affinity_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-}
-
-std::vector<int> parse_threads(const std::string& text, int cores) {
+// With no --threads: 1, 2, 4, ... up to the cores, and the cores.
+std::vector<int> thread_counts(const std::string& text, int cores) {
+  if (!text.empty()) return zs::bench::parse_thread_counts(text);
   std::vector<int> out;
-  if (text.empty()) {
-    for (int t = 1; t < cores; t *= 2) out.push_back(t);
-    out.push_back(cores);
-    return out;
-  }
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    const int t = std::stoi(item);
-    if (t < 1) throw std::invalid_argument("--threads: thread counts must be >= 1, got " + item);
-    out.push_back(t);
-  }
+  for (int t = 1; t < cores; t *= 2) out.push_back(t);
+  out.push_back(cores);
   return out;
 }
 
@@ -159,8 +142,8 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "time per measurement")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
-    const int cores = affinity_cores();
-    const std::vector<int> threads = parse_threads(threads_text, cores);
+    const int cores = zs::bench::affinity_cores();
+    const std::vector<int> threads = thread_counts(threads_text, cores);
     if (synthetic) {
       // train_cnn's --data synthetic: generated images of the output size, no decoding.
       zs::ImageDataOptions o;

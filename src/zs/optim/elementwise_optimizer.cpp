@@ -83,11 +83,12 @@ void ElementwiseOptimizer::step_piece(int slot, const at::Tensor& master, const 
   TORCH_CHECK(grad.device() == master.device(), name_, ": the gradient is on ", grad.device(), ", the master on ",
               master.device());
   c10::NoGradGuard no_grad;
-  const auto piece = state.size() == 1 ? cpu_piece(master, state[0], grad.reshape({n}), grad_divisor) : std::nullopt;
+  const at::Tensor flat_grad = grad.reshape({n});
+  const auto piece = state.size() == 1 ? cpu_piece(master, state[0], flat_grad, grad_divisor) : std::nullopt;
   if (piece) {
     update_cpu(slot, *piece, lr);
   } else {
-    at::Tensor g = grad.reshape({n}).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    at::Tensor g = flat_grad.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
     if (grad_divisor != 1.0) g.div_(grad_divisor);
     update(slot, master, state, std::move(g), lr);
   }
